@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+/** Empty strings in the environment mean "unset" (Kubernetes renders optional values that way). */
+const optional = <T extends z.ZodTypeAny>(schema: T) =>
+  z.preprocess((v) => (v === '' ? undefined : v), schema.optional());
+
+const port = z.coerce.number().int().min(0).max(65535);
+
+/**
+ * Every environment variable Leviathan reads, validated once at boot. Nothing else in `src/`
+ * reads `process.env` directly.
+ */
+export const envSchema = z.object({
+  /** Port of the HTTP server (API, webhooks, console, /metrics). */
+  PORT: port.default(8000),
+  /** Interface to bind. Defaults to all interfaces; tests bind 127.0.0.1. */
+  HOST: z.string().default('0.0.0.0'),
+  /** Optional second port serving only /metrics and /health (the operator document's Spider Node, 8001). */
+  LEVIATHAN_METRICS_PORT: optional(port),
+  /** Directory of the embedded store: the NDJSON event log, snapshots, settings, generated token. */
+  LEVIATHAN_DATA_DIR: z.string().default('./data'),
+  /** PostgreSQL connection string; when set the control plane uses PostgreSQL instead of the file store. */
+  LEVIATHAN_DATABASE_URL: optional(z.string().url()),
+  /**
+   * API bearer tokens, comma-separated. `read:<secret>` grants read-only access (dashboards,
+   * scrapers); any other entry grants read and write. Unset: `serve` generates one on first start.
+   */
+  LEVIATHAN_API_TOKEN: optional(z.string()),
+  /** pino log level. */
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** GitHub App id. Without it the service runs without the GitHub App (API and console only). */
+  APP_ID: optional(z.string()),
+  /** GitHub App private key (PEM; `\n` escapes accepted). */
+  PRIVATE_KEY: optional(z.string()),
+  /** Path to the GitHub App private key, as an alternative to PRIVATE_KEY. */
+  PRIVATE_KEY_PATH: optional(z.string()),
+  /** Webhook secret. Required whenever the GitHub App is configured. */
+  WEBHOOK_SECRET: optional(z.string()),
+  /** GitHub App OAuth client id, for console sign-in. */
+  GITHUB_CLIENT_ID: optional(z.string()),
+  /** GitHub App OAuth client secret, for console sign-in. */
+  GITHUB_CLIENT_SECRET: optional(z.string()),
+  /** Base URL of the GitHub REST API (GitHub Enterprise Server). */
+  GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  /** A personal or installation token for development, used by the worker when no App credentials are given. */
+  GITHUB_TOKEN: optional(z.string()),
+  /** Secret that signs console session cookies. Generated and stored under the data dir when unset. */
+  LEVIATHAN_SESSION_SECRET: optional(z.string().min(32)),
+  /** GitHub organisations whose members may view the console (comma-separated). */
+  LEVIATHAN_CONSOLE_ORGS: optional(z.string()),
+  /** Where `tick`, `worker` and `ctl` reach the control plane. */
+  LEVIATHAN_CONTROL_PLANE_URL: z.string().url().default('http://127.0.0.1:8000'),
+  /** Path of the mounted `leviathan-autonomy-config` ConfigMap (a directory of keys or a YAML file). */
+  LEVIATHAN_AUTONOMY_CONFIG: optional(z.string()),
+  /** Worker executor: a local child process (embedded default) or a Kubernetes Job. */
+  LEVIATHAN_EXECUTOR: z.enum(['local', 'kubernetes']).default('local'),
+  /** Kubernetes namespace for Jobs, the ConfigMap and the CronJob. */
+  LEVIATHAN_NAMESPACE: z.string().default('leviathan'),
+  /** Name of the scheduler CronJob that emergency stop suspends. */
+  LEVIATHAN_SCHEDULER_CRONJOB: z.string().default('leviathan-dev-scheduler'),
+  /** Container image for worker Jobs. */
+  LEVIATHAN_WORKER_IMAGE: optional(z.string()),
+  /** The agent program the worker runs in the workspace (any command; receives the task as JSON). */
+  LEVIATHAN_AGENT_COMMAND: optional(z.string()),
+  /** Task file for the worker (written by the executor). */
+  LEVIATHAN_TASK_FILE: optional(z.string()),
+  /** Upper bound on workers running at once across all targets. */
+  LEVIATHAN_MAX_CONCURRENT_WORKERS: z.coerce.number().int().min(1).default(4),
+});
+
+export type Env = z.infer<typeof envSchema>;
+
+/** Parses the environment once; throws an error listing every bad variable. */
+export function loadEnv(source: NodeJS.ProcessEnv = process.env): Env {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new Error(`Invalid environment:\n${lines.join('\n')}`);
+  }
+  return parsed.data;
+}

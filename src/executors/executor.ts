@@ -1,0 +1,38 @@
+import type { BacklogTask, EffectivePolicy, TargetContract } from '../contract/types.ts';
+
+/** Everything a worker needs to run one attempt. Serialised as JSON into the worker's task file. */
+export interface WorkerAssignment {
+  attempt_id: string;
+  target: string; // owner/repo
+  installation_id: number | null;
+  default_branch: string;
+  task: BacklogTask;
+  policy: EffectivePolicy;
+  contract?: TargetContract;
+  /** Hard limit for the whole attempt; the executor enforces it too (Job activeDeadlineSeconds). */
+  timeout_seconds: number;
+}
+
+/** A worker the executor knows about, as seen now. */
+export interface WorkerRun {
+  attempt_id: string;
+  target: string;
+  task_id: string;
+  /** `running` until the process/Job ends; `succeeded`/`failed` once it has. */
+  state: 'running' | 'succeeded' | 'failed';
+  /** For failed runs: `timeout` (deadline exceeded) or `worker_lost` (ended without reporting). */
+  failure_type?: 'timeout' | 'worker_lost';
+  /** Job name or process id, for operators. */
+  handle: string;
+}
+
+/**
+ * Starts workers and reports on them. Implementations: a local child process (embedded default)
+ * and a Kubernetes Job. The scheduler only ever talks to this port.
+ */
+export interface Executor {
+  readonly kind: 'local' | 'kubernetes';
+  start(assignment: WorkerAssignment): Promise<{ handle: string }>;
+  /** Workers started by this executor that still exist (running or recently ended). */
+  list(): Promise<WorkerRun[]>;
+}
