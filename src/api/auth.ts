@@ -1,0 +1,89 @@
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ApiError } from './errors.ts';
+
+/** Who is calling, and what they may do. */
+export interface Principal {
+  /** Recorded as the event actor of everything they do, e.g. `token:3fa2c1` or `github:octocat`. */
+  actor: string;
+  canWrite: boolean;
+  /**
+   * Whether they may act on one target. Tokens with write scope may act on every target;
+   * signed-in GitHub users need write, maintain or admin on the repository.
+   */
+  canActOn(target: string): Promise<boolean>;
+}
+
+interface TokenEntry {
+  digest: Buffer;
+  canWrite: boolean;
+  actor: string;
+}
+
+/**
+ * Bearer tokens from `LEVIATHAN_API_TOKEN`. Tokens are compared as SHA-256 digests with
+ * timingSafeEqual, so neither the comparison nor the length leaks anything.
+ */
+export class TokenAuth {
+  private readonly entries: TokenEntry[];
+
+  constructor(spec: string) {
+    this.entries = spec
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)
+      .map((raw) => {
+        const readOnly = raw.startsWith('read:');
+        const secret = readOnly ? raw.slice(5) : raw;
+        const digest = sha256(secret);
+        return { digest, canWrite: !readOnly, actor: `token:${digest.toString('hex').slice(0, 8)}` };
+      });
+    if (this.entries.length === 0) throw new Error('LEVIATHAN_API_TOKEN contains no token');
+  }
+
+  /** The principal for an `Authorization` header, or null when it carries no valid token. */
+  authenticate(header: string | undefined): Principal | null {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
+    if (!m) return null;
+    const digest = sha256(m[1]!);
+    let found: TokenEntry | null = null;
+    // Compare against every entry (no early exit) so timing does not reveal which one matched.
+    for (const entry of this.entries) {
+      if (timingSafeEqual(entry.digest, digest)) found = entry;
+    }
+    if (!found) return null;
+    const { actor, canWrite } = found;
+    return { actor, canWrite, canActOn: async () => canWrite };
+  }
+}
+
+/** Throws 401/403 unless the principal exists (and may write, when asked). */
+export function requireScope(principal: Principal | null, need: 'read' | 'write'): Principal {
+  if (!principal) throw new ApiError('unauthorized', 'Missing or invalid bearer token. Send "Authorization: Bearer <token>".');
+  if (need === 'write' && !principal.canWrite) throw new ApiError('forbidden', 'This token is read-only.');
+  return principal;
+}
+
+/**
+ * The token `serve` uses when none is configured: generated once, kept under the data dir with
+ * mode 0600, so a fresh `npm start` is protected without any setup.
+ */
+export async function ensureGeneratedToken(dataDir: string): Promise<{ token: string; path: string; created: boolean }> {
+  const path = join(dataDir, 'api-token');
+  try {
+    const token = (await readFile(path, 'utf8')).trim();
+    if (token) return { token, path, created: false };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  await mkdir(dataDir, { recursive: true });
+  const token = `lvt_${randomBytes(24).toString('base64url')}`;
+  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  await chmod(path, 0o600);
+  return { token, path, created: true };
+}
+
+function sha256(s: string): Buffer {
+  return createHash('sha256').update(s).digest();
+}

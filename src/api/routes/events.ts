@@ -1,0 +1,164 @@
+import type { IncomingMessage } from 'node:http';
+import { fromInput, newEventSchema, type NewEvent } from '../../events/envelope.ts';
+import { eventDataSchemas, isKnownType } from '../../events/types.ts';
+import { matchesFilter, type EventFilter, type EventQuery } from '../../store/event-store.ts';
+import { requireScope } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { mediaType, readBody, sendJson, type Router } from '../http.ts';
+import type { ApiDeps } from '../api-deps.ts';
+
+/** Largest body of POST /v1/events and most events in one batch. */
+export const INGEST_LIMITS = { bodyBytes: 10 * 1024 * 1024, events: 10_000 };
+
+/** Parses and validates a POST /v1/events body: one event, a JSON array, or NDJSON. All or nothing. */
+export async function parseIngestBody(req: IncomingMessage, defaultActor: string): Promise<NewEvent[]> {
+  const type = mediaType(req);
+  if (type !== 'application/json' && type !== 'application/x-ndjson') {
+    throw new ApiError('unsupported_media_type', `Content-Type must be application/json or application/x-ndjson (got ${type || 'none'}).`);
+  }
+  const text = (await readBody(req, INGEST_LIMITS.bodyBytes)).toString('utf8');
+  let items: unknown[];
+  if (type === 'application/x-ndjson') {
+    items = [];
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim();
+      if (!line) continue;
+      try {
+        items.push(JSON.parse(line));
+      } catch (err) {
+        throw new ApiError('invalid_json', `Line ${i + 1} is not valid JSON: ${(err as Error).message}`);
+      }
+    }
+  } else {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch (err) {
+      throw new ApiError('invalid_json', `Body is not valid JSON: ${(err as Error).message}`);
+    }
+    items = Array.isArray(parsed) ? parsed : [parsed];
+  }
+  if (items.length === 0) throw new ApiError('invalid_event', 'No events in the body.');
+  if (items.length > INGEST_LIMITS.events) {
+    throw new ApiError('payload_too_large', `A batch holds at most ${INGEST_LIMITS.events} events (got ${items.length}).`);
+  }
+  return items.map((item, i) => {
+    const where = items.length === 1 ? 'event' : `events[${i}]`;
+    const parsed = newEventSchema.safeParse(item);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      const path = issue.path.length ? `.${issue.path.join('.')}` : '';
+      throw new ApiError('invalid_event', `${where}${path}: ${issue.message}`, { index: i });
+    }
+    if (isKnownType(parsed.data.type)) {
+      const data = eventDataSchemas[parsed.data.type].safeParse(parsed.data.data);
+      if (!data.success) {
+        const issue = data.error.issues[0]!;
+        throw new ApiError('invalid_event', `${where}.data.${issue.path.join('.')}: ${issue.message} (for type ${parsed.data.type})`, { index: i });
+      }
+    }
+    return fromInput(parsed.data, defaultActor);
+  });
+}
+
+/** Reads the shared filter parameters of /v1/graph/events and the stream. */
+export function parseFilter(url: URL): EventFilter {
+  const q = url.searchParams;
+  const f: EventFilter = {};
+  const target = q.get('target');
+  if (target) f.target = target;
+  const type = q.get('type');
+  if (type) {
+    if (type.endsWith('.*') || type.endsWith('.')) f.typePrefix = type.replace(/\*$/, '');
+    else if (type.includes(',')) f.types = type.split(',').filter(Boolean);
+    else f.type = type;
+  }
+  const subject = q.get('subject');
+  if (subject) f.subject = subject;
+  for (const key of ['since', 'until'] as const) {
+    const v = q.get(key);
+    if (v) {
+      const t = Date.parse(v);
+      if (Number.isNaN(t)) throw new ApiError('invalid_request', `${key} must be an ISO 8601 time (got "${v}").`);
+      f[key] = new Date(t).toISOString();
+    }
+  }
+  return f;
+}
+
+export function parseLimit(url: URL, fallback: number, max: number): number {
+  const raw = url.searchParams.get('limit');
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > max) throw new ApiError('invalid_request', `limit must be an integer from 1 to ${max}.`);
+  return n;
+}
+
+function parseCursor(url: URL): number | undefined {
+  const raw = url.searchParams.get('cursor');
+  if (raw === null || raw === '') return undefined;
+  if (!/^\d{1,15}$/.test(raw)) throw new ApiError('invalid_cursor', 'cursor must be the next_cursor of a previous page.');
+  return Number(raw);
+}
+
+export function eventRoutes(router: Router, deps: ApiDeps): void {
+  router.on('POST', '/v1/events', async ({ req, res }) => {
+    const principal = requireScope(deps.authenticate(req), 'write');
+    const events = await parseIngestBody(req, principal.actor);
+    const result = await deps.store.append(events);
+    for (const e of result.stored) deps.logger.info({ seq: e.seq, id: e.id, target: e.target }, `Event received: ${e.type}`);
+    const last = result.stored.at(-1);
+    if (last) await deps.projector.waitFor(last.seq);
+    sendJson(res, 200, {
+      stored: result.stored.map((e) => ({ id: e.id, seq: e.seq })),
+      duplicates: result.duplicates,
+    });
+  });
+
+  router.on('GET', '/v1/graph/events', async ({ req, res, url }) => {
+    requireScope(deps.authenticate(req), 'read');
+    const order = url.searchParams.get('order') ?? 'desc';
+    if (order !== 'asc' && order !== 'desc') throw new ApiError('invalid_request', 'order must be asc or desc.');
+    const cursor = parseCursor(url);
+    const query: EventQuery = { ...parseFilter(url), order, limit: parseLimit(url, 100, 1000) };
+    if (cursor !== undefined) {
+      if (order === 'asc') query.after = cursor;
+      else query.before = cursor;
+    }
+    const page = await deps.store.read(query);
+    sendJson(res, 200, { events: page.events, next_cursor: page.next === undefined ? null : String(page.next) });
+  });
+
+  router.on('GET', '/v1/events/stream', async ({ req, res, url }) => {
+    requireScope(deps.authenticate(req), 'read');
+    const filter = parseFilter(url);
+    const lastId = (req.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('last_event_id') ?? undefined;
+    let from: number;
+    if (lastId !== undefined && lastId !== '') {
+      if (!/^\d{1,15}$/.test(lastId)) throw new ApiError('invalid_request', 'Last-Event-ID must be the id (seq) of an event of this stream.');
+      from = Number(lastId);
+    } else {
+      from = deps.store.health().head.seq;
+    }
+    res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    // Reconnect quickly; the client resumes from the last id it saw.
+    res.write('retry: 2000\n\n');
+    const unsubscribe = deps.store.subscribe(from, (e) => {
+      if (!matchesFilter(e, filter)) return;
+      res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+    });
+    const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), deps.sseHeartbeatMs);
+    const close = () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    };
+    req.on('close', close);
+    res.on('error', close);
+  });
+}

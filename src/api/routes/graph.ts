@@ -1,0 +1,69 @@
+import { evolve } from '../../projections/evolve.ts';
+import { emptyState, type GraphEdge, type GraphNode, type GraphState } from '../../projections/state.ts';
+import { requireScope } from '../auth.ts';
+import { ApiError } from '../errors.ts';
+import { sendJson, type Router } from '../http.ts';
+import type { ApiDeps } from '../api-deps.ts';
+import { parseLimit } from './events.ts';
+
+const NODE_TYPES = ['target', 'task', 'attempt', 'pr', 'action', 'other'];
+
+/** The graph as of a time: replayed from the log up to it (the explorer's "as of"). */
+async function graphAsOf(deps: ApiDeps, asOf: string): Promise<GraphState> {
+  const state = emptyState();
+  for await (const e of deps.store.scan(0)) {
+    if (e.time > asOf) break;
+    evolve(state, e);
+  }
+  return state.graph;
+}
+
+function neighbours(graph: GraphState, id: string): Array<{ edge: GraphEdge; direction: 'out' | 'in'; node: GraphNode | null }> {
+  const out: Array<{ edge: GraphEdge; direction: 'out' | 'in'; node: GraphNode | null }> = [];
+  for (const edge of Object.values(graph.edges)) {
+    if (edge.from === id) out.push({ edge, direction: 'out', node: graph.nodes[edge.to] ?? null });
+    else if (edge.to === id) out.push({ edge, direction: 'in', node: graph.nodes[edge.from] ?? null });
+  }
+  return out;
+}
+
+export function graphRoutes(router: Router, deps: ApiDeps): void {
+  router.on('GET', '/v1/graph/nodes', ({ req, res, url }) => {
+    requireScope(deps.authenticate(req), 'read');
+    const type = url.searchParams.get('type');
+    if (type && !NODE_TYPES.includes(type)) throw new ApiError('invalid_request', `type must be one of ${NODE_TYPES.join(', ')}.`);
+    const target = url.searchParams.get('target');
+    const limit = parseLimit(url, 100, 1000);
+    const rawCursor = url.searchParams.get('cursor');
+    if (rawCursor && !/^\d{1,15}$/.test(rawCursor)) throw new ApiError('invalid_cursor', 'cursor must be the next_cursor of a previous page.');
+    const after = rawCursor ? Number(rawCursor) : 0;
+    // Nodes are ordered by the seq that created them: stable under appends, so cursors never skip.
+    const nodes = Object.values(deps.projector.state.graph.nodes)
+      .filter((n) => (!type || n.type === type) && (!target || n.target === target) && n.first_seq > after)
+      .sort((a, b) => a.first_seq - b.first_seq || a.id.localeCompare(b.id));
+    // Several nodes can share a first_seq; a page never splits them so the cursor stays exact.
+    let end = Math.min(limit, nodes.length);
+    while (end < nodes.length && end > 0 && nodes[end]!.first_seq === nodes[end - 1]!.first_seq) end++;
+    const page = nodes.slice(0, end);
+    const next = end < nodes.length ? String(page.at(-1)!.first_seq) : null;
+    sendJson(res, 200, { nodes: page, next_cursor: next });
+  });
+
+  router.on('GET', '/v1/graph/nodes/:id*', async ({ req, res, url, params }) => {
+    requireScope(deps.authenticate(req), 'read');
+    const asOfRaw = url.searchParams.get('as_of');
+    let graph = deps.projector.state.graph;
+    let asOf: string | null = null;
+    if (asOfRaw) {
+      const t = Date.parse(asOfRaw);
+      if (Number.isNaN(t)) throw new ApiError('invalid_request', `as_of must be an ISO 8601 time (got "${asOfRaw}").`);
+      asOf = new Date(t).toISOString();
+      graph = await graphAsOf(deps, asOf);
+    }
+    const id = params.id!;
+    const node = graph.nodes[id];
+    if (!node) throw new ApiError('not_found', `No graph node ${id}${asOf ? ` as of ${asOf}` : ''}.`);
+    const page = await deps.store.read({ subject: id, order: 'desc', limit: 50, ...(asOf ? { until: asOf } : {}) });
+    sendJson(res, 200, { node, neighbours: neighbours(graph, id), events: page.events, as_of: asOf });
+  });
+}

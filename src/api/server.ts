@@ -1,0 +1,41 @@
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import { ApiError } from './errors.ts';
+import { sendError, type Router } from './http.ts';
+
+/** A handler mounted before the router: answers and returns true, or returns false to pass. */
+export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+
+/**
+ * One node:http server for everything on the main port. Mounts (webhooks, metrics) see the raw
+ * request first — the webhook signature is computed over the exact bytes, so nothing may parse
+ * the body before them — then the /v1 router, then the console.
+ */
+export function createHttpServer(opts: { router: Router; mounts: Mount[]; fallback?: Mount; logger: Logger }): Server {
+  const server = createServer(async (req, res) => {
+    const started = process.hrtime.bigint();
+    res.on('finish', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      // Paths only: query strings may carry filters but never secrets; headers are not logged.
+      opts.logger.debug({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'HTTP request');
+    });
+    try {
+      for (const mount of opts.mounts) if (await mount(req, res)) return;
+      const url = new URL(req.url ?? '/', 'http://localhost');
+      const match = opts.router.match(req.method ?? 'GET', url.pathname);
+      if (match) {
+        await match.handler({ req, res, url, params: match.params });
+        return;
+      }
+      if (opts.fallback && !url.pathname.startsWith('/v1/') && (await opts.fallback(req, res))) return;
+      throw new ApiError('not_found', `No route for ${req.method} ${url.pathname}.`);
+    } catch (err) {
+      if (!(err instanceof ApiError)) opts.logger.error({ err, path: req.url?.split('?')[0] }, 'Request failed');
+      sendError(res, err);
+    }
+  });
+  // Slow-loris protection without cutting long-lived SSE streams (those send heartbeats).
+  server.headersTimeout = 20_000;
+  server.requestTimeout = 60_000;
+  return server;
+}

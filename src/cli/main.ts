@@ -1,0 +1,49 @@
+import { loadEnv } from '../env.ts';
+import { VERSION } from '../version.ts';
+
+const USAGE = `leviathan ${VERSION}
+
+Usage:
+  leviathan serve [--insecure-dev-webhooks]   control plane: webhooks, /v1 API, /metrics, console
+  leviathan tick                              one scheduler cycle, then exit
+  leviathan worker                            run one attempt (LEVIATHAN_TASK_FILE)
+  leviathan ctl <command> [args]              the API from a terminal (leviathan ctl help)
+`;
+
+/** Thin dispatch; each command lives in its own module and is loaded only when used. */
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'serve': {
+      const { serve } = await import('./serve.ts');
+      return serve(loadEnv(), rest);
+    }
+    case 'ctl': {
+      const { ctl } = await import('./ctl.ts');
+      return ctl(loadEnv(), rest, { out: process.stdout, err: process.stderr });
+    }
+    case '--version':
+    case 'version':
+      process.stdout.write(`${VERSION}\n`);
+      return 0;
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    default:
+      process.stderr.write(`Unknown command "${command}".\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    if (code !== -1) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

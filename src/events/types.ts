@@ -1,0 +1,180 @@
+import { z } from 'zod';
+
+/**
+ * The vocabulary: every event type Leviathan itself writes, with the shape of its `data`.
+ * Known types are validated at the edge (POST /v1/events) so projections can trust them; unknown
+ * types are stored and shown, never dropped.
+ */
+
+const attemptId = z.string().min(1).max(200);
+const taskId = z.string().min(1).max(200);
+const prNumber = z.number().int().positive();
+
+/** Why a target did not execute this cycle (DESIGN §5). */
+export const SKIP_REASONS = [
+  'no_ready_tasks',
+  'all_tasks_blocked_by_dependencies',
+  'max_open_prs',
+  'circuit_breaker_open',
+  'attempt_in_flight',
+  'path_lease_conflict',
+  'global_worker_cap',
+  'max_tasks_per_day',
+  'paused_by_operator',
+  'autonomy_disabled',
+  'target_suspended',
+  'backlog_invalid',
+  'backlog_unreadable',
+  'github_auth_failed',
+  'executor_failed',
+  'task_not_found',
+  'task_not_eligible',
+  'max_attempts_reached',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/** The one outcome of a target in a scheduler cycle. */
+export const OUTCOMES = ['executed', 'idle', 'blocked', 'paused', 'error'] as const;
+export type Outcome = (typeof OUTCOMES)[number];
+
+export const FAILURE_TYPES = [
+  'timeout',
+  'path_violation',
+  'auth_error',
+  'agent_error',
+  'push_rejected',
+  'no_changes',
+  'worker_lost',
+  'control_plane_unreachable',
+  'executor_failed',
+  'other',
+] as const;
+export type FailureType = (typeof FAILURE_TYPES)[number];
+
+const taskSummary = z
+  .object({
+    id: taskId,
+    title: z.string(),
+    priority: z.string(),
+    ready: z.boolean(),
+    status: z.string(),
+    dependencies: z.array(z.string()),
+    allowed_paths: z.array(z.string()),
+    scope: z.string().optional(),
+    line: z.number().int().optional(),
+  })
+  .passthrough();
+export type TaskSummary = z.infer<typeof taskSummary>;
+
+export const eventDataSchemas = {
+  'target.registered': z
+    .object({ installation_id: z.number().int().nullable().optional(), default_branch: z.string().optional() })
+    .passthrough(),
+  'target.removed': z.object({}).passthrough(),
+  'target.suspended': z.object({}).passthrough(),
+  'target.unsuspended': z.object({}).passthrough(),
+  'target.paused': z.object({ reason: z.string().min(1).max(2000) }).passthrough(),
+  'target.resumed': z.object({ reason: z.string().max(2000).optional() }).passthrough(),
+  'backlog.synced': z
+    .object({
+      tasks: z.array(taskSummary),
+      etag: z.string().nullable().optional(),
+      commit: z.string().optional(),
+      /** policy.yaml values found (partial), so projections can compute the effective policy. */
+      policy_file: z.record(z.unknown()).optional(),
+      backlog_max_open_prs: z.number().int().positive().optional(),
+      contract: z.record(z.unknown()).optional(),
+    })
+    .passthrough(),
+  'backlog.invalid': z
+    .object({ file: z.string(), line: z.number().int().nullable(), reason: z.string() })
+    .passthrough(),
+  'task.selected': z.object({ task_id: taskId, attempt_id: attemptId, trigger: z.string().optional() }).passthrough(),
+  'task.skipped': z
+    .object({
+      outcome: z.enum(['idle', 'blocked', 'paused', 'error']),
+      reason: z.string(),
+      detail: z.string().optional(),
+      task_id: taskId.optional(),
+    })
+    .passthrough(),
+  'task.triggered': z.object({ task_id: taskId, reason: z.string().max(2000).optional() }).passthrough(),
+  'attempt.created': z
+    .object({ attempt_id: attemptId, task_id: taskId, executor: z.string().optional(), handle: z.string().optional() })
+    .passthrough(),
+  'attempt.started': z.object({ attempt_id: attemptId, task_id: taskId.optional() }).passthrough(),
+  'attempt.succeeded': z
+    .object({ attempt_id: attemptId, task_id: taskId.optional(), pr_number: prNumber.optional(), duration_seconds: z.number().optional() })
+    .passthrough(),
+  'attempt.failed': z
+    .object({
+      attempt_id: attemptId,
+      task_id: taskId.optional(),
+      failure_type: z.string().min(1).max(100),
+      message: z.string().max(4000).optional(),
+      duration_seconds: z.number().optional(),
+    })
+    .passthrough(),
+  'pr.created': z
+    .object({
+      number: prNumber,
+      url: z.string().optional(),
+      title: z.string().optional(),
+      branch: z.string().optional(),
+      attempt_id: attemptId.optional(),
+      task_id: taskId.optional(),
+    })
+    .passthrough(),
+  'pr.observed': z.object({ number: prNumber, url: z.string().optional(), title: z.string().optional() }).passthrough(),
+  'pr.merged': z.object({ number: prNumber }).passthrough(),
+  'pr.closed': z.object({ number: prNumber }).passthrough(),
+  'pr.reopened': z.object({ number: prNumber }).passthrough(),
+  'scheduler.cycle_started': z
+    .object({
+      cycle_id: z.string(),
+      autonomy_enabled: z.boolean().optional(),
+      global_defaults: z.record(z.unknown()).optional(),
+    })
+    .passthrough(),
+  'scheduler.cycle_completed': z
+    .object({ cycle_id: z.string(), outcomes: z.record(z.string()).optional() })
+    .passthrough(),
+  'circuit_breaker.tripped': z
+    .object({ consecutive_failures: z.number().int(), cooldown_until: z.string() })
+    .passthrough(),
+  'circuit_breaker.reset': z.object({ reason: z.string().optional() }).passthrough(),
+  'autonomy.enabled': z.object({ reason: z.string().max(2000).optional(), source: z.string().optional() }).passthrough(),
+  'autonomy.disabled': z.object({ reason: z.string().max(2000).optional(), source: z.string().optional() }).passthrough(),
+  'command.received': z
+    .object({ command: z.string(), args: z.array(z.string()).optional(), allowed: z.boolean() })
+    .passthrough(),
+} as const;
+
+export type KnownEventType = keyof typeof eventDataSchemas;
+
+/** Operator actions: shown in the audit view and as `action` nodes of the graph. */
+export const OPERATOR_ACTION_TYPES: readonly string[] = [
+  'target.paused',
+  'target.resumed',
+  'task.triggered',
+  'circuit_breaker.reset',
+  'autonomy.enabled',
+  'autonomy.disabled',
+  'scheduler.emergency_stopped',
+  'scheduler.emergency_resumed',
+  'command.received',
+  'policy.change_proposed',
+];
+
+export function isKnownType(type: string): type is KnownEventType {
+  return Object.prototype.hasOwnProperty.call(eventDataSchemas, type);
+}
+
+/** Node ids of the graph are event subjects; these build them in one place. */
+export const subjects = {
+  target: (target: string) => `target:${target}`,
+  task: (target: string, taskId: string) => `task:${target}/${taskId}`,
+  attempt: (attemptId: string) => `attempt:${attemptId}`,
+  pr: (target: string, n: number) => `pr:${target}#${n}`,
+  action: (eventId: string) => `action:${eventId}`,
+};

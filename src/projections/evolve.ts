@@ -1,0 +1,472 @@
+import type { StoredEvent } from '../events/envelope.ts';
+import { OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
+import {
+  DURATION_BUCKETS,
+  RECENT_ATTEMPTS,
+  emptyTarget,
+  emptyTargetCounters,
+  emptyTaskProgress,
+  type AttemptSummary,
+  type GraphEdge,
+  type GraphNode,
+  type ProjectionState,
+  type TargetCounters,
+  type TargetState,
+  type TaskProgress,
+} from './state.ts';
+
+/**
+ * Applies one event to the state. Deterministic and free of IO and clocks: the same log always
+ * yields the same state, so views can be rebuilt by replay at any time. It mutates `state` in
+ * place because replaying a million events through immutable copies is far too slow; callers that
+ * need the old state clone it first.
+ *
+ * Applying an event twice is harmless for the counts that matter (open PRs, in-flight attempts),
+ * because the store never delivers the same id twice and transitions are idempotent.
+ */
+export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState {
+  if (e.seq <= state.seq) return state; // already applied (snapshot + tail overlap)
+  state.seq = e.seq;
+  state.last_event_at = e.time;
+  state.counters.events_by_type[e.type] = (state.counters.events_by_type[e.type] ?? 0) + 1;
+
+  const d = e.data;
+  const t = e.target ? target(state, e.target, e) : null;
+  if (t) t.updated_at = e.time;
+
+  switch (e.type) {
+    case 'target.registered': {
+      if (!t) break;
+      const installation = num(d.installation_id);
+      if (installation !== null) t.installation_id = installation;
+      const branch = str(d.default_branch);
+      if (branch) t.default_branch = branch;
+      t.lifecycle = 'active';
+      t.registered_at ??= e.time;
+      node(state, e, subjects.target(t.id), 'target', t.id, t.id, { lifecycle: 'active' });
+      break;
+    }
+    case 'target.removed':
+    case 'target.suspended':
+    case 'target.unsuspended': {
+      if (!t) break;
+      t.lifecycle = e.type === 'target.removed' ? 'removed' : e.type === 'target.suspended' ? 'suspended' : 'active';
+      node(state, e, subjects.target(t.id), 'target', t.id, t.id, { lifecycle: t.lifecycle });
+      break;
+    }
+    case 'target.paused':
+      if (t) t.paused = { by: e.actor, at: e.time, reason: str(d.reason) ?? '' };
+      break;
+    case 'target.resumed':
+      if (t) t.paused = null;
+      break;
+    case 'backlog.synced': {
+      if (!t) break;
+      const tasks = Array.isArray(d.tasks) ? (d.tasks as TaskSummary[]) : [];
+      t.backlog = {
+        state: 'synced',
+        synced_at: e.time,
+        etag: str(d.etag),
+        commit: str(d.commit),
+        error: null,
+        tasks,
+        policy_file: obj(d.policy_file) ?? {},
+        backlog_max_open_prs: num(d.backlog_max_open_prs),
+        contract: obj(d.contract),
+      };
+      for (const task of tasks) {
+        progress(t, task.id);
+        const id = subjects.task(t.id, task.id);
+        node(state, e, id, 'task', t.id, task.title || task.id, {
+          task_id: task.id,
+          ready: task.ready,
+          status: task.status,
+          priority: task.priority,
+        });
+        edge(state, id, subjects.target(t.id), 'belongs_to');
+        for (const dep of task.dependencies ?? []) edge(state, id, subjects.task(t.id, dep), 'depends_on');
+      }
+      break;
+    }
+    case 'backlog.invalid':
+      if (t) {
+        t.backlog = {
+          ...t.backlog,
+          state: 'invalid',
+          synced_at: e.time,
+          error: { file: str(d.file) ?? '.leviathan/backlog.yaml', line: num(d.line), reason: str(d.reason) ?? '' },
+        };
+      }
+      break;
+    case 'task.selected': {
+      if (!t) break;
+      const taskId = str(d.task_id);
+      const attemptId = str(d.attempt_id);
+      if (!taskId || !attemptId) break;
+      const p = progress(t, taskId);
+      p.in_flight_attempt = attemptId;
+      t.last_execution_at = e.time;
+      t.last_outcome = { outcome: 'executed', reason: str(d.trigger) ?? 'task_selected', detail: null, task_id: taskId, at: e.time, seq: e.seq };
+      const day = e.time.slice(0, 10);
+      t.selected_today = t.selected_today.day === day ? { day, count: t.selected_today.count + 1 } : { day, count: 1 };
+      counters(state, t.id).tasks_selected += 1;
+      attemptNode(state, e, t, attemptId, taskId, { state: 'created' });
+      break;
+    }
+    case 'task.skipped': {
+      if (!t) break;
+      const outcome = str(d.outcome);
+      const reason = str(d.reason) ?? 'unknown';
+      if (outcome === 'idle' || outcome === 'blocked' || outcome === 'paused' || outcome === 'error') {
+        t.last_outcome = { outcome, reason, detail: str(d.detail), task_id: str(d.task_id), at: e.time, seq: e.seq };
+      }
+      const c = counters(state, t.id);
+      c.skips_by_reason[reason] = (c.skips_by_reason[reason] ?? 0) + 1;
+      break;
+    }
+    case 'task.triggered': {
+      const taskId = str(d.task_id);
+      if (t && taskId) progress(t, taskId).last_triggered = { by: e.actor, at: e.time, reason: str(d.reason) };
+      break;
+    }
+    case 'attempt.created':
+    case 'attempt.started': {
+      const attemptId = str(d.attempt_id);
+      if (!t || !attemptId) break;
+      const a = findAttempt(t, attemptId);
+      const taskId = str(d.task_id) ?? a?.task_id ?? null;
+      if (!taskId) break;
+      const p = progress(t, taskId);
+      // A start reported after the attempt ended (a late or replayed report) must not revive it.
+      if (a && (a.state === 'succeeded' || a.state === 'failed')) break;
+      p.in_flight_attempt = attemptId;
+      if (e.type === 'attempt.created') p.attempts += 1;
+      upsertAttempt(t, attemptId, taskId, e.time, { state: e.type === 'attempt.started' ? 'running' : (a?.state ?? 'created') });
+      attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) });
+      break;
+    }
+    case 'attempt.succeeded':
+    case 'attempt.failed': {
+      const attemptId = str(d.attempt_id);
+      if (!t || !attemptId) break;
+      const a = findAttempt(t, attemptId);
+      if (a && (a.state === 'succeeded' || a.state === 'failed')) break; // reported twice
+      const taskId = str(d.task_id) ?? a?.task_id ?? null;
+      const failed = e.type === 'attempt.failed';
+      const failureType = failed ? (str(d.failure_type) ?? 'other') : null;
+      const duration = num(d.duration_seconds);
+      const c = counters(state, t.id);
+      if (failed) {
+        c.attempts_failure += 1;
+        c.failures_by_type[failureType!] = (c.failures_by_type[failureType!] ?? 0) + 1;
+        t.breaker.consecutive_failures += 1;
+      } else {
+        c.attempts_success += 1;
+        t.breaker = { consecutive_failures: 0, open: false, tripped_at: null, cooldown_until: null };
+      }
+      if (duration !== null && duration >= 0) observeDuration(c, duration);
+      if (taskId) {
+        const p = progress(t, taskId);
+        if (p.in_flight_attempt === attemptId) p.in_flight_attempt = null;
+        if (failed) {
+          p.failures += 1;
+          p.last_failure = { failure_type: failureType!, message: str(d.message), at: e.time };
+        }
+        upsertAttempt(t, attemptId, taskId, e.time, {
+          state: failed ? 'failed' : 'succeeded',
+          ended_at: e.time,
+          failure_type: failureType,
+          message: str(d.message),
+          pr_number: num(d.pr_number),
+          duration_seconds: duration,
+        });
+        attemptNode(state, e, t, attemptId, taskId, { state: failed ? 'failed' : 'succeeded', failure_type: failureType });
+      }
+      break;
+    }
+    case 'pr.created':
+    case 'pr.observed':
+    case 'pr.reopened': {
+      const n = num(d.number);
+      if (!t || n === null) break;
+      const id = subjects.pr(t.id, n);
+      const existing = state.graph.nodes[id];
+      if (!isNewer(existing, d)) break;
+      // A PR already known as merged or closed only comes back through pr.reopened.
+      if (e.type !== 'pr.reopened' && existing && existing.props.state !== 'open') break;
+      const ours = e.type === 'pr.created' || existing?.props.leviathan === true;
+      const taskId = str(d.task_id) ?? (existing?.props.task_id as string | undefined) ?? null;
+      const attemptId = str(d.attempt_id) ?? (existing?.props.attempt_id as string | undefined) ?? null;
+      node(state, e, id, 'pr', t.id, `#${n}${str(d.title) ? ` ${str(d.title)}` : ''}`, {
+        number: n,
+        state: 'open',
+        leviathan: ours,
+        url: str(d.url) ?? existing?.props.url ?? null,
+        task_id: taskId,
+        attempt_id: attemptId,
+        pr_updated_at: str(d.updated_at) ?? existing?.props.pr_updated_at ?? null,
+      });
+      if (ours) {
+        if (!t.open_prs.some((p) => p.number === n)) {
+          t.open_prs.push({
+            number: n,
+            url: str(d.url) ?? (existing?.props.url as string | null) ?? null,
+            title: str(d.title),
+            task_id: taskId,
+            attempt_id: attemptId,
+            opened_at: e.time,
+          });
+          t.open_prs.sort((a, b) => a.number - b.number);
+          if (e.type === 'pr.created' && !existing) counters(state, t.id).prs_created += 1;
+        }
+        if (taskId) progress(t, taskId).open_pr = n;
+        if (attemptId) edge(state, id, subjects.attempt(attemptId), 'created_by');
+        if (taskId) edge(state, id, subjects.task(t.id, taskId), 'resolves');
+      } else if (!t.observed_open_prs.includes(n)) {
+        t.observed_open_prs.push(n);
+      }
+      edge(state, id, subjects.target(t.id), 'belongs_to');
+      break;
+    }
+    case 'pr.merged':
+    case 'pr.closed': {
+      const n = num(d.number);
+      if (!t || n === null) break;
+      const id = subjects.pr(t.id, n);
+      const existing = state.graph.nodes[id];
+      if (!isNewer(existing, d)) break;
+      const merged = e.type === 'pr.merged';
+      const wasOpen = t.open_prs.find((p) => p.number === n);
+      t.open_prs = t.open_prs.filter((p) => p.number !== n);
+      t.observed_open_prs = t.observed_open_prs.filter((x) => x !== n);
+      const taskId = (existing?.props.task_id as string | null | undefined) ?? wasOpen?.task_id ?? str(d.task_id);
+      if (taskId) {
+        const p = progress(t, taskId);
+        if (p.open_pr === n) p.open_pr = null;
+        if (merged) p.merged_pr = n;
+      }
+      if (existing?.props.state !== (merged ? 'merged' : 'closed')) {
+        const c = counters(state, t.id);
+        if (existing?.props.leviathan === true || wasOpen) {
+          if (merged) c.prs_merged += 1;
+          else c.prs_closed += 1;
+        }
+      }
+      node(state, e, id, 'pr', t.id, existing?.label ?? `#${n}`, {
+        number: n,
+        state: merged ? 'merged' : 'closed',
+        pr_updated_at: str(d.updated_at) ?? existing?.props.pr_updated_at ?? null,
+      });
+      edge(state, id, subjects.target(t.id), 'belongs_to');
+      break;
+    }
+    case 'scheduler.cycle_started': {
+      state.scheduler.last_cycle_id = str(d.cycle_id);
+      state.scheduler.last_cycle_started_at = e.time;
+      if (typeof d.autonomy_enabled === 'boolean' && d.autonomy_enabled !== state.autonomy.enabled) {
+        state.autonomy = { ...state.autonomy, enabled: d.autonomy_enabled, source: 'configmap', changed_by: e.actor, changed_at: e.time, reason: null };
+      }
+      const defaults = obj(d.global_defaults);
+      if (defaults) state.autonomy.global_defaults = defaults;
+      break;
+    }
+    case 'scheduler.cycle_completed':
+      state.scheduler.last_cycle_completed_at = e.time;
+      state.scheduler.cycles += 1;
+      state.counters.scheduler_cycles += 1;
+      break;
+    case 'circuit_breaker.tripped':
+      if (t) {
+        t.breaker = {
+          consecutive_failures: num(d.consecutive_failures) ?? t.breaker.consecutive_failures,
+          open: true,
+          tripped_at: e.time,
+          cooldown_until: str(d.cooldown_until),
+        };
+        counters(state, t.id).breaker_trips += 1;
+      }
+      break;
+    case 'circuit_breaker.reset':
+      if (t) t.breaker = { consecutive_failures: 0, open: false, tripped_at: null, cooldown_until: null };
+      break;
+    case 'autonomy.enabled':
+    case 'autonomy.disabled': {
+      const source = str(d.source);
+      state.autonomy = {
+        ...state.autonomy,
+        enabled: e.type === 'autonomy.enabled',
+        source: source === 'configmap' || source === 'settings' ? source : 'operator',
+        changed_by: e.actor,
+        changed_at: e.time,
+        reason: str(d.reason),
+      };
+      break;
+    }
+    case 'scheduler.emergency_stopped':
+      state.autonomy.emergency_stop = { by: e.actor, at: e.time, reason: str(d.reason) ?? '' };
+      break;
+    case 'scheduler.emergency_resumed':
+      state.autonomy.emergency_stop = null;
+      break;
+    default:
+      // Unknown types are kept in the graph under their subject so nothing is invisible.
+      if (e.subject && !state.graph.nodes[e.subject]) {
+        node(state, e, e.subject, 'other', e.target, e.subject, {});
+        if (e.target) edge(state, e.subject, subjects.target(e.target), 'belongs_to');
+      } else if (e.subject) {
+        touch(state, e, e.subject);
+      }
+  }
+
+  if (OPERATOR_ACTION_TYPES.includes(e.type)) {
+    const id = subjects.action(e.id);
+    node(state, e, id, 'action', e.target, `${e.type} by ${e.actor}`, { type: e.type, actor: e.actor, reason: str(d.reason) });
+    if (e.target) edge(state, id, subjects.target(e.target), 'acted_on');
+    const taskId = str(d.task_id);
+    if (e.target && taskId) edge(state, id, subjects.task(e.target, taskId), 'acted_on');
+  }
+  return state;
+}
+
+/** Replays events into a state (a fresh one unless given). */
+export function replay(events: Iterable<StoredEvent>, state: ProjectionState): ProjectionState {
+  for (const e of events) evolve(state, e);
+  return state;
+}
+
+function target(state: ProjectionState, id: string, e: StoredEvent): TargetState {
+  let t = state.targets[id];
+  if (!t) {
+    t = emptyTarget(id);
+    state.targets[id] = t;
+    node(state, e, subjects.target(id), 'target', id, id, { lifecycle: 'active' });
+  }
+  return t;
+}
+
+function counters(state: ProjectionState, id: string): TargetCounters {
+  return (state.counters.by_target[id] ??= emptyTargetCounters());
+}
+
+function progress(t: TargetState, taskId: string): TaskProgress {
+  return (t.tasks[taskId] ??= emptyTaskProgress());
+}
+
+function findAttempt(t: TargetState, attemptId: string): AttemptSummary | undefined {
+  return t.recent_attempts.find((a) => a.attempt_id === attemptId);
+}
+
+function upsertAttempt(t: TargetState, attemptId: string, taskId: string, at: string, patch: Partial<AttemptSummary>): void {
+  const a = findAttempt(t, attemptId);
+  if (a) {
+    Object.assign(a, patch);
+    return;
+  }
+  t.recent_attempts.unshift({
+    attempt_id: attemptId,
+    task_id: taskId,
+    state: 'created',
+    created_at: at,
+    ended_at: null,
+    failure_type: null,
+    message: null,
+    pr_number: null,
+    duration_seconds: null,
+    ...patch,
+  });
+  if (t.recent_attempts.length > RECENT_ATTEMPTS) t.recent_attempts.length = RECENT_ATTEMPTS;
+}
+
+function observeDuration(c: TargetCounters, seconds: number): void {
+  DURATION_BUCKETS.forEach((le, i) => {
+    if (seconds <= le) c.duration_buckets[i] = (c.duration_buckets[i] ?? 0) + 1;
+  });
+  c.duration_sum += seconds;
+  c.duration_count += 1;
+}
+
+function attemptNode(
+  state: ProjectionState,
+  e: StoredEvent,
+  t: TargetState,
+  attemptId: string,
+  taskId: string,
+  props: Record<string, unknown>,
+): void {
+  const id = subjects.attempt(attemptId);
+  node(state, e, id, 'attempt', t.id, `attempt ${attemptId}`, { attempt_id: attemptId, task_id: taskId, ...props });
+  const taskNode = subjects.task(t.id, taskId);
+  if (!state.graph.nodes[taskNode]) {
+    node(state, e, taskNode, 'task', t.id, taskId, { task_id: taskId });
+    edge(state, taskNode, subjects.target(t.id), 'belongs_to');
+  }
+  edge(state, id, taskNode, 'attempt_of');
+}
+
+function node(
+  state: ProjectionState,
+  e: StoredEvent,
+  id: string,
+  type: GraphNode['type'],
+  targetId: string | null,
+  label: string,
+  props: Record<string, unknown>,
+): void {
+  const existing = state.graph.nodes[id];
+  const clean = Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined));
+  if (existing) {
+    existing.props = { ...existing.props, ...clean };
+    if (existing.type === 'other' && type !== 'other') existing.type = type;
+    if (type !== 'pr' || label !== `#${String(props.number)}`) existing.label = label;
+    existing.last_seq = e.seq;
+    existing.updated_at = e.time;
+    return;
+  }
+  state.graph.nodes[id] = {
+    id,
+    type,
+    target: targetId,
+    label,
+    props: clean,
+    first_seq: e.seq,
+    last_seq: e.seq,
+    created_at: e.time,
+    updated_at: e.time,
+  };
+}
+
+function touch(state: ProjectionState, e: StoredEvent, id: string): void {
+  const n = state.graph.nodes[id];
+  if (n) {
+    n.last_seq = e.seq;
+    n.updated_at = e.time;
+  }
+}
+
+function edge(state: ProjectionState, from: string, to: string, type: GraphEdge['type']): void {
+  const key = `${from}|${type}|${to}`;
+  state.graph.edges[key] ??= { from, to, type };
+}
+
+/**
+ * GitHub may deliver PR webhooks out of order. When the event carries the PR's `updated_at`,
+ * a transition older than the last one applied is ignored.
+ */
+function isNewer(existing: GraphNode | undefined, d: Record<string, unknown>): boolean {
+  const incoming = str(d.updated_at);
+  const seen = existing?.props.pr_updated_at;
+  if (!incoming || typeof seen !== 'string') return true;
+  return incoming >= seen;
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+function num(v: unknown): number | null {
+  return typeof v === 'number' && Number.isFinite(v) ? v : null;
+}
+
+function obj(v: unknown): Record<string, unknown> | null {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
+}
