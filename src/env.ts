@@ -42,6 +42,11 @@ export const envSchema = z.object({
   GITHUB_CLIENT_SECRET: optional(z.string()),
   /** Base URL of the GitHub REST API (GitHub Enterprise Server). */
   GITHUB_API_URL: z.string().url().default('https://api.github.com'),
+  /**
+   * Base URL git clones from: `<GITHUB_SERVER_URL>/<owner>/<repo>.git` (as in GitHub Actions).
+   * GitHub Enterprise Server sets its host; tests point it at a directory of bare repositories.
+   */
+  GITHUB_SERVER_URL: z.string().default('https://github.com'),
   /** A personal or installation token for development, used by the worker when no App credentials are given. */
   GITHUB_TOKEN: optional(z.string()),
   /** Secret that signs console session cookies. Generated and stored under the data dir when unset. */
