@@ -1,4 +1,5 @@
 import type { TaskSummary } from '../events/types.ts';
+import { ATTEMPT_DURATION_BUCKETS } from '../metrics/metric-names.ts';
 
 /**
  * The state every view is projected from. Plain JSON (no Maps, no Dates) so it can be
@@ -137,8 +138,8 @@ export interface TargetCounters {
   duration_count: number;
 }
 
-/** Attempt duration histogram buckets, seconds (a worker's deadline defaults to 900 s). */
-export const DURATION_BUCKETS = [30, 60, 120, 300, 600, 900, 1800, 3600];
+/** Attempt duration histogram buckets, seconds: the metric's own, so the histogram is rebuilt exactly. */
+export const DURATION_BUCKETS: readonly number[] = ATTEMPT_DURATION_BUCKETS;
 
 export interface GraphNode {
   id: string;

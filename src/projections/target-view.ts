@@ -55,8 +55,16 @@ export interface TargetView {
 
 /** Effective policy of a target: defaults < ConfigMap < backlog max_open_prs < policy.yaml. */
 export function policyOf(state: ProjectionState, t: TargetState): EffectivePolicy {
+  return targetPolicy(state.autonomy.global_defaults, t);
+}
+
+/**
+ * The same as {@link policyOf} with the global defaults given explicitly: the scheduler passes
+ * the ConfigMap it has just read, which the projection only learns from its cycle_started.
+ */
+export function targetPolicy(globalDefaults: Record<string, unknown>, t: Pick<TargetState, 'backlog'>): EffectivePolicy {
   return effectivePolicy({
-    global: state.autonomy.global_defaults as Parameters<typeof effectivePolicy>[0]['global'],
+    global: globalDefaults as Parameters<typeof effectivePolicy>[0]['global'],
     policyFile: t.backlog.policy_file as Parameters<typeof effectivePolicy>[0]['policyFile'],
     backlogMaxOpenPrs: t.backlog.backlog_max_open_prs ?? undefined,
   });

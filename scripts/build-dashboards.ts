@@ -1,0 +1,697 @@
+/**
+ * Generates the monitoring artefacts that must not be edited by hand:
+ *
+ * - `k8s/monitoring/dashboards/system-overview.json` and `target-detail.json`, built with the
+ *   Grafana Foundation SDK so panel JSON stays valid across Grafana versions;
+ * - `k8s/monitoring/prometheusrule.yaml`, the PrometheusRule wrapping the groups of
+ *   `k8s/monitoring/rules/leviathan-rules.yaml` (the single source of the alerts).
+ *
+ * Run with `npm run build:dashboards`; `test/monitoring/dashboards.test.ts` fails when the files
+ * on disk differ from what this script produces.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import * as common from '@grafana/grafana-foundation-sdk/common';
+import {
+  DashboardBuilder,
+  DashboardLinkBuilder,
+  DashboardLinkType,
+  DatasourceVariableBuilder,
+  FieldColorBuilder,
+  FieldColorModeId,
+  MappingType,
+  QueryVariableBuilder,
+  RowBuilder,
+  SpecialValueMatch,
+  ThresholdsConfigBuilder,
+  ThresholdsMode,
+  VariableRefresh,
+  VariableSort,
+  type Dashboard,
+  type DynamicConfigValue,
+  type ValueMapping,
+} from '@grafana/grafana-foundation-sdk/dashboard';
+import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
+import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
+import { PanelBuilder as TimeSeriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import YAML from 'yaml';
+import { SCRAPE_JOBS, TARGET_STATUSES, type TargetStatus } from '../src/metrics/metric-names.ts';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/** Where each generated file lives, relative to the repository root. */
+export const OUTPUT_PATHS = {
+  systemOverview: 'k8s/monitoring/dashboards/system-overview.json',
+  targetDetail: 'k8s/monitoring/dashboards/target-detail.json',
+  prometheusRule: 'k8s/monitoring/prometheusrule.yaml',
+} as const;
+
+/** The alert rules file the PrometheusRule is generated from. */
+export const RULES_PATH = 'k8s/monitoring/rules/leviathan-rules.yaml';
+
+/** Stable dashboard uids: links, bookmarks and alert annotations point at these. */
+export const DASHBOARD_UIDS = {
+  systemOverview: 'leviathan-system-overview',
+  targetDetail: 'leviathan-target-detail',
+} as const;
+
+// Every panel and query goes through the datasource variable, so the dashboards work with any
+// Prometheus datasource name (the kube-prometheus default is "prometheus", Grafana Cloud's not).
+const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
+const CONTROL_PLANE_UP = `up{job="${SCRAPE_JOBS.controlPlane.job}"}`;
+
+/**
+ * Target status as one number per target, so a stat or state timeline can show it with value
+ * mappings. Higher is worse, so `max` over several targets shows the one needing attention;
+ * `active` ranks above `paused` and `idle` because one working target makes the system
+ * "Healthy" even if others have nothing to do.
+ */
+const STATUS_WEIGHTS = [
+  { status: 'idle', weight: 1, text: 'Idle', color: 'blue' },
+  { status: 'paused', weight: 2, text: 'Paused', color: 'purple' },
+  { status: 'active', weight: 3, text: 'Healthy', color: 'green' },
+  { status: 'blocked', weight: 4, text: 'Blocked', color: 'orange' },
+  { status: 'error', weight: 5, text: 'Error', color: 'red' },
+] as const satisfies ReadonlyArray<{ status: TargetStatus; weight: number; text: string; color: string }>;
+const CONTROL_PLANE_DOWN_WEIGHT = 6;
+// A status added to the metric contract must get a weight, or it would never show.
+if (TARGET_STATUSES.some((status) => !STATUS_WEIGHTS.some((w) => w.status === status))) {
+  throw new Error('STATUS_WEIGHTS must cover every TARGET_STATUSES value');
+}
+
+function statusScore(selector: string, by: string): string {
+  // `or` of the weighted series is a union (their status labels differ); non-current statuses
+  // are 0 and lose to the current one in max(). max by (target, status) first removes the
+  // duplicates that several serve replicas exporting the same projection would create.
+  const arms = STATUS_WEIGHTS.map(
+    ({ status, weight }) =>
+      `${weight} * max by (target, status) (leviathan_target_status{${selector}, status="${status}"})`,
+  );
+  return `max${by} (\n  ${arms.join('\n  or\n  ')}\n)`;
+}
+
+function statusMappings(extra: ValueMapping[] = []): ValueMapping[] {
+  const options: Record<string, { text: string; color: string; index: number }> = {};
+  STATUS_WEIGHTS.forEach(({ weight, text, color }, index) => {
+    options[String(weight)] = { text, color, index };
+  });
+  return [{ type: MappingType.ValueToText, options }, ...extra];
+}
+
+function datasourceVariable(): DatasourceVariableBuilder {
+  return new DatasourceVariableBuilder('datasource').label('Data source').type('prometheus');
+}
+
+function targetVariable(opts: { multi: boolean }): QueryVariableBuilder {
+  const query = 'label_values(leviathan_target_status, target)';
+  const variable = new QueryVariableBuilder('target')
+    .label('Target')
+    .description('Target repository (owner/repo)')
+    .datasource(DATASOURCE)
+    .query({ query, refId: 'PrometheusVariableQueryEditor-VariableQuery', qryType: 1 })
+    .definition(query)
+    .refresh(VariableRefresh.OnTimeRangeChanged)
+    .sort(VariableSort.AlphabeticalCaseInsensitiveAsc)
+    .multi(opts.multi)
+    .includeAll(opts.multi);
+  // `.*` instead of Grafana's default enumerated list keeps queries short with many targets
+  // and includes targets registered after the dashboard loaded.
+  return opts.multi ? variable.allValue('.*') : variable;
+}
+
+function query(refId: string, expr: string, legend = '__auto'): DataqueryBuilder {
+  return new DataqueryBuilder().datasource(DATASOURCE).refId(refId).expr(expr).legendFormat(legend);
+}
+
+function instantQuery(refId: string, expr: string, legend = '__auto'): DataqueryBuilder {
+  return query(refId, expr, legend).instant();
+}
+
+function thresholds(steps: Array<[number | null, string]>): ThresholdsConfigBuilder {
+  return new ThresholdsConfigBuilder()
+    .mode(ThresholdsMode.Absolute)
+    .steps(steps.map(([value, color]) => ({ value, color })));
+}
+
+function fixedColor(color: string): FieldColorBuilder {
+  return new FieldColorBuilder().mode(FieldColorModeId.Fixed).fixedColor(color);
+}
+
+function lastValue(): common.ReduceDataOptionsBuilder {
+  return new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false);
+}
+
+function stat(
+  title: string,
+  description: string,
+  pos: { x: number; y: number; w: number; h: number },
+): StatPanelBuilder {
+  return new StatPanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .gridPos(pos)
+    .reduceOptions(lastValue())
+    .graphMode(common.BigValueGraphMode.None)
+    .colorMode(common.BigValueColorMode.Background)
+    .textMode(common.BigValueTextMode.Auto);
+}
+
+function timeseries(
+  title: string,
+  description: string,
+  pos: { x: number; y: number; w: number; h: number },
+): TimeSeriesPanelBuilder {
+  return new TimeSeriesPanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .gridPos(pos)
+    .legend(
+      new common.VizLegendOptionsBuilder()
+        .showLegend(true)
+        .displayMode(common.LegendDisplayMode.List)
+        .placement(common.LegendPlacement.Bottom)
+        .calcs([]),
+    );
+}
+
+function bars(panel: TimeSeriesPanelBuilder): TimeSeriesPanelBuilder {
+  return panel
+    .drawStyle(common.GraphDrawStyle.Bars)
+    .fillOpacity(80)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .min(0);
+}
+
+function colorOverride(color: string): DynamicConfigValue[] {
+  return [{ id: 'color', value: { mode: FieldColorModeId.Fixed, fixedColor: color } }];
+}
+
+/** Dropdown of every dashboard tagged `leviathan`, carrying the target and time range along. */
+function leviathanLinks(): DashboardLinkBuilder {
+  return new DashboardLinkBuilder('Leviathan')
+    .type(DashboardLinkType.Dashboards)
+    .tags(['leviathan'])
+    .asDropdown(true)
+    .includeVars(true)
+    .keepTime(true)
+    .targetBlank(false)
+    .icon('external link')
+    .tooltip('')
+    .url('');
+}
+
+/**
+ * System Overview: the console's dashboard view for the whole installation (operator document,
+ * "Grafana Dashboards"). The target variable is multi-select with All by default.
+ */
+export function buildSystemOverview(): Dashboard {
+  const t = 'target=~"$target"';
+  const byTarget = (metric: string) => `sum(max by (target) (${metric}{${t}}))`;
+  const targetStatusCount = (statuses: string) =>
+    `sum(max by (target, status) (leviathan_target_status{${t}, status=~"${statuses}"}))`;
+
+  const dashboard = new DashboardBuilder('Leviathan / System Overview')
+    .uid(DASHBOARD_UIDS.systemOverview)
+    .description('Is Leviathan healthy, idle, blocked or failing, and why. See the Target Detail dashboard per target.')
+    .tags(['leviathan', 'generated'])
+    .editable()
+    .timezone('browser')
+    .refresh('1m')
+    .time({ from: 'now-24h', to: 'now' })
+    .withVariable(datasourceVariable())
+    .withVariable(targetVariable({ multi: true }))
+    .link(leviathanLinks())
+    .withPanel(
+      stat(
+        'Status',
+        'Worst current state across the selected targets: Healthy (a target is active), Idle (no ready tasks), Paused, Blocked (max PRs or circuit breaker), Error. "Control plane unreachable" when its scrape fails.',
+        { x: 0, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(
+          instantQuery(
+            'A',
+            `(\n${statusScore(
+              t,
+              '',
+            )}\n  and on() (max(${CONTROL_PLANE_UP}) == 1)\n)\nor on()\n(${CONTROL_PLANE_DOWN_WEIGHT} * (1 - max(${CONTROL_PLANE_UP})))`,
+            'status',
+          ),
+        )
+        .mappings(
+          statusMappings([
+            {
+              type: MappingType.ValueToText,
+              options: {
+                '0': { text: 'No targets', color: 'text', index: 0 },
+                [String(CONTROL_PLANE_DOWN_WEIGHT)]: { text: 'Control plane unreachable', color: 'dark-red', index: 1 },
+              },
+            },
+            {
+              type: MappingType.SpecialValue,
+              options: { match: SpecialValueMatch.Null, result: { text: 'No data', color: 'text', index: 2 } },
+            },
+          ]),
+        )
+        .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+        .thresholds(thresholds([[null, 'text']])),
+    )
+    .withPanel(
+      stat('Targets', 'Targets by current status. Active = active or idle (nothing prevents execution).', {
+        x: 6,
+        y: 0,
+        w: 6,
+        h: 5,
+      })
+        .withTarget(instantQuery('A', targetStatusCount('active|idle'), 'active'))
+        .withTarget(instantQuery('B', targetStatusCount('blocked'), 'blocked'))
+        .withTarget(instantQuery('C', targetStatusCount('paused'), 'paused'))
+        .withTarget(instantQuery('D', targetStatusCount('error'), 'error'))
+        .colorMode(common.BigValueColorMode.Value)
+        .textMode(common.BigValueTextMode.ValueAndName)
+        .colorScheme(fixedColor('green'))
+        .overrideByName('blocked', colorOverride('orange'))
+        .overrideByName('paused', colorOverride('purple'))
+        .overrideByName('error', colorOverride('red')),
+    )
+    .withPanel(
+      stat(
+        'Open PRs',
+        'Open Leviathan pull requests against the sum of the per-target limits (max_open_prs). At the limit, a target is blocked until PRs are merged or closed.',
+        { x: 12, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(instantQuery('A', byTarget('leviathan_target_open_prs'), 'open'))
+        .withTarget(instantQuery('B', byTarget('leviathan_target_max_prs'), 'max'))
+        .colorMode(common.BigValueColorMode.Value)
+        .textMode(common.BigValueTextMode.ValueAndName)
+        .colorScheme(fixedColor('blue'))
+        .overrideByName('max', colorOverride('text')),
+    )
+    .withPanel(
+      stat(
+        'Ready Tasks',
+        'Backlog tasks marked ready: true. Zero means the system will be idle; add tasks with ready: true to resume.',
+        { x: 18, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(instantQuery('A', byTarget('leviathan_target_ready_tasks'), 'ready'))
+        .colorMode(common.BigValueColorMode.Value)
+        .colorScheme(fixedColor('blue')),
+    )
+    .withPanel(
+      stat(
+        'Last Scheduler Cycle',
+        'Time since the last completed scheduler cycle. It runs every 5 minutes; above 15 minutes SchedulerNotRunning fires.',
+        { x: 0, y: 5, w: 6, h: 4 },
+      )
+        .withTarget(
+          instantQuery('A', 'time() - max(leviathan_scheduler_last_cycle_timestamp_seconds)', 'since last cycle'),
+        )
+        .unit('s')
+        .thresholds(
+          thresholds([
+            [null, 'green'],
+            [600, 'orange'],
+            [900, 'red'],
+          ]),
+        ),
+    )
+    .withPanel(
+      stat(
+        'Autonomy',
+        'Whether autonomy is enabled (leviathan-autonomy-config). Disabled: cycles run but no tasks are executed.',
+        { x: 6, y: 5, w: 6, h: 4 },
+      )
+        .withTarget(instantQuery('A', 'max(leviathan_autonomy_enabled)', 'autonomy'))
+        .mappings([
+          {
+            type: MappingType.ValueToText,
+            options: {
+              '0': { text: 'Disabled', color: 'orange', index: 0 },
+              '1': { text: 'Enabled', color: 'green', index: 1 },
+            },
+          },
+        ]),
+    )
+    .withPanel(
+      stat(
+        'Circuit Breakers Open',
+        'Targets whose circuit breaker is open (execution halted after consecutive failures).',
+        { x: 12, y: 5, w: 6, h: 4 },
+      )
+        .withTarget(instantQuery('A', byTarget('leviathan_circuit_breaker_open'), 'open'))
+        .thresholds(
+          thresholds([
+            [null, 'green'],
+            [1, 'red'],
+          ]),
+        ),
+    )
+    .withPanel(
+      stat('GitHub Rate Limit', 'GitHub API requests left in the current window, as a share of the limit.', {
+        x: 18,
+        y: 5,
+        w: 6,
+        h: 4,
+      })
+        .withTarget(
+          instantQuery(
+            'A',
+            'min(leviathan_github_rate_limit_remaining) / max(leviathan_github_rate_limit_limit)',
+            'remaining',
+          ),
+        )
+        .unit('percentunit')
+        .min(0)
+        .max(1)
+        .thresholds(
+          thresholds([
+            [null, 'red'],
+            [0.25, 'orange'],
+            [0.5, 'green'],
+          ]),
+        ),
+    )
+    .withRow(new RowBuilder('Activity').gridPos({ x: 0, y: 9, w: 24, h: 1 }))
+    .withPanel(
+      new StateTimelinePanelBuilder()
+        .title('Target Status Timeline')
+        .description('Status of each selected target over time.')
+        .datasource(DATASOURCE)
+        .gridPos({ x: 0, y: 10, w: 24, h: 6 })
+        .withTarget(query('A', statusScore(t, ' by (target)'), '{{target}}'))
+        .mappings(statusMappings())
+        .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+        .thresholds(thresholds([[null, 'text']]))
+        .showValue(common.VisibilityMode.Never)
+        .mergeValues(true),
+    )
+    .withPanel(
+      bars(
+        timeseries(
+          'Recent Activity',
+          'Events appended to the event log, by type (all targets: the event counter has no target label).',
+          { x: 0, y: 16, w: 12, h: 8 },
+        ),
+      ).withTarget(
+        query('A', 'sum by (type) (increase(leviathan_events_received_total[$__rate_interval]))', '{{type}}'),
+      ),
+    )
+    .withPanel(
+      timeseries('Success Rate', 'Share of attempts that succeeded over the trailing hour.', {
+        x: 12,
+        y: 16,
+        w: 12,
+        h: 8,
+      })
+        .withTarget(
+          query(
+            'A',
+            `sum(increase(leviathan_attempts_total{${t}, status="success"}[1h]))\n/\nsum(increase(leviathan_attempts_total{${t}}[1h]))`,
+            'success rate',
+          ),
+        )
+        .unit('percentunit')
+        .min(0)
+        .max(1)
+        .colorScheme(fixedColor('green')),
+    )
+    .withPanel(
+      bars(
+        timeseries('Pull Requests', 'Pull requests created, merged and closed without merging.', {
+          x: 0,
+          y: 24,
+          w: 12,
+          h: 8,
+        }),
+      )
+        .withTarget(query('A', `sum(increase(leviathan_prs_created_total{${t}}[$__rate_interval]))`, 'created'))
+        .withTarget(query('B', `sum(increase(leviathan_prs_merged_total{${t}}[$__rate_interval]))`, 'merged'))
+        .withTarget(query('C', `sum(increase(leviathan_prs_closed_total{${t}}[$__rate_interval]))`, 'closed'))
+        .overrideByName('created', colorOverride('blue'))
+        .overrideByName('merged', colorOverride('green'))
+        .overrideByName('closed', colorOverride('orange')),
+    )
+    .withPanel(
+      bars(
+        timeseries(
+          'Scheduler Skips by Reason',
+          'Why targets did not execute, by reason code (max_open_prs, no_ready_tasks, …).',
+          { x: 12, y: 24, w: 12, h: 8 },
+        ),
+      ).withTarget(
+        query('A', `sum by (reason) (increase(leviathan_scheduler_skips_total{${t}}[$__rate_interval]))`, '{{reason}}'),
+      ),
+    )
+    .build();
+  return withPanelIds(dashboard);
+}
+
+/**
+ * Target Detail: one repository, chosen with the single-select `target` variable (operator
+ * document, "Dashboard: Target Detail").
+ */
+export function buildTargetDetail(): Dashboard {
+  const t = 'target="$target"';
+  const one = (metric: string) => `max(${metric}{${t}})`;
+
+  const dashboard = new DashboardBuilder('Leviathan / Target Detail')
+    .uid(DASHBOARD_UIDS.targetDetail)
+    .description('One target: status, pull requests, backlog, attempts and circuit breaker.')
+    .tags(['leviathan', 'generated'])
+    .editable()
+    .timezone('browser')
+    .refresh('1m')
+    .time({ from: 'now-24h', to: 'now' })
+    .withVariable(datasourceVariable())
+    .withVariable(targetVariable({ multi: false }))
+    .link(leviathanLinks())
+    .withPanel(
+      stat(
+        'Target Status',
+        'Current status: Healthy (active), Idle, Paused, Blocked or Error. Run `leviathan ctl diagnose $target` for the reason and the fix.',
+        { x: 0, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(instantQuery('A', statusScore(t, ''), 'status'))
+        .mappings(
+          statusMappings([
+            {
+              type: MappingType.SpecialValue,
+              options: { match: SpecialValueMatch.Null, result: { text: 'Unknown target', color: 'text', index: 0 } },
+            },
+          ]),
+        )
+        .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+        .thresholds(thresholds([[null, 'text']])),
+    )
+    .withPanel(
+      stat(
+        'Open PRs',
+        'Open Leviathan pull requests and the limit. List them with: gh pr list --repo $target --state open --label leviathan',
+        { x: 6, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(instantQuery('A', one('leviathan_target_open_prs'), 'open'))
+        .withTarget(instantQuery('B', one('leviathan_target_max_prs'), 'max'))
+        .colorMode(common.BigValueColorMode.Value)
+        .textMode(common.BigValueTextMode.ValueAndName)
+        .colorScheme(fixedColor('blue'))
+        .overrideByName('max', colorOverride('text')),
+    )
+    .withPanel(
+      stat('Ready Tasks', 'Backlog tasks marked ready: true; the queue itself is in the console.', {
+        x: 12,
+        y: 0,
+        w: 6,
+        h: 5,
+      })
+        .withTarget(query('A', one('leviathan_target_ready_tasks'), 'ready'))
+        .graphMode(common.BigValueGraphMode.Area)
+        .colorMode(common.BigValueColorMode.Value)
+        .colorScheme(fixedColor('blue')),
+    )
+    .withPanel(
+      stat('Circuit Breaker Status', 'Open halts execution after consecutive failures until the cooldown ends.', {
+        x: 18,
+        y: 0,
+        w: 6,
+        h: 5,
+      })
+        .withTarget(instantQuery('A', one('leviathan_circuit_breaker_open'), 'circuit breaker'))
+        .mappings([
+          {
+            type: MappingType.ValueToText,
+            options: {
+              '0': { text: 'Closed', color: 'green', index: 0 },
+              '1': { text: 'Open', color: 'red', index: 1 },
+            },
+          },
+        ]),
+    )
+    .withRow(new RowBuilder('History').gridPos({ x: 0, y: 5, w: 24, h: 1 }))
+    .withPanel(
+      new StateTimelinePanelBuilder()
+        .title('Status Timeline')
+        .description('Target status over time.')
+        .datasource(DATASOURCE)
+        .gridPos({ x: 0, y: 6, w: 24, h: 4 })
+        .withTarget(query('A', statusScore(t, ''), 'status'))
+        .mappings(statusMappings())
+        .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
+        .thresholds(thresholds([[null, 'text']]))
+        .showValue(common.VisibilityMode.Never)
+        .mergeValues(true),
+    )
+    .withPanel(
+      bars(timeseries('Attempt History', 'Finished attempts, succeeded and failed.', { x: 0, y: 10, w: 12, h: 8 }))
+        .withTarget(
+          query('A', `sum by (status) (increase(leviathan_attempts_total{${t}}[$__rate_interval]))`, '{{status}}'),
+        )
+        .overrideByName('success', colorOverride('green'))
+        .overrideByName('failure', colorOverride('red')),
+    )
+    .withPanel(
+      bars(
+        timeseries('Failures by Type', 'Failed attempts by failure_type (timeout, path_violation, auth_error, …).', {
+          x: 12,
+          y: 10,
+          w: 12,
+          h: 8,
+        }),
+      ).withTarget(
+        query(
+          'A',
+          `sum by (failure_type) (increase(leviathan_attempt_failures_total{${t}}[$__rate_interval]))`,
+          '{{failure_type}}',
+        ),
+      ),
+    )
+    .withPanel(
+      timeseries('PR Creation Rate', 'Pull requests per hour: created, merged, closed without merging.', {
+        x: 0,
+        y: 18,
+        w: 12,
+        h: 8,
+      })
+        .withTarget(query('A', `sum(increase(leviathan_prs_created_total{${t}}[1h]))`, 'created / h'))
+        .withTarget(query('B', `sum(increase(leviathan_prs_merged_total{${t}}[1h]))`, 'merged / h'))
+        .withTarget(query('C', `sum(increase(leviathan_prs_closed_total{${t}}[1h]))`, 'closed / h'))
+        .min(0)
+        .overrideByName('created / h', colorOverride('blue'))
+        .overrideByName('merged / h', colorOverride('green'))
+        .overrideByName('closed / h', colorOverride('orange')),
+    )
+    .withPanel(
+      timeseries('Circuit Breaker', 'Breaker state (1 = open) and trips.', { x: 12, y: 18, w: 12, h: 8 })
+        .withTarget(query('A', one('leviathan_circuit_breaker_open'), 'open'))
+        .withTarget(query('B', `sum(increase(leviathan_circuit_breaker_trips_total{${t}}[$__rate_interval]))`, 'trips'))
+        .min(0)
+        .overrideByName('open', colorOverride('red'))
+        .overrideByName('trips', colorOverride('orange')),
+    )
+    .withPanel(
+      timeseries(
+        'Attempt Duration',
+        'Attempt duration quantiles. Attempts creeping toward the worker deadline (default 15 min) will start timing out.',
+        { x: 0, y: 26, w: 12, h: 8 },
+      )
+        .withTarget(
+          query(
+            'A',
+            `histogram_quantile(0.5, sum by (le) (rate(leviathan_attempt_duration_seconds_bucket{${t}}[$__rate_interval])))`,
+            'p50',
+          ),
+        )
+        .withTarget(
+          query(
+            'B',
+            `histogram_quantile(0.95, sum by (le) (rate(leviathan_attempt_duration_seconds_bucket{${t}}[$__rate_interval])))`,
+            'p95',
+          ),
+        )
+        .unit('s')
+        .min(0),
+    )
+    .withPanel(
+      bars(
+        timeseries('Scheduler Skips by Reason', 'Why the scheduler did not execute this target, by reason code.', {
+          x: 12,
+          y: 26,
+          w: 12,
+          h: 8,
+        }),
+      ).withTarget(
+        query('A', `sum by (reason) (increase(leviathan_scheduler_skips_total{${t}}[$__rate_interval]))`, '{{reason}}'),
+      ),
+    )
+    .build();
+  return withPanelIds(dashboard);
+}
+
+/**
+ * Numbers panels in layout order. Without ids Grafana assigns them on import, and `viewPanel=`
+ * links shared during an incident would then point at different panels after a re-import.
+ */
+function withPanelIds(dashboard: Dashboard): Dashboard {
+  (dashboard.panels ?? []).forEach((panel, index) => {
+    panel.id = index + 1;
+  });
+  return dashboard;
+}
+
+const PROMETHEUS_RULE_HEADER = `# GENERATED by scripts/build-dashboards.ts from ${RULES_PATH}; do not edit.
+# Run \`npm run build:dashboards\` after changing the rules file.
+#
+# The Prometheus Operator only loads PrometheusRules matched by the Prometheus resource's
+# ruleSelector. The labels below match the common defaults:
+#   - kube-prometheus (jsonnet):      prometheus: k8s, role: alert-rules
+#   - kube-prometheus-stack (Helm):   release: <helm release name>, "kube-prometheus-stack" by
+#     default; change it with \`kubectl -n leviathan label prometheusrule leviathan release=<name> --overwrite\`
+#     or a kustomize patch, or set prometheus.prometheusSpec.ruleSelectorNilUsesHelmValues=false
+#     in the chart's values so it selects every PrometheusRule.
+# Check which labels your Prometheus selects:
+#   kubectl get prometheus -A -o jsonpath='{.items[*].spec.ruleSelector}'
+`;
+
+/** The PrometheusRule manifest for the groups of the plain rules file. */
+export function buildPrometheusRule(rulesYaml: string): string {
+  const rules = YAML.parse(rulesYaml) as { groups: unknown[] };
+  const resource = {
+    apiVersion: 'monitoring.coreos.com/v1',
+    kind: 'PrometheusRule',
+    metadata: {
+      name: 'leviathan',
+      namespace: 'leviathan',
+      labels: {
+        'app.kubernetes.io/name': 'leviathan',
+        'app.kubernetes.io/component': 'monitoring',
+        prometheus: 'k8s',
+        role: 'alert-rules',
+        release: 'kube-prometheus-stack',
+      },
+    },
+    spec: { groups: rules.groups },
+  };
+  return PROMETHEUS_RULE_HEADER + YAML.stringify(resource, { lineWidth: 0 });
+}
+
+function dashboardJson(dashboard: Dashboard): string {
+  return `${JSON.stringify(dashboard, null, 2)}\n`;
+}
+
+/** Every generated file: repository-relative path → content. */
+export function renderOutputs(root = ROOT): Map<string, string> {
+  return new Map([
+    [OUTPUT_PATHS.systemOverview, dashboardJson(buildSystemOverview())],
+    [OUTPUT_PATHS.targetDetail, dashboardJson(buildTargetDetail())],
+    [OUTPUT_PATHS.prometheusRule, buildPrometheusRule(readFileSync(join(root, RULES_PATH), 'utf8'))],
+  ]);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  for (const [path, content] of renderOutputs()) {
+    writeFileSync(join(ROOT, path), content);
+    process.stdout.write(`wrote ${path}\n`);
+  }
+}

@@ -1,0 +1,48 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ensureGeneratedToken, TokenAuth } from '../../src/api/auth.ts';
+
+describe('TokenAuth', () => {
+  const auth = new TokenAuth('alpha-secret, read:beta-secret');
+
+  it.each([
+    ['Bearer alpha-secret', true, true],
+    ['bearer alpha-secret', true, true],
+    ['Bearer beta-secret', true, false],
+    ['Bearer read:beta-secret', false, false],
+    ['Bearer nope', false, false],
+    ['Basic alpha-secret', false, false],
+    ['', false, false],
+  ])('%j → known %s, write %s', (header, known, write) => {
+    const p = auth.authenticate(header || undefined);
+    expect(p !== null).toBe(known);
+    if (p) expect(p.canWrite).toBe(write);
+  });
+
+  it('names principals by a digest, never by the token itself', () => {
+    const p = auth.authenticate('Bearer alpha-secret')!;
+    expect(p.actor).toMatch(/^token:[0-9a-f]{8}$/);
+    expect(p.actor).not.toContain('alpha');
+  });
+
+  it('refuses an empty token list', () => {
+    expect(() => new TokenAuth(' , ')).toThrow(/no token/);
+  });
+});
+
+describe('ensureGeneratedToken', () => {
+  it('creates a 0600 token once and reuses it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lv-token-'));
+    try {
+      const first = await ensureGeneratedToken(dir);
+      expect(first.created).toBe(true);
+      expect((await stat(first.path)).mode & 0o777).toBe(0o600);
+      const second = await ensureGeneratedToken(dir);
+      expect(second).toMatchObject({ created: false, token: first.token });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

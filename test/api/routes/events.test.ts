@@ -1,0 +1,186 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
+
+let cp: TestControlPlane;
+beforeAll(async () => {
+  cp = await startTestControlPlane();
+});
+afterAll(async () => {
+  await cp.destroy();
+});
+
+const post = (body: string, type = 'application/json', token?: string | null) =>
+  cp.api('/v1/events', { method: 'POST', body, headers: { 'content-type': type }, ...(token !== undefined ? { token } : {}) });
+
+async function errorOf(res: Response) {
+  const body = (await res.json()) as { error: { code: string; message: string } };
+  return { status: res.status, ...body.error };
+}
+
+describe('POST /v1/events', () => {
+  it('stores one event and answers with its seq', async () => {
+    const res = await post(JSON.stringify({ id: 'one-1', type: 'target.registered', target: 'acme/api', data: { installation_id: 3 } }));
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as { stored: Array<{ id: string; seq: number }>; duplicates: string[] };
+    expect(body.stored).toEqual([{ id: 'one-1', seq: expect.any(Number) }]);
+    expect(body.duplicates).toEqual([]);
+  });
+
+  it('stores a JSON array batch and an NDJSON batch; duplicates are acknowledged, not stored twice', async () => {
+    const batch = [1, 2, 3].map((i) => ({ id: `batch-${i}`, type: 'note.added', data: { i } }));
+    const first = (await (await post(JSON.stringify(batch))).json()) as { stored: unknown[]; duplicates: string[] };
+    expect(first.stored).toHaveLength(3);
+    const ndjson = [...batch.slice(1), { id: 'batch-4', type: 'note.added' }].map((e) => JSON.stringify(e)).join('\n');
+    const second = (await (await post(ndjson, 'application/x-ndjson')).json()) as { stored: Array<{ id: string }>; duplicates: string[] };
+    expect(second.stored.map((s) => s.id)).toEqual(['batch-4']);
+    expect(second.duplicates).toEqual(['batch-2', 'batch-3']);
+    const page = (await (await cp.api('/v1/graph/events?type=note.added&limit=100')).json()) as { events: unknown[] };
+    expect(page.events).toHaveLength(4);
+  });
+
+  it.each([
+    ['invalid JSON', 400, 'invalid_json', '{"type":', 'application/json'],
+    ['invalid NDJSON line', 400, 'invalid_json', '{"type":"a.b"}\n{oops', 'application/x-ndjson'],
+    ['wrong content type', 415, 'unsupported_media_type', '{"type":"a.b"}', 'text/plain'],
+    ['missing type', 422, 'invalid_event', '{"data":{}}', 'application/json'],
+    ['bad type shape', 422, 'invalid_event', '{"type":"DROP TABLE"}', 'application/json'],
+    ['unknown field', 422, 'invalid_event', '{"type":"a.b","seq":5}', 'application/json'],
+    ['bad target', 422, 'invalid_event', '{"type":"a.b","target":"not a repo"}', 'application/json'],
+    ['known type with bad data', 422, 'invalid_event', '{"type":"pr.merged","target":"a/b","data":{"number":"x"}}', 'application/json'],
+    ['empty batch', 422, 'invalid_event', '[]', 'application/json'],
+    ['data too large', 422, 'invalid_event', JSON.stringify({ type: 'a.b', data: { x: 'y'.repeat(70_000) } }), 'application/json'],
+  ])('%s → %i %s', async (_name, status, code, body, type) => {
+    const res = await post(body, type);
+    expect(await errorOf(res)).toMatchObject({ status, code });
+  });
+
+  it('a batch with one bad event stores nothing and names the bad one', async () => {
+    const before = cp.store.health().head.seq;
+    const res = await post(JSON.stringify([{ id: 'good-1', type: 'a.b' }, { type: 'bad' }]));
+    const err = await errorOf(res);
+    expect(err).toMatchObject({ status: 422, code: 'invalid_event' });
+    expect(err.message).toContain('events[1]');
+    expect(cp.store.health().head.seq).toBe(before);
+  });
+
+  it('refuses bodies over the limit with 413', async () => {
+    const huge = JSON.stringify(Array.from({ length: 10_001 }, () => ({ type: 'a.b' })));
+    expect(await errorOf(await post(huge))).toMatchObject({ status: 413, code: 'payload_too_large' });
+    const tooBig = 'x'.repeat(11 * 1024 * 1024);
+    expect((await post(tooBig)).status).toBe(413);
+  });
+
+  it('needs a write token: none → 401, read-only → 403', async () => {
+    const none = await post('{"type":"a.b"}', 'application/json', null);
+    expect(none.headers.get('www-authenticate')).toContain('Bearer');
+    expect(await errorOf(none)).toMatchObject({ status: 401, code: 'unauthorized' });
+    expect(await errorOf(await post('{"type":"a.b"}', 'application/json', READ_TOKEN))).toMatchObject({ status: 403, code: 'forbidden' });
+    expect(await errorOf(await post('{"type":"a.b"}', 'application/json', 'wrong-token'))).toMatchObject({ status: 401 });
+  });
+
+  it('records the token as actor when the event names none', async () => {
+    await post(JSON.stringify({ id: 'actor-1', type: 'note.added' }));
+    const page = (await (await cp.api('/v1/graph/events?type=note.added&limit=1')).json()) as { events: Array<{ actor: string }> };
+    expect(page.events[0]!.actor).toMatch(/^token:[0-9a-f]{8}$/);
+  });
+});
+
+describe('GET /v1/graph/events', () => {
+  beforeAll(async () => {
+    const events = Array.from({ length: 25 }, (_, i) => ({ id: `page-${i}`, type: i % 2 ? 'page.odd' : 'page.even', target: i < 10 ? 'acme/one' : 'acme/two', data: { i } }));
+    await post(JSON.stringify(events));
+  });
+
+  it('pages newest first with a cursor, without gaps or repeats', async () => {
+    const seen: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const q = new URLSearchParams({ type: 'page.*', limit: '7' });
+      if (cursor) q.set('cursor', cursor);
+      const page = (await (await cp.api(`/v1/graph/events?${q}`)).json()) as { events: Array<{ seq: number; data: { i: number } }>; next_cursor: string | null };
+      seen.push(...page.events.map((e) => e.data.i));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen).toEqual(Array.from({ length: 25 }, (_, i) => 24 - i));
+  });
+
+  it('pages oldest first', async () => {
+    const page = (await (await cp.api('/v1/graph/events?type=page.odd&order=asc&limit=3')).json()) as { events: Array<{ data: { i: number } }>; next_cursor: string };
+    expect(page.events.map((e) => e.data.i)).toEqual([1, 3, 5]);
+    const next = (await (await cp.api(`/v1/graph/events?type=page.odd&order=asc&limit=3&cursor=${page.next_cursor}`)).json()) as { events: Array<{ data: { i: number } }> };
+    expect(next.events.map((e) => e.data.i)).toEqual([7, 9, 11]);
+  });
+
+  it('filters by target, type list and time', async () => {
+    const byTarget = (await (await cp.api('/v1/graph/events?target=acme/one&type=page.even&limit=100')).json()) as { events: unknown[] };
+    expect(byTarget.events).toHaveLength(5);
+    const list = (await (await cp.api('/v1/graph/events?type=page.even,page.odd&limit=1000')).json()) as { events: unknown[] };
+    expect(list.events).toHaveLength(25);
+    const future = (await (await cp.api('/v1/graph/events?since=2999-01-01T00:00:00Z')).json()) as { events: unknown[] };
+    expect(future.events).toHaveLength(0);
+  });
+
+  it.each([
+    ['limit=0', 'invalid_request'],
+    ['limit=1001', 'invalid_request'],
+    ['cursor=abc', 'invalid_cursor'],
+    ['order=sideways', 'invalid_request'],
+    ['since=yesterday', 'invalid_request'],
+  ])('%s → 400 %s', async (q, code) => {
+    expect(await errorOf(await cp.api(`/v1/graph/events?${q}`))).toMatchObject({ status: 400, code });
+  });
+
+  it('accepts a read-only token and refuses none', async () => {
+    expect((await cp.api('/v1/graph/events', { token: READ_TOKEN })).status).toBe(200);
+    expect((await cp.api('/v1/graph/events', { token: null })).status).toBe(401);
+  });
+});
+
+describe('GET /v1/events/stream (SSE)', () => {
+  /** Reads SSE messages until `count` data messages arrived. */
+  async function collect(res: Response, count: number, timeoutMs = 5000): Promise<Array<{ id: string; data: { id: string } }>> {
+    const out: Array<{ id: string; data: { id: string } }> = [];
+    const reader = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let buffer = '';
+    const deadline = Date.now() + timeoutMs;
+    while (out.length < count && Date.now() < deadline) {
+      const { value, done } = await Promise.race([
+        reader.read(),
+        new Promise<{ value: undefined; done: true }>((r) => setTimeout(() => r({ value: undefined, done: true }), deadline - Date.now())),
+      ]);
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let cut;
+      while ((cut = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, cut);
+        buffer = buffer.slice(cut + 2);
+        const id = /^id: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (id && data) out.push({ id, data: JSON.parse(data) });
+      }
+    }
+    await reader.cancel();
+    return out;
+  }
+
+  it('delivers a new event live, then resumes from Last-Event-ID', async () => {
+    const ctrl = new AbortController();
+    const res = await cp.api('/v1/events/stream?type=live.tick', { signal: ctrl.signal });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const got = collect(res, 1);
+    await post(JSON.stringify({ id: 'live-1', type: 'live.tick' }));
+    const [first] = await got;
+    expect(first!.data.id).toBe('live-1');
+
+    await post(JSON.stringify([{ id: 'live-2', type: 'live.tick' }, { id: 'other', type: 'live.other' }, { id: 'live-3', type: 'live.tick' }]));
+    const resumed = await cp.api('/v1/events/stream?type=live.tick', { headers: { 'last-event-id': first!.id } });
+    const rest = await collect(resumed, 2);
+    expect(rest.map((m) => m.data.id)).toEqual(['live-2', 'live-3']);
+    ctrl.abort();
+  });
+
+  it('sends heartbeats and refuses a bad Last-Event-ID', async () => {
+    expect(await errorOf(await cp.api('/v1/events/stream', { headers: { 'last-event-id': 'nope' } }))).toMatchObject({ status: 400 });
+  });
+});

@@ -1,0 +1,82 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
+
+let cp: TestControlPlane;
+const T = 'acme/web';
+
+beforeAll(async () => {
+  cp = await startTestControlPlane();
+  await cp.api('/v1/events', {
+    method: 'POST',
+    json: [
+      { type: 'autonomy.enabled', data: {} },
+      { type: 'target.registered', target: T, data: { installation_id: 42, default_branch: 'main' } },
+      {
+        type: 'backlog.synced',
+        target: T,
+        data: { tasks: [{ id: 'docs', title: 'Docs', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] },
+      },
+    ],
+  });
+});
+afterAll(async () => {
+  await cp.destroy();
+});
+
+type TargetBody = { target: { id: string; status: string; reason: string; headline: string; installation_id: number; paused: { by: string; reason: string } | null } };
+
+describe('targets', () => {
+  it('lists targets with status, reason and installation', async () => {
+    const res = await cp.api('/v1/targets', { token: READ_TOKEN });
+    const body = (await res.json()) as { targets: Array<TargetBody['target']> };
+    expect(body.targets).toEqual([expect.objectContaining({ id: T, status: 'active', reason: 'ready', installation_id: 42 })]);
+  });
+
+  it('shows one target; unknown → 404', async () => {
+    const body = (await (await cp.api(`/v1/targets/${T}`)).json()) as TargetBody;
+    expect(body.target.id).toBe(T);
+    const missing = await cp.api('/v1/targets/acme/nope');
+    expect(missing.status).toBe(404);
+    expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
+  });
+
+  it('pause needs a reason, changes the state at once, and records the actor', async () => {
+    const noReason = await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: {} });
+    expect(noReason.status).toBe(422);
+    const paused = await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: 'release freeze' } });
+    expect(paused.status).toBe(200);
+    const body = (await paused.json()) as TargetBody;
+    expect(body.target).toMatchObject({ status: 'paused', reason: 'paused_by_operator' });
+    expect(body.target.paused?.by).toMatch(/^token:/);
+    const again = await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: 'again' } });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('already_paused');
+
+    const resumed = (await (await cp.api(`/v1/targets/${T}/resume`, { method: 'POST', json: { reason: 'done' } })).json()) as TargetBody;
+    expect(resumed.target.status).toBe('active');
+    expect((await cp.api(`/v1/targets/${T}/resume`, { method: 'POST', json: {} })).status).toBe(409);
+
+    const audit = (await (await cp.api('/v1/graph/events?type=target.paused,target.resumed')).json()) as { events: Array<{ type: string; data: { via: string } }> };
+    expect(audit.events.map((e) => [e.type, e.data.via])).toEqual([
+      ['target.resumed', 'api'],
+      ['target.paused', 'api'],
+    ]);
+  });
+
+  it('refuses actions from read-only tokens and unknown targets', async () => {
+    expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: 'x' }, token: READ_TOKEN })).status).toBe(403);
+    expect((await cp.api('/v1/targets/acme/nope/pause', { method: 'POST', json: { reason: 'x' } })).status).toBe(404);
+    expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', body: 'reason=x', headers: { 'content-type': 'text/plain' } })).status).toBe(415);
+    expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'GET' })).status).toBe(405);
+  });
+
+  it('resets the circuit breaker', async () => {
+    await cp.api('/v1/events', {
+      method: 'POST',
+      json: { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2999-01-01T00:00:00Z' } },
+    });
+    expect(((await (await cp.api(`/v1/targets/${T}`)).json()) as TargetBody).target.reason).toBe('circuit_breaker_open');
+    const reset = (await (await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', json: { reason: 'fixed the flaky test' } })).json()) as TargetBody;
+    expect(reset.target.status).toBe('active');
+  });
+});

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest';
+import { evolve } from '../../src/projections/evolve.ts';
+import { emptyState } from '../../src/projections/state.ts';
+import { T, given, log, task } from './given.ts';
+
+const registered = [
+  { type: 'target.registered', target: T, data: { installation_id: 7, default_branch: 'trunk' } },
+  { type: 'backlog.synced', target: T, data: { tasks: [task('a'), task('b')] } },
+];
+const pr = (type: string, n: number, extra: Record<string, unknown> = {}) => ({ type, target: T, data: { number: n, ...extra } });
+
+describe('evolve: targets', () => {
+  it('registers a target with its installation and default branch', () => {
+    given(registered).when().then((s) => {
+      expect(s.targets[T]).toMatchObject({ installation_id: 7, default_branch: 'trunk', lifecycle: 'active' });
+      expect(s.graph.nodes[`target:${T}`]?.type).toBe('target');
+      expect(s.graph.nodes[`task:${T}/a`]?.type).toBe('task');
+    });
+  });
+
+  it.each([
+    ['target.suspended', 'suspended'],
+    ['target.removed', 'removed'],
+  ])('%s sets lifecycle %s; unsuspend restores it', (type, lifecycle) => {
+    const s = given(registered).when([{ type, target: T }]).state;
+    expect(s.targets[T]!.lifecycle).toBe(lifecycle);
+    const back = given(registered).when([{ type, target: T }, { type: 'target.unsuspended', target: T }]).state;
+    expect(back.targets[T]!.lifecycle).toBe('active');
+  });
+
+  it('pause records who, when and why; resume clears it', () => {
+    const paused = given(registered).when([{ type: 'target.paused', target: T, actor: 'github:octocat', data: { reason: 'release freeze' } }]).state;
+    expect(paused.targets[T]!.paused).toMatchObject({ by: 'github:octocat', reason: 'release freeze' });
+    const resumed = given(registered)
+      .when([{ type: 'target.paused', target: T, data: { reason: 'x' } }, { type: 'target.resumed', target: T }])
+      .state;
+    expect(resumed.targets[T]!.paused).toBeNull();
+  });
+});
+
+describe('evolve: open pull requests stay exact', () => {
+  const openCount = (specs: Parameters<typeof given>[0]) => given(registered).when(specs).state.targets[T]!.open_prs.length;
+
+  it.each([
+    ['opened', [pr('pr.created', 1, { task_id: 'a', attempt_id: 'x1' })], 1],
+    ['opened → merged', [pr('pr.created', 1, { task_id: 'a' }), pr('pr.merged', 1)], 0],
+    ['opened → closed', [pr('pr.created', 1), pr('pr.closed', 1)], 0],
+    ['opened → closed → reopened', [pr('pr.created', 1), pr('pr.closed', 1), pr('pr.reopened', 1)], 1],
+    ['the same PR reported twice (worker and webhook)', [pr('pr.created', 1, { attempt_id: 'x1' }), pr('pr.created', 1)], 1],
+    ['merged delivered twice', [pr('pr.created', 1), pr('pr.merged', 1), pr('pr.merged', 1)], 0],
+    ['a PR not made by Leviathan is not counted', [pr('pr.observed', 9)], 0],
+    [
+      'out of order: merged (newer) before created (older)',
+      [pr('pr.merged', 1, { updated_at: '2026-11-27T12:00:00Z' }), pr('pr.created', 1, { updated_at: '2026-11-27T11:00:00Z' })],
+      0,
+    ],
+    [
+      'out of order: a stale closed after a newer reopen is ignored',
+      [
+        pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }),
+        pr('pr.reopened', 1, { updated_at: '2026-11-27T12:00:00Z' }),
+        pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }),
+      ],
+      1,
+    ],
+    ['two PRs, one merged', [pr('pr.created', 1), pr('pr.created', 2), pr('pr.merged', 1)], 1],
+  ] as const)('%s → %i open', (_name, specs, expected) => {
+    expect(openCount([...specs])).toBe(expected);
+  });
+
+  it('a merged PR completes its task and links PR → attempt → task in the graph', () => {
+    const s = given(registered)
+      .when([
+        { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+        { type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+        pr('pr.created', 5, { task_id: 'a', attempt_id: 'x1' }),
+        { type: 'attempt.succeeded', target: T, data: { attempt_id: 'x1', pr_number: 5 } },
+        pr('pr.merged', 5),
+      ])
+      .state;
+    expect(s.targets[T]!.tasks.a).toMatchObject({ merged_pr: 5, open_pr: null, in_flight_attempt: null, attempts: 1 });
+    expect(s.graph.edges[`pr:${T}#5|created_by|attempt:x1`]).toBeDefined();
+    expect(s.graph.edges[`attempt:x1|attempt_of|task:${T}/a`]).toBeDefined();
+    expect(s.counters.by_target[T]).toMatchObject({ prs_created: 1, prs_merged: 1, attempts_success: 1, tasks_selected: 1 });
+  });
+});
+
+describe('evolve: attempts and the breaker', () => {
+  const fail = (id: string, type = 'timeout') => [
+    { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: id } },
+    { type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: id } },
+    { type: 'attempt.failed', target: T, data: { attempt_id: id, failure_type: type, duration_seconds: 42 } },
+  ];
+
+  it('counts consecutive failures and keeps the last failure on the task', () => {
+    const s = given(registered).when([...fail('x1'), ...fail('x2', 'path_violation')]).state;
+    expect(s.targets[T]!.breaker.consecutive_failures).toBe(2);
+    expect(s.targets[T]!.tasks.a).toMatchObject({ attempts: 2, failures: 2, in_flight_attempt: null });
+    expect(s.targets[T]!.tasks.a!.last_failure?.failure_type).toBe('path_violation');
+    expect(s.counters.by_target[T]!.failures_by_type).toEqual({ timeout: 1, path_violation: 1 });
+    expect(s.counters.by_target[T]!.duration_count).toBe(2);
+  });
+
+  it('a success closes the breaker and resets the count', () => {
+    const s = given(registered)
+      .when([
+        ...fail('x1'),
+        { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 1, cooldown_until: '2026-11-27T12:00:00Z' } },
+        { type: 'attempt.succeeded', target: T, data: { attempt_id: 'x2', task_id: 'b' } },
+      ])
+      .state;
+    expect(s.targets[T]!.breaker).toEqual({ consecutive_failures: 0, open: false, tripped_at: null, cooldown_until: null });
+    expect(s.counters.by_target[T]!.breaker_trips).toBe(1);
+  });
+
+  it('a failure reported twice counts once; a start after the end does not revive the attempt', () => {
+    const s = given(registered)
+      .when([
+        ...fail('x1'),
+        { type: 'attempt.failed', target: T, data: { attempt_id: 'x1', failure_type: 'timeout' } },
+        { type: 'attempt.started', target: T, data: { attempt_id: 'x1', task_id: 'a' } },
+      ])
+      .state;
+    expect(s.targets[T]!.breaker.consecutive_failures).toBe(1);
+    expect(s.targets[T]!.tasks.a!.in_flight_attempt).toBeNull();
+  });
+});
+
+describe('evolve: replay', () => {
+  const events = log([
+    ...registered,
+    { type: 'autonomy.enabled', actor: 'token:abc', data: { reason: 'go' } },
+    { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+    { type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+    { type: 'worker.heartbeat', target: T, subject: 'attempt:x1', data: { note: 'unknown types are kept' } },
+    { type: 'pr.created', target: T, subject: `pr:${T}#3`, data: { number: 3, task_id: 'a', attempt_id: 'x1' } },
+    { type: 'scheduler.cycle_started', data: { cycle_id: 'c1', autonomy_enabled: true } },
+    { type: 'scheduler.cycle_completed', data: { cycle_id: 'c1' } },
+  ]);
+
+  it('replaying the same log twice gives identical state', () => {
+    const a = events.reduce((s, e) => evolve(s, e), emptyState());
+    const b = events.reduce((s, e) => evolve(s, e), emptyState());
+    expect(b).toEqual(a);
+    expect(JSON.parse(JSON.stringify(a))).toEqual(a); // snapshot-safe: plain JSON
+  });
+
+  it('an event already applied (seq not newer) changes nothing', () => {
+    const s = events.reduce((st, e) => evolve(st, e), emptyState());
+    const before = JSON.stringify(s);
+    evolve(s, events[3]!);
+    expect(JSON.stringify(s)).toBe(before);
+  });
+
+  it('operator actions become action nodes linked to their target', () => {
+    const s = given(registered).when([{ type: 'target.paused', target: T, actor: 'github:octocat', data: { reason: 'why' }, id: 'ev-1' }]).state;
+    expect(s.graph.nodes['action:ev-1']).toMatchObject({ type: 'action', props: { actor: 'github:octocat', reason: 'why' } });
+    expect(s.graph.edges[`action:ev-1|acted_on|target:${T}`]).toBeDefined();
+  });
+});

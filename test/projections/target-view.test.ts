@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { systemView } from '../../src/projections/system-view.ts';
+import { targetView } from '../../src/projections/target-view.ts';
+import { T, given, task } from './given.ts';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+const base = (tasks = [task('a'), task('b')]) => [
+  { type: 'autonomy.enabled', data: {} },
+  { type: 'target.registered', target: T, data: { installation_id: 1 } },
+  { type: 'backlog.synced', target: T, data: { tasks } },
+];
+const view = (specs: Parameters<typeof given>[0]) => {
+  const s = given(specs).when().state;
+  return targetView(s, s.targets[T]!, NOW);
+};
+const pr = (n: number, taskId = 'a') => ({ type: 'pr.created', target: T, data: { number: n, task_id: taskId } });
+
+describe('targetView: one outcome with its reason and action', () => {
+  it.each([
+    ['ready tasks → active', base(), 'active', 'ready', null],
+    ['no ready tasks → idle', base([task('a', { ready: false })]), 'idle', 'no_ready_tasks', 'Add tasks with ready: true to resume execution.'],
+    [
+      'every ready task waits on a dependency → idle',
+      base([task('a', { ready: false }), task('b', { dependencies: ['a'] })]),
+      'idle',
+      'all_tasks_blocked_by_dependencies',
+      'Complete or merge the dependencies, or remove them from the tasks.',
+    ],
+    ['max open PRs → blocked', [...base(), pr(1, 'a'), pr(2, 'b')], 'blocked', 'max_open_prs', 'Merge or close PRs to resume execution.'],
+    [
+      'breaker open → blocked with cooldown',
+      [...base(), { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2026-11-27T12:30:00Z' } }],
+      'blocked',
+      'circuit_breaker_open',
+      'Wait for cooldown or investigate failures (reset the breaker when fixed).',
+    ],
+    ['paused → paused', [...base(), { type: 'target.paused', target: T, data: { reason: 'freeze' } }], 'paused', 'paused_by_operator', 'Resume the target to continue execution.'],
+    [
+      'autonomy off → paused',
+      [...base(), { type: 'autonomy.disabled', data: { reason: 'incident' } }],
+      'paused',
+      'autonomy_disabled',
+      'Set autonomy_enabled: true (leviathan ctl autonomy on) to resume execution.',
+    ],
+    [
+      'invalid backlog → error',
+      [...base(), { type: 'backlog.invalid', target: T, data: { file: '.leviathan/backlog.yaml', line: 12, reason: 'duplicate id "a"' } }],
+      'error',
+      'backlog_invalid',
+      'Fix .leviathan/backlog.yaml and push it to main.',
+    ],
+    [
+      'scheduler saw GitHub auth fail → error',
+      [...base(), { type: 'task.skipped', target: T, data: { outcome: 'error', reason: 'github_auth_failed', detail: 'Bad credentials' } }],
+      'error',
+      'github_auth_failed',
+      'Check the GitHub App credentials (APP_ID, PRIVATE_KEY) and that the App is installed on the repository.',
+    ],
+    [
+      'an attempt in flight → active',
+      [...base(), { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x' } }],
+      'active',
+      'attempt_in_flight',
+      null,
+    ],
+  ] as const)('%s', (_name, specs, status, reason, action) => {
+    const v = view([...specs]);
+    expect(v.status).toBe(status);
+    expect(v.reason).toBe(reason);
+    expect(v.action).toBe(action);
+  });
+
+  it('the breaker headline gives the failures and the cooldown, and closes itself after it', () => {
+    const specs = [...base(), { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2026-11-27T12:30:00Z' } }];
+    const v = view(specs);
+    expect(v.headline).toBe('Circuit breaker tripped after 2 consecutive failures. Cooldown expires in 30 minutes.');
+    expect(v.breaker.cooldown_remaining_seconds).toBe(1800);
+    const s = given(specs).when().state;
+    expect(targetView(s, s.targets[T]!, new Date('2026-11-27T12:31:00Z')).status).toBe('active');
+  });
+
+  it('a task whose attempts are used up shows as failed with the last reason', () => {
+    const attempt = (id: string) => [
+      { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: id } },
+      { type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: id } },
+      { type: 'attempt.failed', target: T, data: { attempt_id: id, failure_type: 'agent_error' } },
+    ];
+    const v = view([...base(), ...attempt('x1'), ...attempt('x2')]);
+    const a = v.tasks.find((t) => t.id === 'a')!;
+    expect(a.state).toBe('failed');
+    expect(a.explanation).toBe('Failed after 2 attempts (last: agent_error).');
+  });
+
+  it('a dependency whose PR merged counts as completed', () => {
+    const v = view([...base([task('a'), task('b', { dependencies: ['a'] })]), pr(1, 'a'), { type: 'pr.merged', target: T, data: { number: 1 } }]);
+    expect(v.tasks.map((t) => [t.id, t.state])).toEqual([
+      ['a', 'completed'],
+      ['b', 'ready'],
+    ]);
+  });
+
+  it('orders tasks by priority, then file order', () => {
+    const v = view(base([task('low', { priority: 'low' }), task('m1'), task('high', { priority: 'high' }), task('m2')]));
+    expect(v.tasks.map((t) => t.id)).toEqual(['high', 'm1', 'm2', 'low']);
+  });
+});
+
+describe('systemView: the dashboard verdict', () => {
+  const sys = (specs: Parameters<typeof given>[0]) => systemView(given(specs).when().state, NOW);
+  it.each([
+    ['Healthy ✓', base()],
+    ['Idle', base([task('a', { ready: false })])],
+    ['Blocked (Max PRs) ⚠', [...base(), pr(1, 'a'), pr(2, 'b')]],
+    ['Blocked (Circuit Breaker) ⚠', [...base(), { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2026-11-27T12:30:00Z' } }]],
+    ['Error ✗', [...base(), { type: 'backlog.invalid', target: T, data: { file: '.leviathan/backlog.yaml', line: 3, reason: 'x' } }]],
+  ] as const)('%s', (label, specs) => {
+    expect(sys([...specs]).label).toBe(label);
+  });
+
+  it('counts open PRs against the sum of the maxima', () => {
+    expect(sys([...base(), pr(1, 'a')]).open_prs).toEqual({ open: 1, max: 2 });
+  });
+});
