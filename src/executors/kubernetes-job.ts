@@ -1,0 +1,273 @@
+import { BatchV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1ResourceRequirements } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  APP_LABEL,
+  ATTEMPT_LABEL,
+  TARGET_LABEL,
+  TASK_LABEL,
+  WORKER_APP,
+  WORKER_SELECTOR,
+  targetLabelValue,
+  toLabelValue,
+  workerJobName,
+} from '../kubernetes/labels.ts';
+import { jobState } from '../kubernetes/job-state.ts';
+import { KubernetesError, toKubernetesError } from '../kubernetes/kube-error.ts';
+import type { Executor, WorkerAssignment, WorkerRun } from './executor.ts';
+
+/** Stable error codes of this executor (the scheduler's `executor_failed` reason code). */
+export const ExecutorErrorCode = {
+  Failed: 'executor_failed',
+} as const;
+export type ExecutorErrorCode = (typeof ExecutorErrorCode)[keyof typeof ExecutorErrorCode];
+
+/**
+ * The executor could not start or list workers. `message` is safe to show and log: it is built
+ * from the API server's Status message and never from request headers or credentials.
+ */
+export class ExecutorError extends Error {
+  override readonly name = 'ExecutorError';
+  constructor(
+    readonly code: ExecutorErrorCode,
+    message: string,
+    /** The underlying Kubernetes failure (`kubernetes_invalid`, `kubernetes_forbidden`, …). */
+    readonly kubernetes?: { code: string; status?: number; reason?: string },
+  ) {
+    super(message);
+  }
+}
+
+/** Annotation on the pod template holding the assignment JSON; mounted as a file via the downward API. */
+export const ASSIGNMENT_ANNOTATION = 'leviathan.dev/assignment';
+/** Where the worker container finds the assignment (`LEVIATHAN_TASK_FILE`). */
+export const TASK_FILE_PATH = '/etc/leviathan/task/assignment.json';
+/** Default `activeDeadlineSeconds` when an assignment carries no usable timeout (15 minutes). */
+export const DEFAULT_TIMEOUT_SECONDS = 900;
+/** Finished Jobs stay a day so `kubectl get jobs -l app=leviathan-worker` and logs can explain failures. */
+export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86_400;
+/** Kubernetes rejects annotations above 256 KiB in total; leave room for the others. */
+const MAX_ASSIGNMENT_BYTES = 200 * 1024;
+
+const DEFAULT_RESOURCES: V1ResourceRequirements = {
+  requests: { cpu: '250m', memory: '512Mi', 'ephemeral-storage': '1Gi' },
+  limits: { cpu: '2', memory: '2Gi', 'ephemeral-storage': '4Gi' },
+};
+
+/** Constructor arguments; everything the executor needs is passed in (nothing read from the environment). */
+export interface KubernetesJobExecutorOptions {
+  kubeConfig: KubeConfig;
+  /** Namespace for worker Jobs (`leviathan`). */
+  namespace: string;
+  /** Worker image, pinned by tag or digest (the same image as the control plane). */
+  image: string;
+  /** Where the worker posts its events (`http://leviathan-control-plane:8000`). */
+  controlPlaneUrl: string;
+  /** Defaults to `leviathan-worker`, which has no Kubernetes permissions. */
+  serviceAccountName?: string;
+  /** Secret with the GitHub App credentials (`APP_ID`, `PRIVATE_KEY`, optional `GITHUB_TOKEN`). */
+  secretName?: string;
+  /** Secret with `LEVIATHAN_API_TOKEN`, so the worker can post events. */
+  apiTokenSecretName?: string;
+  /** `LEVIATHAN_AGENT_COMMAND` for the worker; unset leaves the image's default. */
+  agentCommand?: string;
+  /** Requests and limits of the worker container. */
+  resources?: V1ResourceRequirements;
+  ttlSecondsAfterFinished?: number;
+  logger?: Logger;
+}
+
+/**
+ * Runs each attempt as a batch/v1 Job `leviathan-worker-<attempt-id>`.
+ *
+ * The assignment travels in a pod-template annotation that a downward-API volume projects to
+ * {@link TASK_FILE_PATH}; `LEVIATHAN_TASK_FILE` points there. That keeps start() one atomic
+ * create (no ConfigMap to create first and garbage-collect later, no extra RBAC), the JSON is
+ * not limited by the 128 KiB per-variable limit of the process environment, and it needs no
+ * variable beyond those in `src/env.ts`. The assignment holds no credentials: secrets reach the
+ * pod only as `secretKeyRef`s.
+ */
+export class KubernetesJobExecutor implements Executor {
+  readonly kind = 'kubernetes' as const;
+  private readonly batch: BatchV1Api;
+  private readonly opts: KubernetesJobExecutorOptions;
+
+  constructor(opts: KubernetesJobExecutorOptions) {
+    this.opts = opts;
+    this.batch = opts.kubeConfig.makeApiClient(BatchV1Api);
+  }
+
+  /** Creates the Job; a Job that already exists for the same attempt counts as started. */
+  async start(assignment: WorkerAssignment): Promise<{ handle: string }> {
+    const job = this.buildJob(assignment);
+    const name = job.metadata!.name!;
+    const { namespace } = this.opts;
+    try {
+      await this.batch.createNamespacedJob({ namespace, body: job });
+      this.opts.logger?.info({ job: name, attempt: assignment.attempt_id, target: assignment.target }, 'Executor: Job created');
+      return { handle: name };
+    } catch (err) {
+      const kerr = toKubernetesError(err, `create Job ${name} in namespace ${namespace}`);
+      if (kerr.status !== 409) throw wrap(kerr);
+      // A retried start (scheduler crashed after the create, or a duplicate trigger): the Job is
+      // ours only if it carries this attempt, otherwise two attempts hashed to one name.
+      const existing = await this.readJob(name);
+      const owner = existing.metadata?.annotations?.[ATTEMPT_LABEL];
+      if (owner !== assignment.attempt_id) {
+        throw new ExecutorError(
+          ExecutorErrorCode.Failed,
+          `Job ${name} already exists for attempt ${owner ?? '(unknown)'}, not ${assignment.attempt_id}`,
+        );
+      }
+      this.opts.logger?.info({ job: name, attempt: assignment.attempt_id }, 'Executor: Job already exists, treating as started');
+      return { handle: name };
+    }
+  }
+
+  /** Every worker Job still in the namespace (running, or finished within the TTL). */
+  async list(): Promise<WorkerRun[]> {
+    const { namespace } = this.opts;
+    let jobs: V1Job[];
+    try {
+      jobs = (await this.batch.listNamespacedJob({ namespace, labelSelector: WORKER_SELECTOR })).items;
+    } catch (err) {
+      throw wrap(toKubernetesError(err, `list Jobs -l ${WORKER_SELECTOR} in namespace ${namespace}`));
+    }
+    return jobs.map(toWorkerRun);
+  }
+
+  /** The Job manifest for an assignment; public so tests and `ctl` can show exactly what is submitted. */
+  buildJob(assignment: WorkerAssignment): V1Job {
+    const name = workerJobName(assignment.attempt_id);
+    const assignmentJson = JSON.stringify(assignment);
+    if (Buffer.byteLength(assignmentJson) > MAX_ASSIGNMENT_BYTES) {
+      throw new ExecutorError(
+        ExecutorErrorCode.Failed,
+        `Assignment for attempt ${assignment.attempt_id} is ${Buffer.byteLength(assignmentJson)} bytes; the limit is ${MAX_ASSIGNMENT_BYTES}`,
+      );
+    }
+    const timeout =
+      Number.isInteger(assignment.timeout_seconds) && assignment.timeout_seconds > 0
+        ? assignment.timeout_seconds
+        : DEFAULT_TIMEOUT_SECONDS;
+    const labels = {
+      [APP_LABEL]: WORKER_APP,
+      [TARGET_LABEL]: targetLabelValue(assignment.target),
+      [TASK_LABEL]: toLabelValue(assignment.task.id),
+      [ATTEMPT_LABEL]: toLabelValue(assignment.attempt_id),
+    };
+    const annotations = {
+      [TARGET_LABEL]: assignment.target,
+      [TASK_LABEL]: assignment.task.id,
+      [ATTEMPT_LABEL]: assignment.attempt_id,
+    };
+    const githubSecret = this.opts.secretName ?? 'leviathan-github-app';
+    const tokenSecret = this.opts.apiTokenSecretName ?? 'leviathan-api-token';
+    // Only the keys the worker needs, by reference: not envFrom, which would also hand it the
+    // webhook secret and the OAuth client secret.
+    const env: V1EnvVar[] = [
+      { name: 'LEVIATHAN_TASK_FILE', value: TASK_FILE_PATH },
+      { name: 'LEVIATHAN_CONTROL_PLANE_URL', value: this.opts.controlPlaneUrl },
+      { name: 'APP_ID', valueFrom: { secretKeyRef: { name: githubSecret, key: 'APP_ID' } } },
+      { name: 'PRIVATE_KEY', valueFrom: { secretKeyRef: { name: githubSecret, key: 'PRIVATE_KEY' } } },
+      { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: githubSecret, key: 'GITHUB_TOKEN', optional: true } } },
+      { name: 'LEVIATHAN_API_TOKEN', valueFrom: { secretKeyRef: { name: tokenSecret, key: 'LEVIATHAN_API_TOKEN' } } },
+    ];
+    if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
+
+    return {
+      apiVersion: 'batch/v1',
+      kind: 'Job',
+      metadata: { name, namespace: this.opts.namespace, labels, annotations },
+      spec: {
+        activeDeadlineSeconds: timeout,
+        // A retry would run the agent a second time and could open a second PR; the scheduler
+        // decides about retries (max_attempts_per_task), not the Job controller.
+        backoffLimit: 0,
+        ttlSecondsAfterFinished: this.opts.ttlSecondsAfterFinished ?? DEFAULT_TTL_SECONDS_AFTER_FINISHED,
+        template: {
+          metadata: { labels, annotations: { ...annotations, [ASSIGNMENT_ANNOTATION]: assignmentJson } },
+          spec: {
+            restartPolicy: 'Never',
+            serviceAccountName: this.opts.serviceAccountName ?? 'leviathan-worker',
+            // The worker talks to GitHub and the control plane, never to the Kubernetes API.
+            automountServiceAccountToken: false,
+            enableServiceLinks: false,
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: 10001,
+              runAsGroup: 10001,
+              fsGroup: 10001,
+              seccompProfile: { type: 'RuntimeDefault' },
+            },
+            containers: [
+              {
+                name: 'worker',
+                image: this.opts.image,
+                imagePullPolicy: 'IfNotPresent',
+                args: ['worker'],
+                env,
+                resources: this.opts.resources ?? DEFAULT_RESOURCES,
+                securityContext: {
+                  runAsNonRoot: true,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ['ALL'] },
+                  seccompProfile: { type: 'RuntimeDefault' },
+                },
+                volumeMounts: [
+                  { name: 'tmp', mountPath: '/tmp' },
+                  { name: 'workspace', mountPath: '/workspace' },
+                  { name: 'task', mountPath: '/etc/leviathan/task', readOnly: true },
+                ],
+                workingDir: '/workspace',
+              },
+            ],
+            volumes: [
+              { name: 'tmp', emptyDir: { sizeLimit: '1Gi' } },
+              { name: 'workspace', emptyDir: { sizeLimit: '4Gi' } },
+              {
+                name: 'task',
+                downwardAPI: {
+                  items: [
+                    { path: 'assignment.json', fieldRef: { fieldPath: `metadata.annotations['${ASSIGNMENT_ANNOTATION}']` } },
+                  ],
+                },
+              },
+            ],
+          },
+        },
+      },
+    };
+  }
+
+  private async readJob(name: string): Promise<V1Job> {
+    try {
+      return await this.batch.readNamespacedJob({ name, namespace: this.opts.namespace });
+    } catch (err) {
+      throw wrap(toKubernetesError(err, `read Job ${name} in namespace ${this.opts.namespace}`));
+    }
+  }
+}
+
+function wrap(err: KubernetesError): ExecutorError {
+  return new ExecutorError(ExecutorErrorCode.Failed, err.message, {
+    code: err.code,
+    ...(err.status !== undefined ? { status: err.status } : {}),
+    ...(err.reason !== undefined ? { reason: err.reason } : {}),
+  });
+}
+
+function toWorkerRun(job: V1Job): WorkerRun {
+  const meta = job.metadata ?? {};
+  const annotations = meta.annotations ?? {};
+  const labels = meta.labels ?? {};
+  const state = jobState(job);
+  return {
+    attempt_id: annotations[ATTEMPT_LABEL] ?? labels[ATTEMPT_LABEL] ?? '',
+    target: annotations[TARGET_LABEL] ?? labels[TARGET_LABEL] ?? '',
+    task_id: annotations[TASK_LABEL] ?? labels[TASK_LABEL] ?? '',
+    state: state.state,
+    ...(state.state === 'failed' ? { failure_type: state.failure_type } : {}),
+    handle: meta.name ?? '',
+  };
+}

@@ -1,0 +1,245 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { BacklogTask, EffectivePolicy } from '../../src/contract/types.ts';
+import type { WorkerAssignment } from '../../src/executors/executor.ts';
+import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH } from '../../src/executors/kubernetes-job.ts';
+import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
+
+const NS = 'leviathan';
+
+function task(overrides: Partial<BacklogTask> = {}): BacklogTask {
+  return {
+    id: 'api-base-normalization-test',
+    title: 'Normalise API base',
+    scope: 'tests',
+    priority: 'high',
+    ready: true,
+    status: 'pending',
+    dependencies: [],
+    allowed_paths: ['tests/'],
+    acceptance_criteria: ['tests pass'],
+    estimated_size: 'small',
+    line: 3,
+    ...overrides,
+  };
+}
+
+const policy: EffectivePolicy = {
+  max_open_prs: 2,
+  circuit_breaker: { consecutive_failures: 2, cooldown_minutes: 60 },
+  attempt_timeout_minutes: 15,
+  max_attempts_per_task: 2,
+  max_concurrent_attempts: 1,
+  max_tasks_per_day: null,
+  allowed_paths: {},
+  forbidden_paths: ['.git/**'],
+  max_files_per_task: {},
+  sources: {},
+};
+
+function assignment(overrides: Partial<WorkerAssignment> = {}): WorkerAssignment {
+  return {
+    attempt_id: 'att-01',
+    target: 'iangreen74/radix',
+    installation_id: 42,
+    default_branch: 'main',
+    task: task(),
+    policy,
+    timeout_seconds: 600,
+    ...overrides,
+  };
+}
+
+let api: FakeKubeApi;
+let executor: KubernetesJobExecutor;
+
+beforeEach(async () => {
+  api = await startFakeKubeApi();
+  executor = new KubernetesJobExecutor({
+    kubeConfig: api.kubeConfig,
+    namespace: NS,
+    image: 'ghcr.io/leviathan/leviathan:0.1.0',
+    controlPlaneUrl: 'http://leviathan-control-plane:8000',
+  });
+});
+afterEach(async () => {
+  await api.close();
+});
+
+describe('KubernetesJobExecutor.start', () => {
+  it('creates one Job per attempt with the operator-facing labels, a deadline and no retries', async () => {
+    const { handle } = await executor.start(assignment());
+    expect(handle).toBe('leviathan-worker-att-01');
+
+    const job = api.objects.get('Job', NS, handle)!;
+    expect(job.metadata.labels).toEqual({
+      app: 'leviathan-worker',
+      'leviathan.dev/target': 'iangreen74.radix',
+      'leviathan.dev/task': 'api-base-normalization-test',
+      'leviathan.dev/attempt': 'att-01',
+    });
+    expect(job.metadata.annotations).toMatchObject({
+      'leviathan.dev/target': 'iangreen74/radix',
+      'leviathan.dev/attempt': 'att-01',
+    });
+    expect(job.spec).toMatchObject({ activeDeadlineSeconds: 600, backoffLimit: 0, ttlSecondsAfterFinished: 86400 });
+    const pod = job.spec.template.spec;
+    expect(pod.restartPolicy).toBe('Never');
+    expect(pod.serviceAccountName).toBe('leviathan-worker');
+    expect(pod.automountServiceAccountToken).toBe(false);
+    // `kubectl logs -l app=leviathan-worker` selects pods, so the pods need the label too.
+    expect(job.spec.template.metadata.labels.app).toBe('leviathan-worker');
+  });
+
+  it('runs `leviathan worker` as non-root with a read-only root filesystem and bounded resources', async () => {
+    await executor.start(assignment());
+    const pod = api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.template.spec;
+    const [c] = pod.containers;
+    expect(c.image).toBe('ghcr.io/leviathan/leviathan:0.1.0');
+    expect(c.args).toEqual(['worker']);
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(c.securityContext).toEqual({
+      runAsNonRoot: true,
+      readOnlyRootFilesystem: true,
+      allowPrivilegeEscalation: false,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    });
+    expect(c.resources.requests).toHaveProperty('memory');
+    expect(c.resources.limits).toHaveProperty('memory');
+    const mounts = Object.fromEntries(c.volumeMounts.map((m: any) => [m.mountPath, m.name]));
+    expect(mounts['/tmp']).toBe('tmp');
+    expect(mounts['/workspace']).toBe('workspace');
+    const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
+    expect(volumes.tmp.emptyDir).toBeDefined();
+    expect(volumes.workspace.emptyDir).toBeDefined();
+  });
+
+  it('hands the assignment to the worker as a file projected from a pod annotation', async () => {
+    const a = assignment();
+    await executor.start(a);
+    const template = api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.template;
+    const env = Object.fromEntries(template.spec.containers[0].env.map((e: any) => [e.name, e]));
+    expect(env.LEVIATHAN_TASK_FILE.value).toBe(TASK_FILE_PATH);
+    expect(env.LEVIATHAN_CONTROL_PLANE_URL.value).toBe('http://leviathan-control-plane:8000');
+
+    const item = template.spec.volumes.find((v: any) => v.name === 'task').downwardAPI.items[0];
+    expect(`/etc/leviathan/task/${item.path}`).toBe(TASK_FILE_PATH);
+    const annotation = item.fieldRef.fieldPath.match(/^metadata\.annotations\['(.+)'\]$/)[1];
+    expect(JSON.parse(template.metadata.annotations[annotation])).toEqual(a);
+  });
+
+  it('passes secrets only by reference, never as values', async () => {
+    await executor.start(assignment());
+    const job = api.objects.get('Job', NS, 'leviathan-worker-att-01')!;
+    const env: any[] = job.spec.template.spec.containers[0].env;
+    for (const name of ['APP_ID', 'PRIVATE_KEY', 'LEVIATHAN_API_TOKEN']) {
+      const entry = env.find((e) => e.name === name);
+      expect(entry, name).toBeDefined();
+      expect(entry.value, name).toBeUndefined();
+      expect(entry.valueFrom.secretKeyRef.name).toMatch(/^leviathan-(github-app|api-token)$/);
+    }
+    // Only what the worker needs: not the webhook secret or the OAuth client secret.
+    expect(env.map((e) => e.name)).not.toContain('WEBHOOK_SECRET');
+    expect(env.map((e) => e.name)).not.toContain('GITHUB_CLIENT_SECRET');
+    expect(JSON.stringify(job)).not.toContain(api.token);
+  });
+
+  it('uses the default 900 s deadline when the assignment has no usable timeout', async () => {
+    await executor.start(assignment({ timeout_seconds: 0 }));
+    expect(api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.activeDeadlineSeconds).toBe(900);
+  });
+
+  it('turns any attempt id and target into valid, deterministic names and labels', async () => {
+    const longId = `Attempt_${'x'.repeat(80)}/#1`;
+    const { handle } = await executor.start(assignment({ attempt_id: longId, target: 'Some-Org/my_repo.js' }));
+    expect(handle.length).toBeLessThanOrEqual(63);
+    expect(handle).toMatch(/^leviathan-worker-[a-z0-9-]*[a-z0-9]$/);
+    const job = api.objects.get('Job', NS, handle)!;
+    expect(job.metadata.labels['leviathan.dev/target']).toBe('Some-Org.my_repo.js');
+    expect(job.metadata.annotations['leviathan.dev/attempt']).toBe(longId);
+    // Same input, same name: that is what makes a retried start idempotent.
+    expect(executor.buildJob(assignment({ attempt_id: longId })).metadata!.name).toBe(handle);
+    expect(executor.buildJob(assignment({ attempt_id: `${longId}2` })).metadata!.name).not.toBe(handle);
+  });
+
+  it('treats a second start of the same attempt as already started', async () => {
+    const first = await executor.start(assignment());
+    const second = await executor.start(assignment());
+    expect(second).toEqual(first);
+    expect(api.objects.list('Job', NS)).toHaveLength(1);
+    expect(api.requests.filter((r) => r.method === 'POST').length).toBe(2);
+  });
+
+  it('refuses to adopt an existing Job that belongs to another attempt', async () => {
+    api.objects.put('Job', {
+      metadata: { name: 'leviathan-worker-att-01', namespace: NS, annotations: { 'leviathan.dev/attempt': 'someone-else' } },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'w', image: 'x:1' }] } } },
+    });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('someone-else') });
+  });
+
+  it('reports an API rejection as executor_failed with the server reason and without the token', async () => {
+    api.failNext({ method: 'POST', path: '/jobs', code: 422, reason: 'Invalid', message: 'Job.batch "leviathan-worker-att-01" is invalid: spec.template.spec.containers[0].image: Required value' });
+    const err = await executor.start(assignment()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ExecutorError);
+    expect(err).toMatchObject({ code: 'executor_failed', kubernetes: { code: 'kubernetes_invalid', status: 422, reason: 'Invalid' } });
+    expect((err as Error).message).toContain('containers[0].image: Required value');
+    expect(JSON.stringify({ ...(err as object), message: (err as Error).message, stack: (err as Error).stack })).not.toContain(api.token);
+  });
+
+  it('never leaks the bearer token, even when the server echoes it back', async () => {
+    api.failNext({ method: 'POST', code: 403, reason: 'Forbidden', message: `token Bearer ${api.token} cannot create jobs` });
+    const err = (await executor.start(assignment()).catch((e: unknown) => e)) as ExecutorError;
+    expect(err.code).toBe('executor_failed');
+    expect(err.kubernetes?.code).toBe('kubernetes_forbidden');
+    expect(`${err.message}\n${err.stack}`).not.toContain(api.token);
+  });
+
+  it('reports an unreachable API server as executor_failed', async () => {
+    await api.close();
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', kubernetes: { code: 'kubernetes_unreachable' } });
+    api = await startFakeKubeApi(); // afterEach closes it
+  });
+});
+
+describe('KubernetesJobExecutor.list', () => {
+  async function startAll(...ids: string[]) {
+    for (const id of ids) await executor.start(assignment({ attempt_id: id, task: task({ id: `task-${id}` }) }));
+  }
+
+  it('maps Job status to worker runs: active, succeeded, deadline exceeded, lost', async () => {
+    await startAll('pending', 'run', 'ok', 'slow', 'lost', 'evicted');
+    api.setJobStatus(NS, 'leviathan-worker-run', { phase: 'active' });
+    api.setJobStatus(NS, 'leviathan-worker-ok', { phase: 'succeeded' });
+    api.setJobStatus(NS, 'leviathan-worker-slow', { phase: 'failed', reason: 'DeadlineExceeded' });
+    api.setJobStatus(NS, 'leviathan-worker-lost', { phase: 'failed', reason: 'BackoffLimitExceeded' });
+    // A pod that died before the controller wrote a condition: only the counter says so.
+    api.setJobStatus(NS, 'leviathan-worker-evicted', { phase: 'raw', status: { failed: 1 } });
+
+    const runs = Object.fromEntries((await executor.list()).map((r) => [r.attempt_id, r]));
+    expect(runs.pending).toMatchObject({ state: 'running', handle: 'leviathan-worker-pending' });
+    expect(runs.run).toEqual({ attempt_id: 'run', target: 'iangreen74/radix', task_id: 'task-run', state: 'running', handle: 'leviathan-worker-run' });
+    expect(runs.ok).toMatchObject({ state: 'succeeded' });
+    expect(runs.ok).not.toHaveProperty('failure_type');
+    expect(runs.slow).toMatchObject({ state: 'failed', failure_type: 'timeout' });
+    expect(runs.lost).toMatchObject({ state: 'failed', failure_type: 'worker_lost' });
+    expect(runs.evicted).toMatchObject({ state: 'failed', failure_type: 'worker_lost' });
+  });
+
+  it('lists only worker Jobs, by the app=leviathan-worker selector', async () => {
+    await startAll('a1');
+    api.objects.put('Job', {
+      metadata: { name: 'unrelated', namespace: NS, labels: { app: 'something-else' } },
+      spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'c', image: 'x:1' }] } } },
+    });
+    const runs = await executor.list();
+    expect(runs.map((r) => r.handle)).toEqual(['leviathan-worker-a1']);
+    const listCall = api.requests.find((r) => r.method === 'GET' && r.path.includes('/jobs?'))!;
+    expect(new URL(listCall.path, api.url).searchParams.get('labelSelector')).toBe('app=leviathan-worker');
+  });
+
+  it('reports a failed list as executor_failed', async () => {
+    api.failNext({ method: 'GET', code: 500, reason: 'InternalError', message: 'etcdserver: request timed out' });
+    await expect(executor.list()).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('etcdserver') });
+  });
+});
