@@ -24,6 +24,7 @@ export type NormalizedPath = { ok: true; path: string } | { ok: false; reason: P
 export function normalizeRepoPath(p: string): NormalizedPath {
   if (typeof p !== 'string' || p.length > MAX_PATH_LENGTH) return { ok: false, reason: 'invalid' };
   if (p.trim() === '') return { ok: false, reason: 'empty' };
+  // eslint-disable-next-line no-control-regex -- refusing control characters is the point
   if (/[\u0000-\u001f\u007f\\]/.test(p)) return { ok: false, reason: 'invalid' };
   if (p.startsWith('/') || /^[A-Za-z]:(\/|$)/.test(p)) return { ok: false, reason: 'absolute' };
   const out: string[] = [];
