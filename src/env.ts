@@ -69,6 +69,13 @@ export const envSchema = z.object({
   LEVIATHAN_AGENT_COMMAND: optional(z.string()),
   /** Task file for the worker (written by the executor). */
   LEVIATHAN_TASK_FILE: optional(z.string()),
+  /** The worker's assignment as JSON, when no task file is given. */
+  LEVIATHAN_TASK_JSON: optional(z.string()),
+  /**
+   * Where the worker clones and spools undelivered events (default: a folder under the OS temp
+   * dir). Mount a volume here if spooled events should outlive the pod.
+   */
+  LEVIATHAN_WORK_DIR: optional(z.string()),
   /** Upper bound on workers running at once across all targets. */
   LEVIATHAN_MAX_CONCURRENT_WORKERS: z.coerce.number().int().min(1).default(4),
 });

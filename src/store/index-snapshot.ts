@@ -1,0 +1,238 @@
+import { constants } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import type { StoreFs } from './store-fs.ts';
+import { readFully, writeFully } from './store-fs.ts';
+
+/** A posting index in compressed-sparse-row form: key id k's seqs are base[starts[k-1] .. starts[k]). */
+export interface PostingTable {
+  names: string[];
+  starts: Uint32Array;
+  base: Uint32Array;
+}
+
+/** The id hash table as it sits in memory (see IdIndex). */
+export interface IdTable {
+  keys: Float64Array;
+  seqs: Uint32Array;
+  size: number;
+}
+
+/**
+ * What the file store needs to skip re-reading the log on open: its in-memory indexes for the
+ * first `count` events, in their in-memory layout so they load with no rebuilding, and enough
+ * about the log prefix they came from (length, CRC-32 of those bytes, head hash) to tell whether
+ * the log on disk still starts with that prefix.
+ */
+export interface IndexSnapshot {
+  count: number;
+  /** Bytes of the log covered; the line of seq `count` ends here. */
+  logLength: number;
+  /** CRC-32 of log bytes [0, logLength): any edit inside the covered prefix invalidates the snapshot. */
+  logCrc: number;
+  headHash: string;
+  lastTimeMs: number;
+  /** Per seq (index seq - 1): line start offset, epoch ms of `time`, type id. May be longer than `count`. */
+  offsets: Float64Array;
+  times: Float64Array;
+  typeIds: Uint32Array;
+  types: string[];
+  ids: IdTable;
+  targets: PostingTable;
+  subjects: PostingTable;
+}
+
+const MAGIC = Buffer.from('LVNIDX02', 'latin1');
+
+interface Header {
+  version: 2;
+  count: number;
+  logLength: number;
+  logCrc: number;
+  headHash: string;
+  lastTimeMs: number;
+  types: string[];
+  targets: string[];
+  subjects: string[];
+  idCapacity: number;
+  idSize: number;
+  targetEntries: number;
+  subjectEntries: number;
+}
+
+/**
+ * Layout: `LVNIDX02` | u32 LE header length | header JSON (counts, covered prefix, string
+ * tables) | zero padding to 8 | offsets f64[count] | times f64[count] | id keys f64[idCapacity] |
+ * typeIds u32[count] | id seqs u32[idCapacity] | target starts u32[targets + 1] | target seqs |
+ * subject starts u32[subjects + 1] | subject seqs | u32 LE CRC-32 of everything before it.
+ *
+ * Returned as parts that view the given arrays rather than copy them (tens of MB at a million
+ * events); the caller must not change the viewed ranges until the parts are written.
+ */
+export function encodeSnapshot(s: IndexSnapshot): Uint8Array[] {
+  const header: Header = {
+    version: 2,
+    count: s.count,
+    logLength: s.logLength,
+    logCrc: s.logCrc,
+    headHash: s.headHash,
+    lastTimeMs: s.lastTimeMs,
+    types: s.types,
+    targets: s.targets.names,
+    subjects: s.subjects.names,
+    idCapacity: s.ids.keys.length,
+    idSize: s.ids.size,
+    targetEntries: s.targets.base.length,
+    subjectEntries: s.subjects.base.length,
+  };
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const head = Buffer.alloc(align8(MAGIC.length + 4 + headerBytes.length));
+  MAGIC.copy(head, 0);
+  head.writeUInt32LE(headerBytes.length, MAGIC.length);
+  headerBytes.copy(head, MAGIC.length + 4);
+  const parts: Uint8Array[] = [head];
+  const n = s.count;
+  const view = (arr: Float64Array | Uint32Array, len: number) =>
+    new Uint8Array(arr.buffer, arr.byteOffset, len * arr.BYTES_PER_ELEMENT);
+  parts.push(
+    view(s.offsets, n),
+    view(s.times, n),
+    view(s.ids.keys, s.ids.keys.length),
+    view(s.typeIds, n),
+    view(s.ids.seqs, s.ids.seqs.length),
+    view(s.targets.starts, s.targets.names.length + 1),
+    view(s.targets.base, s.targets.base.length),
+    view(s.subjects.starts, s.subjects.names.length + 1),
+    view(s.subjects.base, s.subjects.base.length),
+  );
+  let crc = 0;
+  for (const p of parts) crc = crc32(p, crc);
+  const trailer = Buffer.alloc(4);
+  trailer.writeUInt32LE(crc, 0);
+  parts.push(trailer);
+  return parts;
+}
+
+/**
+ * Reads a snapshot straight into its final arrays (the per-seq ones with room for `spare(count)`
+ * more entries, so the store grows them without a copy). Null when there is none; a string
+ * saying why when it cannot be used.
+ */
+export async function readSnapshot(
+  sfs: StoreFs,
+  path: string,
+  spare: (count: number) => number,
+): Promise<IndexSnapshot | string | null> {
+  let fd: number;
+  try {
+    fd = await sfs.open(path, constants.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    return `unreadable: ${String(err)}`;
+  }
+  try {
+    const size = (await sfs.fstat(fd)).size;
+    let pos = 0;
+    let crc = 0;
+    const readInto = async (bytes: Uint8Array): Promise<boolean> => {
+      const n = await readFully(sfs, fd, bytes, bytes.length, pos);
+      crc = crc32(bytes, crc);
+      pos += n;
+      return n === bytes.length;
+    };
+    const head = Buffer.alloc(MAGIC.length + 4);
+    if (!(await readInto(head)) || !head.subarray(0, MAGIC.length).equals(MAGIC)) return 'not an index snapshot';
+    const headerLen = head.readUInt32LE(MAGIC.length);
+    const start = align8(MAGIC.length + 4 + headerLen);
+    if (start + 4 > size) return 'truncated';
+    const headerBuf = Buffer.alloc(start - head.length);
+    if (!(await readInto(headerBuf))) return 'truncated';
+    let h: Header;
+    try {
+      h = JSON.parse(headerBuf.toString('utf8', 0, headerLen)) as Header;
+    } catch {
+      return 'unreadable header';
+    }
+    if (h.version !== 2) return `unknown version ${String(h.version)}`;
+    const n = h.count;
+    const expected =
+      start +
+      8 * (2 * n + h.idCapacity) +
+      4 * (n + h.idCapacity + h.targets.length + 1 + h.targetEntries + h.subjects.length + 1 + h.subjectEntries) +
+      4;
+    if (expected !== size) return 'truncated';
+    const room = n + spare(n);
+    const offsets = new Float64Array(room);
+    const times = new Float64Array(room);
+    const idKeys = new Float64Array(h.idCapacity);
+    const typeIds = new Uint32Array(room);
+    const idSeqs = new Uint32Array(h.idCapacity);
+    const targetStarts = new Uint32Array(h.targets.length + 1);
+    const targetBase = new Uint32Array(h.targetEntries);
+    const subjectStarts = new Uint32Array(h.subjects.length + 1);
+    const subjectBase = new Uint32Array(h.subjectEntries);
+    const sections: [Float64Array | Uint32Array, number][] = [
+      [offsets, n],
+      [times, n],
+      [idKeys, h.idCapacity],
+      [typeIds, n],
+      [idSeqs, h.idCapacity],
+      [targetStarts, targetStarts.length],
+      [targetBase, targetBase.length],
+      [subjectStarts, subjectStarts.length],
+      [subjectBase, subjectBase.length],
+    ];
+    for (const [arr, len] of sections) {
+      if (!(await readInto(new Uint8Array(arr.buffer, 0, len * arr.BYTES_PER_ELEMENT)))) return 'truncated';
+    }
+    const trailer = Buffer.alloc(4);
+    await readFully(sfs, fd, trailer, 4, pos);
+    if (trailer.readUInt32LE(0) !== crc) return 'checksum mismatch';
+    return {
+      count: n,
+      logLength: h.logLength,
+      logCrc: h.logCrc,
+      headHash: h.headHash,
+      lastTimeMs: h.lastTimeMs,
+      offsets,
+      times,
+      typeIds,
+      types: h.types,
+      ids: { keys: idKeys, seqs: idSeqs, size: h.idSize },
+      targets: { names: h.targets, starts: targetStarts, base: targetBase },
+      subjects: { names: h.subjects, starts: subjectStarts, base: subjectBase },
+    };
+  } finally {
+    await sfs.close(fd);
+  }
+}
+
+/**
+ * Writes `parts` back to back to `path` so that a crash leaves either the old file or the new
+ * one: write a temporary file, fsync it, rename over, fsync the directory so the rename itself
+ * is durable.
+ */
+export async function writeFileAtomic(sfs: StoreFs, dir: string, path: string, parts: Uint8Array[]): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fd = await sfs.open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC);
+  try {
+    let pos = 0;
+    for (const part of parts) {
+      await writeFully(sfs, fd, part, pos);
+      pos += part.length;
+    }
+    await sfs.fsync(fd);
+  } finally {
+    await sfs.close(fd);
+  }
+  await sfs.rename(tmp, path);
+  const dirFd = await sfs.open(dir, constants.O_RDONLY);
+  try {
+    await sfs.fsync(dirFd);
+  } finally {
+    await sfs.close(dirFd);
+  }
+}
+
+function align8(n: number): number {
+  return (n + 7) & ~7;
+}

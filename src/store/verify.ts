@@ -1,0 +1,88 @@
+import { constants } from 'node:fs';
+import { checkLink, GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
+import { scanLines } from './ndjson-scan.ts';
+import { nodeStoreFs, type StoreFs } from './store-fs.ts';
+
+/** Outcome of checking a hash chain: the head it proves, or the first link that does not hold. */
+export type VerifyResult =
+  | { ok: true; count: number; head: string }
+  | { ok: false; count: number; firstBad: { seq: number; reason: string } };
+
+/**
+ * Checks every link of a chain of events, in order, from the genesis hash. `count` is the number
+ * of events that verified before the first bad one.
+ */
+export async function verifyChain(events: AsyncIterable<StoredEvent>): Promise<VerifyResult> {
+  let prev = { seq: 0, hash: GENESIS_HASH };
+  let count = 0;
+  for await (const e of events) {
+    const problem = checkLink(e, prev);
+    if (problem) return { ok: false, count, firstBad: { seq: problem.seq, reason: problem.reason } };
+    prev = { seq: e.seq, hash: e.hash };
+    count++;
+  }
+  return { ok: true, count, head: prev.hash };
+}
+
+/**
+ * Parses one log line into an event, or returns null when it is not a JSON object. Shape beyond
+ * that is left to `checkLink`: a line edited into the wrong shape fails its hash or seq check.
+ */
+export function parseLogLine(text: string): StoredEvent | null {
+  try {
+    const v: unknown = JSON.parse(text);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as StoredEvent) : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Verifies the raw NDJSON log at `path` (what `leviathan ctl verify` runs): every line must parse
+ * and link to the one before, so an edited, reordered or deleted line is reported with the first
+ * seq where the chain breaks. An unterminated or unparsable *last* line is a torn write the store
+ * repairs on open, not tampering: it is reported in `tornTailBytes` and does not fail the check.
+ */
+export async function verifyLogFile(
+  path: string,
+  sfs: StoreFs = nodeStoreFs,
+): Promise<VerifyResult & { tornTailBytes: number }> {
+  let fd: number;
+  try {
+    fd = await sfs.open(path, constants.O_RDONLY);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, count: 0, head: GENESIS_HASH, tornTailBytes: 0 };
+    throw err;
+  }
+  try {
+    const size = (await sfs.fstat(fd)).size;
+    let prev = { seq: 0, hash: GENESIS_HASH };
+    let count = 0;
+    let unparsableAt: number | null = null;
+    let firstBad: { seq: number; reason: string } | null = null;
+    const { end } = await scanLines(sfs, fd, 0, size, (buf, start, stop, offset) => {
+      if (unparsableAt !== null) {
+        // An unparsable line followed by more lines is damage in the middle, not a torn tail.
+        firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
+        return false;
+      }
+      const e = parseLogLine(buf.toString('utf8', start, stop));
+      if (e === null) {
+        unparsableAt = offset;
+        return;
+      }
+      const problem = checkLink(e, prev);
+      if (problem) {
+        firstBad = { seq: problem.seq, reason: problem.reason };
+        return false;
+      }
+      prev = { seq: e.seq, hash: e.hash };
+      count++;
+    });
+    if (firstBad !== null) return { ok: false, count, firstBad, tornTailBytes: 0 };
+    const tornFrom = unparsableAt ?? end;
+    return { ok: true, count, head: prev.hash, tornTailBytes: size - tornFrom };
+  } finally {
+    await sfs.close(fd);
+  }
+}

@@ -1,0 +1,279 @@
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { z } from 'zod';
+import type { NewEvent } from '../events/envelope.ts';
+import type { Redactor } from './redact.ts';
+
+/** Where the worker reports its events. */
+export interface EventSink {
+  /**
+   * Queues an event (in memory and in the spool file) and starts delivering it in the
+   * background; resolves once it is queued. Never throws: an event that cannot be delivered now
+   * stays buffered for `flush`.
+   */
+  post(event: NewEvent): Promise<void>;
+  /**
+   * Delivers everything buffered, retrying until the deadline. `pending`: still undelivered (kept
+   * in the spool); `refused`: refused by the control plane with a 4xx over the sink's life (lost).
+   */
+  flush(deadlineMs: number): Promise<{ pending: number; refused?: number }>;
+}
+
+/** Configuration of {@link HttpEventSink}; the timing hooks exist for tests. */
+export interface HttpEventSinkOptions {
+  /** Base URL of the control plane, e.g. http://leviathan-control-plane:8000. */
+  url: string;
+  /** API bearer token. */
+  token?: string;
+  /**
+   * Directory of spool files. This worker's undelivered events live in `<attempt>.ndjson`;
+   * files left there by earlier runs are adopted and delivered first.
+   */
+  spoolDir: string;
+  /** Names this worker's spool file. */
+  attemptId: string;
+  logger: Logger;
+  redactor: Redactor;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** First retry delay; doubled each time up to `maxDelayMs`, with full jitter. */
+  baseDelayMs?: number;
+  maxDelayMs?: number;
+  /** Per-request timeout. */
+  requestTimeoutMs?: number;
+  /** Events per POST. */
+  batchSize?: number;
+  fetch?: typeof fetch;
+}
+
+const responseSchema = z.object({
+  stored: z.array(z.object({ id: z.string() }).passthrough()).default([]),
+  duplicates: z.array(z.string()).default([]),
+});
+
+type Delivery = 'delivered' | 'retry' | 'dropped';
+
+/**
+ * Posts events to `POST {url}/v1/events` as a JSON array. Ids are deterministic, so resending a
+ * batch whose response was lost is harmless: the control plane answers with `duplicates`.
+ *
+ * Unreachable or 5xx (and 409/429): the events stay queued, in order, in memory and in the spool
+ * file, and are retried with exponential backoff and jitter until the flush deadline. Other 4xx
+ * mean the control plane will never take the batch; it is logged and dropped.
+ *
+ * Events still undelivered when the worker exits remain in `<spoolDir>/<attempt>.ndjson`. The next
+ * worker started with the same work directory adopts every spool file it finds there (atomic
+ * rename, so two workers never adopt the same file) and delivers it before its own events.
+ */
+export class HttpEventSink implements EventSink {
+  readonly #queue: NewEvent[] = [];
+  readonly #o: Required<Omit<HttpEventSinkOptions, 'token'>> & { token?: string };
+  #chain: Promise<unknown> = Promise.resolve();
+  #adopted = false;
+  #drainScheduled = false;
+  #refused = 0;
+
+  constructor(options: HttpEventSinkOptions) {
+    this.#o = {
+      now: Date.now,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      random: Math.random,
+      baseDelayMs: 500,
+      maxDelayMs: 30_000,
+      requestTimeoutMs: 10_000,
+      batchSize: 100,
+      fetch: globalThis.fetch,
+      ...options,
+    };
+  }
+
+  get #spoolFile(): string {
+    return path.join(this.#o.spoolDir, `${safeName(this.#o.attemptId)}.ndjson`);
+  }
+
+  /** Number of events not yet acknowledged. */
+  get pending(): number {
+    return this.#queue.length;
+  }
+
+  post(event: NewEvent): Promise<void> {
+    const queued = this.#serial(async () => {
+      await this.#adoptSpools();
+      this.#queue.push(this.#o.redactor.value(event));
+      await this.#writeSpool();
+    }).catch((e: unknown) => {
+      this.#o.logger.warn({ error: this.#o.redactor.text(describe(e)) }, 'Worker: Could not queue an event');
+    });
+    // Delivery runs behind the caller: a slow or unreachable control plane must not hold up the
+    // attempt. One pending drain covers every event queued before it runs.
+    if (!this.#drainScheduled) {
+      this.#drainScheduled = true;
+      void this.#serial(async () => {
+        this.#drainScheduled = false;
+        await this.#drain();
+      }).catch((e: unknown) => {
+        this.#o.logger.warn({ error: this.#o.redactor.text(describe(e)) }, 'Worker: Event delivery failed, will retry');
+      });
+    }
+    return queued;
+  }
+
+  flush(deadlineMs: number): Promise<{ pending: number; refused: number }> {
+    return this.#serial(async () => {
+      await this.#adoptSpools();
+      for (let attempt = 0; ; attempt++) {
+        if ((await this.#drain()) || this.#queue.length === 0) return { pending: 0, refused: this.#refused };
+        const delay = Math.min(this.#o.maxDelayMs, this.#o.baseDelayMs * 2 ** attempt) * this.#o.random();
+        const left = deadlineMs - this.#o.now();
+        if (left <= 0) break;
+        await this.#o.sleep(Math.max(1, Math.min(delay, left)));
+        if (this.#o.now() >= deadlineMs) {
+          // One last try at the deadline itself.
+          if (await this.#drain()) return { pending: 0, refused: this.#refused };
+          break;
+        }
+      }
+      this.#o.logger.error(
+        { pending: this.#queue.length, spool: this.#spoolFile },
+        'Worker: Control plane unreachable; events kept in the spool for the next run',
+      );
+      return { pending: this.#queue.length, refused: this.#refused };
+    });
+  }
+
+  // Posts and flushes run one at a time so the queue is delivered in order.
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const next = this.#chain.then(f, f);
+    this.#chain = next.catch(() => undefined);
+    return next;
+  }
+
+  /** Sends queued batches in order; true when the queue is empty. */
+  async #drain(): Promise<boolean> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.slice(0, this.#o.batchSize);
+      const result = await this.#send(batch);
+      if (result === 'retry') return false;
+      this.#queue.splice(0, batch.length);
+      await this.#writeSpool();
+    }
+    return true;
+  }
+
+  async #send(batch: NewEvent[]): Promise<Delivery> {
+    const url = `${this.#o.url.replace(/\/+$/, '')}/v1/events`;
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
+    let res: Response;
+    try {
+      res = await this.#o.fetch(url, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify(batch),
+        signal: AbortSignal.timeout(this.#o.requestTimeoutMs),
+      });
+    } catch (e) {
+      this.#o.logger.warn(
+        { error: this.#o.redactor.text(describe(e)), pending: this.#queue.length },
+        'Worker: Control plane unreachable, events buffered',
+      );
+      return 'retry';
+    }
+    const text = await res.text().catch(() => '');
+    if (res.ok) {
+      const parsed = responseSchema.safeParse(safeJson(text));
+      if (!parsed.success) {
+        // Acknowledged but not understood: resend; the ids make it idempotent.
+        this.#o.logger.warn({ status: res.status }, 'Worker: Unexpected control plane response, will retry');
+        return 'retry';
+      }
+      return 'delivered';
+    }
+    const detail = this.#o.redactor.text(text.slice(0, 500));
+    if (res.status >= 500 || res.status === 409 || res.status === 429 || res.status === 408) {
+      this.#o.logger.warn({ status: res.status, detail }, 'Worker: Control plane unavailable, events buffered');
+      return 'retry';
+    }
+    this.#o.logger.error(
+      { status: res.status, detail, ids: batch.map((e) => e.id) },
+      'Worker: Control plane refused events; not retried',
+    );
+    this.#refused += batch.length;
+    return 'dropped';
+  }
+
+  async #writeSpool(): Promise<void> {
+    try {
+      if (this.#queue.length === 0) {
+        await rm(this.#spoolFile, { force: true });
+        return;
+      }
+      await mkdir(this.#o.spoolDir, { recursive: true });
+      const tmp = `${this.#spoolFile}.tmp`;
+      await writeFile(tmp, this.#queue.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      await rename(tmp, this.#spoolFile);
+    } catch (e) {
+      // The in-memory queue still holds the events; a disk problem must not stop the attempt.
+      this.#o.logger.warn({ error: this.#o.redactor.text(describe(e)) }, 'Worker: Could not write the event spool');
+    }
+  }
+
+  async #adoptSpools(): Promise<void> {
+    if (this.#adopted) return;
+    this.#adopted = true;
+    let names: string[];
+    try {
+      names = await readdir(this.#o.spoolDir);
+    } catch {
+      return;
+    }
+    const own = path.basename(this.#spoolFile);
+    const adopted: NewEvent[] = [];
+    const claimedFiles: string[] = [];
+    for (const name of names.sort()) {
+      if (!name.endsWith('.ndjson')) continue;
+      const file = path.join(this.#o.spoolDir, name);
+      const claimed = `${file}.adopting-${process.pid}`;
+      try {
+        // Only one worker wins the rename; the others see ENOENT and move on.
+        await rename(file, claimed);
+      } catch {
+        continue;
+      }
+      const text = await readFile(claimed, 'utf8').catch(() => '');
+      for (const line of text.split('\n')) {
+        const e = safeJson(line) as NewEvent | undefined;
+        if (e && typeof e.id === 'string' && typeof e.type === 'string') adopted.push(e);
+      }
+      claimedFiles.push(claimed);
+      if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
+    }
+    if (claimedFiles.length === 0) return;
+    this.#queue.unshift(...adopted);
+    // Written to our own spool before the adopted files go, so a crash in between loses nothing.
+    await this.#writeSpool();
+    for (const f of claimedFiles) await rm(f, { force: true });
+  }
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return text.trim() ? JSON.parse(text) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function safeName(id: string): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\./, '_');
+}
+
+function describe(e: unknown): string {
+  if (e instanceof Error) {
+    const cause = (e as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
+  }
+  return String(e);
+}

@@ -1,0 +1,172 @@
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { z } from 'zod';
+import type { Env } from '../env.ts';
+import type { WorkerAssignment } from '../executors/executor.ts';
+import { HttpEventSink } from './control-plane-client.ts';
+import { appInstallationToken, CredentialsError, normalisePrivateKey, staticToken, type Credentials } from './credentials.ts';
+import { OctokitPullRequests } from './github-pull-requests.ts';
+import { Redactor } from './redact.ts';
+import { runWorker, type WorkerResult } from './run-worker.ts';
+
+/** What `leviathan worker` needs besides the parsed Env. */
+export interface WorkerMainOptions {
+  /** The process environment: the agent's environment is derived from it (secrets removed). */
+  processEnv: Record<string, string | undefined>;
+  /** The assignment as JSON, when `LEVIATHAN_TASK_FILE` is not set (env `LEVIATHAN_TASK_JSON`). */
+  taskJson?: string;
+  /** Base directory for clones and the event spool. Default: `<tmpdir>/leviathan-worker`. */
+  workDir?: string;
+  /** Repository URL override (tests: a local bare repository). Default: derived from GITHUB_API_URL. */
+  remoteUrl?: string;
+  /** Where log lines go (already redacted). Default: stdout. */
+  logStream?: { write(line: string): unknown };
+  /** Test hooks passed to the ports. */
+  githubRetry?: boolean;
+  eventRetry?: { baseDelayMs?: number; maxDelayMs?: number };
+  timings?: { agentTimeoutMs?: number; killGraceMs?: number; flushTimeoutMs?: number };
+}
+
+// The assignment comes from a file or variable written by the executor: validated like any edge.
+const assignmentSchema = z
+  .object({
+    attempt_id: z.string().min(1).max(200).regex(/^[\x21-\x7e]+$/),
+    target: z.string().regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/),
+    installation_id: z.number().int().nullable(),
+    default_branch: z.string().min(1),
+    task: z
+      .object({
+        id: z.string().min(1).regex(/^[A-Za-z0-9_.\-/]+$/, 'must be usable in a branch name'),
+        title: z.string().min(1),
+        scope: z.string(),
+        allowed_paths: z.array(z.string()).min(1),
+        acceptance_criteria: z.array(z.string()),
+      })
+      .passthrough(),
+    policy: z
+      .object({
+        forbidden_paths: z.array(z.string()),
+        max_files_per_task: z.record(z.number()),
+      })
+      .passthrough(),
+    contract: z.unknown().optional(),
+    timeout_seconds: z.number().positive(),
+  })
+  .passthrough();
+
+// Variables git needs to reach GitHub; nothing else from the process environment reaches git.
+const GIT_ENV_KEYS = ['PATH', 'HOME', 'TMPDIR', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
+
+/**
+ * `leviathan worker`: builds the real ports from the environment, runs one attempt and returns
+ * the exit code (0 succeeded, 1 failed or could not start).
+ */
+export async function workerMain(env: Env, options: WorkerMainOptions): Promise<number> {
+  const apiTokens = (env.LEVIATHAN_API_TOKEN ?? '')
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  const redactor = new Redactor([
+    env.GITHUB_TOKEN,
+    env.PRIVATE_KEY,
+    env.WEBHOOK_SECRET,
+    env.GITHUB_CLIENT_SECRET,
+    env.LEVIATHAN_SESSION_SECRET,
+    ...apiTokens,
+    ...apiTokens.map((t) => t.replace(/^read:/, '')),
+  ]);
+  const out = options.logStream ?? process.stdout;
+  // Every serialised log line passes the redactor, whatever code wrote it.
+  const logger: Logger = pino(
+    { level: env.LOG_LEVEL, base: { component: 'worker' } },
+    { write: (line: string) => out.write(redactor.text(line)) },
+  );
+
+  let assignment: WorkerAssignment;
+  try {
+    assignment = await readAssignment(env, options.taskJson);
+  } catch (e) {
+    logger.error({ error: redactor.text(e instanceof Error ? e.message : String(e)) }, 'Worker: Invalid assignment');
+    return 1;
+  }
+
+  const workDir = options.workDir ?? path.join(os.tmpdir(), 'leviathan-worker');
+  const credentials = await buildCredentials(env, assignment);
+  const writeToken = apiTokens.find((t) => !t.startsWith('read:'));
+  const result: WorkerResult = await runWorker({
+    assignment,
+    controlPlane: new HttpEventSink({
+      url: env.LEVIATHAN_CONTROL_PLANE_URL,
+      ...(writeToken ? { token: writeToken } : {}),
+      spoolDir: path.join(workDir, 'spool'),
+      attemptId: assignment.attempt_id,
+      logger,
+      redactor,
+      ...options.eventRetry,
+    }),
+    github: new OctokitPullRequests({
+      credentials,
+      baseUrl: env.GITHUB_API_URL,
+      retry: options.githubRetry ?? true,
+      throttle: options.githubRetry ?? true,
+    }),
+    credentials,
+    remoteUrl: options.remoteUrl ?? repositoryUrl(env.GITHUB_API_URL, assignment.target),
+    agentCommand: env.LEVIATHAN_AGENT_COMMAND ?? '',
+    agentEnv: options.processEnv,
+    gitEnv: Object.fromEntries(GIT_ENV_KEYS.map((k) => [k, options.processEnv[k]])),
+    workDir,
+    clock: { now: Date.now },
+    logger,
+    redactor,
+    ...(options.timings ? { timings: options.timings } : {}),
+  });
+  logger.info({ outcome: result.outcome, failure_type: result.failure_type, message: result.message }, 'Worker: Finished');
+  return result.outcome === 'succeeded' ? 0 : 1;
+}
+
+async function readAssignment(env: Env, taskJson: string | undefined): Promise<WorkerAssignment> {
+  let text: string;
+  if (env.LEVIATHAN_TASK_FILE) text = await readFile(env.LEVIATHAN_TASK_FILE, 'utf8');
+  else if (taskJson) text = taskJson;
+  else throw new Error('No assignment: set LEVIATHAN_TASK_FILE (or LEVIATHAN_TASK_JSON)');
+  const parsed = assignmentSchema.safeParse(JSON.parse(text));
+  if (!parsed.success) {
+    throw new Error(`Assignment invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+  }
+  return parsed.data as unknown as WorkerAssignment;
+}
+
+/** App installation token when the App is configured and installed; else GITHUB_TOKEN; else a failure at first use. */
+async function buildCredentials(env: Env, a: WorkerAssignment): Promise<Credentials> {
+  const key = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined) : undefined);
+  if (env.APP_ID && key && a.installation_id !== null) {
+    return appInstallationToken({
+      appId: env.APP_ID,
+      privateKey: normalisePrivateKey(key),
+      installationId: a.installation_id,
+      target: a.target,
+      baseUrl: env.GITHUB_API_URL,
+    });
+  }
+  if (env.GITHUB_TOKEN) return staticToken(env.GITHUB_TOKEN);
+  return {
+    token: async () => {
+      throw new CredentialsError(
+        'No GitHub credentials for the worker: set APP_ID and PRIVATE_KEY (with the App installed on the target) or GITHUB_TOKEN',
+      );
+    },
+  };
+}
+
+/**
+ * The clone URL of `owner/repo`, without credentials: github.com for the public API, the
+ * server's host for GitHub Enterprise Server (`https://host/api/v3`).
+ */
+export function repositoryUrl(apiUrl: string, target: string): string {
+  const u = new URL(apiUrl);
+  const host = u.hostname === 'api.github.com' ? 'github.com' : u.host;
+  return `${u.protocol}//${host}/${target}.git`;
+}

@@ -1,0 +1,348 @@
+import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { newEvent } from '../events/envelope.ts';
+import type { WorkerAssignment } from '../executors/executor.ts';
+import { runAgent } from './agent.ts';
+import type { EventSink } from './control-plane-client.ts';
+import type { Credentials } from './credentials.ts';
+import { DEFAULT_AUTHOR, GitCommandError, GitRunner, lastLines, type GitAuthor } from './git.ts';
+import { GitHubApiError, type PullRequestPort } from './github-pull-requests.ts';
+import { checkDiff, type PathViolation } from './path-policy.ts';
+import { Redactor } from './redact.ts';
+import { WorkerError, type WorkerErrorKind, type WorkerFailureType } from './worker-error.ts';
+import { Workspace } from './workspace.ts';
+
+/** Milliseconds since the epoch; passed in so tests control time. */
+export interface Clock {
+  now(): number;
+}
+
+/** Everything `runWorker` touches, as ports. */
+export interface WorkerDeps {
+  assignment: WorkerAssignment;
+  controlPlane: EventSink;
+  github: PullRequestPort;
+  credentials: Credentials;
+  /** Repository URL without credentials: https for GitHub; a bare repository path or file:// URL in tests. */
+  remoteUrl: string;
+  /** Shell command line of the agent. */
+  agentCommand: string;
+  /**
+   * Environment handed to the agent (PATH, HOME, the agent's own API keys…). Variables holding a
+   * known secret or named like a Leviathan credential are removed before use.
+   */
+  agentEnv: Record<string, string | undefined>;
+  /** Environment for git (PATH, HOME); git's own variables are set by the worker. */
+  gitEnv: Record<string, string | undefined>;
+  /** Base directory; the attempt works in `<workDir>/<attempt_id>/`. */
+  workDir: string;
+  clock: Clock;
+  logger: Logger;
+  /** Shared with the log stream and the event sink; the worker adds the token once minted. */
+  redactor?: Redactor;
+  author?: GitAuthor;
+  /** Keep the clone after the run (debugging, tests). */
+  keepWorkspace?: boolean;
+  /** Overrides of the timings derived from `assignment.timeout_seconds`. */
+  timings?: { agentTimeoutMs?: number; killGraceMs?: number; flushTimeoutMs?: number };
+}
+
+/** What the CLI turns into an exit code: 0 for succeeded, 1 for failed. */
+export interface WorkerResult {
+  outcome: 'succeeded' | 'failed';
+  failure_type?: WorkerFailureType;
+  pr_number?: number;
+  message: string;
+}
+
+/** The label every Leviathan pull request carries. */
+export const PR_LABEL = 'leviathan';
+/** Trailer of commits and marker line of PR bodies; the GitHub App links PRs to attempts by it. */
+export const ATTEMPT_MARKER = 'Leviathan-Attempt';
+
+// Names of variables the agent must never see, whatever their value.
+const SECRET_ENV = /^(GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_PAT|LEVIATHAN_API_TOKEN|LEVIATHAN_SESSION_SECRET|LEVIATHAN_DATABASE_URL|PRIVATE_KEY|PRIVATE_KEY_PATH|WEBHOOK_SECRET|GITHUB_CLIENT_SECRET|APP_ID|GIT_CONFIG_.*|GIT_ASKPASS|SSH_AUTH_SOCK)$/;
+
+/**
+ * Runs one attempt: clone → agent → final diff check → commit → push → pull request, reporting
+ * attempt.started, pr.created and attempt.succeeded or attempt.failed. Never throws; every
+ * failure becomes a `failure_type`. No token reaches an event, a log line or an error text.
+ */
+export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
+  const { assignment: a, clock } = deps;
+  const redactor = deps.redactor ?? new Redactor();
+  const log = redactingLogger(deps.logger, redactor);
+  const started = clock.now();
+  const timeoutMs = a.timeout_seconds * 1000;
+  const [owner = '', repo = ''] = a.target.split('/');
+  const branch = `leviathan/${a.task.id}`;
+  const attemptDir = path.join(deps.workDir, safeSegment(a.attempt_id));
+  const base = { attempt_id: a.attempt_id, task_id: a.task.id };
+  const seconds = () => Math.round((clock.now() - started) / 100) / 10;
+  const emit = (suffix: string, type: string, data: Record<string, unknown>, subject = `attempt:${a.attempt_id}`) =>
+    deps.controlPlane.post(
+      newEvent({
+        id: `${a.attempt_id}:${suffix}`,
+        type,
+        actor: `worker:${a.attempt_id}`,
+        target: a.target,
+        subject,
+        data: redactor.value(data),
+      }),
+    );
+
+  log.info({ ...base, target: a.target }, 'Worker: Attempt started');
+  await emit('started', 'attempt.started', { ...base });
+
+  let result: WorkerResult;
+  try {
+    const pr = await attempt();
+    await emit('succeeded', 'attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
+    log.info({ ...base, pr_number: pr.number, url: pr.url }, 'Worker: Attempt succeeded');
+    result = { outcome: 'succeeded', pr_number: pr.number, message: `Opened pull request #${pr.number}: ${pr.url}` };
+  } catch (e) {
+    const failure = toWorkerError(e);
+    // The control plane refuses messages over 4000 characters; the full stderr tail travels apart.
+    const message = truncate(redactor.text(failure.message), 2_000);
+    await emit('failed', 'attempt.failed', {
+      ...base,
+      failure_type: failure.code,
+      message,
+      ...failure.data,
+      duration_seconds: seconds(),
+    });
+    log.warn({ ...base, failure_type: failure.code, message }, 'Worker: Attempt failed');
+    result = { outcome: 'failed', failure_type: failure.code, message };
+  } finally {
+    if (!deps.keepWorkspace) await rm(attemptDir, { recursive: true, force: true }).catch(() => undefined);
+  }
+
+  const flushMs = deps.timings?.flushTimeoutMs ?? Math.max(5_000, started + timeoutMs - 5_000 - clock.now());
+  const { pending, refused = 0 } = await deps.controlPlane.flush(clock.now() + flushMs);
+  if (pending > 0 || refused > 0) {
+    const why = [
+      pending > 0 ? `${pending} event(s) could not be delivered to the control plane and stay in the spool` : '',
+      refused > 0 ? `${refused} event(s) were refused by the control plane (see the log)` : '',
+    ].filter(Boolean);
+    const message = `${result.message}; ${why.join('; ')}`;
+    log.error({ ...base, pending, refused }, 'Worker: Events not delivered');
+    return { ...result, outcome: 'failed', failure_type: 'control_plane_unreachable', message };
+  }
+  return result;
+
+  async function attempt(): Promise<{ number: number; url: string }> {
+    if (!deps.agentCommand.trim()) throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
+    let token: string;
+    try {
+      token = await deps.credentials.token();
+    } catch (e) {
+      throw new WorkerError('auth_error', e instanceof Error ? e.message : String(e));
+    }
+    redactor.add(token);
+
+    await rm(attemptDir, { recursive: true, force: true });
+    await mkdir(attemptDir, { recursive: true });
+    const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor });
+    git.setToken(token);
+    const ws = new Workspace(path.join(attemptDir, 'repo'), git);
+    await step('other', () => ws.clone(deps.remoteUrl, a.default_branch));
+    log.info({ ...base, branch: a.default_branch }, 'Worker: Cloned target');
+
+    const maxFiles = a.policy.max_files_per_task[a.task.scope];
+    const rules = { allowed: a.task.allowed_paths, forbidden: a.policy.forbidden_paths, maxFiles };
+    const taskJson = JSON.stringify(
+      {
+        attempt_id: a.attempt_id,
+        target: a.target,
+        default_branch: a.default_branch,
+        branch,
+        task: a.task,
+        allowed_paths: rules.allowed,
+        forbidden_paths: rules.forbidden,
+        max_files: maxFiles ?? null,
+        contract: a.contract ?? null,
+      },
+      null,
+      2,
+    );
+    // Outside the clone, so the task file is never part of the diff.
+    const taskFile = path.join(attemptDir, 'task.json');
+    await writeFile(taskFile, taskJson);
+
+    const beside = new Set(await readdir(attemptDir));
+    const agentOutput = lineLogger((stream, line) =>
+      log.debug({ ...base, stream, line: truncate(line, 2_000) }, 'Worker: Agent output'),
+    );
+    const agentTimeoutMs = deps.timings?.agentTimeoutMs ?? Math.max(500, timeoutMs - clamp(timeoutMs * 0.2, 1_000, 120_000));
+    log.info({ ...base, timeout_ms: agentTimeoutMs }, 'Worker: Running agent');
+    const outcome = await runAgent({
+      command: deps.agentCommand,
+      cwd: ws.dir,
+      env: { ...scrubEnv(deps.agentEnv, redactor), LEVIATHAN_TASK_FILE: taskFile, LEVIATHAN_ATTEMPT_ID: a.attempt_id },
+      input: taskJson,
+      timeoutMs: agentTimeoutMs,
+      killGraceMs: deps.timings?.killGraceMs ?? 5_000,
+      onOutput: (stream, chunk) => agentOutput.write(stream, chunk),
+    });
+    agentOutput.end();
+    const tail = redactor.text(lastLines(outcome.stderrTail, 20)).slice(-4_000);
+    if (outcome.kind === 'timeout') {
+      throw new WorkerError('timeout', `The agent did not finish within ${Math.round(agentTimeoutMs / 1000)}s and was stopped`, {
+        stderr_tail: tail,
+      });
+    }
+    if (outcome.kind === 'signalled' || outcome.exitCode !== 0) {
+      const how = outcome.kind === 'signalled' ? `was killed by ${outcome.signal}` : `exited with code ${outcome.exitCode}`;
+      throw new WorkerError('agent_error', `The agent ${how}${tail ? `: ${tail.slice(-1_500)}` : ''}`, { stderr_tail: tail });
+    }
+
+    await ws.restoreConfig();
+    // Files written next to the clone (`../x`) never show in the diff; the ones we can see are
+    // reported as `..` escapes. The container is the boundary for anything further out.
+    const escapes: PathViolation[] = (await readdir(attemptDir))
+      .filter((name) => !beside.has(name))
+      .map((name) => ({ path: `../${name}`, reason: 'dotdot' as const }));
+    const changes = await step('other', () => ws.stageAndListChanges());
+    if (changes.length === 0 && escapes.length === 0) throw new WorkerError('no_changes', 'The agent made no changes');
+    const violations: PathViolation[] = [...escapes, ...(await checkDiff(changes, rules, (sha) => ws.blob(sha)))];
+    if (violations.length > 0) {
+      const list = violations.slice(0, 10).map((v) => `${truncate(v.path, 200)} (${v.reason})`).join(', ');
+      throw new WorkerError(
+        'path_violation',
+        `The change touches paths this task may not change: ${list}${violations.length > 10 ? ', …' : ''}`,
+        // Bounded: the control plane refuses event data over 64 KiB, and this event must arrive.
+        {
+          violations: violations.slice(0, 100).map((v) => ({
+            ...v,
+            path: truncate(v.path, 300),
+            ...(v.link_target === undefined ? {} : { link_target: truncate(v.link_target, 300) }),
+          })),
+          violations_total: violations.length,
+          files_changed: changes.length,
+        },
+      );
+    }
+    log.info({ ...base, files_changed: changes.length }, 'Worker: Diff accepted');
+
+    const sha = await step('other', () => ws.commit(commitMessage(a)));
+    await step('push_rejected', () => ws.push(deps.remoteUrl, branch));
+    log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
+
+    const pr = await deps.github.openPullRequest({ owner, repo, title: a.task.title, body: pullRequestBody(a), head: branch, base: a.default_branch });
+    await deps.github.addLabels({ owner, repo, number: pr.number, labels: [PR_LABEL] });
+    await emit(
+      'pr.created',
+      'pr.created',
+      { number: pr.number, url: pr.url, title: a.task.title, branch, ...base, head_sha: sha },
+      `pr:${a.target}#${pr.number}`,
+    );
+    return pr;
+  }
+}
+
+/** Runs a git step, turning its failure into the step's failure type (auth problems are always `auth_error`). */
+async function step<T>(code: 'other' | 'push_rejected', f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof GitCommandError) {
+      if (e.isAuthFailure) throw new WorkerError('auth_error', e.message);
+      throw new WorkerError(code, e.message, code === 'other' ? kind('workspace_error') : {});
+    }
+    throw e;
+  }
+}
+
+function kind(k: WorkerErrorKind): Record<string, unknown> {
+  return { error_kind: k };
+}
+
+function toWorkerError(e: unknown): WorkerError {
+  if (e instanceof WorkerError) return e;
+  if (e instanceof GitHubApiError) {
+    const auth = e.status === 401 || e.status === 403;
+    const message = `GitHub API error${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`;
+    return auth ? new WorkerError('auth_error', message) : new WorkerError('other', message, kind('github_error'));
+  }
+  if (e instanceof GitCommandError) {
+    return e.isAuthFailure ? new WorkerError('auth_error', e.message) : new WorkerError('other', e.message, kind('workspace_error'));
+  }
+  return new WorkerError('other', e instanceof Error ? e.message : String(e), kind('workspace_error'));
+}
+
+/** Commit message: title, description, acceptance criteria, then the attempt trailer. */
+export function commitMessage(a: WorkerAssignment): string {
+  const parts = [a.task.title];
+  if (a.task.description) parts.push(a.task.description.trim());
+  if (a.task.acceptance_criteria.length > 0) {
+    parts.push(`Acceptance criteria:\n${a.task.acceptance_criteria.map((c) => `- ${c}`).join('\n')}`);
+  }
+  parts.push(`Leviathan-Task: ${a.task.id}\n${ATTEMPT_MARKER}: ${a.attempt_id}`);
+  return `${parts.join('\n\n')}\n`;
+}
+
+/** Pull request body: the task, its acceptance criteria as a checklist, its scope, and the attempt marker. */
+export function pullRequestBody(a: WorkerAssignment): string {
+  const lines = [
+    a.task.description?.trim() || a.task.title,
+    '',
+    `**Task:** \`${a.task.id}\` · **Scope:** ${a.task.scope}`,
+  ];
+  if (a.task.acceptance_criteria.length > 0) {
+    lines.push('', '### Acceptance criteria', ...a.task.acceptance_criteria.map((c) => `- [ ] ${c}`));
+  }
+  lines.push('', '---', 'Opened by Leviathan.', '', `${ATTEMPT_MARKER}: ${a.attempt_id}`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The agent's environment without credentials: by name, and by value for every known secret. */
+export function scrubEnv(env: Record<string, string | undefined>, redactor: Redactor): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || SECRET_ENV.test(k)) continue;
+    if (redactor.secrets.some((s) => s.length >= 6 && v.includes(s))) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+// A child logger whose metadata and messages pass through the redactor.
+function redactingLogger(logger: Logger, redactor: Redactor) {
+  const at =
+    (level: 'debug' | 'info' | 'warn' | 'error') =>
+    (meta: Record<string, unknown>, msg: string): void =>
+      logger[level](redactor.value(meta), redactor.text(msg));
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+// Agent output is logged by whole lines: a secret split across two chunks would escape redaction.
+function lineLogger(emit: (stream: 'stdout' | 'stderr', line: string) => void) {
+  const partial = { stdout: '', stderr: '' };
+  return {
+    write(stream: 'stdout' | 'stderr', chunk: string): void {
+      const lines = (partial[stream] + chunk).split('\n');
+      partial[stream] = lines.pop() ?? '';
+      // An endless line is cut, not buffered forever; the cut point may split a secret, so
+      // the piece is dropped rather than logged.
+      if (partial[stream].length > 64 * 1024) partial[stream] = '';
+      for (const line of lines) emit(stream, line);
+    },
+    end(): void {
+      for (const stream of ['stdout', 'stderr'] as const) if (partial[stream]) emit(stream, partial[stream]);
+    },
+  };
+}
+
+function clamp(n: number, lo: number, hi: number): number {
+  return Math.min(hi, Math.max(lo, n));
+}
+
+// The attempt directory is removed recursively: an id such as `..` must never name a parent.
+function safeSegment(id: string): string {
+  return id.replace(/[^A-Za-z0-9_.-]/g, '_').replace(/^\./, '_');
+}
+
+function truncate(s: string, n: number): string {
+  return s.length <= n ? s : `${s.slice(0, n)}…`;
+}

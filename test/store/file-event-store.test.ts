@@ -1,0 +1,504 @@
+import { appendFile, copyFile, mkdtemp, readFile, rm, stat, truncate, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { StoredEvent } from '../../src/events/envelope.ts';
+import { openFileEventStore, type FileEventStore, type StoreLogger } from '../../src/store/file-event-store.ts';
+import { IdIndex } from '../../src/store/id-index.ts';
+import { nodeStoreFs, type StoreFs } from '../../src/store/store-fs.ts';
+import { parseLogLine, verifyChain, verifyLogFile } from '../../src/store/verify.ts';
+import { describeEventStoreContract, expectValidChain, sampleEvents } from './event-store-contract.ts';
+
+const dirs: string[] = [];
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'leviathan-store-'));
+  dirs.push(d);
+  return d;
+}
+
+afterEach(async () => {
+  await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
+});
+
+describeEventStoreContract('file', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'leviathan-contract-'));
+  return {
+    store: await openFileEventStore({ dir }),
+    reopen: () => openFileEventStore({ dir }),
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+});
+
+/** A logger that remembers what it was told, to assert operator-visible messages. */
+function recordingLogger(): StoreLogger & { lines: { level: string; msg: string; obj: Record<string, unknown> }[] } {
+  const lines: { level: string; msg: string; obj: Record<string, unknown> }[] = [];
+  const at = (level: string) => (obj: Record<string, unknown>, msg: string) => void lines.push({ level, msg, obj });
+  return { lines, info: at('info'), warn: at('warn'), error: at('error') };
+}
+
+async function all(store: FileEventStore): Promise<StoredEvent[]> {
+  const out: StoredEvent[] = [];
+  for await (const e of store.scan()) out.push(e);
+  return out;
+}
+
+async function logLines(dir: string): Promise<string[]> {
+  return (await readFile(join(dir, 'events.ndjson'), 'utf8')).split('\n').filter((l) => l !== '');
+}
+
+async function* parsed(lines: string[]): AsyncIterable<StoredEvent> {
+  for (const l of lines) yield parseLogLine(l)!;
+}
+
+function errno(code: string): Error {
+  return Object.assign(new Error(`${code}: simulated`), { code });
+}
+
+describe('file event store: on disk', () => {
+  it('writes one sealed event per line to events.ndjson, in envelope field order', async () => {
+    const dir = await tempDir();
+    const store = await openFileEventStore({ dir });
+    const { stored } = await store.append(sampleEvents(3));
+    await store.close();
+    expect(await logLines(dir)).toEqual(stored.map((e) => JSON.stringify(e)));
+  });
+
+  it('assigns time from the injected clock and never lets it go backwards', async () => {
+    const dir = await tempDir();
+    let now = '2026-05-01T10:00:00.000Z';
+    const store = await openFileEventStore({ dir, clock: { now: () => new Date(now) } });
+    const a = await store.append(sampleEvents(1, 'a'));
+    now = '2026-05-01T09:00:00.000Z';
+    const b = await store.append(sampleEvents(1, 'b'));
+    now = '2026-05-01T11:00:00.000Z';
+    const c = await store.append(sampleEvents(1, 'c'));
+    expect([a, b, c].map((r) => r.stored[0]!.time)).toEqual([
+      '2026-05-01T10:00:00.000Z',
+      '2026-05-01T10:00:00.000Z',
+      '2026-05-01T11:00:00.000Z',
+    ]);
+    await store.close();
+  });
+
+  it('resolves an append only after its bytes were fdatasync-ed', async () => {
+    const dir = await tempDir();
+    let synced = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      fdatasync: async (fd) => {
+        await new Promise((r) => setTimeout(r, 20));
+        await nodeStoreFs.fdatasync(fd);
+        synced++;
+      },
+    };
+    const store = await openFileEventStore({ dir, fs });
+    const before = synced;
+    await store.append(sampleEvents(1));
+    expect(synced).toBe(before + 1);
+    await store.close();
+  });
+
+  it('group-commits concurrent appends: 500 callers, gap-free seqs, far fewer syncs than appends', async () => {
+    const dir = await tempDir();
+    let syncs = 0;
+    let writes = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      write: (...args) => {
+        writes++;
+        return nodeStoreFs.write(...args);
+      },
+      fdatasync: (fd) => {
+        syncs++;
+        return nodeStoreFs.fdatasync(fd);
+      },
+    };
+    const store = await openFileEventStore({ dir, fs, snapshotEvery: 1e9 });
+    const events = sampleEvents(500, 'g');
+    // Arrive in waves, so some appends queue behind a commit already in flight.
+    const results = await Promise.all(
+      events.map(async (e, i) => {
+        if (i % 50 === 0) await new Promise((r) => setImmediate(r));
+        return store.append([e]);
+      }),
+    );
+    expect(results.map((r) => r.stored[0]!.seq).sort((a, b) => a - b)).toEqual(
+      Array.from({ length: 500 }, (_, i) => i + 1),
+    );
+    expect(syncs).toBeLessThan(50);
+    expect(writes).toBeLessThan(50);
+    const events2 = await all(store);
+    expectValidChain(events2);
+    expect(new Set(events2.map((e) => e.id)).size).toBe(500);
+    await store.close();
+  });
+});
+
+describe('file event store: repair and corruption', () => {
+  it('cuts off a torn last line, logs it, and continues the chain', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(5));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const size = (await stat(log)).size;
+    await appendFile(log, '{"seq":6,"id":"torn","type":"task.sel');
+    const logger = recordingLogger();
+    store = await openFileEventStore({ dir, logger });
+    expect((await stat(log)).size).toBe(size);
+    expect(logger.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', msg: 'Torn last line of the event log cut off', obj: expect.objectContaining({ offset: size }) }),
+    );
+    const { stored } = await store.append(sampleEvents(2, 'after'));
+    expect(stored.map((e) => e.seq)).toEqual([6, 7]);
+    await store.close();
+    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 7, tornTailBytes: 0 });
+  });
+
+  it('cuts off a complete but unparsable last line (garbage left by a crash)', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(3));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const size = (await stat(log)).size;
+    await appendFile(log, '\0\0\0\0\n');
+    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 3, tornTailBytes: 5 });
+    store = await openFileEventStore({ dir });
+    expect((await stat(log)).size).toBe(size);
+    expect(store.health().head.seq).toBe(3);
+    await store.close();
+  });
+
+  it('detects a tampered line: verify names the seq and open refuses with store_corrupt', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(20));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const lines = await logLines(dir);
+    // One byte of data in the middle, same length: only the hash can tell.
+    lines[11] = lines[11]!.replace('"i":11', '"i":12');
+    await writeFile(log, `${lines.join('\n')}\n`);
+
+    expect(await verifyChain(parsed(lines))).toEqual({ ok: false, count: 11, firstBad: { seq: 12, reason: 'hash_mismatch' } });
+    expect(await verifyLogFile(log)).toMatchObject({ ok: false, firstBad: { seq: 12, reason: 'hash_mismatch' } });
+    // The index snapshot written at close must not hide the edit.
+    await expect(openFileEventStore({ dir })).rejects.toMatchObject({
+      code: 'store_corrupt',
+      message: expect.stringContaining('seq 12: hash_mismatch'),
+    });
+
+    const logger = recordingLogger();
+    store = await openFileEventStore({ dir, allowCorrupt: true, logger });
+    expect(store.corruption).toEqual({ seq: 12, reason: 'hash_mismatch' });
+    expect(store.health()).toMatchObject({ writable: false, head: { seq: 11 } });
+    expect(store.health().problem).toContain('seq 12');
+    expect((await store.read({ limit: 100 })).events).toHaveLength(11);
+    await expect(store.append(sampleEvents(1, 'x'))).rejects.toMatchObject({ code: 'store_corrupt' });
+    await store.close();
+  });
+
+  it('detects deleted and reordered lines', async () => {
+    const dir = await tempDir();
+    const store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(10));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const lines = await logLines(dir);
+
+    await writeFile(log, `${lines.filter((_, i) => i !== 4).join('\n')}\n`);
+    expect(await verifyLogFile(log)).toMatchObject({ ok: false, count: 4, firstBad: { seq: 6, reason: 'seq_gap' } });
+    await expect(openFileEventStore({ dir })).rejects.toMatchObject({ code: 'store_corrupt' });
+
+    const swapped = [...lines];
+    [swapped[6], swapped[7]] = [swapped[7]!, swapped[6]!];
+    await writeFile(log, `${swapped.join('\n')}\n`);
+    expect(await verifyLogFile(log)).toMatchObject({ ok: false, count: 6, firstBad: { seq: 8, reason: 'seq_gap' } });
+
+    const middle = [...lines];
+    middle[2] = 'not json';
+    await writeFile(log, `${middle.join('\n')}\n`);
+    expect(await verifyLogFile(log)).toMatchObject({ ok: false, firstBad: { seq: 3, reason: 'unparsable' } });
+    await expect(openFileEventStore({ dir })).rejects.toMatchObject({ code: 'store_corrupt', message: expect.stringContaining('seq 3') });
+  });
+});
+
+describe('file event store: index snapshot', () => {
+  async function opened(dir: string, logger = recordingLogger()) {
+    const store = await openFileEventStore({ dir, logger, snapshotEvery: 1e9 });
+    const info = logger.lines.find((l) => l.msg === 'Event store opened')!.obj;
+    return { store, fromSnapshot: info.fromSnapshot as number, logger };
+  }
+
+  it('is written on close and used on reopen', async () => {
+    const dir = await tempDir();
+    let { store, fromSnapshot } = await opened(dir);
+    expect(fromSnapshot).toBe(0);
+    await store.append(sampleEvents(40));
+    const before = await all(store);
+    await store.close();
+    ({ store, fromSnapshot } = await opened(dir));
+    expect(fromSnapshot).toBe(40);
+    expect(await all(store)).toEqual(before);
+    expect((await store.read({ target: 'acme/api', order: 'desc', limit: 3 })).events).toEqual(
+      before.filter((e) => e.target === 'acme/api').reverse().slice(0, 3),
+    );
+    expect((await store.append(sampleEvents(1))).duplicates).toEqual(['e-0']);
+    await store.close();
+  });
+
+  it('is written every snapshotEvery events, so a crash without close still opens from it', async () => {
+    const dir = await tempDir();
+    const store = await openFileEventStore({ dir, snapshotEvery: 10 });
+    await store.append(sampleEvents(25));
+    const idx = join(dir, 'events.idx');
+    for (let i = 0; i < 100 && !(await stat(idx).catch(() => null)); i++) await new Promise((r) => setTimeout(r, 10));
+    // Copy the files as a crash would leave them: no close, no final snapshot.
+    const crashed = await tempDir();
+    await copyFile(join(dir, 'events.ndjson'), join(crashed, 'events.ndjson'));
+    await copyFile(idx, join(crashed, 'events.idx'));
+    await store.close();
+    const r = await opened(crashed);
+    expect(r.fromSnapshot).toBe(25);
+    expect(r.store.health().head.seq).toBe(25);
+    await r.store.close();
+  });
+
+  it('checks the links of the tail after an older snapshot, junction included', async () => {
+    const dir = await tempDir();
+    let { store } = await opened(dir);
+    await store.append(sampleEvents(10, 'a'));
+    await store.close();
+    await copyFile(join(dir, 'events.idx'), join(dir, 'old.idx'));
+    ({ store } = await opened(dir));
+    await store.append(sampleEvents(10, 'b'));
+    await store.close();
+    await copyFile(join(dir, 'old.idx'), join(dir, 'events.idx'));
+    const lines = await logLines(dir);
+    const tampered = [...lines];
+    tampered[14] = tampered[14]!.replace('"actor":"test"', '"actor":"evil"');
+    await writeFile(join(dir, 'events.ndjson'), `${tampered.join('\n')}\n`);
+    await expect(openFileEventStore({ dir })).rejects.toMatchObject({ message: expect.stringContaining('seq 15: hash_mismatch') });
+    // The first tail event no longer links to the snapshot's head.
+    await copyFile(join(dir, 'old.idx'), join(dir, 'events.idx'));
+    await writeFile(join(dir, 'events.ndjson'), `${[...lines.slice(0, 10), ...lines.slice(11)].join('\n')}\n`);
+    await expect(openFileEventStore({ dir })).rejects.toMatchObject({ message: expect.stringContaining('seq 12: seq_gap') });
+  });
+
+  it('an older snapshot is used for its prefix and the tail is indexed from the log', async () => {
+    const dir = await tempDir();
+    let { store } = await opened(dir);
+    await store.append(sampleEvents(30, 'old'));
+    await store.close();
+    await copyFile(join(dir, 'events.idx'), join(dir, 'old.idx'));
+    ({ store } = await opened(dir));
+    await store.append(sampleEvents(20, 'new'));
+    const before = await all(store);
+    await store.close();
+    await copyFile(join(dir, 'old.idx'), join(dir, 'events.idx'));
+
+    const reopened = await opened(dir);
+    store = reopened.store;
+    expect(reopened.fromSnapshot).toBe(30);
+    expect(await all(store)).toEqual(before);
+    expect((await store.read({ subject: 'pr:acme/web#1', limit: 100 })).events).toEqual(
+      before.filter((e) => e.subject === 'pr:acme/web#1'),
+    );
+    expect((await store.append(sampleEvents(1, 'new'))).duplicates).toEqual(['new-0']);
+    await store.close();
+  });
+
+  it('a snapshot from a different log, a newer one, or garbage is ignored safely', async () => {
+    const dir = await tempDir();
+    const other = await tempDir();
+    let { store } = await opened(dir);
+    await store.append(sampleEvents(30, 'mine'));
+    const mine = await all(store);
+    await store.close();
+    ({ store } = await opened(other));
+    await store.append(sampleEvents(30, 'theirs'));
+    await store.close();
+
+    // Same number of events and similar sizes, but a different chain.
+    await copyFile(join(other, 'events.idx'), join(dir, 'events.idx'));
+    let r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    expect(r.logger.lines.some((l) => l.msg === 'Index snapshot ignored; replaying the log')).toBe(true);
+    expect(await all(r.store)).toEqual(mine);
+    await r.store.close();
+
+    // A snapshot covering more than the log holds (log cut back by hand).
+    const lines = await logLines(dir);
+    await truncate(join(dir, 'events.ndjson'), lines.slice(0, 20).join('\n').length + 1);
+    r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    expect(r.store.health().head.seq).toBe(20);
+    await r.store.close();
+
+    await writeFile(join(dir, 'events.idx'), 'garbage');
+    r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    expect(r.store.health().head.seq).toBe(20);
+    await r.store.close();
+
+    await unlink(join(dir, 'events.idx'));
+    r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    await r.store.close();
+  });
+});
+
+describe('file event store: queries use the indexes', () => {
+  it('reads only the lines a page needs, not the whole log', async () => {
+    const dir = await tempDir();
+    let bytesRead = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      readSync: (fd, buf, offset, length, position) => {
+        const n = nodeStoreFs.readSync!(fd, buf, offset, length, position);
+        bytesRead += n;
+        return n;
+      },
+      read: async (fd, buf, offset, length, position) => {
+        const n = await nodeStoreFs.read(fd, buf, offset, length, position);
+        bytesRead += n;
+        return n;
+      },
+    };
+    const store = await openFileEventStore({ dir, fs });
+    for (let i = 0; i < 10; i++) await store.append(sampleEvents(500, `b${i}`));
+    const size = (await stat(join(dir, 'events.ndjson'))).size;
+    bytesRead = 0;
+    const page = await store.read({ target: 'octo/cat', order: 'desc', limit: 20 });
+    expect(page.events).toHaveLength(20);
+    expect(page.events.every((e) => e.target === 'octo/cat')).toBe(true);
+    expect(bytesRead).toBeLessThan(size / 20);
+    bytesRead = 0;
+    await store.read({ subject: 'pr:acme/api#0', since: page.events[19]!.time, limit: 5 });
+    expect(bytesRead).toBeLessThan(size / 20);
+    await store.close();
+  });
+
+  it('a subscriber that throws is logged and does not stop the others', async () => {
+    const dir = await tempDir();
+    const logger = recordingLogger();
+    const store = await openFileEventStore({ dir, logger });
+    const seen: number[] = [];
+    store.subscribe(0, () => {
+      throw new Error('boom');
+    });
+    store.subscribe(0, (e) => seen.push(e.seq));
+    await new Promise((r) => setTimeout(r, 10));
+    await store.append(sampleEvents(3));
+    await new Promise((r) => setTimeout(r, 10));
+    expect(seen).toEqual([1, 2, 3]);
+    expect(logger.lines.filter((l) => l.msg === 'Event subscriber threw')).toHaveLength(3);
+    await store.close();
+  });
+});
+
+describe('file event store: write failures', () => {
+  /** The real fs, except that writes fail with `code` while `failing` is set. */
+  function failingFs(code: string, partial: boolean) {
+    const state = { failing: false };
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      write: async (fd, buf, offset, length, position) => {
+        if (!state.failing) return nodeStoreFs.write(fd, buf, offset, length, position);
+        // Half of the bytes reach the file before the failure, as on a disk filling up.
+        if (partial) await nodeStoreFs.write(fd, buf, offset, Math.floor(length / 2), position);
+        throw errno(code);
+      },
+    };
+    return { fs, state };
+  }
+
+  for (const [code, storeCode, partial] of [
+    ['EROFS', 'store_read_only', false],
+    ['EACCES', 'store_read_only', false],
+    ['ENOSPC', 'store_full', true],
+  ] as const) {
+    it(`${code} on write: health not writable, append rejects with ${storeCode}, nothing torn`, async () => {
+      const dir = await tempDir();
+      const { fs, state } = failingFs(code, partial);
+      const logger = recordingLogger();
+      const store = await openFileEventStore({ dir, fs, logger });
+      await store.append(sampleEvents(3, 'ok'));
+      const size = (await stat(join(dir, 'events.ndjson'))).size;
+      const head = store.health().head;
+
+      state.failing = true;
+      const results = await Promise.allSettled([store.append(sampleEvents(4, 'lost')), store.append(sampleEvents(1, 'lost2'))]);
+      for (const r of results) expect(r).toMatchObject({ status: 'rejected', reason: { code: storeCode } });
+      expect(store.health()).toMatchObject({ writable: false, head });
+      expect(store.health().problem).toContain(code);
+      expect((await stat(join(dir, 'events.ndjson'))).size).toBe(size);
+      expect((await store.read({ limit: 100 })).events.map((e) => e.id)).toEqual(['ok-0', 'ok-1', 'ok-2']);
+      expect(logger.lines.some((l) => l.level === 'error' && l.obj.code === storeCode)).toBe(true);
+
+      // The disk recovers: appends resume, the failed ids were never stored.
+      state.failing = false;
+      const again = await store.append(sampleEvents(4, 'lost'));
+      expect(again.stored.map((e) => e.seq)).toEqual([4, 5, 6, 7]);
+      expect(store.health().writable).toBe(true);
+      await store.close();
+      expect(await verifyLogFile(join(dir, 'events.ndjson'))).toMatchObject({ ok: true, count: 7, tornTailBytes: 0 });
+    });
+  }
+
+  it('a failing fdatasync rejects the batch and leaves nothing visible', async () => {
+    const dir = await tempDir();
+    let fail = false;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      fdatasync: async (fd) => {
+        if (fail) throw errno('EIO');
+        return nodeStoreFs.fdatasync(fd);
+      },
+    };
+    const store = await openFileEventStore({ dir, fs });
+    await store.append(sampleEvents(2));
+    fail = true;
+    await expect(store.append(sampleEvents(3, 'x'))).rejects.toMatchObject({ code: 'store_unavailable' });
+    fail = false;
+    expect(store.health().head.seq).toBe(2);
+    const next = await store.append(sampleEvents(1, 'x'));
+    expect(next.stored[0]!.seq).toBe(3);
+    expectValidChain(await all(store));
+    await store.close();
+  });
+
+  it('a directory not writable at open gives a readable, read-only store', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(4));
+    await store.close();
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      access: async (path, mode) => {
+        if (mode !== 0) throw errno('EACCES');
+        return nodeStoreFs.access(path, mode);
+      },
+    };
+    const logger = recordingLogger();
+    store = await openFileEventStore({ dir, fs, logger });
+    expect(store.health()).toMatchObject({ writable: false, kind: 'file', head: { seq: 4 } });
+    expect(store.health().problem).toContain('EACCES');
+    expect((await store.read({ limit: 10 })).events).toHaveLength(4);
+    await expect(store.append(sampleEvents(1, 'no'))).rejects.toMatchObject({ code: 'store_read_only' });
+    expect(logger.lines.some((l) => l.msg === 'Event store is read-only')).toBe(true);
+    await store.close();
+  });
+});
+
+describe('IdIndex', () => {
+  it('returns every seq stored under a colliding hash, across growth', () => {
+    const index = new IdIndex(4);
+    for (let i = 1; i <= 5000; i++) index.insert(i % 3 === 0 ? 42 : i * 7919, i);
+    expect(index.lookup(42)).toHaveLength(1666);
+    expect(index.lookup(7919)).toEqual([1]);
+    expect(index.lookup(1)).toEqual([]);
+    expect(index.size).toBe(5000);
+  });
+});

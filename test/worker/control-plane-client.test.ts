@@ -1,0 +1,115 @@
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newEvent } from '../../src/events/envelope.ts';
+import { HttpEventSink } from '../../src/worker/control-plane-client.ts';
+import { Redactor } from '../../src/worker/redact.ts';
+import { API_TOKEN, captureLogs, FAKE_TOKEN, FakeControlPlane } from './harness.ts';
+
+let dir: string;
+let cp: FakeControlPlane;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), 'leviathan-sink-test-'));
+  cp = await new FakeControlPlane().start();
+  logs = captureLogs();
+});
+
+afterEach(async () => {
+  await cp.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const ev = (id: string, data: Record<string, unknown> = {}) =>
+  newEvent({ id, type: 'attempt.started', actor: 'worker:a', target: 'acme/widgets', subject: 'attempt:a', data });
+
+function sink(over: Partial<ConstructorParameters<typeof HttpEventSink>[0]> = {}) {
+  return new HttpEventSink({
+    url: cp.url,
+    token: API_TOKEN,
+    spoolDir: path.join(dir, 'spool'),
+    attemptId: 'a',
+    logger: pino({ level: 'debug' }, logs.stream),
+    redactor: new Redactor([FAKE_TOKEN]),
+    sleep: async () => undefined,
+    ...over,
+  });
+}
+
+describe('HttpEventSink', () => {
+  it('posts a JSON array with the bearer token; duplicates count as delivered', async () => {
+    const s = sink();
+    await s.post(ev('a:1'));
+    await s.post(ev('a:1'));
+    expect(await s.flush(Date.now() + 1000)).toEqual({ pending: 0, refused: 0 });
+    expect(cp.stored.map((e) => e.id)).toEqual(['a:1']);
+    expect(JSON.parse(cp.bodies[0]!)).toEqual([ev('a:1')]);
+    expect(cp.authHeaders[0]).toBe(`Bearer ${API_TOKEN}`);
+  });
+
+  it('redacts secrets in event data before anything leaves the process or reaches the spool', async () => {
+    cp.failNext = 1;
+    const s = sink();
+    await s.post(ev('a:1', { message: `failed with ${FAKE_TOKEN}` }));
+    const spool = await readFile(path.join(dir, 'spool', 'a.ndjson'), 'utf8');
+    expect(spool).toContain('failed with ***');
+    await s.flush(Date.now() + 1000);
+    expect(cp.stored[0]?.data).toEqual({ message: 'failed with ***' });
+    expect(cp.bodies.join('')).not.toContain(FAKE_TOKEN);
+  });
+
+  it('keeps events in order while the control plane answers 5xx and 429, and delivers them once it recovers', async () => {
+    cp.failNext = 3;
+    const s = sink();
+    await s.post(ev('a:1'));
+    await s.post(ev('a:2'));
+    expect(s.pending).toBe(2);
+    await s.post(ev('a:3'));
+    expect(await s.flush(Date.now() + 1000)).toEqual({ pending: 0, refused: 0 });
+    expect(cp.stored.map((e) => e.id)).toEqual(['a:1', 'a:2', 'a:3']);
+    expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
+  });
+
+  it('backs off exponentially with jitter up to the deadline, then reports what is left', async () => {
+    await cp.stop();
+    const delays: number[] = [];
+    let now = 0;
+    const s = sink({
+      now: () => now,
+      random: () => 0.5,
+      baseDelayMs: 100,
+      maxDelayMs: 1000,
+      sleep: async (ms) => {
+        delays.push(ms);
+        now += ms;
+      },
+    });
+    await s.post(ev('a:1'));
+    expect(await s.flush(3000)).toEqual({ pending: 1, refused: 0 });
+    expect(delays.slice(0, 5)).toEqual([50, 100, 200, 400, 500]);
+    expect(delays.reduce((x, y) => x + y, 0)).toBe(3000);
+    expect(logs.lines.join('')).toContain('Control plane unreachable; events kept in the spool');
+  });
+
+  it('does not retry a 4xx the control plane will never accept', async () => {
+    const s = sink({ token: 'wrong-token-123' });
+    await s.post(ev('a:1'));
+    expect(await s.flush(Date.now() + 1000)).toEqual({ pending: 0, refused: 1 });
+    expect(cp.bodies).toHaveLength(1);
+    expect(logs.lines.join('')).toContain('Control plane refused events; not retried');
+    expect(logs.lines.join('')).not.toContain('wrong-token-123');
+  });
+
+  it('the next run delivers events an earlier run left in the spool, before its own', async () => {
+    await mkdir(path.join(dir, 'spool'), { recursive: true });
+    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${JSON.stringify(ev('old:1'))}\n${JSON.stringify(ev('old:2'))}\n`);
+    const s = sink();
+    await s.post(ev('a:1'));
+    await s.flush(Date.now() + 1000);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'old:2', 'a:1']);
+    expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
+  });
+});

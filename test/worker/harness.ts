@@ -1,0 +1,280 @@
+/**
+ * Test doubles for the worker: a bare git repository as origin, a real HTTP control plane on
+ * loopback that stores events like the real one (idempotent ids), and an assignment builder.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { WorkerAssignment } from '../../src/executors/executor.ts';
+
+/** A GitHub installation token look-alike (`ghs_` + 36 characters); the same string crashes.sh prints. */
+export const FAKE_TOKEN = 'ghs_FAKEfakeFAKEfake0123456789abcdefghij';
+/** The control plane API token. */
+export const API_TOKEN = 'lev-api-token-0123456789-secret';
+
+export const AGENTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/agents');
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 'Seed',
+  GIT_AUTHOR_EMAIL: 'seed@example.com',
+  GIT_COMMITTER_NAME: 'Seed',
+  GIT_COMMITTER_EMAIL: 'seed@example.com',
+};
+
+/** Runs git synchronously for test setup and inspection. */
+export function git(cwd: string, ...args: string[]): string {
+  return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** A temp dir holding a seeded bare origin (`origin.git`), a work dir and an agent output dir. */
+export async function makeOrigin(): Promise<{ root: string; bare: string; remoteUrl: string; workDir: string; outDir: string }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'leviathan-worker-test-'));
+  const bare = path.join(root, 'origin.git');
+  const seed = path.join(root, 'seed');
+  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
+  git(root, 'init', '--quiet', '--initial-branch=main', seed);
+  const files: Record<string, string> = {
+    'README.md': '# Widgets\n',
+    'docs/guide.md': '# Guide\n',
+    'docs/obsolete.md': 'old stuff\n',
+    'docs/old-name.md': 'a page with a long enough body to be detected as a rename\n'.repeat(5),
+    'docs/build.sh': 'echo build\n',
+    'src/index.ts': 'export const x = 1;\n',
+  };
+  for (const [p, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(seed, p)), { recursive: true });
+    await writeFile(path.join(seed, p), content);
+  }
+  git(seed, 'add', '-A');
+  git(seed, 'commit', '--quiet', '-m', 'seed');
+  git(seed, 'push', '--quiet', bare, 'main');
+  const workDir = path.join(root, 'work');
+  const outDir = path.join(root, 'out');
+  await mkdir(workDir);
+  await mkdir(outDir);
+  return { root, bare, remoteUrl: `file://${bare}`, workDir, outDir };
+}
+
+/** An assignment for a docs task on acme/widgets. */
+export function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignment {
+  return {
+    attempt_id: 'att-1',
+    target: 'acme/widgets',
+    installation_id: 42,
+    default_branch: 'main',
+    timeout_seconds: 60,
+    task: {
+      id: 'docs-guide',
+      title: 'Improve the guide',
+      scope: 'docs',
+      priority: 'high',
+      ready: true,
+      status: 'pending',
+      dependencies: [],
+      allowed_paths: ['docs/'],
+      acceptance_criteria: ['Guide has a new paragraph', 'A new page exists'],
+      estimated_size: 'small',
+      description: 'Make the guide more helpful.',
+      line: 3,
+    },
+    policy: {
+      max_open_prs: 2,
+      circuit_breaker: { consecutive_failures: 2, cooldown_minutes: 60 },
+      attempt_timeout_minutes: 15,
+      max_attempts_per_task: 2,
+      max_concurrent_attempts: 1,
+      max_tasks_per_day: null,
+      allowed_paths: { docs: ['docs/**'] },
+      forbidden_paths: ['docs/private/**'],
+      max_files_per_task: { docs: 6 },
+      sources: {},
+    },
+    ...over,
+  };
+}
+
+/** An event as the fake control plane received it. */
+export interface ReceivedEvent {
+  id: string;
+  type: string;
+  actor: string;
+  target: string | null;
+  subject: string | null;
+  data: Record<string, unknown>;
+}
+
+/**
+ * `POST /v1/events` on loopback. Stores each id once (duplicates acknowledged), answers 503 while
+ * `failNext` > 0, and records every raw request body for the redaction checks.
+ */
+export class FakeControlPlane {
+  readonly stored: ReceivedEvent[] = [];
+  readonly bodies: string[] = [];
+  readonly authHeaders: Array<string | undefined> = [];
+  failNext = 0;
+  #server: http.Server | undefined;
+  port = 0;
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  /** Starts listening; on `port` when given (to come back on the port the worker already knows). */
+  async start(port = 0): Promise<this> {
+    this.#server = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        this.bodies.push(body);
+        this.authHeaders.push(req.headers.authorization);
+        res.setHeader('content-type', 'application/json');
+        if (req.method !== 'POST' || req.url !== '/v1/events') {
+          res.statusCode = 404;
+          return res.end(JSON.stringify({ error: { code: 'not_found', message: 'no route' } }));
+        }
+        if (req.headers.authorization !== `Bearer ${API_TOKEN}`) {
+          res.statusCode = 401;
+          return res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'bad token' } }));
+        }
+        if (this.failNext > 0) {
+          this.failNext--;
+          res.statusCode = 503;
+          return res.end(JSON.stringify({ error: { code: 'unavailable', message: 'try later' } }));
+        }
+        const events = JSON.parse(body) as ReceivedEvent[];
+        const stored: Array<{ id: string; seq: number }> = [];
+        const duplicates: string[] = [];
+        for (const e of events) {
+          if (this.stored.some((s) => s.id === e.id)) duplicates.push(e.id);
+          else {
+            this.stored.push(e);
+            stored.push({ id: e.id, seq: this.stored.length });
+          }
+        }
+        res.end(JSON.stringify({ stored, duplicates }));
+      });
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(port, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+
+  types(): string[] {
+    return this.stored.map((e) => e.type);
+  }
+}
+
+/** Collects pino output. */
+export function captureLogs(): { lines: string[]; stream: { write(line: string): void } } {
+  const lines: string[] = [];
+  return { lines, stream: { write: (line: string) => void lines.push(line) } };
+}
+
+/** True while a process exists and is not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    return !/^\d+ \(.*\) Z/.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Smart-HTTP git server on loopback (`git http-backend` as CGI) that requires
+ * `Authorization: Basic base64(x-access-token:<token>)`, so the tests see the token travel the
+ * way it does to GitHub, and nowhere else.
+ */
+export class FakeGitHttpServer {
+  readonly authHeaders: Array<string | undefined> = [];
+  #server: http.Server | undefined;
+  port = 0;
+
+  constructor(
+    private readonly projectRoot: string,
+    private readonly token: string,
+  ) {}
+
+  /** URL of a repository under the project root, e.g. `origin.git`. */
+  url(repo: string): string {
+    return `http://127.0.0.1:${this.port}/${repo}`;
+  }
+
+  async start(): Promise<this> {
+    const expected = `Basic ${Buffer.from(`x-access-token:${this.token}`).toString('base64')}`;
+    this.#server = http.createServer((req, res) => {
+      this.authHeaders.push(req.headers.authorization);
+      if (req.headers.authorization !== expected) {
+        res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' });
+        return res.end('Authentication required');
+      }
+      const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+      const child = spawn('git', ['http-backend'], {
+        env: {
+          PATH: process.env.PATH,
+          GIT_PROJECT_ROOT: this.projectRoot,
+          GIT_HTTP_EXPORT_ALL: '1',
+          GIT_CONFIG_NOSYSTEM: '1',
+          GIT_CONFIG_GLOBAL: '/dev/null',
+          PATH_INFO: url.pathname,
+          QUERY_STRING: url.search.slice(1),
+          REQUEST_METHOD: req.method ?? 'GET',
+          CONTENT_TYPE: req.headers['content-type'] ?? '',
+          HTTP_CONTENT_ENCODING: String(req.headers['content-encoding'] ?? ''),
+          GIT_PROTOCOL: String(req.headers['git-protocol'] ?? ''),
+          REMOTE_USER: 'x-access-token',
+          REMOTE_ADDR: '127.0.0.1',
+        },
+      });
+      req.pipe(child.stdin);
+      let buf = Buffer.alloc(0);
+      let headersDone = false;
+      child.stdout.on('data', (c: Buffer) => {
+        if (headersDone) return void res.write(c);
+        buf = Buffer.concat([buf, c]);
+        const end = buf.indexOf('\r\n\r\n');
+        if (end === -1) return;
+        headersDone = true;
+        let status = 200;
+        for (const line of buf.subarray(0, end).toString('utf8').split('\r\n')) {
+          const i = line.indexOf(':');
+          const k = line.slice(0, i).trim();
+          const v = line.slice(i + 1).trim();
+          if (k.toLowerCase() === 'status') status = parseInt(v, 10);
+          else res.setHeader(k, v);
+        }
+        res.writeHead(status);
+        res.write(buf.subarray(end + 4));
+      });
+      child.on('close', () => res.end());
+    });
+    await new Promise<void>((resolve) => this.#server!.listen(0, '127.0.0.1', resolve));
+    this.port = (this.#server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    const s = this.#server;
+    this.#server = undefined;
+    if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
+  }
+}

@@ -1,0 +1,109 @@
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import nock from 'nock';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadEnv } from '../../src/env.ts';
+import { repositoryUrl, workerMain } from '../../src/worker/main.ts';
+import { AGENTS, API_TOKEN, assignment, captureLogs, FakeControlPlane, FAKE_TOKEN, git, makeOrigin } from './harness.ts';
+
+type Origin = Awaited<ReturnType<typeof makeOrigin>>;
+let origin: Origin;
+let cp: FakeControlPlane;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeEach(async () => {
+  origin = await makeOrigin();
+  cp = await new FakeControlPlane().start();
+  logs = captureLogs();
+});
+
+afterEach(async () => {
+  // Every GitHub mock a test set up must have been used.
+  const unused = nock.pendingMocks();
+  nock.cleanAll();
+  await cp.stop();
+  await rm(origin.root, { recursive: true, force: true });
+  expect(unused).toEqual([]);
+});
+
+function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.stringify(assignment())) {
+  const processEnv: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    HOME: origin.root,
+    LEVIATHAN_TEST_OUT: origin.outDir,
+    GITHUB_TOKEN: FAKE_TOKEN,
+    LEVIATHAN_API_TOKEN: `read:reader-token-000,${API_TOKEN}`,
+    LEVIATHAN_CONTROL_PLANE_URL: cp.url,
+    LEVIATHAN_AGENT_COMMAND: path.join(AGENTS, agent),
+    LOG_LEVEL: 'debug',
+    ...vars,
+  };
+  return workerMain(loadEnv(processEnv as NodeJS.ProcessEnv), {
+    processEnv,
+    taskJson,
+    workDir: origin.workDir,
+    remoteUrl: origin.remoteUrl,
+    logStream: logs.stream,
+    githubRetry: false,
+    eventRetry: { baseDelayMs: 5, maxDelayMs: 10 },
+  });
+}
+
+describe('workerMain', () => {
+  it('exit 0 after a good change, with GITHUB_TOKEN used for the API and hidden from agent and logs', async () => {
+    nock('https://api.github.com')
+      .matchHeader('authorization', `token ${FAKE_TOKEN}`)
+      .post('/repos/acme/widgets/pulls')
+      .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+      .post('/repos/acme/widgets/issues/9/labels')
+      .reply(200, []);
+    expect(await main('good-change.sh')).toBe(0);
+    expect(nock.isDone()).toBe(true);
+    expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    // The write token, not the read-only one, authenticates the events.
+    expect(new Set(cp.authHeaders)).toEqual(new Set([`Bearer ${API_TOKEN}`]));
+    expect(git(origin.bare, 'branch', '--list', 'leviathan/*').trim()).toBe('leviathan/docs-guide');
+    const agentEnv = await readFile(path.join(origin.outDir, 'agent-env.txt'), 'utf8');
+    expect(agentEnv).not.toMatch(/^(GITHUB_TOKEN|LEVIATHAN_API_TOKEN)=/m);
+    const written = logs.lines.join('') + cp.bodies.join('') + agentEnv;
+    for (const secret of [FAKE_TOKEN, API_TOKEN, 'reader-token-000']) expect(written).not.toContain(secret);
+    expect(logs.lines.join('')).toContain('Worker: Finished');
+  });
+
+  it('exit 1 and an attempt.failed event when the attempt fails', async () => {
+    expect(await main('no-change.sh')).toBe(1);
+    expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'no_changes' });
+  });
+
+  it('auth_error when there are no GitHub credentials at all', async () => {
+    expect(await main('good-change.sh', { GITHUB_TOKEN: '' })).toBe(1);
+    expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'auth_error' });
+    expect(String(cp.stored.at(-1)?.data.message)).toContain('set APP_ID and PRIVATE_KEY');
+  });
+
+  it('agent_error when no agent command is configured', async () => {
+    expect(await main('good-change.sh', { LEVIATHAN_AGENT_COMMAND: '' })).toBe(1);
+    expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'agent_error', message: 'No agent configured: set LEVIATHAN_AGENT_COMMAND' });
+  });
+
+  it('exit 1 without events when the assignment is invalid', async () => {
+    expect(await main('good-change.sh', {}, JSON.stringify({ ...assignment(), target: 'not a repo' }))).toBe(1);
+    expect(cp.bodies).toEqual([]);
+    expect(logs.lines.join('')).toContain('Worker: Invalid assignment');
+    expect(logs.lines.join('')).toContain('target');
+  });
+
+  it('reads the assignment from LEVIATHAN_TASK_FILE when set', async () => {
+    const file = path.join(origin.root, 'assignment.json');
+    await import('node:fs/promises').then((fs) => fs.writeFile(file, JSON.stringify(assignment({ attempt_id: 'from-file' }))));
+    expect(await main('no-change.sh', { LEVIATHAN_TASK_FILE: file }, '')).toBe(1);
+    expect(cp.stored[0]?.id).toBe('from-file:started');
+  });
+});
+
+describe('repositoryUrl', () => {
+  it('maps the API URL to the clone URL, without credentials', () => {
+    expect(repositoryUrl('https://api.github.com', 'acme/widgets')).toBe('https://github.com/acme/widgets.git');
+    expect(repositoryUrl('https://ghe.example.com/api/v3', 'acme/widgets')).toBe('https://ghe.example.com/acme/widgets.git');
+  });
+});

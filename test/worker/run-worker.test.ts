@@ -1,0 +1,457 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nock from 'nock';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkerAssignment } from '../../src/executors/executor.ts';
+import { HttpEventSink, type EventSink } from '../../src/worker/control-plane-client.ts';
+import { staticToken } from '../../src/worker/credentials.ts';
+import { OctokitPullRequests } from '../../src/worker/github-pull-requests.ts';
+import { Redactor } from '../../src/worker/redact.ts';
+import { runWorker, type WorkerDeps, type WorkerResult } from '../../src/worker/run-worker.ts';
+import {
+  AGENTS,
+  alive,
+  API_TOKEN,
+  assignment,
+  captureLogs,
+  FakeControlPlane,
+  FAKE_TOKEN,
+  FakeGitHttpServer,
+  git,
+  makeOrigin,
+} from './harness.ts';
+
+type Origin = Awaited<ReturnType<typeof makeOrigin>>;
+
+let origin: Origin;
+let cp: FakeControlPlane;
+let logs: ReturnType<typeof captureLogs>;
+
+beforeEach(async () => {
+  origin = await makeOrigin();
+  cp = await new FakeControlPlane().start();
+  logs = captureLogs();
+});
+
+afterEach(async () => {
+  // Every GitHub mock a test set up must have been used.
+  const unused = nock.pendingMocks();
+  nock.cleanAll();
+  await cp.stop();
+  await rm(origin.root, { recursive: true, force: true });
+  expect(unused).toEqual([]);
+});
+
+function deps(agent: string, over: Partial<WorkerDeps> & { a?: WorkerAssignment; sink?: EventSink } = {}): WorkerDeps {
+  const a = over.a ?? assignment();
+  const redactor = new Redactor([API_TOKEN]);
+  const logger = pino({ level: 'debug' }, logs.stream);
+  const credentials = staticToken(FAKE_TOKEN);
+  return {
+    assignment: a,
+    controlPlane:
+      over.sink ??
+      new HttpEventSink({
+        url: cp.url,
+        token: API_TOKEN,
+        spoolDir: path.join(origin.workDir, 'spool'),
+        attemptId: a.attempt_id,
+        logger,
+        redactor,
+        baseDelayMs: 5,
+        maxDelayMs: 20,
+      }),
+    github: new OctokitPullRequests({ credentials, retry: false, throttle: false }),
+    credentials,
+    remoteUrl: origin.remoteUrl,
+    agentCommand: path.join(AGENTS, agent),
+    agentEnv: {
+      PATH: process.env.PATH,
+      HOME: origin.root,
+      LEVIATHAN_TEST_OUT: origin.outDir,
+      // None of these may reach the agent.
+      GITHUB_TOKEN: FAKE_TOKEN,
+      LEVIATHAN_API_TOKEN: API_TOKEN,
+      SOMETHING_INNOCENT: `prefix-${FAKE_TOKEN}`,
+    },
+    gitEnv: { PATH: process.env.PATH, HOME: origin.root },
+    workDir: origin.workDir,
+    clock: { now: Date.now },
+    logger,
+    redactor,
+    keepWorkspace: true,
+    ...over,
+  };
+}
+
+/** The GitHub API as a good run uses it; returns what the PR request carried. */
+function githubAcceptsPullRequest(number = 7) {
+  const seen: { pr?: Record<string, unknown> } = {};
+  const scope = nock('https://api.github.com')
+    .matchHeader('authorization', `token ${FAKE_TOKEN}`)
+    .post('/repos/acme/widgets/pulls', (body: Record<string, unknown>) => {
+      seen.pr = body;
+      return true;
+    })
+    .reply(201, { number, html_url: `https://github.com/acme/widgets/pull/${number}` })
+    .post(`/repos/acme/widgets/issues/${number}/labels`, { labels: ['leviathan'] })
+    .reply(200, [{ name: 'leviathan' }]);
+  return { scope, seen };
+}
+
+function pushedBranches(): string {
+  return git(origin.bare, 'branch', '--list', 'leviathan/*').trim();
+}
+
+/** Everything the worker wrote must be free of the token and the API token. */
+async function expectNoSecrets(result: WorkerResult): Promise<void> {
+  const places: Array<[string, string]> = [
+    ['events', cp.bodies.join('\n')],
+    ['logs', logs.lines.join('')],
+    ['result', JSON.stringify(result)],
+    ['origin config', await readFile(path.join(origin.bare, 'config'), 'utf8')],
+  ];
+  const wsConfig = path.join(origin.workDir, 'att-1', 'repo', '.git', 'config');
+  if (existsSync(wsConfig)) places.push(['workspace config', await readFile(wsConfig, 'utf8')]);
+  const basic = Buffer.from(`x-access-token:${FAKE_TOKEN}`).toString('base64');
+  for (const [where, text] of places) {
+    expect(text, where).not.toContain(FAKE_TOKEN);
+    expect(text, where).not.toContain(basic);
+    expect(text, where).not.toContain(API_TOKEN);
+  }
+}
+
+function failedEvent() {
+  const failed = cp.stored.find((e) => e.type === 'attempt.failed');
+  expect(failed).toBeDefined();
+  return failed!;
+}
+
+describe('runWorker end to end', () => {
+  it('good change: pushes the branch with the trailer, opens a labelled PR, reports started → pr.created → succeeded', async () => {
+    const { scope, seen } = githubAcceptsPullRequest();
+    const result = await runWorker(deps('good-change.sh'));
+
+    expect(result.message).toBe('Opened pull request #7: https://github.com/acme/widgets/pull/7');
+    expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 7 });
+    expect(scope.isDone()).toBe(true);
+
+    // The branch is on origin, one commit on top of main, with the trailer and the fixed author.
+    expect(pushedBranches()).toBe('leviathan/docs-guide');
+    const log = git(origin.bare, 'log', '--format=%an <%ae>%n%B', '-1', 'leviathan/docs-guide');
+    expect(log).toContain('Leviathan <leviathan@users.noreply.github.com>');
+    expect(log).toContain('Improve the guide');
+    expect(log).toContain('- Guide has a new paragraph');
+    expect(log).toMatch(/^Leviathan-Attempt: att-1$/m);
+    expect(git(origin.bare, 'rev-parse', 'leviathan/docs-guide~1')).toBe(git(origin.bare, 'rev-parse', 'main'));
+
+    // Adds, edits, deletes, renames, mode changes and an in-repo symlink all made it.
+    const status = git(origin.bare, 'diff', '--name-status', '-M', 'main', 'leviathan/docs-guide');
+    expect(status).toMatch(/^A\tdocs\/new\.md$/m);
+    expect(status).toMatch(/^M\tdocs\/guide\.md$/m);
+    expect(status).toMatch(/^D\tdocs\/obsolete\.md$/m);
+    expect(status).toMatch(/^R\d+\tdocs\/old-name\.md\tdocs\/new-name\.md$/m);
+    expect(git(origin.bare, 'ls-tree', 'leviathan/docs-guide', 'docs/build.sh')).toMatch(/^100755 /);
+    expect(git(origin.bare, 'ls-tree', 'leviathan/docs-guide', 'docs/guide-link.md')).toMatch(/^120000 /);
+
+    // The pull request: base, head, marker line, acceptance criteria as a checklist.
+    expect(seen.pr).toMatchObject({ title: 'Improve the guide', head: 'leviathan/docs-guide', base: 'main' });
+    const body = String(seen.pr?.body);
+    expect(body).toMatch(/^Leviathan-Attempt: att-1$/m);
+    expect(body).toContain('- [ ] Guide has a new paragraph');
+    expect(body).toContain('- [ ] A new page exists');
+    expect(body).toContain('Make the guide more helpful.');
+    expect(body).toContain('docs');
+
+    expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    const [startedEv, prEv, succeededEv] = cp.stored;
+    expect(startedEv).toMatchObject({
+      id: 'att-1:started',
+      actor: 'worker:att-1',
+      target: 'acme/widgets',
+      subject: 'attempt:att-1',
+      data: { attempt_id: 'att-1', task_id: 'docs-guide' },
+    });
+    expect(prEv).toMatchObject({
+      subject: 'pr:acme/widgets#7',
+      data: {
+        number: 7,
+        url: 'https://github.com/acme/widgets/pull/7',
+        branch: 'leviathan/docs-guide',
+        attempt_id: 'att-1',
+        task_id: 'docs-guide',
+        head_sha: git(origin.bare, 'rev-parse', 'leviathan/docs-guide').trim(),
+      },
+    });
+    expect(succeededEv?.data).toMatchObject({ pr_number: 7, attempt_id: 'att-1' });
+    expect(typeof succeededEv?.data.duration_seconds).toBe('number');
+    expect(cp.authHeaders.every((h) => h === `Bearer ${API_TOKEN}`)).toBe(true);
+
+    // The agent got the task on stdin and in LEVIATHAN_TASK_FILE (outside the clone), and no secret.
+    const stdin = JSON.parse(await readFile(path.join(origin.outDir, 'stdin.json'), 'utf8'));
+    expect(stdin).toMatchObject({ attempt_id: 'att-1', task: { id: 'docs-guide' }, max_files: 6 });
+    expect(await readFile(path.join(origin.outDir, 'task-file.json'), 'utf8')).toBe(JSON.stringify(stdin, null, 2));
+    const agentEnv = await readFile(path.join(origin.outDir, 'agent-env.txt'), 'utf8');
+    expect(agentEnv).not.toContain(FAKE_TOKEN);
+    expect(agentEnv).not.toContain(API_TOKEN);
+    expect(agentEnv).not.toMatch(/^GIT_CONFIG/m);
+    expect(agentEnv).toMatch(/^LEVIATHAN_TASK_FILE=/m);
+    expect(agentEnv).toContain('LEVIATHAN_TEST_OUT=');
+    await expectNoSecrets(result);
+  });
+
+  it('a retry of the same task replaces the branch and reuses the existing PR', async () => {
+    git(origin.bare, 'branch', 'leviathan/docs-guide', 'main');
+    nock('https://api.github.com')
+      .post('/repos/acme/widgets/pulls')
+      .reply(422, { message: 'Validation Failed', errors: [{ message: 'A pull request already exists for acme:leviathan/docs-guide.' }] })
+      .get('/repos/acme/widgets/pulls')
+      .query({ head: 'acme:leviathan/docs-guide', state: 'open', per_page: '1' })
+      .reply(200, [{ number: 3, html_url: 'https://github.com/acme/widgets/pull/3' }])
+      .post('/repos/acme/widgets/issues/3/labels')
+      .reply(200, []);
+    const result = await runWorker(deps('good-change.sh'));
+    expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 3 });
+    expect(nock.isDone()).toBe(true);
+    expect(git(origin.bare, 'log', '-1', '--format=%B', 'leviathan/docs-guide')).toContain('Leviathan-Attempt: att-1');
+  });
+
+  it('no change: attempt.failed no_changes, nothing pushed', async () => {
+    const result = await runWorker(deps('no-change.sh'));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'no_changes' });
+    expect(cp.types()).toEqual(['attempt.started', 'attempt.failed']);
+    expect(failedEvent().data).toMatchObject({ failure_type: 'no_changes', attempt_id: 'att-1', task_id: 'docs-guide' });
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
+  it('an attempt id of `..` cannot make the worker delete outside its work dir', async () => {
+    const result = await runWorker(deps('no-change.sh', { a: assignment({ attempt_id: '..' }), keepWorkspace: false }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'no_changes' });
+    expect(existsSync(origin.bare)).toBe(true);
+    expect(existsSync(origin.workDir)).toBe(true);
+  });
+
+  const refusals: Array<[string, string, Array<{ path: string; reason: string }>, Partial<WorkerAssignment>?]> = [
+    ['outside-allowed.sh', 'a path outside allowed_paths', [{ path: 'src/hack.ts', reason: 'outside_allowed' }]],
+    ['dotdot-escape.sh', 'a `..` escape', [{ path: '../escaped.txt', reason: 'dotdot' }]],
+    [
+      'symlink-escape.sh',
+      'symlinks out of the repository',
+      [
+        { path: 'docs/hostname.md', reason: 'symlink_escape' },
+        { path: 'docs/passwd.md', reason: 'symlink_escape' },
+      ],
+    ],
+    ['forbidden-path.sh', 'a forbidden path inside the allowed directory', [{ path: 'docs/deploy.pem', reason: 'forbidden' }]],
+    ['too-many-files.sh', 'more files than max_files_per_task', [{ path: 'docs/page-7.md', reason: 'too_many_files' }]],
+    ['sneaky-commit.sh', 'a change the agent committed itself', [{ path: 'src/hack.ts', reason: 'outside_allowed' }]],
+  ];
+
+  it.each(refusals)('%s: refuses %s with path_violation, nothing pushed', async (agent, _what, expected) => {
+    const result = await runWorker(deps(agent));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'path_violation' });
+    expect(cp.types()).toEqual(['attempt.started', 'attempt.failed']);
+    const data = failedEvent().data as { failure_type: string; violations: Array<{ path: string; reason: string }> };
+    expect(data.failure_type).toBe('path_violation');
+    const got = data.violations.map((v) => ({ path: v.path, reason: v.reason })).sort((x, y) => x.path.localeCompare(y.path));
+    expect(got).toEqual(expected);
+    for (const v of expected) expect(result.message).toContain(v.path);
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
+  it('timeout: kills the agent process group and reports timeout', async () => {
+    const started = Date.now();
+    const result = await runWorker(deps('sleeps-forever.sh', { timings: { agentTimeoutMs: 1_000, killGraceMs: 300 } }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout' });
+    expect(Date.now() - started).toBeLessThan(10_000);
+    const pids = (await readFile(path.join(origin.outDir, 'pids'), 'utf8')).trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+    expect(failedEvent().data).toMatchObject({ failure_type: 'timeout' });
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
+  it('timeout derived from timeout_seconds when no override is given', async () => {
+    const result = await runWorker(deps('sleeps-forever.sh', { a: assignment({ timeout_seconds: 2 }), timings: { killGraceMs: 300 } }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout' });
+  });
+
+  it('agent crash: agent_error with the redacted tail of stderr', async () => {
+    const result = await runWorker(deps('crashes.sh'));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'agent_error' });
+    expect(result.message).toContain('exited with code 3');
+    expect(result.message).toContain('fatal: agent blew up');
+    expect(result.message).toContain('***');
+    const data = failedEvent().data as { message: string; stderr_tail: string };
+    expect(data.message).toContain('fatal: agent blew up (token ***)');
+    expect(data.stderr_tail).toContain('x-access-token:***');
+    // The agent's output is in the log line by line, redacted.
+    expect(logs.lines.join('')).toContain('fatal: agent blew up (token ***)');
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
+  it('no credentials: auth_error before anything is cloned', async () => {
+    const result = await runWorker(
+      deps('good-change.sh', {
+        credentials: {
+          token: async () => {
+            throw new Error('Could not mint an installation token');
+          },
+        },
+      }),
+    );
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
+    expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
+  });
+
+  it('GitHub refuses the token when opening the PR: auth_error', async () => {
+    nock('https://api.github.com').post('/repos/acme/widgets/pulls').reply(401, { message: 'Bad credentials' });
+    const result = await runWorker(deps('good-change.sh'));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
+    expect(nock.isDone()).toBe(true);
+    await expectNoSecrets(result);
+  });
+
+  it('GitHub failing otherwise: other, with error_kind github_error', async () => {
+    nock('https://api.github.com').post('/repos/acme/widgets/pulls').reply(500, { message: 'Server Error' });
+    const result = await runWorker(deps('good-change.sh'));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+    expect(failedEvent().data).toMatchObject({ failure_type: 'other', error_kind: 'github_error' });
+    expect(result.message).toContain('HTTP 500');
+  });
+
+  it('an agent that floods stderr: the failure message stays within what the control plane accepts', async () => {
+    const result = await runWorker(
+      deps('', { agentCommand: `yes 'a long line of agent noise ${FAKE_TOKEN}' | head -c 200000 >&2; echo 'the last words' >&2; exit 1` }),
+    );
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'agent_error' });
+    const data = failedEvent().data as { message: string; stderr_tail: string };
+    expect(data.message.length).toBeLessThanOrEqual(4000);
+    expect(data.message).toContain('the last words');
+    expect(data.stderr_tail.length).toBeLessThanOrEqual(4000);
+    await expectNoSecrets(result);
+  });
+
+  it('origin rejects the push: push_rejected', async () => {
+    const hook = path.join(origin.bare, 'hooks', 'pre-receive');
+    await import('node:fs/promises').then((fs) => fs.writeFile(hook, '#!/bin/sh\necho "protected" >&2\nexit 1\n', { mode: 0o755 }));
+    const result = await runWorker(deps('good-change.sh'));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'push_rejected' });
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
+  it('control plane down, then back: every event delivered exactly once, in order', async () => {
+    const port = cp.port;
+    await cp.stop();
+    githubAcceptsPullRequest();
+    const d = deps('good-change.sh');
+    const logger = pino({ level: 'debug' }, logs.stream);
+    let sleeps = 0;
+    d.controlPlane = new HttpEventSink({
+      url: `http://127.0.0.1:${port}`,
+      token: API_TOKEN,
+      spoolDir: path.join(origin.workDir, 'spool'),
+      attemptId: 'att-1',
+      logger,
+      redactor: d.redactor!,
+      // The control plane comes back during the second back-off of the final flush, first answering 503.
+      sleep: async () => {
+        sleeps++;
+        if (sleeps === 2) {
+          await cp.start(port);
+          cp.failNext = 1;
+        }
+      },
+    });
+    const result = await runWorker(d);
+    expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 7 });
+    expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    expect(new Set(cp.stored.map((e) => e.id)).size).toBe(3);
+    expect(existsSync(path.join(origin.workDir, 'spool', 'att-1.ndjson'))).toBe(false);
+    expect(logs.lines.join('')).toContain('Control plane unreachable, events buffered');
+    await expectNoSecrets(result);
+  });
+
+  it('control plane refusing the events (wrong API token): the run fails rather than pretend it reported', async () => {
+    githubAcceptsPullRequest();
+    const d = deps('good-change.sh');
+    d.controlPlane = new HttpEventSink({
+      url: cp.url,
+      token: 'not-the-api-token',
+      spoolDir: path.join(origin.workDir, 'spool'),
+      attemptId: 'att-1',
+      logger: pino({ level: 'debug' }, logs.stream),
+      redactor: d.redactor!,
+    });
+    const result = await runWorker(d);
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'control_plane_unreachable', pr_number: 7 });
+    expect(result.message).toContain('3 event(s) were refused by the control plane');
+    expect(cp.stored).toEqual([]);
+  });
+
+  it('control plane never back: control_plane_unreachable, events left in the spool', async () => {
+    await cp.stop();
+    githubAcceptsPullRequest();
+    const d = deps('good-change.sh', { timings: { flushTimeoutMs: 200 } });
+    const result = await runWorker(d);
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'control_plane_unreachable', pr_number: 7 });
+    const spool = await readFile(path.join(origin.workDir, 'spool', 'att-1.ndjson'), 'utf8');
+    expect(spool.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    expect(spool).not.toContain(FAKE_TOKEN);
+  });
+
+  describe('over smart HTTP, as with GitHub', () => {
+    let server: FakeGitHttpServer | undefined;
+    afterEach(async () => {
+      await server?.stop();
+      server = undefined;
+    });
+
+    it('sends the token only as an HTTP header: not in the remote URL, .git/config, argv or logs', async () => {
+      server = await new FakeGitHttpServer(origin.root, FAKE_TOKEN).start();
+      githubAcceptsPullRequest();
+      // A git wrapper first on the worker's PATH records every argv git receives.
+      const bin = path.join(origin.root, 'bin');
+      await mkdir(bin);
+      const realGit = execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim();
+      await writeFile(
+        path.join(bin, 'git'),
+        `#!/bin/sh\nprintf '%s\\n' "$*" >> "${origin.outDir}/git-argv.txt"\nexec ${realGit} "$@"\n`,
+        { mode: 0o755 },
+      );
+      const result = await runWorker(
+        deps('good-change.sh', { remoteUrl: server.url('origin.git'), gitEnv: { PATH: `${bin}:${process.env.PATH}`, HOME: origin.root } }),
+      );
+      const argv = await readFile(path.join(origin.outDir, 'git-argv.txt'), 'utf8');
+      expect(argv).toContain('clone --depth 1 --branch main');
+      expect(argv).toContain('push --no-verify --force');
+      expect(argv).not.toContain(FAKE_TOKEN);
+      expect(argv).not.toContain(Buffer.from(`x-access-token:${FAKE_TOKEN}`).toString('base64'));
+      expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 7 });
+      expect(pushedBranches()).toBe('leviathan/docs-guide');
+      const basic = `Basic ${Buffer.from(`x-access-token:${FAKE_TOKEN}`).toString('base64')}`;
+      expect(server.authHeaders.filter((h) => h === basic).length).toBeGreaterThan(1);
+      const wsConfig = await readFile(path.join(origin.workDir, 'att-1', 'repo', '.git', 'config'), 'utf8');
+      expect(wsConfig).toContain(`url = ${server.url('origin.git')}`);
+      expect(wsConfig).not.toMatch(/extraheader|Authorization/i);
+      await expectNoSecrets(result);
+    });
+
+    it('a token the server refuses: auth_error, and the error text carries no token', async () => {
+      server = await new FakeGitHttpServer(origin.root, 'ghs_SomeOtherTokenTheServerWants000000000').start();
+      const result = await runWorker(deps('good-change.sh', { remoteUrl: server.url('origin.git') }));
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
+      expect(failedEvent().data).toMatchObject({ failure_type: 'auth_error' });
+      expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
+      await expectNoSecrets(result);
+    });
+  });
+});
