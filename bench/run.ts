@@ -174,7 +174,7 @@ async function coldStartAndQuery(): Promise<void> {
   });
 }
 
-const scenarios: Record<string, () => Promise<void>> = { singleIngest, batchIngest, coldStartAndQuery };
+const scenarios: Record<string, () => Promise<void>> = { singleIngest, batchIngest, coldStartAndQuery, metricsScrape: async () => (await import('./metrics.ts')).metricsScrape(report), postgresIngest: async () => (await import('./postgres.ts')).postgresIngest(report) };
 
 const only = process.argv.slice(2);
 for (const [name, scenario] of Object.entries(scenarios)) {

@@ -1,14 +1,27 @@
+import type { IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import { ensureGeneratedToken, TokenAuth } from './api/auth.ts';
 import type { Clock } from './api/api-deps.ts';
 import { createApiRouter } from './api/router.ts';
+import type { OperatorControlOptions } from './control/autonomy-controls.ts';
+import type { ClusterControls } from './kubernetes/cluster-controls.ts';
+import { createExecutor } from './executors/create-executor.ts';
+import type { Executor } from './executors/executor.ts';
+import type { SchedulerRouteDeps } from './scheduler/scheduler-routes.ts';
+import { startWorkerWatch } from './scheduler/worker-watch.ts';
+import { createConsole } from './console/console.ts';
+import { policyProposalRoutes } from './console/policy-proposal.ts';
 import { createHttpServer, type Mount } from './api/server.ts';
+import { healthBody } from './api/routes/status.ts';
+import { createMetrics } from './metrics/registry.ts';
+import { startMetricsServer } from './metrics/metrics-server.ts';
 import type { Env } from './env.ts';
 import { Projector } from './projections/projector.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openFileEventStore } from './store/file-event-store.ts';
+import { openPostgresEventStore } from './store/postgres-event-store.ts';
 import { createGitHubIntegration } from './github/integration.ts';
 import { VERSION } from './version.ts';
 
@@ -20,6 +33,8 @@ export interface ControlPlane {
   logger: Logger;
   /** The API token in force (generated or configured); tests and `ctl` use it. */
   tokens: { write: string | null };
+  /** The LEVIATHAN_METRICS_PORT listener (/metrics and /health only); null when the variable is unset. */
+  metricsUrl: string | null;
   close(): Promise<void>;
 }
 
@@ -30,6 +45,13 @@ export interface ControlPlaneOverrides {
   sseHeartbeatMs?: number;
   /** `serve --insecure-dev-webhooks`: accept webhooks without WEBHOOK_SECRET (local development only). */
   insecureDevWebhooks?: boolean;
+  /** The worker executor for POST /v1/tasks/trigger (tests pass a fake); default from LEVIATHAN_EXECUTOR. */
+  executor?: Executor | null;
+  /**
+   * The cluster the autonomy controls steer (tests pass one on the fake API server); null forces
+   * embedded mode. Default: in-cluster when LEVIATHAN_EXECUTOR=kubernetes, else none.
+   */
+  cluster?: ClusterControls | null;
 }
 
 /** Secrets never reach a log line, whatever object is logged. */
@@ -55,6 +77,7 @@ export function createLogger(env: Pick<Env, 'LOG_LEVEL'>, name = 'leviathan'): L
  */
 export async function startControlPlane(env: Env, overrides: ControlPlaneOverrides = {}): Promise<ControlPlane> {
   const logger = overrides.logger ?? createLogger(env);
+  const startedAt = Date.now();
   const clock = overrides.clock ?? { now: () => new Date() };
 
   let writeToken: string | null = null;
@@ -72,7 +95,12 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   }
   const auth = new TokenAuth(tokenSpec);
 
-  const store = overrides.store ?? (await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger }));
+  // PostgreSQL when configured (N replicas share it); otherwise the embedded file store.
+  const store =
+    overrides.store ??
+    (env.LEVIATHAN_DATABASE_URL
+      ? await openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
+      : await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger }));
   const projector = new Projector(store, {
     snapshotPath: join(env.LEVIATHAN_DATA_DIR, 'projection.json'),
     snapshotEvery: 10_000,
@@ -80,23 +108,38 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   });
   await projector.start();
 
+  const consoleUi = await createConsole({
+    env,
+    logger,
+    verifyToken: (token) => auth.authenticate(`Bearer ${token}`),
+    targets: () => Object.keys(projector.state.targets),
+  });
   const deps = {
     store,
     projector,
-    authenticate: (req: { headers: { authorization?: string } }) => auth.authenticate(req.headers.authorization),
+    // A bearer token when one is sent (no CSRF needed); otherwise the console session cookie.
+    authenticate: (req: IncomingMessage) =>
+      req.headers.authorization ? auth.authenticate(req.headers.authorization) : consoleUi.authenticate(req),
     clock,
     logger,
     version: VERSION,
     sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
   };
-  const mounts: Mount[] = [];
-  const router = createApiRouter(deps);
-  const github = await createGitHubIntegration(env, { store, projector, logger, clock }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
+  // /metrics before anything else and without auth: Prometheus scrapes it and it carries no secrets.
+  const metrics = createMetrics({ projector, clock });
+  const mounts: Mount[] = [metrics.handler];
+  // The executor is built once the server listens (local workers need its real address).
+  const scheduler: SchedulerRouteDeps = { executor: null, maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS };
+  const router = createApiRouter(deps, scheduler, await operatorControls(env, overrides.cluster));
+  // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
+  const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
+  const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
   if (github) {
     mounts.push(github.mount);
     github.registerRoutes(router);
   }
-  const server = createHttpServer({ router, mounts, logger });
+  policyProposalRoutes(router, deps, null);
+  const server = createHttpServer({ router, mounts, fallback: consoleUi.mount, logger });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.PORT, env.HOST, () => resolve());
@@ -104,7 +147,18 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   const port = (server.address() as AddressInfo).port;
   const url = `http://${env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST}:${port}`;
   logger.info({ url, store: store.health().kind, events: store.health().head.seq }, `Leviathan control plane listening on ${url}`);
+  const metricsServer =
+    env.LEVIATHAN_METRICS_PORT === undefined
+      ? null
+      : await startMetricsServer({ port: env.LEVIATHAN_METRICS_PORT, host: env.HOST, metrics, health: () => healthBody(deps, startedAt), logger }).catch(
+          async (err: unknown) => {
+            server.closeAllConnections();
+            await new Promise<void>((resolve) => server.close(() => resolve()));
+            throw err;
+          },
+        );
   await github?.start();
+  const watch = wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
 
   return {
     url,
@@ -113,7 +167,10 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     projector,
     logger,
     tokens: { write: writeToken },
+    metricsUrl: metricsServer?.url ?? null,
     async close() {
+      await metricsServer?.close();
+      watch?.stop();
       await github?.close();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -121,4 +178,44 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       await store.close();
     },
   };
+}
+
+/** Builds the executor for triggers and, for local workers, watches for ones that end without reporting. */
+function wireExecutor(
+  env: Env,
+  scheduler: SchedulerRouteDeps,
+  ctx: { url: string; writeToken: string | null; logger: Logger; clock: Clock; store: EventStore; projector: Projector; override: Executor | null | undefined },
+): { stop(): void } | null {
+  try {
+    scheduler.executor =
+      ctx.override !== undefined
+        ? ctx.override
+        : createExecutor(env, {
+            controlPlaneUrl: env.LEVIATHAN_EXECUTOR === 'local' ? ctx.url : env.LEVIATHAN_CONTROL_PLANE_URL,
+            apiToken: ctx.writeToken,
+            processEnv: process.env,
+            logger: ctx.logger,
+          });
+  } catch (err) {
+    ctx.logger.warn({ error: (err as Error).message }, 'No worker executor: manual triggers are off');
+    return null;
+  }
+  if (scheduler.executor?.kind !== 'local') return null;
+  return startWorkerWatch({ executor: scheduler.executor, store: ctx.store, projector: ctx.projector, clock: ctx.clock, logger: ctx.logger });
+}
+
+/**
+ * The cluster behind the autonomy controls: the override when given, the in-cluster service
+ * account when workers run as Kubernetes Jobs, else none (embedded: the events are the setting).
+ * The client is imported only when needed, so the embedded mode never loads it.
+ */
+async function operatorControls(env: Env, override: ClusterControls | null | undefined): Promise<OperatorControlOptions> {
+  const names = { namespace: env.LEVIATHAN_NAMESPACE, cronJob: env.LEVIATHAN_SCHEDULER_CRONJOB, configMap: 'leviathan-autonomy-config' };
+  if (override !== undefined) return { cluster: override ? { controls: override, ...names } : null };
+  if (env.LEVIATHAN_EXECUTOR !== 'kubernetes') return { cluster: null };
+  const [{ KubeConfig }, { KubernetesClusterControls }] = await Promise.all([import('@kubernetes/client-node'), import('./kubernetes/cluster-controls.ts')]);
+  const kubeConfig = new KubeConfig();
+  kubeConfig.loadFromCluster();
+  const controls = new KubernetesClusterControls({ kubeConfig, namespace: names.namespace, schedulerCronJobName: names.cronJob, autonomyConfigMapName: names.configMap });
+  return { cluster: { controls, ...names } };
 }

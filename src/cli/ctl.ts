@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkLink, GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
 import type { Env } from '../env.ts';
+import { ctlMaintenance, isMaintenanceCommand, MAINTENANCE_HELP } from './ctl-maintenance.ts';
 
 interface Io {
   out: NodeJS.WritableStream;
@@ -32,7 +33,20 @@ const HELP = `leviathan ctl — the control plane API from a terminal
                                       append one event
   pause <owner/repo> --reason "…"     pause a target (the scheduler skips it)
   resume <owner/repo> [--reason "…"]  resume a paused target
+  resume [--reason "…"]               resume the scheduler after an emergency stop
+  autonomy [status]                   autonomy, the scheduler (suspended?) and its next tick
+  autonomy on|off --reason "…"        enable or disable autonomy (the ConfigMap, in Kubernetes)
+  stop --reason "…" [--delete-jobs]   emergency stop: suspend the scheduler CronJob (and delete
+                                      running worker Jobs)
+  diagnose <owner/repo>               why a target is not executing, and what to do about it
+  reconcile                           bring targets and open PRs in line with GitHub now
+  trigger <owner/repo> <task-id> [--reason "…"]
+                                      run one task now (the guardrails still apply)
+  reset-breaker <owner/repo> [--reason "…"]
+                                      close the target's circuit breaker before its cooldown ends
   verify                              recompute the hash chain; report the first bad seq
+  compact --before <time|Nd>          archive old events (server stopped); backup <dir>; restore <dir>
+  verify --offline                    check archive + live log on disk (ctl help-maintenance)
 
 Environment: LEVIATHAN_CONTROL_PLANE_URL (default http://127.0.0.1:8000), LEVIATHAN_API_TOKEN
 (else the token generated in $LEVIATHAN_DATA_DIR/api-token).
@@ -40,6 +54,8 @@ Environment: LEVIATHAN_CONTROL_PLANE_URL (default http://127.0.0.1:8000), LEVIAT
 
 /** `leviathan ctl …`: returns the exit code (0 ok, 1 failed, 2 usage). */
 export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
+  // compact, backup, restore and verify --offline work on the data dir, not through the API.
+  if (isMaintenanceCommand(argv)) return ctlMaintenance(env, argv, io);
   const [command, ...rest] = argv;
   const { values, positionals } = parseArgs({
     args: rest,
@@ -54,6 +70,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
       id: { type: 'string' },
       reason: { type: 'string' },
       json: { type: 'boolean' },
+      'delete-jobs': { type: 'boolean' },
     },
   });
   const api = new ApiClient(env.LEVIATHAN_CONTROL_PLANE_URL, await resolveToken(env));
@@ -142,13 +159,91 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'resume': {
-        const id = need(positionals[0], 'resume <owner/repo>');
+        // No target: lift the emergency stop. With one: resume that target, as before.
+        if (positionals[0] === undefined) {
+          const answer = await api.post<ControlAnswer>('/v1/autonomy/resume', { via: 'ctl', ...(values.reason ? { reason: values.reason } : {}) });
+          if (values.json) return asJson(answer), 0;
+          print(`Scheduler resumed (recorded as seq ${answer.event.seq}).`);
+          printAutonomy(answer.autonomy, print);
+          for (const w of answer.warnings) print(`⚠ ${w}`);
+          return 0;
+        }
+        const id = positionals[0];
         const answer = await api.post<{ target: TargetAnswer }>(`/v1/targets/${id}/resume`, { via: 'ctl', ...(values.reason ? { reason: values.reason } : {}) });
         print(`${id}: ${answer.target.status} — ${answer.target.headline}`);
         return 0;
       }
+      case 'trigger': {
+        const id = need(positionals[0], 'trigger <owner/repo> <task-id> [--reason "…"]');
+        const taskId = need(positionals[1], 'trigger <owner/repo> <task-id> [--reason "…"]');
+        const answer = await api.post<{ attempt_id: string }>('/v1/tasks/trigger', {
+          target: id,
+          task_id: taskId,
+          via: 'ctl',
+          ...(values.reason ? { reason: values.reason } : {}),
+        });
+        if (values.json) return asJson(answer), 0;
+        print(`${id}: task ${taskId} started as attempt ${answer.attempt_id}`);
+        return 0;
+      }
+      case 'reset-breaker': {
+        const id = need(positionals[0], 'reset-breaker <owner/repo> [--reason "…"]');
+        const answer = await api.post<{ target: TargetAnswer }>(`/v1/targets/${id}/breaker/reset`, { via: 'ctl', ...(values.reason ? { reason: values.reason } : {}) });
+        print(`${id}: circuit breaker closed — ${answer.target.status}: ${answer.target.headline}`);
+        return 0;
+      }
+      case 'autonomy': {
+        const sub = positionals[0] ?? 'status';
+        if (sub === 'status') {
+          const status = await api.get<AutonomyAnswer>('/v1/autonomy/status');
+          if (values.json) return asJson(status), 0;
+          printAutonomy(status, print);
+          return 0;
+        }
+        if (sub !== 'on' && sub !== 'off') throw new CtlError('Usage: leviathan ctl autonomy [status] | autonomy on|off --reason "…"', 2);
+        if (!values.reason) throw new CtlError(`autonomy ${sub} needs --reason "why" (it is kept in the audit log and on the ConfigMap).`, 2);
+        const answer = await api.post<ControlAnswer>('/v1/autonomy', { enabled: sub === 'on', reason: values.reason, via: 'ctl' });
+        if (values.json) return asJson(answer), 0;
+        print(`Autonomy ${sub === 'on' ? 'enabled' : 'disabled'} (recorded as seq ${answer.event.seq}).`);
+        printAutonomy(answer.autonomy, print);
+        return 0;
+      }
+      case 'stop': {
+        if (!values.reason) throw new CtlError('stop needs --reason "why" (it is shown to everyone and kept in the audit log).', 2);
+        const answer = await api.post<ControlAnswer & { deleted_jobs: string[] }>('/v1/autonomy/emergency-stop', {
+          reason: values.reason,
+          delete_running_jobs: values['delete-jobs'] === true,
+          via: 'ctl',
+        });
+        if (values.json) return asJson(answer), 0;
+        print(`Emergency stop recorded (seq ${answer.event.seq}): no new tasks will be selected.`);
+        if (values['delete-jobs']) print(answer.deleted_jobs.length ? `Deleted worker Jobs: ${answer.deleted_jobs.join(', ')}` : 'No running worker Jobs to delete.');
+        else print('Running workers continue to completion (add --delete-jobs to stop them).');
+        printAutonomy(answer.autonomy, print);
+        for (const w of answer.warnings) print(`⚠ ${w}`);
+        print('Resume with: leviathan ctl resume');
+        return 0;
+      }
+      case 'diagnose': {
+        const id = need(positionals[0], 'diagnose <owner/repo>');
+        const { diagnosis } = await api.get<{ diagnosis: DiagnosisAnswer }>(`/v1/targets/${id}/diagnosis`);
+        if (values.json) return asJson(diagnosis), 0;
+        printDiagnosis(diagnosis, print);
+        return 0;
+      }
+      case 'reconcile': {
+        const { reconcile } = await api.post<{ reconcile: ReconcileAnswer }>('/v1/reconcile', {});
+        if (values.json) return asJson(reconcile), 0;
+        print(`Reconciled ${reconcile.targets} target${reconcile.targets === 1 ? '' : 's'} in ${reconcile.installations} installation${reconcile.installations === 1 ? '' : 's'}: ${reconcile.corrections.length} correction${reconcile.corrections.length === 1 ? '' : 's'}.`);
+        for (const c of reconcile.corrections) print(`  ${c.type} ${c.target}${c.number !== undefined ? `#${c.number}` : ''}`);
+        for (const e of reconcile.errors) print(`⚠ ${e.scope}: ${e.message}`);
+        return reconcile.errors.length > 0 ? 1 : 0;
+      }
       case 'verify':
         return await verify(api, print);
+      case 'help-maintenance':
+        io.out.write(MAINTENANCE_HELP);
+        return 0;
       case undefined:
       case 'help':
         io.out.write(HELP);
@@ -190,6 +285,35 @@ async function verify(api: ApiClient, print: (s: string) => void): Promise<numbe
   return 0;
 }
 
+/** Autonomy and the scheduler in the operator document's terms. */
+function printAutonomy(a: AutonomyAnswer, print: (s: string) => void): void {
+  const who = [a.changed_by ? `by ${a.changed_by}` : null, a.changed_at ? `at ${a.changed_at}` : null].filter(Boolean).join(' ');
+  print(`Autonomy: ${a.enabled ? 'enabled' : 'disabled'} (source: ${a.source})${who ? ` — changed ${who}` : ''}${a.reason ? `: ${a.reason}` : ''}`);
+  if (a.drift) print(`⚠ ${a.drift.message}`);
+  const stop = a.emergency_stop;
+  const sched = a.scheduler;
+  if (sched.suspended) print(`Scheduler: SUSPENDED${stop ? ` (emergency stop by ${stop.by} at ${stop.at}: ${stop.reason})` : ''}`);
+  else print(`Scheduler: not suspended${sched.last_cycle_completed_at ? ` (last cycle completed ${sched.last_cycle_completed_at})` : ' (no cycle completed yet)'}`);
+  if (sched.cronjob) print(`CronJob: ${sched.cronjob.name} "${sched.cronjob.schedule}" suspend=${sched.cronjob.suspended}${sched.cronjob.lastScheduleTime ? `, last scheduled ${sched.cronjob.lastScheduleTime}` : ''}`);
+  print(`Next tick: ${sched.next_tick_at ?? 'none'}${sched.next_tick_note ? ` — ${sched.next_tick_note}` : ''}`);
+  for (const e of a.cluster_errors ?? []) print(`⚠ ${e}`);
+}
+
+const MARK: Record<string, string> = { ok: '✓', blocking: '✗', warning: '!' };
+
+/** The troubleshooting guide's answer: every check, with evidence, action and commands where it matters. */
+function printDiagnosis(d: DiagnosisAnswer, print: (s: string) => void): void {
+  print(d.summary);
+  print('');
+  for (const c of d.checks) {
+    print(`${MARK[c.status] ?? '?'} ${c.id.padEnd(16)} ${c.title}`);
+    if (c.status === 'ok') continue;
+    for (const e of c.evidence) print(`    ${e.seq !== null ? `seq ${e.seq} ` : ''}${e.time} ${e.type}: ${e.summary}`);
+    if (c.action) print(`    → ${c.action}`);
+    for (const cmd of c.commands) print(`    $ ${cmd}`);
+  }
+}
+
 function need(v: string | undefined, usage: string): string {
   if (!v) throw new CtlError(`Usage: leviathan ctl ${usage}`, 2);
   return v;
@@ -219,6 +343,50 @@ interface StatusAnswer {
   ready_tasks: number;
   last_execution_at: string | null;
   autonomy: { enabled: boolean | null };
+}
+
+interface AutonomyAnswer {
+  enabled: boolean;
+  source: string;
+  changed_by: string | null;
+  changed_at: string | null;
+  reason: string | null;
+  drift: { message: string } | null;
+  emergency_stop: { by: string; at: string; reason: string } | null;
+  scheduler: {
+    last_cycle_completed_at: string | null;
+    suspended: boolean;
+    cronjob: { name: string; schedule: string; suspended: boolean; lastScheduleTime?: string } | null;
+    next_tick_at: string | null;
+    next_tick_note: string | null;
+  };
+  cluster_errors?: string[];
+}
+
+interface ControlAnswer {
+  event: { id: string; seq: number; type: string };
+  autonomy: AutonomyAnswer;
+  warnings: string[];
+}
+
+interface DiagnosisAnswer {
+  summary: string;
+  blocking: string | null;
+  checks: Array<{
+    id: string;
+    status: 'ok' | 'blocking' | 'warning';
+    title: string;
+    evidence: Array<{ seq: number | null; type: string; time: string; summary: string }>;
+    action: string | null;
+    commands: string[];
+  }>;
+}
+
+interface ReconcileAnswer {
+  installations: number;
+  targets: number;
+  corrections: Array<{ type: string; target: string; number?: number }>;
+  errors: Array<{ scope: string; message: string }>;
 }
 
 interface TargetAnswer {

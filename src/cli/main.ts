@@ -18,6 +18,14 @@ async function main(argv: string[]): Promise<number> {
       const { serve } = await import('./serve.ts');
       return serve(loadEnv(), rest);
     }
+    case 'tick': {
+      const { tick } = await import('./tick.ts');
+      return tick(loadEnv(), { processEnv: process.env });
+    }
+    case 'worker': {
+      const { worker } = await import('./worker.ts');
+      return worker(loadEnv(), process.env);
+    }
     case 'ctl': {
       const { ctl } = await import('./ctl.ts');
       return ctl(loadEnv(), rest, { out: process.stdout, err: process.stderr });

@@ -30,6 +30,7 @@ export const SKIP_REASONS = [
   'task_not_found',
   'task_not_eligible',
   'max_attempts_reached',
+  'emergency_stop',
 ] as const;
 export type SkipReason = (typeof SKIP_REASONS)[number];
 
@@ -145,8 +146,33 @@ export const eventDataSchemas = {
   'circuit_breaker.reset': z.object({ reason: z.string().optional() }).passthrough(),
   'autonomy.enabled': z.object({ reason: z.string().max(2000).optional(), source: z.string().optional() }).passthrough(),
   'autonomy.disabled': z.object({ reason: z.string().max(2000).optional(), source: z.string().optional() }).passthrough(),
+  /** Emergency stop: the scheduler CronJob suspended (Kubernetes) or the local scheduler told to stand still. */
+  'scheduler.emergency_stopped': z
+    .object({
+      reason: z.string().max(2000).optional(),
+      /** Worker Jobs deleted with the stop (`--delete-jobs`); empty when none were asked for or found. */
+      deleted_jobs: z.array(z.string()).optional(),
+      delete_running_jobs: z.boolean().optional(),
+      /** The CronJob suspended; absent in embedded mode. */
+      cronjob: z.string().optional(),
+      via: z.string().optional(),
+    })
+    .passthrough(),
+  'scheduler.emergency_resumed': z
+    .object({ reason: z.string().max(2000).optional(), cronjob: z.string().optional(), via: z.string().optional() })
+    .passthrough(),
   'command.received': z
-    .object({ command: z.string(), args: z.array(z.string()).optional(), allowed: z.boolean() })
+    .object({
+      command: z.string(),
+      args: z.array(z.string()).optional(),
+      allowed: z.boolean(),
+      /** The comment the command came from (slash commands). */
+      comment_url: z.string().optional(),
+      /** `owner/repo` the comment was on; set even when the repository is not a target (then `target` is null). */
+      repository: z.string().optional(),
+      /** The commenter's permission on the repository, when the command needed one. */
+      permission: z.string().optional(),
+    })
     .passthrough(),
 } as const;
 

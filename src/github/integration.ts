@@ -1,10 +1,22 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createNodeMiddleware, Probot, ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
 import type { Clock } from '../api/api-deps.ts';
-import type { Router } from '../api/http.ts';
+import { ensureGeneratedToken, TokenAuth, type Principal } from '../api/auth.ts';
+import { ApiError } from '../api/errors.ts';
+import { readBody, sendError, sendJson, type Router } from '../api/http.ts';
 import type { Mount } from '../api/server.ts';
 import type { Env } from '../env.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { EventStore } from '../store/event-store.ts';
+import { leviathanApp } from './app.ts';
+import { resolveAppConfig, WEBHOOK_PATH } from './app-config.ts';
+import { BackgroundWork } from './background.ts';
+import type { GitHubClient, GitHubClients } from './client.ts';
+import { reconcile, type ReconcileResult } from './reconcile.ts';
+import { githubRoutes } from './routes.ts';
+import type { AppRuntime } from './runtime.ts';
+import { completeRegistration } from './targets.ts';
 
 /** What the control plane gives the GitHub App. */
 export interface GitHubDeps {
@@ -12,6 +24,11 @@ export interface GitHubDeps {
   projector: Projector;
   logger: Logger;
   clock: Clock;
+  /**
+   * Resolves the API caller (for GET /v1/commands and POST /v1/reconcile). When absent, the
+   * integration checks bearer tokens itself from LEVIATHAN_API_TOKEN or the generated token.
+   */
+  authenticate?: (req: IncomingMessage) => Principal | null;
 }
 
 /** The GitHub App as the control plane sees it. */
@@ -25,15 +42,147 @@ export interface GitHubIntegration {
   close(): Promise<void>;
 }
 
+/** Options of {@link createGitHubIntegration}. */
+export interface GitHubOptions {
+  /** `serve --insecure-dev-webhooks`: accept unsigned webhooks without WEBHOOK_SECRET (local development only). */
+  insecureDevWebhooks?: boolean;
+  /** Octokit class for every GitHub call; tests pass one with retry and throttle off. */
+  Octokit?: typeof ProbotOctokit;
+  /** Reconcile once the server listens (default true). */
+  reconcileOnStart?: boolean;
+}
+
 /**
- * Builds the GitHub integration from the environment, or explains why it is off. Placeholder
- * until the GitHub App lands: the service runs without it.
+ * Process-wide defaults for options main.ts does not pass. Tests set `Octokit` here to turn
+ * Probot's retry and throttle off for every control plane they start.
  */
-export async function createGitHubIntegration(
-  _env: Env,
-  deps: GitHubDeps,
-  _opts: { insecureDevWebhooks?: boolean } = {},
-): Promise<GitHubIntegration | null> {
-  deps.logger.warn('GitHub App not configured: webhooks are off (see README, "Register the GitHub App").');
-  return null;
+export const githubDefaults: { Octokit: typeof ProbotOctokit; reconcileOnStart: boolean } = {
+  Octokit: ProbotOctokit,
+  reconcileOnStart: true,
+};
+
+/** GitHub's payload limit is 25 MB; the insecure path reads the body itself. */
+const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
+
+/**
+ * Builds the GitHub App from the environment. Without APP_ID it still serves GET /v1/commands
+ * and answers webhooks and POST /v1/reconcile with 501 and how to register the App. Throws
+ * {@link GitHubConfigError} (the service must not start) for an App without a private key, or
+ * without WEBHOOK_SECRET unless `insecureDevWebhooks`.
+ */
+export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: GitHubOptions = {}): Promise<GitHubIntegration | null> {
+  const config = await resolveAppConfig(env, opts);
+  const authenticate = deps.authenticate ?? (await tokenAuthenticator(env));
+
+  if (!config.configured) {
+    deps.logger.warn({ register: 'README, "Register the GitHub App"' }, config.message);
+    return {
+      mount: async (req, res) => {
+        if (pathOf(req) !== WEBHOOK_PATH) return false;
+        req.resume();
+        sendError(res, new ApiError('not_configured', config.message));
+        return true;
+      },
+      registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: null, notConfiguredMessage: config.message }),
+      start: async () => undefined,
+      close: async () => undefined,
+    };
+  }
+
+  const logger = deps.logger.child({ component: 'github' });
+  const Octokit = opts.Octokit ?? githubDefaults.Octokit;
+  const probot = new Probot({
+    appId: config.appId,
+    privateKey: config.privateKey,
+    // Never used when insecure: that path skips verification (see below).
+    secret: config.secret ?? 'insecure-dev-webhooks',
+    baseUrl: config.baseUrl,
+    log: logger,
+    Octokit,
+  });
+  const clients: GitHubClients = {
+    forApp: () => probot.auth() as Promise<GitHubClient>,
+    forInstallation: (id) => probot.auth(id) as Promise<GitHubClient>,
+  };
+  const background = new BackgroundWork(logger);
+  const rt: AppRuntime = { store: deps.store, projector: deps.projector, logger, clock: deps.clock, background, clients };
+  const middleware = await createNodeMiddleware(leviathanApp(rt), { probot, webhooksPath: WEBHOOK_PATH });
+
+  // One reconcile at a time: a second request waits for the first, then runs on fresh state.
+  let last: Promise<unknown> = Promise.resolve();
+  const runReconcile = (actor: string): Promise<ReconcileResult> => {
+    const next = last.catch(() => undefined).then(async () => {
+      const result = await reconcile(rt, {
+        actor,
+        onRegistered: (target, installationId, octokit) =>
+          background.run(`register ${target}`, () =>
+            completeRegistration(rt, octokit, target, installationId, { idBase: `reconcile:${Date.now()}:${target}`, actor, defaultBranch: deps.projector.state.targets[target]?.default_branch }),
+          ),
+      });
+      logger.info({ corrections: result.corrections.length, errors: result.errors.length, targets: result.targets }, 'GitHub reconcile finished');
+      return result;
+    });
+    last = next;
+    return next;
+  };
+
+  let mount: Mount;
+  if (config.secret) {
+    mount = async (req, res) => (await middleware(req, res)) === true;
+  } else {
+    logger.warn('Webhook signatures are NOT checked (--insecure-dev-webhooks): anyone who can reach this port can forge GitHub events. Local development only.');
+    mount = (req, res) => receiveUnsigned(probot, req, res);
+  }
+
+  return {
+    mount,
+    registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: runReconcile, notConfiguredMessage: '' }),
+    async start() {
+      if (!(opts.reconcileOnStart ?? githubDefaults.reconcileOnStart)) return;
+      // In the background: GitHub may be slow or down, and the API must be up meanwhile.
+      background.run('reconcile on start', async () => {
+        await runReconcile('leviathan:reconcile');
+      });
+    },
+    async close() {
+      await background.close();
+      await last.catch(() => undefined);
+    },
+  };
+}
+
+/** The insecure development path: no signature check, otherwise the same handlers. */
+async function receiveUnsigned(probot: Probot, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
+  if (pathOf(req) !== WEBHOOK_PATH) return false;
+  try {
+    if (req.method !== 'POST') throw new ApiError('method_not_allowed', `Use POST on ${WEBHOOK_PATH}.`);
+    const name = req.headers['x-github-event'];
+    const id = req.headers['x-github-delivery'];
+    if (typeof name !== 'string' || typeof id !== 'string') {
+      throw new ApiError('invalid_request', 'Required headers missing: x-github-event, x-github-delivery.');
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse((await readBody(req, MAX_WEBHOOK_BYTES)).toString('utf8'));
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError('invalid_json', 'Webhook body is not valid JSON.');
+    }
+    await probot.receive({ id, name, payload } as Parameters<Probot['receive']>[0]);
+    sendJson(res, 200, { ok: true });
+  } catch (err) {
+    sendError(res, err);
+  }
+  return true;
+}
+
+function pathOf(req: IncomingMessage): string {
+  return (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
+}
+
+/** Bearer-token auth as main.ts sets it up, for when the control plane does not pass its own. */
+async function tokenAuthenticator(env: Env): Promise<(req: IncomingMessage) => Principal | null> {
+  const spec = env.LEVIATHAN_API_TOKEN ?? (await ensureGeneratedToken(env.LEVIATHAN_DATA_DIR)).token;
+  const auth = new TokenAuth(spec);
+  return (req) => auth.authenticate(req.headers.authorization);
 }

@@ -192,6 +192,14 @@ export const METRICS = [
     labels: [],
     help: 'GitHub API request limit of the current rate-limit window.',
   },
+  // Added after the issue: when the budget is low, "when does it come back" is the operator's
+  // next question, and GitHub sends the answer with every response.
+  {
+    name: 'leviathan_github_rate_limit_reset_timestamp_seconds',
+    type: 'gauge',
+    labels: [],
+    help: 'Unix time at which the current GitHub API rate-limit window resets.',
+  },
 ] as const satisfies readonly MetricDefinition[];
 
 /** Name of a Leviathan metric. */

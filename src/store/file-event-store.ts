@@ -1,4 +1,5 @@
-import { constants } from 'node:fs';
+import { constants, rmSync, writeFileSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { checkLink, GENESIS_HASH, sealEvent, type NewEvent, type StoredEvent } from '../events/envelope.ts';
@@ -11,6 +12,7 @@ import {
   type StoreHealth,
   type Unsubscribe,
 } from './event-store.ts';
+import { ArchiveReader, readCheckpoint, type Checkpoint } from './archive.ts';
 import { IdIndex, idHash } from './id-index.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
@@ -54,6 +56,11 @@ export interface FileEventStoreOptions {
 export const LOG_FILE = 'events.ndjson';
 /** Name of the index snapshot sidecar inside the store directory. */
 export const INDEX_FILE = 'events.idx';
+/**
+ * Advisory lock naming the process that has the store open for writing. The store itself never
+ * refuses on it; offline maintenance (`ctl compact`, `restore`) does, because it replaces the log.
+ */
+export const LOCK_FILE = 'store.lock';
 
 const noopLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 /** Upper bound on bytes written by one group commit, so one huge burst does not hold memory. */
@@ -124,6 +131,13 @@ export class FileEventStore implements EventStore {
   private corrupt: { seq: number; reason: string } | null = null;
 
   private count = 0;
+  /**
+   * Events before the live log, moved to the archive by compaction: the live log holds seqs
+   * base+1..count, and the position arrays are indexed by seq - base - 1.
+   */
+  private base = 0;
+  private archive: ArchiveReader | null = null;
+  private lockWritten = false;
   private logLength = 0;
   private logCrc = 0;
   private headHash = GENESIS_HASH;
@@ -178,24 +192,88 @@ export class FileEventStore implements EventStore {
       await this.fs.unlink(`${this.indexPath}.tmp`).catch(() => undefined);
     }
     const size = (await this.fs.fstat(this.fd)).size;
+    await this.loadBase(size);
     let snapshot = await this.loadSnapshot(size);
     if (snapshot && !this.applySnapshot(snapshot)) {
       this.logger.info({ path: this.indexPath, reason: 'inconsistent tables' }, 'Index snapshot ignored; replaying the log');
       snapshot = null;
     }
     await this.indexTail(size);
-    this.snapshotCount = snapshot?.count ?? 0;
+    this.snapshotCount = snapshot ? this.base + snapshot.count : 0;
     this.lastSnapshotMs = this.clock.now().getTime();
     this.logger.info(
-      { path: this.logPath, events: this.count, fromSnapshot: snapshot?.count ?? 0 },
+      { path: this.logPath, events: this.count, archived: this.base, fromSnapshot: snapshot?.count ?? 0 },
       'Event store opened',
     );
+    if (this.canWrite) this.writeLock();
     if (this.canWrite && this.snapshotIntervalMs > 0) {
       this.snapshotTimer = setInterval(() => this.maybeSnapshot(), this.snapshotIntervalMs);
       this.snapshotTimer.unref();
     }
     // A long replay is worth remembering now rather than only at a clean close.
     this.maybeSnapshot();
+  }
+
+  /**
+   * Finds where the live log starts. A compacted log's first event links to a segment boundary
+   * named in checkpoint.json; a log that still starts at seq 1 (never compacted, or a compaction
+   * interrupted before it swapped the log) is whole and needs no archive to replay.
+   */
+  private async loadBase(size: number): Promise<void> {
+    const checkpoint = await readCheckpoint(this.dir);
+    if (checkpoint === null) return;
+    this.archive = new ArchiveReader(this.dir, checkpoint, this.fs);
+    let first: StoredEvent | null = null;
+    await scanLines(this.fs, this.fd, 0, size, (buf, start, stop) => {
+      first = parseLogLine(buf.toString('utf8', start, stop));
+      return false;
+    }, 64 << 10);
+    const e = first as StoredEvent | null;
+    let at: { seq: number; hash: string; time: string };
+    if (e === null) {
+      at = { seq: checkpoint.seq, hash: checkpoint.hash, time: checkpoint.last_time };
+    } else if (e.seq === 1) {
+      return;
+    } else {
+      const seg = checkpoint.segments.find((s) => s.to === e.seq - 1 && s.hash === e.prev_hash);
+      if (!seg) {
+        throw new StoreError('store_corrupt', `event log ${this.logPath} starts at seq ${e.seq}, which is not an archive boundary in ${CHECKPOINT_NAME}`);
+      }
+      at = { seq: seg.to, hash: seg.hash, time: seg.last_time };
+    }
+    this.base = at.seq;
+    this.count = at.seq;
+    this.headHash = at.hash;
+    this.lastTimeMs = Date.parse(at.time) || 0;
+  }
+
+  /** Events before this seq are in the archive (0: nothing was compacted). */
+  get archivedThrough(): number {
+    return this.base;
+  }
+
+  /** The checkpoint the store opened with, if the log was ever compacted. */
+  get checkpoint(): Checkpoint | null {
+    return this.archive?.checkpoint ?? null;
+  }
+
+  private writeLock(): void {
+    try {
+      writeFileSync(join(this.dir, LOCK_FILE), `${JSON.stringify({ pid: process.pid, hostname: hostname(), opened_at: new Date().toISOString() })}\n`);
+      this.lockWritten = true;
+    } catch {
+      // Advisory only: maintenance then cannot tell a live server, which it says.
+    }
+  }
+
+  private removeLock(): void {
+    if (!this.lockWritten) return;
+    this.lockWritten = false;
+    try {
+      rmSync(join(this.dir, LOCK_FILE), { force: true });
+    } catch {
+      // A stale lock names a dead pid; maintenance recognises it.
+    }
   }
 
   private async openFiles(): Promise<void> {
@@ -240,7 +318,7 @@ export class FileEventStore implements EventStore {
     await readFully(this.fs, this.fd, line, line.length, start);
     if (line[line.length - 1] !== 10) return 'head line not where the snapshot says';
     const e = parseLogLine(line.toString('utf8', 0, line.length - 1));
-    if (e === null || e.seq !== s.count || e.hash !== s.headHash) return 'head event differs from the snapshot';
+    if (e === null || e.seq !== this.base + s.count || e.hash !== s.headHash) return 'head event differs from the snapshot';
     // The CRC catches an edit anywhere in the covered prefix for the price of reading it (no
     // parsing or hashing), so a tampered line is still found by the full replay that follows.
     const crc = await this.crcOfRange(0, s.logLength);
@@ -275,7 +353,7 @@ export class FileEventStore implements EventStore {
     this.typeIds = GrowableU32.wrap(s.typeIds, n);
     this.types = new StringTable();
     for (const t of s.types) this.types.intern(t);
-    this.count = n;
+    this.count = this.base + n;
     this.logLength = s.logLength;
     this.logCrc = s.logCrc;
     this.headHash = s.headHash;
@@ -509,6 +587,25 @@ export class FileEventStore implements EventStore {
     let hi = this.count;
     if (query.after !== undefined) lo = Math.max(lo, Math.floor(query.after) + 1);
     if (query.before !== undefined) hi = Math.min(hi, Math.ceil(query.before) - 1);
+    if (lo > hi || limit === 0) return { events: [] };
+    const want = limit + 1;
+    // Compacted seqs are served from the archive, in the same order and with the same filters.
+    const archiveHi = Math.min(hi, this.base);
+    const fromArchive = (n: number): Promise<StoredEvent[]> =>
+      this.archive && lo <= archiveHi ? this.archive.collect(lo, archiveHi, query, n, desc) : Promise.resolve([]);
+    const events: StoredEvent[] = [];
+    if (!desc) events.push(...(await fromArchive(want)));
+    if (events.length < want) events.push(...(await this.readLive(query, Math.max(lo, this.base + 1), hi, want - events.length, desc)));
+    if (desc && events.length < want) events.push(...(await fromArchive(want - events.length)));
+    const more = events.length > limit;
+    if (more) events.pop();
+    const page: EventPage = { events };
+    if (more) page.next = events[events.length - 1]!.seq;
+    return page;
+  }
+
+  /** Up to `want` events of the live log in [lo, hi] passing the query's filters, from the indexes. */
+  private async readLive(query: EventQuery, lo: number, hi: number, want: number, desc: boolean): Promise<StoredEvent[]> {
     if (query.since !== undefined) lo = Math.max(lo, this.firstSeqAtOrAfter(query.since));
     if (query.until !== undefined) hi = Math.min(hi, this.lastSeqAtOrBefore(query.until));
 
@@ -524,13 +621,13 @@ export class FileEventStore implements EventStore {
       }
     }
     const typeOk = this.typeMask(query.type, query.typePrefix, query.types);
-    if (typeOk === 'none' || lo > hi || limit === 0) return { events: [] };
+    if (typeOk === 'none' || lo > hi) return [];
 
     const typeIds = this.typeIds.data;
+    const base = this.base;
     const accept = (s: number): boolean =>
-      (typeOk === 'all' || typeOk[typeIds[s - 1]!] === 1) && (other === null || other.has(s));
+      (typeOk === 'all' || typeOk[typeIds[s - base - 1]!] === 1) && (other === null || other.has(s));
     const picked: number[] = [];
-    const want = limit + 1;
     if (source !== null) {
       if (desc) {
         for (let i = source.upperBound(hi) - 1; i >= 0 && picked.length < want; i--) {
@@ -550,14 +647,10 @@ export class FileEventStore implements EventStore {
     } else {
       for (let s = lo; s <= hi && picked.length < want; s++) if (accept(s)) picked.push(s);
     }
-    const more = picked.length > limit;
-    if (more) picked.pop();
     const ascending = desc ? picked.slice().reverse() : picked;
     const events = await this.readSeqs(ascending);
     if (desc) events.reverse();
-    const page: EventPage = { events };
-    if (more) page.next = picked[picked.length - 1]!;
-    return page;
+    return events;
   }
 
   /** Per type id: 1 when the type passes the filter; 'all' without a type filter, 'none' if nothing can match. */
@@ -584,28 +677,28 @@ export class FileEventStore implements EventStore {
    */
   private firstSeqAtOrAfter(since: string): number {
     let lo = 0;
-    let hi = this.count;
+    let hi = this.count - this.base;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (isoAt(this.times.data, mid) < since) lo = mid + 1;
       else hi = mid;
     }
-    return lo + 1;
+    return this.base + lo + 1;
   }
 
   private lastSeqAtOrBefore(until: string): number {
     let lo = 0;
-    let hi = this.count;
+    let hi = this.count - this.base;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (isoAt(this.times.data, mid) <= until) lo = mid + 1;
       else hi = mid;
     }
-    return lo;
+    return this.base + lo;
   }
 
   private endOf(seq: number): number {
-    return seq < this.count ? this.offsets.data[seq]! : this.logLength;
+    return seq < this.count ? this.offsets.data[seq - this.base]! : this.logLength;
   }
 
   /**
@@ -616,14 +709,15 @@ export class FileEventStore implements EventStore {
     const out: StoredEvent[] = new Array(seqs.length);
     const reads: Promise<void>[] = [];
     const offsets = this.offsets.data;
+    const base = this.base + 1;
     let i = 0;
     while (i < seqs.length) {
       const first = i;
-      const start = offsets[seqs[i]! - 1]!;
+      const start = offsets[seqs[i]! - base]!;
       let end = this.endOf(seqs[i]!);
       i++;
       while (i < seqs.length) {
-        const s = offsets[seqs[i]! - 1]!;
+        const s = offsets[seqs[i]! - base]!;
         const e = this.endOf(seqs[i]!);
         if (s - end > READ_GAP_BYTES || e - start > MAX_READ_RUN_BYTES) break;
         end = e;
@@ -633,7 +727,7 @@ export class FileEventStore implements EventStore {
       const parseRun = (buf: Buffer): void => {
         for (let k = first; k < last; k++) {
           const seq = seqs[k]!;
-          out[k] = this.parseAt(buf, offsets[seq - 1]! - start, this.endOf(seq) - start - 1, seq);
+          out[k] = this.parseAt(buf, offsets[seq - base]! - start, this.endOf(seq) - start - 1, seq);
         }
       };
       if (this.syncQueryReads) parseRun(this.preadSync(start, end));
@@ -646,11 +740,12 @@ export class FileEventStore implements EventStore {
   /** Reads seqs [from, to] with one pread; the lines are contiguous. */
   private async readSeqRange(from: number, to: number): Promise<StoredEvent[]> {
     const offsets = this.offsets.data;
-    const base = offsets[from - 1]!;
+    const b = this.base + 1;
+    const base = offsets[from - b]!;
     const buf = await this.pread(base, this.endOf(to));
     const out: StoredEvent[] = [];
     for (let seq = from; seq <= to; seq++) {
-      out.push(this.parseAt(buf, offsets[seq - 1]! - base, this.endOf(seq) - base - 1, seq));
+      out.push(this.parseAt(buf, offsets[seq - b]! - base, this.endOf(seq) - base - 1, seq));
     }
     return out;
   }
@@ -698,6 +793,11 @@ export class FileEventStore implements EventStore {
   /** Streams every event with seq > fromSeq in order, reading about a megabyte at a time. */
   async *scan(fromSeq = 0): AsyncIterable<StoredEvent> {
     let cursor = Math.max(0, Math.floor(fromSeq));
+    // A full replay reads the archive first, then the live log.
+    if (cursor < this.base && this.archive) {
+      yield* this.archive.scan(cursor + 1, this.base);
+      cursor = this.base;
+    }
     while (cursor < this.count) {
       const to = this.streamBatchEnd(cursor + 1);
       const events = await this.readSeqRange(cursor + 1, to);
@@ -709,9 +809,11 @@ export class FileEventStore implements EventStore {
   /** Last seq of a streaming batch starting at `from`: up to ~1 MB of lines or 4096 events. */
   private streamBatchEnd(from: number): number {
     const offsets = this.offsets.data;
-    const limit = offsets[from - 1]! + STREAM_BATCH_BYTES;
-    const k = upperBound(offsets, limit, from, this.count);
-    let end = k >= this.count && this.logLength <= limit ? this.count : Math.max(from, k - 1);
+    const i0 = from - this.base - 1;
+    const n = this.count - this.base;
+    const limit = offsets[i0]! + STREAM_BATCH_BYTES;
+    const k = upperBound(offsets, limit, i0 + 1, n);
+    let end = k >= n && this.logLength <= limit ? this.count : Math.max(from, this.base + k - 1);
     end = Math.min(end, from + STREAM_BATCH_EVENTS - 1, this.count);
     return end;
   }
@@ -732,6 +834,13 @@ export class FileEventStore implements EventStore {
 
   private async catchUp(sub: Subscriber): Promise<void> {
     try {
+      if (sub.cursor < this.base && this.archive) {
+        for await (const e of this.archive.scan(sub.cursor + 1, this.base)) {
+          if (!sub.active) return;
+          sub.cursor = e.seq;
+          this.deliver(sub, e);
+        }
+      }
       while (sub.active && sub.cursor < this.count) {
         const events = await this.readSeqRange(sub.cursor + 1, this.streamBatchEnd(sub.cursor + 1));
         for (const e of events) {
@@ -816,7 +925,8 @@ export class FileEventStore implements EventStore {
     // Copied synchronously so the snapshot describes one committed state while appends go on.
     const n = this.count;
     const parts = encodeSnapshot({
-      count: n,
+      // The snapshot covers the live log only; its first event names the archive boundary.
+      count: n - this.base,
       logLength: this.logLength,
       logCrc: this.logCrc,
       headHash: this.headHash,
@@ -837,6 +947,7 @@ export class FileEventStore implements EventStore {
   /** @internal Closes the log without flushing or writing a snapshot: for an open that failed half-way. */
   async release(): Promise<void> {
     this.closed = true;
+    this.removeLock();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.fd >= 0) {
       const fd = this.fd;
@@ -868,8 +979,11 @@ export class FileEventStore implements EventStore {
       this.fd = -1;
       await this.fs.close(fd);
     }
+    this.removeLock();
   }
 }
+
+const CHECKPOINT_NAME = 'checkpoint.json';
 
 const NO_SEQS = new PostingList(new Uint32Array(0), 0, 0, undefined);
 

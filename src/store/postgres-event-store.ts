@@ -100,8 +100,10 @@ export class PostgresEventStore implements EventStore {
 
   private closed = false;
   private closing: Promise<void> | null = null;
-  /** Why the last append failed, cleared by the next good one. */
+  /** Why the last append failed; cleared by the next good one, or when the poll finds the server writable. */
   private problem: string | null = null;
+  /** Why the last look for new rows failed (the database is unreachable), cleared by the next good one. */
+  private readProblem: string | null = null;
 
   /** Newest event this replica knows of (its own commits or fetched), for health(). */
   private head = { seq: 0, hash: GENESIS_HASH };
@@ -144,12 +146,14 @@ export class PostgresEventStore implements EventStore {
   /** @internal Migrates, reads the head and starts the listener; called once by openPostgresEventStore. */
   async init(): Promise<void> {
     const client = await this.pool.connect();
+    const unguard = guardCheckedOut(client);
     try {
       const report = await migrate(client);
       if (report.applied.length > 0) {
         this.logger.info({ applied: report.applied, version: report.version }, 'Event store schema migrated');
       }
     } finally {
+      unguard();
       client.release();
     }
     const { rows } = await this.pool.query<{ seq: string; hash: string; time: string }>(
@@ -221,6 +225,7 @@ export class PostgresEventStore implements EventStore {
       return;
     }
     let broken: unknown;
+    const unguard = guardCheckedOut(client);
     try {
       // Constants only, so both statements travel in one round trip (simple query protocol).
       await client.query(`BEGIN; SELECT pg_advisory_xact_lock(${LOCK_NAMESPACE}, ${APPEND_LOCK})`);
@@ -243,6 +248,8 @@ export class PostgresEventStore implements EventStore {
       const stored = prepared.flatMap(({ result }) => result.stored);
       if (stored.length > 0) {
         const last = stored.at(-1)!;
+        // Column arrays through unnest: one statement, one round trip for the whole group. (Not
+        // json_to_recordset: it decodes nested values and so refuses a \u0000 inside `data`.)
         await client.query(
           `WITH ins AS (
              INSERT INTO events (${COLUMNS})
@@ -283,6 +290,7 @@ export class PostgresEventStore implements EventStore {
       await client.query('ROLLBACK').catch(() => undefined);
       this.fail(group, err);
     } finally {
+      unguard();
       // A connection that failed mid-transaction is discarded rather than reused.
       client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined);
     }
@@ -328,6 +336,22 @@ export class PostgresEventStore implements EventStore {
       }
     }
     return prepared;
+  }
+
+  /**
+   * After a failed append, readiness (GET /v1/health) sends no traffic here, so no append would
+   * ever clear the problem. The poll asks the server instead whether it takes writes again; the
+   * next append confirms it (or sets the problem again).
+   */
+  private async probeWritable(): Promise<void> {
+    const rows = await this.query<{ ok: boolean }>(
+      "SELECT NOT pg_is_in_recovery() AND current_setting('transaction_read_only') = 'off' AS ok",
+      [],
+    );
+    if (rows[0]?.ok && this.problem !== null) {
+      this.problem = null;
+      this.logger.info({}, 'Event store writable again');
+    }
   }
 
   private fail(group: PendingAppend[], err: unknown): void {
@@ -417,25 +441,35 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async catchUp(sub: Subscriber): Promise<void> {
-    try {
-      // The backlog query may see rows the feed has not fetched yet (cursor passes feedSeq):
-      // the feed then skips them for this subscriber, so there is neither gap nor repeat.
-      while (sub.active && sub.cursor < this.feedSeq) {
-        const events = await this.after(sub.cursor);
-        for (const e of events) {
-          if (!sub.active) return;
-          if (e.seq <= sub.cursor) continue;
-          sub.cursor = e.seq;
-          this.deliver(sub, e);
-        }
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.readBacklog(sub);
+        return;
+      } catch (err) {
+        if (!sub.active || this.closed) return;
+        // A database hiccup must not leave a subscriber (the projector, an SSE client) silently
+        // stopped: retry from its cursor until the backlog is read or it unsubscribes.
+        const delay = Math.min(MAX_RECONNECT_DELAY_MS, this.reconnectDelayMs * 2 ** attempt);
+        this.logger.warn({ err: String(err), cursor: sub.cursor, retryInMs: delay }, 'Event subscription backlog failed; retrying');
+        await new Promise((r) => setTimeout(r, delay).unref());
       }
-      // Synchronously after the last check of feedSeq: the feed delivers from feedSeq + 1 on.
-      sub.live = true;
-    } catch (err) {
-      this.logger.error({ err: String(err), cursor: sub.cursor }, 'Event subscription backlog failed');
-      sub.active = false;
-      this.subscribers.delete(sub);
     }
+  }
+
+  private async readBacklog(sub: Subscriber): Promise<void> {
+    // The backlog query may see rows the feed has not fetched yet (cursor passes feedSeq):
+    // the feed then skips them for this subscriber, so there is neither gap nor repeat.
+    while (sub.active && sub.cursor < this.feedSeq) {
+      const events = await this.after(sub.cursor);
+      for (const e of events) {
+        if (!sub.active) return;
+        if (e.seq <= sub.cursor) continue;
+        sub.cursor = e.seq;
+        this.deliver(sub, e);
+      }
+    }
+    // Synchronously after the last check of feedSeq: the feed delivers from feedSeq + 1 on.
+    sub.live = true;
   }
 
   /** Own commits go straight to subscribers when they follow on; otherwise the feed fetches. */
@@ -472,9 +506,16 @@ export class PostgresEventStore implements EventStore {
           if (events.length < PAGE_ROWS) break;
         }
       } while (this.fetchAgain);
+      if (this.readProblem !== null) {
+        this.readProblem = null;
+        this.logger.info({}, 'PostgreSQL reachable again');
+      }
+      if (this.problem !== null) await this.probeWritable();
     } catch (err) {
-      // The poll timer or the next notification retries.
-      if (!this.closed) this.logger.warn({ err: String(err), after: this.feedSeq }, 'Fetching new events failed');
+      // The poll timer or the next notification retries; meanwhile health() says why.
+      if (this.closed) return;
+      if (this.readProblem === null) this.logger.warn({ err: String(err), after: this.feedSeq }, 'Fetching new events failed');
+      this.readProblem = err instanceof StoreError ? err.message : String(err);
     }
   }
 
@@ -564,13 +605,14 @@ export class PostgresEventStore implements EventStore {
 
   /** Writability (with the reason when not), head of the chain as this replica knows it, last append time. */
   health(): StoreHealth {
+    const problem = this.problem ?? this.readProblem;
     const h: StoreHealth = {
-      writable: !this.closed && this.problem === null,
+      writable: !this.closed && problem === null,
       head: { ...this.head },
       last_append_at: this.lastAppendAt,
       kind: 'postgres',
     };
-    if (this.problem !== null) h.problem = this.problem;
+    if (problem !== null) h.problem = problem;
     else if (this.closed) h.problem = 'event store is closed';
     return h;
   }
@@ -594,6 +636,16 @@ export class PostgresEventStore implements EventStore {
     await this.fetching;
     await this.pool.end().catch(() => undefined);
   }
+}
+
+/**
+ * A checked-out pool client emits 'error' when its connection drops, besides failing the query
+ * in flight; with no listener that would crash the process. The failing query reports it.
+ */
+function guardCheckedOut(client: PoolClient): () => void {
+  const ignore = (): void => undefined;
+  client.on('error', ignore);
+  return () => client.removeListener('error', ignore);
 }
 
 /** The event as it will read back: data through JSON (as the table stores it), no NULs in text. */

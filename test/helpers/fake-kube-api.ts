@@ -15,7 +15,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 export type Kind = 'Job' | 'CronJob' | 'ConfigMap';
 // Objects are plain JSON as they travel over the wire; tests index into them freely.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type KubeObject = Record<string, any>;
 
 /** One request as the server saw it. `body` is the parsed JSON body, when there was one. */

@@ -77,7 +77,7 @@ function validateObject({ obj, source }: Rendered): void {
   }
 }
 
-const overlays = ['base', 'overlays/dev', ...(monitoringPresent ? ['overlays/monitoring'] : [])];
+const overlays = ['base', 'overlays/dev', 'overlays/postgres', ...(monitoringPresent ? ['overlays/monitoring'] : [])];
 const rendered: Record<string, Rendered[]> = Object.fromEntries(overlays.map((o) => [o, renderKustomization(join(K8S, o)).objects]));
 const dev = rendered['overlays/dev']!;
 
@@ -421,5 +421,19 @@ describe('monitoring overlay', () => {
     expect(objects.some((r) => r.obj.kind === 'PrometheusRule')).toBe(true);
     // Everything from the dev overlay is still there.
     expect(objects.length).toBeGreaterThan(dev.length);
+  });
+});
+
+describe('the postgres overlay', () => {
+  const objects = rendered['overlays/postgres']!.map((r) => r.obj);
+  const deployment = objects.find((o) => o.kind === 'Deployment' && o.metadata?.name === 'leviathan-control-plane')!;
+
+  it('runs 2+ replicas with the database URL from a Secret and no PVC', () => {
+    expect(deployment.spec.replicas).toBeGreaterThanOrEqual(2);
+    const env = deployment.spec.template.spec.containers[0].env as Array<{ name: string; valueFrom?: { secretKeyRef?: { name: string } } }>;
+    expect(env.find((e) => e.name === 'LEVIATHAN_DATABASE_URL')?.valueFrom?.secretKeyRef?.name).toBe('leviathan-database');
+    expect(objects.some((o) => o.kind === 'PersistentVolumeClaim')).toBe(false);
+    const volumes = deployment.spec.template.spec.volumes as Array<{ persistentVolumeClaim?: unknown }>;
+    expect(volumes.some((v) => v.persistentVolumeClaim)).toBe(false);
   });
 });

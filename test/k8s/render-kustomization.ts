@@ -10,7 +10,7 @@ import { parseAllDocuments } from 'yaml';
  * instead of being ignored.
  */
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
+ 
 export type Obj = Record<string, any>;
 
 /** One rendered object and the file it came from (for error messages). */
@@ -238,6 +238,11 @@ export function renderKustomization(dir: string, filesRead: Set<string> = new Se
       const target = p.target ?? { kind: doc.kind, name: doc.metadata?.name };
       const hits = objects.filter((r) => matchesTarget(r.obj, target));
       if (!hits.length) throw new Error(`${kfile}: patch for ${doc.kind}/${doc.metadata?.name} matches nothing`);
+      // A whole-object `$patch: delete` removes the resource, as kustomize does.
+      if (doc.$patch === 'delete') {
+        for (const r of hits) objects.splice(objects.indexOf(r), 1);
+        continue;
+      }
       for (const r of hits) {
         // Identity fields select the target; only labels and annotations of metadata are merged.
         const { metadata, kind: _k, apiVersion: _a, ...rest } = doc;

@@ -169,21 +169,44 @@ describe('PostgresEventStore', () => {
     await writer.close();
   });
 
-  it('reports a failed append as store_unavailable and recovers when the database is back', async () => {
+  it('reports a failed append as store_unavailable and is ready again, without traffic, when the database is back', async () => {
     const url = await freshDatabase();
-    const store = await openPostgresEventStore({ url });
+    const store = await openPostgresEventStore({ url, pollIntervalMs: 50 });
     await store.append(sampleEvents(1, 'a'));
     const dbName = new URL(url).pathname.slice(1);
     // Refuse new connections and cut the pooled ones: the next append cannot reach the database.
     await sql(server.url, `ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
     await sql(server.url, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()', [dbName]);
     await expect(store.append(sampleEvents(1, 'b'))).rejects.toMatchObject({ code: 'store_unavailable' });
-    expect(store.health()).toMatchObject({ writable: false, kind: 'postgres' });
+    expect(store.health()).toMatchObject({ writable: false, kind: 'postgres', problem: expect.stringMatching(/append to PostgreSQL failed/) });
     await sql(server.url, `ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
+    // Readiness (GET /v1/health) routes no appends to a replica that is not writable, so the
+    // store must notice by itself that the database is back.
+    await eventually(() => store.health().writable);
     const retry = await store.append(sampleEvents(1, 'b'));
     expect(retry.stored.map((e) => e.seq)).toEqual([2]);
     expect(store.health().writable).toBe(true);
     expectValidChain(await collect(store));
+    await store.close();
+  });
+
+  it('a subscription whose backlog read fails retries until the database is back, instead of going quiet', async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresEventStore({ url, reconnectDelayMs: 20, pollIntervalMs: 50 });
+    await store.append(sampleEvents(5, 'early'));
+    const dbName = new URL(url).pathname.slice(1);
+    await sql(server.url, `ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS false`);
+    await sql(server.url, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [dbName]);
+    const seen: string[] = [];
+    const unsubscribe = store.subscribe(0, (e) => seen.push(e.id));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(seen).toEqual([]);
+    await sql(server.url, `ALTER DATABASE "${dbName}" ALLOW_CONNECTIONS true`);
+    await eventually(() => seen.length === 5);
+    await store.append(sampleEvents(1, 'late'));
+    await eventually(() => seen.length === 6);
+    expect(seen).toEqual([...sampleEvents(5, 'early'), ...sampleEvents(1, 'late')].map((e) => e.id));
+    unsubscribe();
     await store.close();
   });
 

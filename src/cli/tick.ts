@@ -1,0 +1,102 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Env } from '../env.ts';
+import { createExecutor } from '../executors/create-executor.ts';
+import type { Executor } from '../executors/executor.ts';
+import { GitHubBacklogRefresher, type BacklogRefresher } from '../scheduler/backlog-refresh.ts';
+import { ControlPlaneError, HttpSchedulerControlPlane } from '../scheduler/control-plane-port.ts';
+import { runCycle } from '../scheduler/run-cycle.ts';
+
+/** Ports `tick` builds from the environment unless given (tests pass their own). */
+export interface TickOptions {
+  logger?: Logger;
+  executor?: Executor;
+  refresher?: BacklogRefresher | null;
+  clock?: { now(): Date };
+  /** The process environment, for the local executor's PATH/HOME. */
+  processEnv?: Record<string, string | undefined>;
+  newCycleId?: () => string;
+}
+
+/**
+ * `leviathan tick`: one scheduler cycle, then the exit code — 0 whenever the cycle ran (executed,
+ * idle and blocked are all normal), 1 when it could not run (control plane unreachable, …).
+ */
+export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
+  // Not main.ts's createLogger: importing the control plane's composition root would load the console for a five-second job.
+  const logger = opts.logger ?? pino({ name: 'leviathan-scheduler', level: env.LOG_LEVEL, redact: { paths: ['token', 'authorization', 'privateKey'], censor: '***' } });
+  try {
+    const token = await apiToken(env);
+    const executor = opts.executor ?? buildExecutor(env, token, opts.processEnv ?? {}, logger);
+    const refresher = opts.refresher !== undefined ? opts.refresher : await buildRefresher(env, logger);
+    const result = await runCycle({
+      controlPlane: new HttpSchedulerControlPlane({ url: env.LEVIATHAN_CONTROL_PLANE_URL, token }),
+      executor,
+      clock: opts.clock ?? { now: () => new Date() },
+      logger,
+      autonomyConfigPath: env.LEVIATHAN_AUTONOMY_CONFIG,
+      maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
+      refresher,
+      ...(opts.newCycleId ? { newCycleId: opts.newCycleId } : {}),
+    });
+    logger.info(
+      { cycle_id: result.cycle_id, outcomes: Object.fromEntries(result.outcomes.map((o) => [o.target, `${o.outcome}:${o.reason}`])) },
+      `Scheduler: Exiting cleanly (${result.verdict})`,
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof ControlPlaneError) {
+      logger.error({ error: err.message }, 'Scheduler: Control plane unreachable');
+    } else {
+      logger.error({ error: (err as Error).message ?? String(err) }, 'Scheduler: Cycle failed');
+    }
+    return 1;
+  }
+}
+
+/** LEVIATHAN_API_TOKEN's first write token, else the token `serve` generated under the data dir. */
+async function apiToken(env: Env): Promise<string | null> {
+  const configured = env.LEVIATHAN_API_TOKEN?.split(',')
+    .map((s) => s.trim())
+    .find((s) => s && !s.startsWith('read:'));
+  if (configured) return configured;
+  try {
+    return (await readFile(join(env.LEVIATHAN_DATA_DIR, 'api-token'), 'utf8')).trim() || null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A misconfigured executor still lets the cycle run: every start fails with the fix, recorded as
+ * error executor_failed where the console shows it, instead of a CronJob that silently crashes.
+ */
+function buildExecutor(env: Env, token: string | null, processEnv: Record<string, string | undefined>, logger: Logger): Executor {
+  try {
+    return createExecutor(env, { controlPlaneUrl: env.LEVIATHAN_CONTROL_PLANE_URL, apiToken: token, processEnv, logger });
+  } catch (err) {
+    const message = (err as Error).message;
+    return {
+      kind: env.LEVIATHAN_EXECUTOR,
+      start: async () => {
+        throw new Error(message);
+      },
+      list: async () => [],
+    };
+  }
+}
+
+/** GitHub is read only with the App's credentials; without them the control plane's cache is used. */
+async function buildRefresher(env: Env, logger: Logger): Promise<BacklogRefresher | null> {
+  if (!env.APP_ID) return null;
+  let key = env.PRIVATE_KEY;
+  if (!key && env.PRIVATE_KEY_PATH) {
+    key = await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined);
+  }
+  if (!key) {
+    logger.warn({ app_id: env.APP_ID }, 'Scheduler: APP_ID is set without a readable private key; using the cached backlogs');
+    return null;
+  }
+  return new GitHubBacklogRefresher({ appId: env.APP_ID, privateKey: key.includes('\\n') ? key.replace(/\\n/g, '\n') : key, baseUrl: env.GITHUB_API_URL });
+}

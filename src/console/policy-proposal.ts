@@ -1,0 +1,112 @@
+import { z } from 'zod';
+import type { ApiDeps } from '../api/api-deps.ts';
+import { ApiError } from '../api/errors.ts';
+import { sendJson, type Router } from '../api/http.ts';
+import { body, mayAct, targetId } from '../api/routes/targets.ts';
+import { parsePolicy } from '../contract/policy.ts';
+import { newEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
+import { append } from '../control/target-controls.ts';
+import type { GitHubClient } from '../github/client.ts';
+
+/** The file the policy editor proposes changes to. */
+export const POLICY_PATH = '.leviathan/policy.yaml';
+
+/** What proposing a policy change needs from GitHub: a branch, a file on it, a pull request. */
+export interface PolicyProposalPort {
+  createBranch(o: { owner: string; repo: string; branch: string; from: string }): Promise<void>;
+  putFile(o: { owner: string; repo: string; branch: string; path: string; content: string; message: string }): Promise<void>;
+  createPullRequest(o: { owner: string; repo: string; head: string; base: string; title: string; body: string }): Promise<{ number: number; url: string }>;
+}
+
+/** The port over an installation client (the App's own token: the user never writes directly). */
+export function octokitPolicyPort(client: GitHubClient): PolicyProposalPort {
+  return {
+    async createBranch({ owner, repo, branch, from }) {
+      const { data } = await client.request('GET /repos/{owner}/{repo}/git/ref/{ref}', { owner, repo, ref: `heads/${from}` });
+      await client.request('POST /repos/{owner}/{repo}/git/refs', { owner, repo, ref: `refs/heads/${branch}`, sha: data.object.sha });
+    },
+    async putFile({ owner, repo, branch, path, content, message }) {
+      // Updating an existing file needs its blob sha; a new file has none.
+      let sha: string | undefined;
+      try {
+        const { data } = await client.request('GET /repos/{owner}/{repo}/contents/{path}', { owner, repo, path, ref: branch });
+        if (!Array.isArray(data) && 'sha' in data) sha = data.sha;
+      } catch (err) {
+        if ((err as { status?: number }).status !== 404) throw err;
+      }
+      await client.request('PUT /repos/{owner}/{repo}/contents/{path}', {
+        owner,
+        repo,
+        path,
+        branch,
+        message,
+        content: Buffer.from(content, 'utf8').toString('base64'),
+        ...(sha ? { sha } : {}),
+      });
+    },
+    async createPullRequest({ owner, repo, head, base, title, body }) {
+      const { data } = await client.request('POST /repos/{owner}/{repo}/pulls', { owner, repo, head, base, title, body });
+      return { number: data.number, url: data.html_url };
+    },
+  };
+}
+
+const proposalBody = z
+  .object({
+    policy_yaml: z.string().min(1, 'policy_yaml is empty').max(64 * 1024),
+    reason: z.string().trim().min(1, 'a reason is required').max(2000),
+    via: z.enum(['api', 'console', 'ctl']).optional(),
+  })
+  .strict();
+
+/**
+ * POST /v1/targets/:owner/:repo/policy/proposals {policy_yaml, reason}: opens a pull request that
+ * changes .leviathan/policy.yaml. Leviathan never writes a target's default branch itself; the
+ * repository's own review decides. Answers 501 without the GitHub App.
+ */
+export function policyProposalRoutes(
+  router: Router,
+  deps: ApiDeps,
+  portFor: ((installationId: number) => Promise<PolicyProposalPort>) | null,
+): void {
+  router.on('POST', '/v1/targets/:owner/:repo/policy/proposals', async (ctx) => {
+    const id = targetId(ctx.params);
+    const principal = await mayAct(deps.authenticate(ctx.req), id);
+    const b = await body(ctx, proposalBody);
+    const parsed = parsePolicy(b.policy_yaml);
+    if (!parsed.ok) {
+      throw new ApiError('validation_failed', `policy_yaml${parsed.error.line ? ` line ${parsed.error.line}` : ''}: ${parsed.error.reason}`);
+    }
+    const t = deps.projector.state.targets[id];
+    if (!t || t.lifecycle === 'removed') throw new ApiError('not_found', `No target ${id}.`);
+    if (!portFor || t.installation_id === null) {
+      throw new ApiError('not_configured', 'Policy changes are proposed as pull requests by the GitHub App, which is not configured for this target.');
+    }
+    const port = await portFor(t.installation_id);
+    const [owner, repo] = [ctx.params.owner!, ctx.params.repo!];
+    const at = deps.clock.now();
+    const branch = `leviathan/policy-${at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`;
+    await port.createBranch({ owner, repo, branch, from: t.default_branch });
+    await port.putFile({ owner, repo, branch, path: POLICY_PATH, content: b.policy_yaml, message: `Update ${POLICY_PATH}\n\n${b.reason}` });
+    const pr = await port.createPullRequest({
+      owner,
+      repo,
+      head: branch,
+      base: t.default_branch,
+      title: `Update Leviathan policy (${POLICY_PATH})`,
+      body: `Proposed by ${principal.actor} from the Leviathan console.\n\nReason: ${b.reason}\n\nMerging this PR changes the effective policy of ${id}.`,
+    });
+    const event = await append(
+      deps,
+      newEvent({
+        type: 'policy.change_proposed',
+        actor: principal.actor,
+        target: id,
+        subject: subjects.target(id),
+        data: { reason: b.reason, via: b.via ?? 'api', pr_number: pr.number, pr_url: pr.url, branch },
+      }),
+    );
+    sendJson(ctx.res, 201, { event: { id: event.id, seq: event.seq, type: event.type }, pull_request: pr, branch });
+  });
+}

@@ -1,0 +1,323 @@
+import { newEvent, type StoredEvent } from '../events/envelope.ts';
+import type { AutonomyConfigMap, ClusterControls, SchedulerCronJobState } from '../kubernetes/cluster-controls.ts';
+import type { Projector } from '../projections/projector.ts';
+import type { AutonomyState } from '../projections/state.ts';
+import type { EventStore } from '../store/event-store.ts';
+import { nextCronTime } from './cron-next.ts';
+import { OperationError } from './operation-error.ts';
+import { append, type Channel } from './target-controls.ts';
+
+/** The cluster the control plane steers, with the names the operator document uses. */
+export interface ClusterBinding {
+  controls: ClusterControls;
+  /** LEVIATHAN_NAMESPACE. */
+  namespace: string;
+  /** LEVIATHAN_SCHEDULER_CRONJOB, `leviathan-dev-scheduler` by default. */
+  cronJob: string;
+  /** `leviathan-autonomy-config`. */
+  configMap: string;
+}
+
+/** How the global controls are wired: to a cluster (`LEVIATHAN_EXECUTOR=kubernetes`) or embedded. */
+export interface OperatorControlOptions {
+  /** Null in embedded mode: the events alone are the setting. */
+  cluster: ClusterBinding | null;
+  /** Embedded mode: when the in-process scheduler loop runs next, if there is one. */
+  nextLocalTick?: () => Date | null;
+}
+
+/** What the autonomy controls need: the log, its projection, the clock and the cluster (if any). */
+export interface AutonomyControlDeps extends OperatorControlOptions {
+  store: EventStore;
+  projector: Projector;
+  clock: { now(): Date };
+}
+
+/** Who asks, why, and through which channel; recorded on the event. */
+export interface Request {
+  actor: string;
+  reason: string;
+  via: Channel;
+}
+
+/**
+ * One change at a time per process: two concurrent toggles must reach the ConfigMap and the log
+ * in the same order, or the log's last word would contradict the cluster. Across replicas the
+ * ConfigMap stays the source of truth, so a race there is visible (drift) rather than hidden.
+ */
+let queue: Promise<unknown> = Promise.resolve();
+function serialized<T>(fn: () => Promise<T>): Promise<T> {
+  const run = queue.then(fn, fn);
+  queue = run.catch(() => undefined);
+  return run;
+}
+
+/** The result of turning autonomy on or off. */
+export interface AutonomyChange {
+  event: StoredEvent;
+  /** The ConfigMap after the patch; absent in embedded mode. */
+  configmap?: AutonomyConfigMap;
+}
+
+/**
+ * Turns autonomy on or off. In Kubernetes the ConfigMap is merge-patched first (it is what the
+ * scheduler reads and what `kubectl edit` changes), and the event records that it was; if the
+ * patch fails nothing is recorded. Embedded, the event is the setting (source `settings`): every
+ * replica and every replay of the log agree on it, which a side document could not promise.
+ */
+export function setAutonomy(deps: AutonomyControlDeps, enabled: boolean, req: Request): Promise<AutonomyChange> {
+  return serialized(async () => {
+    const type = enabled ? 'autonomy.enabled' : 'autonomy.disabled';
+    if (!deps.cluster) {
+      const event = await append(deps, newEvent({ type, actor: req.actor, data: { reason: req.reason, source: 'settings', via: req.via } }));
+      return { event };
+    }
+    const { controls, configMap } = deps.cluster;
+    const cm = await controls.setAutonomyEnabled(enabled, { actor: req.actor, reason: req.reason, at: deps.clock.now() });
+    const event = await append(
+      deps,
+      newEvent({
+        type,
+        actor: req.actor,
+        data: {
+          reason: req.reason,
+          source: 'configmap',
+          via: req.via,
+          configmap: configMap,
+          ...(cm.resourceVersion ? { resource_version: cm.resourceVersion } : {}),
+        },
+      }),
+    );
+    return { event, configmap: cm };
+  });
+}
+
+/** The result of an emergency stop. */
+export interface EmergencyStopResult {
+  event: StoredEvent;
+  cronjob?: SchedulerCronJobState;
+  deleted_jobs: string[];
+  /** Things the operator should know that did not stop the stop (a failed Job deletion, embedded mode). */
+  warnings: string[];
+}
+
+/**
+ * Emergency stop: suspends the scheduler CronJob (no new scheduler pods) and, when asked, deletes
+ * the worker Jobs still running (propagationPolicy Background). Embedded, the event alone stops
+ * the local scheduler: `decide` skips every target while `state.autonomy.emergency_stop` is set.
+ * A failed Job deletion after a successful suspend is still recorded as a stop — the scheduler
+ * *is* stopped — with the failure in `delete_error` and the answer's warnings.
+ */
+export function emergencyStop(deps: AutonomyControlDeps, req: Request & { deleteRunningJobs: boolean }): Promise<EmergencyStopResult> {
+  return serialized(async () => {
+    const warnings: string[] = [];
+    let deleted: string[] = [];
+    let cronjob: SchedulerCronJobState | undefined;
+    let deleteError: string | undefined;
+    if (deps.cluster) {
+      cronjob = await deps.cluster.controls.setSchedulerSuspended(true);
+      if (req.deleteRunningJobs) {
+        try {
+          deleted = await deps.cluster.controls.deleteWorkerJobs();
+        } catch (err) {
+          deleteError = (err as Error).message;
+          warnings.push(`The scheduler is suspended, but deleting worker Jobs failed: ${deleteError} Delete them with: kubectl -n ${deps.cluster.namespace} delete jobs -l app=leviathan-worker`);
+        }
+      }
+    } else if (req.deleteRunningJobs) {
+      warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
+    }
+    const event = await append(
+      deps,
+      newEvent({
+        type: 'scheduler.emergency_stopped',
+        actor: req.actor,
+        data: {
+          reason: req.reason,
+          delete_running_jobs: req.deleteRunningJobs,
+          deleted_jobs: deleted,
+          via: req.via,
+          ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}),
+          ...(deleteError ? { delete_error: deleteError } : {}),
+        },
+      }),
+    );
+    return { event, ...(cronjob ? { cronjob } : {}), deleted_jobs: deleted, warnings };
+  });
+}
+
+/** The result of resuming after an emergency stop. */
+export interface ResumeResult {
+  event: StoredEvent;
+  cronjob?: SchedulerCronJobState;
+  warnings: string[];
+}
+
+/**
+ * Reverses an emergency stop: unsuspends the CronJob and records scheduler.emergency_resumed.
+ * Refused (409 not_paused) when nothing is stopped — neither the log nor the CronJob says so —
+ * so a mistyped `ctl resume` does not leave a misleading audit entry.
+ */
+export function resumeScheduler(deps: AutonomyControlDeps, req: { actor: string; reason?: string | undefined; via: Channel }): Promise<ResumeResult> {
+  return serialized(async () => {
+    const stopped = deps.projector.state.autonomy.emergency_stop;
+    let cronjob: SchedulerCronJobState | undefined;
+    if (deps.cluster) {
+      const current = await deps.cluster.controls.getSchedulerCronJob();
+      if (!stopped && !current.suspended) {
+        throw new OperationError('not_paused', `The scheduler is not stopped: CronJob ${current.name} is not suspended and no emergency stop is recorded.`);
+      }
+      cronjob = await deps.cluster.controls.setSchedulerSuspended(false);
+    } else if (!stopped) {
+      throw new OperationError('not_paused', 'The scheduler is not emergency-stopped.');
+    }
+    const event = await append(
+      deps,
+      newEvent({
+        type: 'scheduler.emergency_resumed',
+        actor: req.actor,
+        data: { via: req.via, ...(req.reason ? { reason: req.reason } : {}), ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}) },
+      }),
+    );
+    const warnings: string[] = [];
+    // Resuming the scheduler does not turn autonomy on; say so rather than let the operator wait.
+    if (deps.projector.state.autonomy.enabled !== true) {
+      warnings.push('Autonomy is still disabled: the scheduler will run but execute nothing. Enable it with: leviathan ctl autonomy on --reason "…"');
+    }
+    return { event, ...(cronjob ? { cronjob } : {}), warnings };
+  });
+}
+
+/** What the cluster says right now, or why it could not be asked. */
+export interface ClusterObservation {
+  namespace: string;
+  cronJobName: string;
+  configMapName: string;
+  configmap: AutonomyConfigMap | null;
+  cronjob: SchedulerCronJobState | null;
+  /** Errors reading the ConfigMap or the CronJob (each read is independent). */
+  errors: string[];
+}
+
+/** Reads the ConfigMap and the CronJob, never throwing: a status page must answer while the API server does not. */
+export async function observeCluster(cluster: ClusterBinding): Promise<ClusterObservation> {
+  const errors: string[] = [];
+  const [configmap, cronjob] = await Promise.all([
+    cluster.controls.getAutonomyConfigMap().catch((err: unknown) => {
+      errors.push((err as Error).message);
+      return null;
+    }),
+    cluster.controls.getSchedulerCronJob().catch((err: unknown) => {
+      errors.push((err as Error).message);
+      return null;
+    }),
+  ]);
+  return { namespace: cluster.namespace, cronJobName: cluster.cronJob, configMapName: cluster.configMap, configmap, cronjob, errors };
+}
+
+/** `GET /v1/autonomy/status`'s account of autonomy and the scheduler (the rest is the system view). */
+export interface AutonomyStatus {
+  mode: 'kubernetes' | 'embedded';
+  enabled: boolean;
+  source: 'configmap' | 'operator' | 'settings' | 'default';
+  changed_by: string | null;
+  changed_at: string | null;
+  reason: string | null;
+  /** The last change recorded in the log (operators' toggles and scheduler cycles). */
+  last_change: { enabled: boolean | null; source: AutonomyState['source']; by: string | null; at: string | null; reason: string | null };
+  /** The ConfigMap as read now; null in embedded mode. */
+  configmap: { name: string; enabled: boolean; annotations: Record<string, string> } | null;
+  /** Set when the ConfigMap and the log disagree (someone ran `kubectl edit`): the ConfigMap wins. */
+  drift: { configmap_enabled: boolean; recorded_enabled: boolean | null; message: string } | null;
+  emergency_stop: AutonomyState['emergency_stop'];
+  scheduler_suspended: boolean;
+  cronjob: SchedulerCronJobState | null;
+  /** When the scheduler runs next; null when stopped, unknown or there is no scheduler to ask. */
+  next_tick_at: string | null;
+  next_tick_note: string | null;
+  /** Problems reading the cluster; the answer then falls back to the log. */
+  cluster_errors: string[];
+}
+
+/** Builds {@link AutonomyStatus}; reads the cluster when there is one. */
+export async function autonomyStatus(deps: AutonomyControlDeps): Promise<AutonomyStatus> {
+  const now = deps.clock.now();
+  const a = deps.projector.state.autonomy;
+  const last_change = { enabled: a.enabled, source: a.source, by: a.changed_by, at: a.changed_at, reason: a.reason };
+  const recorded = {
+    enabled: a.enabled === true,
+    source: a.source ?? ('default' as const),
+    changed_by: a.changed_by,
+    changed_at: a.changed_at,
+    reason: a.reason ?? (a.enabled === null ? 'No autonomy setting recorded yet; autonomy is off until enabled.' : null),
+  };
+
+  if (!deps.cluster) {
+    const stopped = a.emergency_stop !== null;
+    const local = stopped ? null : (deps.nextLocalTick?.() ?? null);
+    return {
+      mode: 'embedded',
+      ...recorded,
+      last_change,
+      configmap: null,
+      drift: null,
+      emergency_stop: a.emergency_stop,
+      scheduler_suspended: stopped,
+      cronjob: null,
+      next_tick_at: local ? local.toISOString() : null,
+      next_tick_note: stopped
+        ? 'Emergency stop: the scheduler executes nothing until resumed (leviathan ctl resume).'
+        : local
+          ? null
+          : 'No scheduler loop runs in this process; run `leviathan tick` on a schedule.',
+      cluster_errors: [],
+    };
+  }
+
+  const seen = await observeCluster(deps.cluster);
+  const cm = seen.configmap;
+  let effective = recorded;
+  let drift: AutonomyStatus['drift'] = null;
+  if (cm) {
+    const agrees = a.enabled === cm.autonomyEnabled;
+    effective = {
+      enabled: cm.autonomyEnabled,
+      source: 'configmap',
+      // Who/when/why come from the log only when it agrees with the ConfigMap; otherwise the
+      // change was made outside Leviathan and nobody is known to have made it.
+      changed_by: agrees ? a.changed_by : null,
+      changed_at: agrees ? a.changed_at : null,
+      reason: agrees ? a.reason : `Changed outside Leviathan (kubectl edit configmap ${cm.name}?); the ConfigMap wins.`,
+    };
+    if (!agrees) {
+      const said = a.enabled === null ? 'nothing recorded' : `${a.enabled ? 'enabled' : 'disabled'}${a.changed_by ? ` by ${a.changed_by}` : ''}${a.changed_at ? ` at ${a.changed_at}` : ''}`;
+      drift = {
+        configmap_enabled: cm.autonomyEnabled,
+        recorded_enabled: a.enabled,
+        message: `ConfigMap ${cm.name} says autonomy_enabled=${cm.autonomyEnabled ? 'true' : 'false'} but the last recorded change says ${said}. The ConfigMap wins: it is what the scheduler reads.`,
+      };
+    }
+  }
+  const cj = seen.cronjob;
+  const suspended = cj ? cj.suspended : a.emergency_stop !== null;
+  const next = cj && !cj.suspended ? nextCronTime(cj.schedule, now) : null;
+  return {
+    mode: 'kubernetes',
+    ...effective,
+    last_change,
+    configmap: cm ? { name: cm.name, enabled: cm.autonomyEnabled, annotations: cm.annotations } : null,
+    drift,
+    emergency_stop: a.emergency_stop,
+    scheduler_suspended: suspended,
+    cronjob: cj,
+    next_tick_at: next ? next.toISOString() : null,
+    next_tick_note: !cj
+      ? 'The CronJob could not be read.'
+      : cj.suspended
+        ? `CronJob ${cj.name} is suspended (emergency stop); resume with: leviathan ctl resume`
+        : next
+          ? null
+          : `Schedule "${cj.schedule}" is not in a form this control plane computes (numbers, *, ranges, steps, lists).`,
+    cluster_errors: seen.errors,
+  };
+}

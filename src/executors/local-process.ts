@@ -1,0 +1,175 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { chmod, mkdir, open, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import type { Executor, WorkerAssignment, WorkerRun } from './executor.ts';
+
+/** The `leviathan` entry point next to this source tree. */
+export const LEVIATHAN_BIN = fileURLToPath(new URL('../../bin/leviathan.mjs', import.meta.url));
+
+/** A local worker could not be started. `code` is the scheduler's reason code. */
+export class LocalExecutorError extends Error {
+  override readonly name = 'LocalExecutorError';
+  readonly code = 'executor_failed';
+}
+
+/** Constructor options of {@link LocalProcessExecutor}; nothing is read from the environment. */
+export interface LocalProcessExecutorOptions {
+  /** Task files and worker logs go to `<dataDir>/workers/` (mode 0700; files 0600). */
+  dataDir: string;
+  /**
+   * The worker's whole environment. Nothing of this process's environment is inherited: the
+   * caller passes exactly what the worker needs (PATH and HOME, control plane URL and API token,
+   * GitHub credentials, agent command).
+   */
+  env: Record<string, string>;
+  /** The program to run; default `node bin/leviathan.mjs worker`. */
+  command?: { file: string; args: string[] };
+  /** After the deadline: SIGTERM to the process group, then SIGKILL after this long. */
+  killGraceMs?: number;
+  /** How long ended runs stay in list(). */
+  retainEndedMs?: number;
+  logger?: Logger;
+  now?: () => number;
+}
+
+interface Run {
+  info: WorkerRun;
+  child: ChildProcess;
+  pid: number;
+  taskFile: string;
+  timedOut: boolean;
+  endedAt: number | null;
+  timers: NodeJS.Timeout[];
+  exited: Promise<void>;
+}
+
+/**
+ * Runs each attempt as a detached child process `leviathan worker` in its own process group, the
+ * embedded default. The assignment goes into a task file (`LEVIATHAN_TASK_FILE`, mode 0600); the
+ * deadline (`timeout_seconds`) is enforced by killing the whole group, so the agent and anything
+ * it started go too. A run killed at its deadline is listed as failed `timeout`; one that ended
+ * otherwise without reporting shows as failed `worker_lost` (the scheduler only records that when
+ * the attempt is still in flight).
+ *
+ * Children are unref'd: `leviathan tick` may exit while its workers run on; what this executor
+ * knows lives in this process only, so a later process declares a vanished worker lost after its
+ * deadline (see lostWorkerEvents).
+ */
+export class LocalProcessExecutor implements Executor {
+  readonly kind = 'local' as const;
+  private readonly runs = new Map<string, Run>();
+  private readonly opts: LocalProcessExecutorOptions;
+
+  constructor(opts: LocalProcessExecutorOptions) {
+    this.opts = opts;
+  }
+
+  /** Starts the worker; starting an attempt that is already running returns the same handle. */
+  async start(assignment: WorkerAssignment): Promise<{ handle: string }> {
+    const existing = this.runs.get(assignment.attempt_id);
+    if (existing && existing.info.state === 'running') return { handle: existing.info.handle };
+
+    const dir = join(this.opts.dataDir, 'workers');
+    const name = assignment.attempt_id.replace(/[^A-Za-z0-9_.-]/g, '_');
+    const taskFile = join(dir, `${name}.json`);
+    let child: ChildProcess;
+    try {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await writeFile(taskFile, JSON.stringify(assignment), { mode: 0o600 });
+      await chmod(taskFile, 0o600);
+      const log = await open(join(dir, `${name}.log`), 'a', 0o600);
+      try {
+        const command = this.opts.command ?? { file: process.execPath, args: [LEVIATHAN_BIN, 'worker'] };
+        child = spawn(command.file, command.args, {
+          cwd: dir,
+          detached: true,
+          stdio: ['ignore', log.fd, log.fd],
+          env: { ...this.opts.env, LEVIATHAN_TASK_FILE: taskFile },
+        });
+        await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err as Error))]);
+      } finally {
+        await log.close();
+      }
+    } catch (err) {
+      await rm(taskFile, { force: true }).catch(() => undefined);
+      throw new LocalExecutorError(`Could not start the local worker for attempt ${assignment.attempt_id}: ${(err as Error).message}`);
+    }
+    const pid = child.pid!;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.unref();
+    const run: Run = {
+      info: { attempt_id: assignment.attempt_id, target: assignment.target, task_id: assignment.task.id, state: 'running', handle: `pid:${pid}` },
+      child,
+      pid,
+      taskFile,
+      timedOut: false,
+      endedAt: null,
+      timers: [],
+      exited,
+    };
+    this.runs.set(assignment.attempt_id, run);
+
+    const deadline = setTimeout(() => {
+      run.timedOut = true;
+      this.opts.logger?.warn({ attempt_id: assignment.attempt_id, pid }, 'Executor: Worker deadline reached, stopping its process group');
+      killGroup(pid, 'SIGTERM');
+      const hard = setTimeout(() => killGroup(pid, 'SIGKILL'), this.opts.killGraceMs ?? 10_000);
+      hard.unref();
+      run.timers.push(hard);
+    }, Math.max(1, assignment.timeout_seconds) * 1000);
+    deadline.unref();
+    run.timers.push(deadline);
+
+    child.once('exit', (code, signal) => {
+      for (const t of run.timers) clearTimeout(t);
+      // Whatever the worker left behind in its group (an agent's background job) goes with it.
+      killGroup(pid, 'SIGKILL');
+      run.endedAt = this.now();
+      run.info =
+        code === 0 && !run.timedOut
+          ? { ...run.info, state: 'succeeded' }
+          : { ...run.info, state: 'failed', failure_type: run.timedOut ? 'timeout' : 'worker_lost' };
+      this.opts.logger?.info({ attempt_id: assignment.attempt_id, pid, code, signal, state: run.info.state }, 'Executor: Worker exited');
+      void rm(taskFile, { force: true }).catch(() => undefined);
+    });
+    this.opts.logger?.info({ attempt_id: assignment.attempt_id, target: assignment.target, pid }, 'Executor: Worker process started');
+    return { handle: run.info.handle };
+  }
+
+  /** Running workers and those that ended within `retainEndedMs` (default one hour). */
+  async list(): Promise<WorkerRun[]> {
+    const keep = this.opts.retainEndedMs ?? 60 * 60 * 1000;
+    const now = this.now();
+    const out: WorkerRun[] = [];
+    for (const [id, run] of this.runs) {
+      if (run.endedAt !== null && now - run.endedAt > keep) {
+        this.runs.delete(id);
+        continue;
+      }
+      out.push({ ...run.info });
+    }
+    return out;
+  }
+
+  /** Stops every running worker (tests, and a control plane that must not leave children behind). */
+  async stopAll(): Promise<void> {
+    const running = [...this.runs.values()].filter((r) => r.endedAt === null);
+    for (const r of running) killGroup(r.pid, 'SIGKILL');
+    await Promise.all(running.map((r) => r.exited));
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+}
+
+function killGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
+  }
+}

@@ -1,0 +1,112 @@
+import { newEvent, type NewEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
+import type { ProjectionState } from '../projections/state.ts';
+
+/** Label of every Leviathan pull request (same as src/worker/run-worker.ts PR_LABEL). */
+export const PR_LABEL = 'leviathan';
+/** Marker line of Leviathan PR bodies (same as src/worker/run-worker.ts ATTEMPT_MARKER). */
+export const ATTEMPT_MARKER = 'Leviathan-Attempt';
+
+/** The fields of a pull request (webhook payload or REST) this module reads. */
+export interface PullRequestLike {
+  number: number;
+  html_url?: string;
+  title?: string;
+  body?: string | null;
+  updated_at?: string;
+  merged?: boolean | null;
+  merged_at?: string | null;
+  head?: { ref?: string };
+  labels?: Array<{ name?: string } | string>;
+}
+
+/** The attempt id in a PR body's `Leviathan-Attempt: <id>` line, or null. */
+export function attemptIdOf(body: string | null | undefined): string | null {
+  const m = new RegExp(`^\\s*${ATTEMPT_MARKER}:\\s*([A-Za-z0-9._:-]{1,200})\\s*$`, 'm').exec(body ?? '');
+  return m ? m[1]! : null;
+}
+
+/**
+ * Was the PR opened by Leviathan? The attempt marker is what the worker writes in the body; the
+ * label is added a moment later (so an `opened` webhook may not carry it yet), and either one
+ * marks the PR as ours so it counts against max_open_prs.
+ */
+export function isLeviathanPr(pr: PullRequestLike): boolean {
+  if (attemptIdOf(pr.body)) return true;
+  return (pr.labels ?? []).some((l) => (typeof l === 'string' ? l : l.name) === PR_LABEL);
+}
+
+/**
+ * The task an attempt worked on, from the projection: the target's recent attempts, then the
+ * graph's attempt node (older attempts fall out of the recent list).
+ */
+export function taskOfAttempt(state: ProjectionState, target: string, attemptId: string): string | null {
+  const recent = state.targets[target]?.recent_attempts.find((a) => a.attempt_id === attemptId);
+  if (recent) return recent.task_id;
+  const taskId = state.graph.nodes[subjects.attempt(attemptId)]?.props.task_id;
+  return typeof taskId === 'string' ? taskId : null;
+}
+
+/** What the event data says about a PR, whichever way we learnt of it. */
+export function prData(state: ProjectionState, target: string, pr: PullRequestLike): Record<string, unknown> {
+  const ours = isLeviathanPr(pr);
+  const attemptId = ours ? attemptIdOf(pr.body) : null;
+  const taskId = attemptId ? taskOfAttempt(state, target, attemptId) : null;
+  return {
+    number: pr.number,
+    ...(pr.html_url ? { url: pr.html_url } : {}),
+    ...(pr.title ? { title: pr.title } : {}),
+    ...(pr.head?.ref ? { branch: pr.head.ref } : {}),
+    ...(pr.updated_at ? { updated_at: pr.updated_at } : {}),
+    leviathan: ours,
+    ...(attemptId ? { attempt_id: attemptId } : {}),
+    ...(taskId ? { task_id: taskId } : {}),
+  };
+}
+
+/** An event without its id; the caller gives ids (deterministic per delivery, or random). */
+export type UnidentifiedEvent = Omit<NewEvent, 'id'>;
+
+/**
+ * The event for a PR seen open: pr.created for ours, pr.observed for others; a PR the graph
+ * knows as closed or merged comes back as pr.reopened (the projection only reopens through it).
+ */
+export function openedEvent(state: ProjectionState, target: string, pr: PullRequestLike, actor: string): UnidentifiedEvent {
+  const data = prData(state, target, pr);
+  const known = state.graph.nodes[subjects.pr(target, pr.number)];
+  const type = known && known.props.state !== 'open' ? 'pr.reopened' : data.leviathan ? 'pr.created' : 'pr.observed';
+  return strip(newEvent({ type, actor, target, subject: subjects.pr(target, pr.number), data }));
+}
+
+/** The event for a PR seen closed: pr.merged when it was merged, else pr.closed. */
+export function closedEvent(state: ProjectionState, target: string, pr: PullRequestLike, actor: string): UnidentifiedEvent {
+  const merged = pr.merged === true || Boolean(pr.merged_at);
+  const data = { ...prData(state, target, pr), ...(pr.merged_at ? { merged_at: pr.merged_at } : {}) };
+  return strip(newEvent({ type: merged ? 'pr.merged' : 'pr.closed', actor, target, subject: subjects.pr(target, pr.number), data }));
+}
+
+/**
+ * Events for a `pull_request` webhook action: opened → pr.created / pr.observed, reopened →
+ * pr.reopened (pr.created for one of ours the graph never saw), closed → pr.merged / pr.closed.
+ * Other actions record nothing.
+ */
+export function pullRequestEvents(state: ProjectionState, action: string, target: string, pr: PullRequestLike, actor: string): UnidentifiedEvent[] {
+  switch (action) {
+    case 'opened':
+      return [openedEvent(state, target, pr, actor)];
+    case 'reopened': {
+      const known = state.graph.nodes[subjects.pr(target, pr.number)];
+      const e = openedEvent(state, target, pr, actor);
+      return [known ? { ...e, type: 'pr.reopened' } : e];
+    }
+    case 'closed':
+      return [closedEvent(state, target, pr, actor)];
+    default:
+      return [];
+  }
+}
+
+function strip(e: NewEvent): UnidentifiedEvent {
+  const { id: _id, ...rest } = e;
+  return rest;
+}

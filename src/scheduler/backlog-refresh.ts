@@ -1,0 +1,82 @@
+import { ProbotOctokit } from 'probot';
+import type { NewEvent } from '../events/envelope.ts';
+import { syncBacklog } from '../github/backlog-sync.ts';
+import type { GitHubClient } from '../github/client.ts';
+import type { ReadProblem } from './decide.ts';
+import type { TargetSnapshot } from './snapshot.ts';
+
+/** How old the control plane's cached backlog may be before the scheduler asks GitHub (webhooks keep it fresh in between). */
+export const BACKLOG_MAX_AGE_MS = 60 * 60 * 1000;
+
+/** GitHub could not be read for one target; `reason` is the outcome's reason code. */
+export class BacklogReadError extends Error {
+  override readonly name = 'BacklogReadError';
+  constructor(
+    readonly reason: ReadProblem['reason'],
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Re-reads a target's `.leviathan/` files. */
+export interface BacklogRefresher {
+  /**
+   * The event recording the files (backlog.synced / backlog.invalid), or null when they are
+   * unchanged since `target.backlog.etag`. Throws {@link BacklogReadError}.
+   */
+  refresh(target: TargetSnapshot): Promise<NewEvent | null>;
+}
+
+/** Is the cached backlog too old (or never read)? */
+export function isStale(target: TargetSnapshot, now: Date, maxAgeMs = BACKLOG_MAX_AGE_MS): boolean {
+  const at = target.backlog.synced_at;
+  return at === null || now.getTime() - Date.parse(at) > maxAgeMs;
+}
+
+/**
+ * Reads the files with the App's installation token through {@link syncBacklog}: conditional
+ * requests (If-None-Match with the cached ETags), so an unchanged file costs no rate limit.
+ */
+export class GitHubBacklogRefresher implements BacklogRefresher {
+  private readonly clients = new Map<number, GitHubClient>();
+
+  constructor(private readonly app: { appId: string; privateKey: string; baseUrl: string }) {}
+
+  async refresh(target: TargetSnapshot): Promise<NewEvent | null> {
+    if (target.installation_id === null) {
+      throw new BacklogReadError('github_auth_failed', `No GitHub App installation is known for ${target.id}; reinstall the App on the repository.`);
+    }
+    let event: NewEvent;
+    try {
+      event = await syncBacklog(this.client(target.installation_id), target.id, target.default_branch, target.backlog.etag, { actor: 'scheduler' });
+    } catch (err) {
+      const status = (err as { status?: unknown })?.status;
+      if (status === 401 || status === 403) {
+        throw new BacklogReadError(
+          'github_auth_failed',
+          `GitHub refused to read ${target.id} (HTTP ${status}); check APP_ID, the private key and that the App is installed with contents: read.`,
+        );
+      }
+      const what = typeof status === 'number' ? `HTTP ${status}` : (err as Error).message;
+      throw new BacklogReadError('backlog_unreadable', `Could not read .leviathan/backlog.yaml of ${target.id} (${what}).`);
+    }
+    return event.type === 'backlog.unchanged' ? null : event;
+  }
+
+  private client(installationId: number): GitHubClient {
+    let c = this.clients.get(installationId);
+    if (!c) {
+      c = new ProbotOctokit({
+        auth: { appId: this.app.appId, privateKey: this.app.privateKey, installationId },
+        baseUrl: this.app.baseUrl,
+        // One conditional request per file per cycle; a failure is reported, not retried into the next cycle.
+        retry: { enabled: false },
+        throttle: { enabled: false },
+        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      this.clients.set(installationId, c);
+    }
+    return c;
+  }
+}

@@ -1,0 +1,71 @@
+import type { GuardrailOverrides } from '../contract/policy.ts';
+import { newEvent, type NewEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
+import type { WorkerRun } from '../executors/executor.ts';
+import { targetPolicy } from '../projections/target-view.ts';
+import { SCHEDULER_ACTOR } from './decide.ts';
+import type { SchedulerSnapshot } from './snapshot.ts';
+
+/** How long past its deadline an attempt the executor does not know at all is given before it is declared lost. */
+export const LOST_WORKER_GRACE_SECONDS = 120;
+
+/**
+ * Attempts the control plane still believes in flight whose worker is gone without reporting:
+ * the executor says the run ended (`timeout` when it hit its deadline, `worker_lost` otherwise),
+ * or the executor no longer knows the run at all and the attempt's deadline has passed. Returns
+ * the attempt.failed events to record. Pure.
+ *
+ * The caller must list the runs *before* taking the snapshot: a worker flushes its events before
+ * it exits, so any run seen as ended has its own report in the later snapshot — only a worker
+ * that really never reported is declared lost. The event id is the one the worker itself would
+ * use for its failure (`<attempt>:failed`), so the store keeps whichever arrives first, once.
+ */
+export function lostWorkerEvents(
+  now: Date,
+  snapshot: SchedulerSnapshot,
+  runs: readonly WorkerRun[],
+  opts: {
+    globalDefaults: GuardrailOverrides;
+    graceSeconds?: number;
+    /** Judge only attempts whose run the executor knows (the control plane's periodic watch; ticks judge the rest). */
+    onlyKnownRuns?: boolean;
+  },
+): NewEvent[] {
+  const grace = (opts.graceSeconds ?? LOST_WORKER_GRACE_SECONDS) * 1000;
+  const byAttempt = new Map(runs.map((r) => [r.attempt_id, r]));
+  const out: NewEvent[] = [];
+  for (const t of snapshot.targets) {
+    const timeoutMs = targetPolicy(opts.globalDefaults as Record<string, unknown>, t).attempt_timeout_minutes * 60_000;
+    for (const a of t.in_flight) {
+      const run = byAttempt.get(a.attempt_id);
+      let failure: { failure_type: 'timeout' | 'worker_lost'; message: string } | null = null;
+      if (run && run.state !== 'running') {
+        const type = run.state === 'failed' ? (run.failure_type ?? 'worker_lost') : 'worker_lost';
+        failure = {
+          failure_type: type,
+          message:
+            type === 'timeout'
+              ? `The worker (${run.handle}) was stopped at its deadline of ${Math.round(timeoutMs / 60_000)} minutes without reporting.`
+              : `The worker (${run.handle}) ended (${run.state}) without reporting its result.`,
+        };
+      } else if (!run && !opts.onlyKnownRuns && a.created_at !== null && Date.parse(a.created_at) + timeoutMs + grace < now.getTime()) {
+        failure = {
+          failure_type: 'worker_lost',
+          message: `The executor no longer knows the worker${a.handle ? ` (${a.handle})` : ''} and its deadline has passed without a report.`,
+        };
+      }
+      if (!failure) continue;
+      out.push(
+        newEvent({
+          id: `${a.attempt_id}:failed`,
+          type: 'attempt.failed',
+          actor: SCHEDULER_ACTOR,
+          target: t.id,
+          subject: subjects.attempt(a.attempt_id),
+          data: { attempt_id: a.attempt_id, task_id: a.task_id, ...failure },
+        }),
+      );
+    }
+  }
+  return out;
+}

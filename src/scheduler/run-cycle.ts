@@ -1,0 +1,294 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { readAutonomyConfig, type GuardrailOverrides } from '../contract/policy.ts';
+import { newEvent, type NewEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
+import type { Executor, WorkerRun } from '../executors/executor.ts';
+import { BACKLOG_MAX_AGE_MS, BacklogReadError, isStale, type BacklogRefresher } from './backlog-refresh.ts';
+import type { SchedulerControlPlane } from './control-plane-port.ts';
+import {
+  cycleCompletedEvent,
+  decide,
+  SCHEDULER_ACTOR,
+  skippedEvent,
+  type Decision,
+  type ReadProblem,
+  type SchedulerPolicy,
+  type TargetDecision,
+} from './decide.ts';
+import { lostWorkerEvents } from './lost-workers.ts';
+import type { SchedulerSnapshot } from './snapshot.ts';
+
+/** What one cycle needs; every part is a port. */
+export interface CycleDeps {
+  controlPlane: SchedulerControlPlane;
+  executor: Executor;
+  clock: { now(): Date };
+  logger: Logger;
+  /**
+   * LEVIATHAN_AUTONOMY_CONFIG. When set, the mounted ConfigMap decides (missing or unreadable:
+   * off). When unset (embedded mode, no ConfigMap), the setting recorded in the control plane
+   * (`ctl autonomy on|off`) decides; never set means off.
+   */
+  autonomyConfigPath?: string | undefined;
+  /** LEVIATHAN_MAX_CONCURRENT_WORKERS. */
+  maxConcurrentWorkers: number;
+  /** Null: GitHub is not configured for the scheduler; the control plane's cache is used as is. */
+  refresher: BacklogRefresher | null;
+  backlogMaxAgeMs?: number;
+  /** Cycle ids; random by default. */
+  newCycleId?: () => string;
+}
+
+/** How the cycle ended overall: the word of `Scheduler: Exiting cleanly (…)`. */
+export type CycleVerdict = 'executed' | 'idle' | 'blocked';
+
+/** What a cycle did: its id, its one word, and every target's outcome (after the executor's answers). */
+export interface CycleResult {
+  cycle_id: string;
+  verdict: CycleVerdict;
+  outcomes: TargetDecision[];
+}
+
+/** A cycle id that sorts by time and says when it ran: `c20261127t210946-3fa2c1`. */
+export function newCycleId(now: Date): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').slice(0, 15).toLowerCase();
+  return `c${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/**
+ * One scheduler cycle: read the autonomy config, the executor's runs and the control plane's
+ * snapshot; record lost workers; refresh stale backlogs from GitHub; decide; carry the decision
+ * out; record `scheduler.cycle_completed`. Throws only when the cycle itself cannot run (the
+ * control plane is unreachable); idle, blocked and per-target errors are normal results.
+ */
+export async function runCycle(deps: CycleDeps): Promise<CycleResult> {
+  const { logger, controlPlane } = deps;
+  const config = deps.autonomyConfigPath !== undefined ? await readAutonomyConfig(deps.autonomyConfigPath) : null;
+  const defaults: GuardrailOverrides = config?.defaults ?? {};
+
+  // Runs before the snapshot: see lostWorkerEvents for why the order matters.
+  const runs = await listRuns(deps);
+  let snapshot = await controlPlane.snapshot();
+  if (runs) {
+    const lost = lostWorkerEvents(deps.clock.now(), snapshot, runs, { globalDefaults: config ? defaults : (snapshot.autonomy.global_defaults as GuardrailOverrides) });
+    if (lost.length > 0) {
+      for (const e of lost) logger.warn({ target: e.target, attempt_id: e.data.attempt_id, failure_type: e.data.failure_type }, 'Scheduler: Worker ended without reporting');
+      await controlPlane.post(lost);
+      snapshot = await controlPlane.snapshot();
+    }
+  }
+
+  const autonomy = autonomyPolicy(config, snapshot);
+  const now = deps.clock.now();
+  const readProblems: Record<string, ReadProblem> = {};
+  if (autonomy.enabled && !snapshot.autonomy.emergency_stop) {
+    const refreshed = await refreshBacklogs(deps, snapshot, now, readProblems);
+    if (refreshed) snapshot = await controlPlane.snapshot();
+  }
+
+  const cycleId = (deps.newCycleId ?? (() => newCycleId(now)))();
+  if (!autonomy.enabled) logger.warn({ cycle_id: cycleId, source: autonomy.source, problems: autonomy.problems }, '⚠ Autonomy disabled in configuration');
+  const decision = decide(now, { cycle_id: cycleId, control: snapshot, read_problems: readProblems }, {
+    autonomy,
+    max_concurrent_workers: deps.maxConcurrentWorkers,
+    executor: deps.executor.kind,
+  });
+  const outcomes = await carryOut(deps, decision);
+  await controlPlane.post([cycleCompletedEvent(cycleId, outcomes)]);
+  const verdict = verdictOf(outcomes);
+  return { cycle_id: cycleId, verdict, outcomes };
+}
+
+/** What a manual trigger asks for. */
+export interface TriggerRequest {
+  target: string;
+  task_id: string;
+  actor: string;
+  reason?: string;
+}
+
+/**
+ * Runs the decision for one task right away (POST /v1/tasks/trigger): the schedule is bypassed,
+ * the guardrails are not. Returns the target's outcome: `executed` with the attempt id, or the
+ * reason it is blocked. Autonomy comes from the control plane's recorded setting.
+ */
+export async function triggerTask(
+  deps: Omit<CycleDeps, 'refresher' | 'autonomyConfigPath'>,
+  request: TriggerRequest,
+): Promise<TargetDecision> {
+  const runs = await listRuns(deps);
+  let snapshot = await deps.controlPlane.snapshot();
+  const globalDefaults = snapshot.autonomy.global_defaults as GuardrailOverrides;
+  if (runs) {
+    const lost = lostWorkerEvents(deps.clock.now(), snapshot, runs, { globalDefaults });
+    if (lost.length > 0) {
+      await deps.controlPlane.post(lost);
+      snapshot = await deps.controlPlane.snapshot();
+    }
+  }
+  const now = deps.clock.now();
+  const cycleId = (deps.newCycleId ?? (() => newCycleId(now)))();
+  const decision = decide(now, { cycle_id: cycleId, control: snapshot, read_problems: {} }, {
+    autonomy: autonomyPolicy(null, snapshot),
+    max_concurrent_workers: deps.maxConcurrentWorkers,
+    executor: deps.executor.kind,
+    trigger: request,
+  });
+  const [outcome] = await carryOut(deps, decision);
+  return (
+    outcome ?? {
+      target: request.target,
+      outcome: 'blocked',
+      reason: 'task_not_found',
+      detail: `No target ${request.target}.`,
+      task_id: request.task_id,
+    }
+  );
+}
+
+/**
+ * Records the decision's events and starts its workers, in order. A worker is announced
+ * (attempt.created) only after the executor accepted it; when the executor refuses, the attempt
+ * fails with `executor_failed` and the target's outcome becomes error executor_failed.
+ */
+export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor' | 'logger'>, decision: Decision): Promise<TargetDecision[]> {
+  const { controlPlane, executor, logger } = deps;
+  const outcomes = decision.outcomes.map((o) => ({ ...o }));
+  const pending: NewEvent[] = [];
+  const flush = async () => {
+    await controlPlane.post(pending.splice(0));
+  };
+  for (const o of outcomes) logOutcome(logger, o);
+  for (const action of decision.actions) {
+    switch (action.kind) {
+      case 'record':
+        pending.push(action.event);
+        break;
+      case 'start_worker': {
+        await flush();
+        const a = action.assignment;
+        const base = { attempt_id: a.attempt_id, task_id: a.task.id };
+        try {
+          const { handle } = await executor.start(a);
+          logger.info({ target: a.target, ...base, executor: executor.kind, handle }, 'Scheduler: Worker started');
+          pending.push(
+            newEvent({
+              id: `${a.attempt_id}:created`,
+              type: 'attempt.created',
+              actor: SCHEDULER_ACTOR,
+              target: a.target,
+              subject: subjects.attempt(a.attempt_id),
+              data: { ...base, executor: executor.kind, handle, timeout_seconds: a.timeout_seconds },
+            }),
+          );
+        } catch (err) {
+          const message = (err as Error).message ?? String(err);
+          logger.error({ target: a.target, ...base, executor: executor.kind, error: message }, `Scheduler: Failed to submit job (${message})`);
+          const o = outcomes.find((x) => x.attempt_id === a.attempt_id);
+          if (o) Object.assign(o, { outcome: 'error', reason: 'executor_failed', detail: `The executor could not start the worker: ${message}` });
+          pending.push(
+            newEvent({
+              id: `${a.attempt_id}:failed`,
+              type: 'attempt.failed',
+              actor: SCHEDULER_ACTOR,
+              target: a.target,
+              subject: subjects.attempt(a.attempt_id),
+              data: { ...base, failure_type: 'executor_failed', message: message.slice(0, 4000) },
+            }),
+          );
+          if (o) pending.push(skippedEvent(decision.cycle_id, o));
+        }
+        break;
+      }
+      default: {
+        const never: never = action;
+        throw new Error(`unknown action ${JSON.stringify(never)}`);
+      }
+    }
+  }
+  await flush();
+  return outcomes;
+}
+
+/** The cycle's one word: any execution, else anything in the way (blocked or error), else idle. */
+export function verdictOf(outcomes: readonly TargetDecision[]): CycleVerdict {
+  if (outcomes.some((o) => o.outcome === 'executed')) return 'executed';
+  if (outcomes.some((o) => o.outcome === 'blocked' || o.outcome === 'error')) return 'blocked';
+  return 'idle';
+}
+
+/** The operator document's log lines, word for word where it gives them. */
+function logOutcome(logger: Logger, o: TargetDecision): void {
+  const meta = { target: o.target, outcome: o.outcome, reason: o.reason, ...(o.task_id ? { task_id: o.task_id } : {}) };
+  switch (o.outcome) {
+    case 'executed':
+      logger.info({ ...meta, attempt_id: o.attempt_id }, `Scheduler: Selected task ${o.task_id}`);
+      return;
+    case 'idle':
+      if (o.reason === 'no_ready_tasks') logger.info({ ...meta, detail: o.detail }, 'Scheduler: No ready tasks found in backlog');
+      else logger.info({ ...meta, detail: o.detail }, 'Scheduler: All ready tasks are blocked by dependencies');
+      return;
+    case 'blocked':
+      if (o.reason === 'max_open_prs') logger.warn({ ...meta, open_prs: o.open_prs, max_open_prs: o.max_open_prs }, `Scheduler: Max open PRs reached (${o.open_prs}/${o.max_open_prs})`);
+      else if (o.reason === 'circuit_breaker_open') logger.warn({ ...meta, cooldown_until: o.cooldown_until }, `Scheduler: Circuit breaker open until ${o.cooldown_until}`);
+      else logger.warn({ ...meta, detail: o.detail }, `Scheduler: Blocked (${o.reason})`);
+      logger.warn(meta, 'Scheduler: Skipping task selection');
+      return;
+    case 'paused':
+      // autonomy_disabled is said once per cycle, not once per target.
+      if (o.reason !== 'autonomy_disabled') logger.info({ ...meta, detail: o.detail }, 'Scheduler: Target paused');
+      return;
+    case 'error':
+      logger.error({ ...meta, detail: o.detail }, `Scheduler: Cannot execute (${o.reason})`);
+      return;
+    default: {
+      const never: never = o.outcome;
+      throw new Error(`unknown outcome ${String(never)}`);
+    }
+  }
+}
+
+function autonomyPolicy(config: Awaited<ReturnType<typeof readAutonomyConfig>> | null, snapshot: SchedulerSnapshot): SchedulerPolicy['autonomy'] {
+  if (config) return { enabled: config.enabled, source: 'config', problems: config.problems, defaults: config.defaults };
+  return {
+    enabled: snapshot.autonomy.enabled === true,
+    source: 'control_plane',
+    problems: snapshot.autonomy.enabled === null ? ['autonomy has never been enabled (leviathan ctl autonomy on)'] : [],
+    defaults: snapshot.autonomy.global_defaults as GuardrailOverrides,
+  };
+}
+
+async function listRuns(deps: Pick<CycleDeps, 'executor' | 'logger'>): Promise<WorkerRun[] | null> {
+  try {
+    return await deps.executor.list();
+  } catch (err) {
+    // Without the executor's view nothing can be declared lost; starting will report the problem.
+    deps.logger.warn({ executor: deps.executor.kind, error: (err as Error).message }, 'Scheduler: Cannot list workers');
+    return null;
+  }
+}
+
+/** Re-reads stale backlogs; returns true when events were recorded. Failures become read problems (fail closed). */
+async function refreshBacklogs(deps: CycleDeps, snapshot: SchedulerSnapshot, now: Date, problems: Record<string, ReadProblem>): Promise<boolean> {
+  const events: NewEvent[] = [];
+  for (const t of snapshot.targets) {
+    if (t.lifecycle !== 'active' || t.paused || !isStale(t, now, deps.backlogMaxAgeMs ?? BACKLOG_MAX_AGE_MS)) continue;
+    if (!deps.refresher) {
+      // Webhooks keep the cache current; without App credentials the scheduler cannot do better.
+      deps.logger.debug({ target: t.id, synced_at: t.backlog.synced_at }, 'Scheduler: Backlog cache is stale and GitHub is not configured');
+      continue;
+    }
+    try {
+      const e = await deps.refresher.refresh(t);
+      if (e) events.push(e);
+    } catch (err) {
+      const problem: ReadProblem =
+        err instanceof BacklogReadError ? { reason: err.reason, detail: err.message } : { reason: 'backlog_unreadable', detail: (err as Error).message };
+      problems[t.id] = problem;
+    }
+  }
+  if (events.length === 0) return false;
+  await deps.controlPlane.post(events);
+  return true;
+}

@@ -1,0 +1,191 @@
+/**
+ * The whole loop on one machine: events in → `tick` (in-process, real LocalProcessExecutor) →
+ * `leviathan worker` as a detached child process → clone from a bare repository
+ * (GITHUB_SERVER_URL=file://…) → agent script → push → pull request on the fake GitHub server →
+ * attempt and PR events → `pr.merged` (as the webhook would post it) → task completed, no open PRs.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { tick } from '../../src/cli/tick.ts';
+import { envSchema } from '../../src/env.ts';
+import { localWorkerEnv } from '../../src/executors/create-executor.ts';
+import { LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import type { StoredEvent } from '../../src/events/envelope.ts';
+import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
+import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const AGENT = join(ROOT, 'fixtures/agents/good-change.sh');
+const TARGET = 'acme/widgets';
+const GITHUB_TOKEN = 'ghs_e2eFAKEtoken0123456789abcdefghijklmn';
+
+const GIT_ENV = {
+  ...process.env,
+  GIT_CONFIG_NOSYSTEM: '1',
+  GIT_CONFIG_GLOBAL: '/dev/null',
+  GIT_AUTHOR_NAME: 'Seed',
+  GIT_AUTHOR_EMAIL: 'seed@example.com',
+  GIT_COMMITTER_NAME: 'Seed',
+  GIT_COMMITTER_EMAIL: 'seed@example.com',
+};
+const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+/** A bare repository at `<root>/git/acme/widgets.git`, as `<GITHUB_SERVER_URL>/<owner>/<repo>.git`. */
+async function seedRepository(root: string): Promise<string> {
+  const bare = join(root, 'git', `${TARGET}.git`);
+  const seed = join(root, 'seed');
+  await mkdir(dirname(bare), { recursive: true });
+  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
+  git(root, 'init', '--quiet', '--initial-branch=main', seed);
+  const files: Record<string, string> = {
+    'README.md': '# Widgets\n',
+    'docs/guide.md': '# Guide\n',
+    'docs/obsolete.md': 'old stuff\n',
+    'docs/old-name.md': 'a page with a long enough body to be detected as a rename\n'.repeat(5),
+    'docs/build.sh': 'echo build\n',
+    'src/index.ts': 'export const x = 1;\n',
+  };
+  for (const [p, content] of Object.entries(files)) {
+    await mkdir(dirname(join(seed, p)), { recursive: true });
+    await writeFile(join(seed, p), content);
+  }
+  git(seed, 'add', '-A');
+  git(seed, 'commit', '--quiet', '-m', 'seed');
+  git(seed, 'push', '--quiet', bare, 'main');
+  return bare;
+}
+
+async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms: number, onTimeout: () => Promise<string>): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}\n${await onTimeout()}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('full loop on one machine', () => {
+  let root: string;
+  let cp: TestControlPlane;
+  let github: FakeGitHub;
+  let executor: LocalProcessExecutor;
+  let bare: string;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'leviathan-e2e-'));
+    bare = await seedRepository(root);
+    github = await startFakeGitHub({ token: GITHUB_TOKEN });
+    cp = await startTestControlPlane({ overrides: { executor: null } });
+  });
+  afterAll(async () => {
+    await executor?.stopAll();
+    await cp?.destroy();
+    await github?.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  const events = async (type?: string): Promise<StoredEvent[]> => (await cp.store.read({ ...(type ? { type } : {}), limit: 1000 })).events;
+  const post = async (body: unknown[]) => {
+    const res = await cp.api('/v1/events', { method: 'POST', json: body });
+    expect(res.status).toBeLessThan(300);
+  };
+
+  it('selects, runs the worker, opens the PR, and completes the task when the PR is merged', { timeout: 120_000 }, async () => {
+    // Given: a registered target with one ready docs task, and autonomy on.
+    await post([
+      { type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'main' } },
+      {
+        type: 'backlog.synced',
+        target: TARGET,
+        data: {
+          etag: '"seed"',
+          tasks: [
+            { id: 'docs-guide', title: 'Improve the guide', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'], scope: 'docs' },
+            { id: 'after-guide', title: 'Follow-up', priority: 'medium', ready: true, status: 'pending', dependencies: ['docs-guide'], allowed_paths: ['src/'], scope: 'core' },
+          ],
+        },
+      },
+      { type: 'autonomy.enabled', data: { reason: 'e2e' } },
+    ]);
+
+    // The executor as `serve`/`tick` would build it, with the worker's environment passed explicitly.
+    const env = envSchema.parse({
+      LEVIATHAN_CONTROL_PLANE_URL: cp.url,
+      LEVIATHAN_API_TOKEN: WRITE_TOKEN,
+      LEVIATHAN_DATA_DIR: join(root, 'data'),
+      LEVIATHAN_AGENT_COMMAND: `sh ${AGENT}`,
+      GITHUB_API_URL: github.url,
+      GITHUB_SERVER_URL: `file://${join(root, 'git')}`,
+      GITHUB_TOKEN,
+      WEBHOOK_SECRET: 'must-not-reach-the-worker',
+      LOG_LEVEL: 'info',
+    });
+    const processEnv = { PATH: process.env.PATH, HOME: root, TMPDIR: root, GITHUB_SERVER_URL: env.GITHUB_SERVER_URL };
+    const workerEnv = localWorkerEnv(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv });
+    expect(Object.keys(workerEnv).sort()).toEqual(
+      ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'GITHUB_TOKEN', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_API_TOKEN', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
+    );
+    executor = new LocalProcessExecutor({ dataDir: env.LEVIATHAN_DATA_DIR, env: workerEnv });
+
+    // When: one tick runs.
+    const logs: string[] = [];
+    const code = await tick(env, { executor, refresher: null, logger: pino({ level: 'info' }, { write: (l: string) => void logs.push((JSON.parse(l) as { msg: string }).msg) }) });
+    expect(code).toBe(0);
+    expect(logs).toContain('Scheduler: Selected task docs-guide');
+    const [created] = await events('attempt.created');
+    expect(created?.data).toMatchObject({ task_id: 'docs-guide', executor: 'local', handle: expect.stringMatching(/^pid:\d+$/) });
+    const attemptId = created!.data.attempt_id as string;
+
+    // Then: the worker reports to the end.
+    const workerLog = async () => {
+      const log = await readFile(join(env.LEVIATHAN_DATA_DIR, 'workers', `${attemptId}.log`), 'utf8').catch(() => '(no worker log)');
+      return `worker log:\n${log}\nevents: ${(await events()).map((e) => e.type).join(', ')}\nGitHub calls: ${github.calls.join(', ')}`;
+    };
+    const end = await waitFor(
+      'the attempt to end',
+      async () => (await events()).find((e) => (e.type === 'attempt.succeeded' || e.type === 'attempt.failed') && e.data.attempt_id === attemptId),
+      90_000,
+      workerLog,
+    );
+    expect(end.type, await workerLog()).toBe('attempt.succeeded');
+    const types = (await events()).filter((e) => e.data.attempt_id === attemptId).map((e) => e.type);
+    expect(types).toEqual(['task.selected', 'attempt.created', 'attempt.started', 'pr.created', 'attempt.succeeded']);
+    const [pr] = await events('pr.created');
+    expect(pr).toMatchObject({ target: TARGET, data: { number: 1, task_id: 'docs-guide', attempt_id: attemptId, branch: 'leviathan/docs-guide' } });
+
+    // The PR request reached GitHub, labelled, and the branch is in the repository.
+    expect(github.calls).toEqual([`${TARGET}#1:pr_opened(leviathan/docs-guide -> main)`, `${TARGET}#1:labeled(leviathan)`]);
+    expect(github.pulls[0]?.body).toContain(`Leviathan-Attempt: ${attemptId}`);
+    expect(git(bare, 'ls-tree', '-r', '--name-only', 'leviathan/docs-guide')).toContain('docs/new.md');
+
+    // The executor saw the process end cleanly; nothing secret reached the worker's log.
+    await waitFor('the worker process to exit', async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined), 10_000, workerLog);
+    const log = await readFile(join(env.LEVIATHAN_DATA_DIR, 'workers', `${attemptId}.log`), 'utf8');
+    expect(log).not.toContain(GITHUB_TOKEN);
+    expect(log).not.toContain(WRITE_TOKEN);
+
+    let target = await targetView();
+    expect(target.open_prs.map((p) => p.number)).toEqual([1]);
+
+    // When: the PR is merged (posted like the webhook handler would).
+    await post([{ type: 'pr.merged', target: TARGET, subject: `pr:${TARGET}#1`, data: { number: 1 } }]);
+
+    // Then: the task is completed, no open PRs, and the follow-up is now ready.
+    target = await targetView();
+    expect(target.open_prs).toEqual([]);
+    expect(target.tasks.find((t) => t.id === 'docs-guide')?.state).toBe('completed');
+    expect(target.tasks.find((t) => t.id === 'after-guide')?.state).toBe('ready');
+  });
+
+  async function targetView() {
+    const res = await cp.api('/v1/targets');
+    const { targets } = (await res.json()) as { targets: Array<{ id: string; open_prs: Array<{ number: number }>; tasks: Array<{ id: string; state: string }> }> };
+    return targets.find((t) => t.id === TARGET)!;
+  }
+});

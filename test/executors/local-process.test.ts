@@ -1,0 +1,161 @@
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { WorkerAssignment } from '../../src/executors/executor.ts';
+import { LocalExecutorError, LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
+
+function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignment {
+  return {
+    attempt_id: 'att-1',
+    target: 'acme/widgets',
+    installation_id: 1,
+    default_branch: 'main',
+    task: {
+      id: 'docs-a',
+      title: 'Docs',
+      scope: 'docs',
+      priority: 'high',
+      ready: true,
+      status: 'pending',
+      dependencies: [],
+      allowed_paths: ['docs/'],
+      acceptance_criteria: [],
+      estimated_size: 'small',
+      line: 1,
+    },
+    policy: { ...DEFAULT_POLICY, sources: {} },
+    timeout_seconds: 30,
+    ...over,
+  };
+}
+
+/** A node script as the worker command. */
+const node = (script: string) => ({ file: process.execPath, args: ['-e', script] });
+
+async function until<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await f();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('LocalProcessExecutor', () => {
+  let dir: string;
+  let out: string;
+  const executors: LocalProcessExecutor[] = [];
+  const make = (opts: Partial<ConstructorParameters<typeof LocalProcessExecutor>[0]>) => {
+    const e = new LocalProcessExecutor({ dataDir: dir, env: { PATH: process.env.PATH ?? '', OUT: out }, ...opts });
+    executors.push(e);
+    return e;
+  };
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'leviathan-local-exec-'));
+    out = join(dir, 'out.json');
+  });
+  afterEach(async () => {
+    for (const e of executors.splice(0)) await e.stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts a detached worker with only the given environment and the assignment in a 0600 task file', async () => {
+    process.env.LEVIATHAN_LEAK_CHECK = 'must-not-leak';
+    try {
+      const executor = make({
+        env: { PATH: process.env.PATH ?? '', OUT: out, LEVIATHAN_CONTROL_PLANE_URL: 'http://127.0.0.1:1' },
+        command: node(`
+          const fs = require('fs');
+          const file = process.env.LEVIATHAN_TASK_FILE;
+          fs.writeFileSync(process.env.OUT, JSON.stringify({
+            env: process.env, mode: fs.statSync(file).mode & 0o777, task: JSON.parse(fs.readFileSync(file, 'utf8')),
+            pgid: require('child_process').execSync('ps -o pgid= -p ' + process.pid).toString().trim(), pid: process.pid,
+          }));`),
+      });
+      const { handle } = await executor.start(assignment());
+      expect(handle).toMatch(/^pid:\d+$/);
+      const runs = await until(async () => {
+        const r = await executor.list();
+        return r[0]?.state === 'succeeded' ? r : undefined;
+      });
+      expect(runs).toEqual([{ attempt_id: 'att-1', target: 'acme/widgets', task_id: 'docs-a', state: 'succeeded', handle }]);
+      const seen = JSON.parse(await readFile(out, 'utf8')) as { env: Record<string, string>; mode: number; task: WorkerAssignment; pgid: string; pid: number };
+      expect(seen.mode).toBe(0o600);
+      expect(seen.task.attempt_id).toBe('att-1');
+      expect(seen.env.LEVIATHAN_TASK_FILE).toBe(join(dir, 'workers', 'att-1.json'));
+      expect(seen.env.LEVIATHAN_CONTROL_PLANE_URL).toBe('http://127.0.0.1:1');
+      expect(seen.env.LEVIATHAN_LEAK_CHECK).toBeUndefined();
+      // Its own process group, so the deadline can take everything it started.
+      expect(Number(seen.pgid)).toBe(seen.pid);
+    } finally {
+      delete process.env.LEVIATHAN_LEAK_CHECK;
+    }
+  });
+
+  it('kills the whole process group at the deadline and lists the run as failed timeout', async () => {
+    const executor = make({
+      killGraceMs: 300,
+      command: node(`
+        const { spawn } = require('child_process');
+        const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
+        require('fs').writeFileSync(process.env.OUT, JSON.stringify([process.pid, child.pid]));
+        process.on('SIGTERM', () => {}); // a worker that ignores SIGTERM still goes at the hard kill
+        setInterval(() => {}, 1000);`),
+    });
+    await executor.start(assignment({ timeout_seconds: 1 }));
+    const pids = await until(async () => {
+      try {
+        return JSON.parse(await readFile(out, 'utf8')) as number[];
+      } catch {
+        return undefined;
+      }
+    });
+    expect((await executor.list())[0]?.state).toBe('running');
+    const run = await until(async () => {
+      const r = (await executor.list())[0];
+      return r?.state === 'failed' ? r : undefined;
+    });
+    expect(run.failure_type).toBe('timeout');
+    await until(async () => (pids.every((p) => !alive(p)) ? true : undefined), 3000);
+  });
+
+  it('lists a worker that exits non-zero as failed worker_lost', async () => {
+    const executor = make({ command: node('process.exit(3)') });
+    await executor.start(assignment());
+    const run = await until(async () => {
+      const r = (await executor.list())[0];
+      return r && r.state !== 'running' ? r : undefined;
+    });
+    expect(run).toMatchObject({ state: 'failed', failure_type: 'worker_lost' });
+  });
+
+  it('forgets ended runs after the retention period', async () => {
+    let now = 1_000;
+    const executor = make({ command: node(''), retainEndedMs: 60_000, now: () => now });
+    await executor.start(assignment());
+    await until(async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined));
+    now += 61_000;
+    expect(await executor.list()).toEqual([]);
+  });
+
+  it('refuses with executor_failed when the program cannot be started', async () => {
+    const executor = make({ command: { file: join(dir, 'no-such-program'), args: [] } });
+    const err = await executor.start(assignment()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LocalExecutorError);
+    expect((err as LocalExecutorError).code).toBe('executor_failed');
+    expect(await executor.list()).toEqual([]);
+  });
+});

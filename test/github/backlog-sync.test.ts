@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { ProbotOctokit } from 'probot';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { syncBacklog } from '../../src/github/backlog-sync.ts';
+import { pushTouchesContract } from '../../src/github/handlers/push.ts';
+import type { TestControlPlane } from '../helpers/control-plane.ts';
+import { GitHubMock } from '../helpers/github-mock.ts';
+import { deliver, events, example, fixture, post, startApp, targetsOf, until } from './harness.ts';
+
+const TARGET = 'Codertocat/Hello-World';
+const SHA = '6113728f27ae82c7b1a177c8d03f9e96e0adf246';
+const file = (p: string) => readFileSync(new URL(`../../fixtures/${p}`, import.meta.url), 'utf8');
+const RAW = { 'content-type': 'text/plain; charset=utf-8' };
+
+let gh: GitHubMock;
+beforeEach(() => {
+  gh = new GitHubMock();
+});
+afterEach(async () => {
+  await gh.done();
+});
+
+function octokit() {
+  return new ProbotOctokit({ auth: { token: 'ghs_test' }, retry: { enabled: false }, throttle: { enabled: false } });
+}
+
+/** Mocks the three contents reads at `ref`; a string is the file, a number a status. */
+function contents(ref: string, files: { backlog: string | number; policy: string | number; contract: string | number }, etags = { backlog: '"b1"', policy: '"p1"', contract: '"c1"' }, ifNoneMatch?: Record<string, string>) {
+  for (const key of ['backlog', 'policy', 'contract'] as const) {
+    const f = files[key];
+    const reqheaders = { accept: 'application/vnd.github.raw+json', ...(ifNoneMatch?.[key] ? { 'if-none-match': ifNoneMatch[key]! } : {}) };
+    if (typeof f === 'number') gh.on('GET', `/repos/${TARGET}/contents/.leviathan/${key}.yaml`, f, f === 404 ? { message: 'Not Found' } : undefined, { query: { ref }, reqheaders, effect: `${TARGET}:read:${key}:${f}` });
+    else gh.on('GET', `/repos/${TARGET}/contents/.leviathan/${key}.yaml`, 200, f, { query: { ref }, reqheaders, headers: { ...RAW, etag: etags[key] }, effect: `${TARGET}:read:${key}:200` });
+  }
+}
+
+describe('syncBacklog', () => {
+  it('records the tasks, policy and contract of a valid backlog', async () => {
+    contents(SHA, { backlog: file('backlog/normal.yaml'), policy: file('policy/partial.yaml'), contract: 'name: Example\npurpose: Tests\n' });
+    const e = await syncBacklog(octokit(), TARGET, SHA);
+    expect(e.type).toBe('backlog.synced');
+    expect(e).toMatchObject({ target: TARGET, subject: `target:${TARGET}`, actor: 'leviathan' });
+    expect(e.data).toMatchObject({
+      etag: '"b1" "p1" "c1"',
+      commit: SHA,
+      backlog_max_open_prs: 3,
+      policy_file: { circuit_breaker: { cooldown_minutes: 120 }, forbidden_paths: ['infra/**'] },
+      contract: { name: 'Example', purpose: 'Tests' },
+    });
+    expect((e.data.tasks as unknown[])[0]).toEqual({
+      id: 'docs-quickstart',
+      title: 'Write the quickstart',
+      priority: 'high',
+      ready: true,
+      status: 'pending',
+      dependencies: [],
+      allowed_paths: ['docs/', 'README.md'],
+      scope: 'docs',
+      line: expect.any(Number),
+    });
+  });
+
+  it('reports an invalid backlog with its line and reason', async () => {
+    contents('main', { backlog: file('backlog/duplicate-ids.yaml'), policy: 404, contract: 404 });
+    const e = await syncBacklog(octokit(), TARGET, 'main');
+    expect(e.type).toBe('backlog.invalid');
+    expect(e.data).toMatchObject({ file: '.leviathan/backlog.yaml', line: 6, reason: expect.stringMatching(/same/) });
+    expect(e.data.commit).toBeUndefined(); // a branch name is not a commit
+  });
+
+  it('reports an invalid policy.yaml', async () => {
+    contents('main', { backlog: file('backlog/normal.yaml'), policy: file('policy/invalid.yaml'), contract: 404 });
+    const e = await syncBacklog(octokit(), TARGET, 'main');
+    expect(e).toMatchObject({ type: 'backlog.invalid', data: { file: '.leviathan/policy.yaml', line: expect.any(Number) } });
+  });
+
+  it('reports a missing backlog.yaml', async () => {
+    contents('main', { backlog: 404, policy: 404, contract: 404 });
+    const e = await syncBacklog(octokit(), TARGET, 'main');
+    expect(e).toMatchObject({ type: 'backlog.invalid', data: { file: '.leviathan/backlog.yaml', line: null, reason: expect.stringMatching(/not found/) } });
+  });
+
+  it('costs nothing when nothing changed: every file answers 304 to If-None-Match', async () => {
+    contents('main', { backlog: 304, policy: 304, contract: 404 }, undefined, { backlog: '"b1"', policy: '"p1"' });
+    const e = await syncBacklog(octokit(), TARGET, 'main', '"b1" "p1" -');
+    expect(e).toMatchObject({ type: 'backlog.unchanged', data: { etag: '"b1" "p1" -' } });
+    expect(gh.effects).toEqual(expect.arrayContaining([`${TARGET}:read:backlog:304`, `${TARGET}:read:policy:304`]));
+  });
+
+  it('reads every file again when one of them changed', async () => {
+    contents('main', { backlog: 304, policy: file('policy/partial.yaml'), contract: 404 }, { backlog: '"b1"', policy: '"p2"', contract: '"c1"' }, { backlog: '"b1"', policy: '"p1"' });
+    contents('main', { backlog: file('backlog/normal.yaml'), policy: file('policy/partial.yaml'), contract: 404 }, { backlog: '"b1"', policy: '"p2"', contract: '"c1"' });
+    const e = await syncBacklog(octokit(), TARGET, 'main', '"b1" "p1" -');
+    expect(e).toMatchObject({ type: 'backlog.synced', data: { etag: '"b1" "p2" -' } });
+  });
+
+  it('throws GitHub errors other than 404, so the caller can fail closed', async () => {
+    gh.on('GET', `/repos/${TARGET}/contents/.leviathan/backlog.yaml`, 500, { message: 'boom' }, { query: true })
+      .on('GET', `/repos/${TARGET}/contents/.leviathan/policy.yaml`, 404, {}, { query: true })
+      .on('GET', `/repos/${TARGET}/contents/.leviathan/contract.yaml`, 404, {}, { query: true });
+    await expect(syncBacklog(octokit(), TARGET, 'main')).rejects.toMatchObject({ status: 500 });
+  });
+});
+
+describe('push webhook', () => {
+  let cp: TestControlPlane | null = null;
+  afterEach(async () => {
+    await cp?.destroy();
+    cp = null;
+  });
+
+  it('only pushes to the default branch that touch .leviathan/ count', () => {
+    expect(pushTouchesContract(fixture('push-to-default-branch-touching-leviathan') as never)).toBe(true);
+    expect(pushTouchesContract(example('push') as never)).toBe(false); // a tag
+    const readmeOnly = example('push');
+    readmeOnly.ref = 'refs/heads/master';
+    readmeOnly.commits = [{ added: ['README.md'], modified: [], removed: [] }];
+    readmeOnly.head_commit = null;
+    expect(pushTouchesContract(readmeOnly as never)).toBe(false);
+    const otherBranch = fixture('push-to-default-branch-touching-leviathan');
+    otherBranch.ref = 'refs/heads/feature';
+    expect(pushTouchesContract(otherBranch as never)).toBe(false);
+  });
+
+  it('a push touching .leviathan/ records backlog.synced at the pushed commit', async () => {
+    cp = await startApp();
+    await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
+    gh.installationToken(1);
+    contents(SHA, { backlog: file('backlog/normal.yaml'), policy: 404, contract: 404 });
+    const res = await deliver(cp, 'push', fixture('push-to-default-branch-touching-leviathan'));
+    expect(res.status).toBe(200);
+    const synced = await until(async () => (await events(cp!, 'backlog.synced'))[0], 'backlog.synced');
+    expect(synced).toMatchObject({ actor: 'github:Codertocat', data: { commit: SHA } });
+    const target = (await targetsOf(cp)).find((t) => t.id === TARGET)!;
+    expect(target.backlog.state).toBe('synced');
+    expect(target.tasks.map((t: { id: string }) => t.id)).toEqual(['docs-quickstart', 'tests-for-quickstart']);
+  });
+
+  it('an invalid backlog pushed shows the target in error with the line', async () => {
+    cp = await startApp();
+    await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
+    gh.installationToken(1);
+    contents(SHA, { backlog: file('backlog/duplicate-ids.yaml'), policy: 404, contract: 404 });
+    await deliver(cp, 'push', fixture('push-to-default-branch-touching-leviathan'));
+    await until(async () => (await events(cp!, 'backlog.invalid')).length === 1, 'backlog.invalid');
+    const target = (await targetsOf(cp)).find((t) => t.id === TARGET)!;
+    expect(target.backlog.error).toMatchObject({ file: '.leviathan/backlog.yaml', line: 6 });
+  });
+
+  it('a push that does not touch .leviathan/ calls nothing and records nothing', async () => {
+    cp = await startApp();
+    const res = await deliver(cp, 'push', example('push'));
+    expect(res.status).toBe(200);
+    expect(await events(cp)).toHaveLength(0);
+  });
+});

@@ -1,0 +1,220 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { TestControlPlane } from '../../helpers/control-plane.ts';
+import { GitHubMock } from '../../helpers/github-mock.ts';
+import { COMMANDS } from '../../../src/github/commands/registry.ts';
+import { deliver, events, example, fixture, post, startApp, targetsOf, until } from '../harness.ts';
+
+const TARGET = 'Codertocat/Hello-World';
+const COMMENT_ID = 492700400;
+let cp: TestControlPlane;
+let gh: GitHubMock;
+
+beforeEach(async () => {
+  gh = new GitHubMock();
+  cp = await startApp();
+});
+afterEach(async () => {
+  await gh.done();
+  await cp.destroy();
+});
+
+/** A real issue_comment.created payload (or the derived one on a PR) with our command as body. */
+function comment(body: string, opts: { onPr?: boolean; prBody?: string } = {}): Record<string, any> {
+  const payload = opts.onPr ? fixture('issue-comment-created-on-pull-request') : example('issue_comment', 'created');
+  payload.comment.body = body;
+  if (opts.prBody !== undefined) payload.issue.body = opts.prBody;
+  return payload;
+}
+
+/** Mocks the reply and the reaction; they show up in gh.effects. */
+function expectAnswer(permission?: string): void {
+  gh.installationToken(1);
+  if (permission) gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 200, { permission: permission === 'maintain' ? 'write' : permission, role_name: permission });
+  gh.on('POST', `/repos/${TARGET}/issues/1/comments`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:comment:${(b as { body: string }).body}` });
+  gh.on('POST', `/repos/${TARGET}/issues/comments/${COMMENT_ID}/reactions`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:reaction:${(b as { content: string }).content}` });
+}
+
+async function answered(): Promise<{ reply: string; reaction: string }> {
+  await until(() => gh.effects.some((e) => e.includes(':reaction:')), 'the reaction');
+  const reply = gh.effects.find((e) => e.includes(':comment:'))!.split(':comment:')[1]!;
+  const reaction = gh.effects.find((e) => e.includes(':reaction:'))!.split(':reaction:')[1]!;
+  return { reply, reaction };
+}
+
+async function registered(extra: unknown[] = []): Promise<void> {
+  await post(cp, [
+    { type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } },
+    {
+      type: 'backlog.synced',
+      target: TARGET,
+      data: { tasks: [{ id: 'fix-typo', title: 'Fix the typo', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['README.md'] }] },
+    },
+    ...extra,
+  ]);
+}
+
+describe('/leviathan slash commands', () => {
+  it('help lists every command and reacts +1', async () => {
+    expectAnswer();
+    await deliver(cp, 'issue_comment', comment('/leviathan help'));
+    const { reply, reaction } = await answered();
+    for (const c of COMMANDS) expect(reply).toContain(c.usage);
+    expect(reaction).toBe('+1');
+    const [received] = await events(cp, 'command.received');
+    expect(received).toMatchObject({
+      actor: 'github:Codertocat',
+      target: null, // not a target: a comment must not make it one
+      data: { repository: TARGET, command: 'help', args: [], allowed: true, comment_url: `https://github.com/${TARGET}/issues/1#issuecomment-${COMMENT_ID}` },
+    });
+  });
+
+  it('status replies with the status, reason and action', async () => {
+    await registered();
+    expectAnswer();
+    await deliver(cp, 'issue_comment', comment('/leviathan status'));
+    const { reply, reaction } = await answered();
+    expect(reply).toMatch(/is \*\*paused\*\* \(`autonomy_disabled`\)/);
+    expect(reply).toContain('Action: Set autonomy_enabled: true');
+    expect(reply).toContain('Open Leviathan PRs: 0/2');
+    expect(reaction).toBe('+1');
+  });
+
+  it('status on a repository that is not a target says so', async () => {
+    expectAnswer();
+    await deliver(cp, 'issue_comment', comment('/leviathan status'));
+    const { reply, reaction } = await answered();
+    expect(reply).toMatch(/not a Leviathan target/);
+    expect(reaction).toBe('confused');
+    expect(await targetsOf(cp)).toEqual([]);
+  });
+
+  it('pause pauses the target at once, with the reason and the actor', async () => {
+    await registered();
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan pause release freeze'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('+1');
+    expect(reply).toMatch(/Paused Leviathan on Codertocat\/Hello-World: release freeze/);
+    const [paused] = await events(cp, 'target.paused');
+    expect(paused).toMatchObject({ actor: 'github:Codertocat', data: { reason: 'release freeze', via: 'slash_command' } });
+    const t = (await targetsOf(cp)).find((x) => x.id === TARGET)!;
+    expect(t).toMatchObject({ status: 'paused', reason: 'paused_by_operator' });
+  });
+
+  it('resume lifts the pause', async () => {
+    await registered([{ type: 'target.paused', target: TARGET, data: { reason: 'x' } }]);
+    expectAnswer('maintain');
+    await deliver(cp, 'issue_comment', comment('/leviathan resume'));
+    const { reaction } = await answered();
+    expect(reaction).toBe('+1');
+    expect(await events(cp, 'target.resumed')).toHaveLength(1);
+    expect((await targetsOf(cp)).find((x) => x.id === TARGET)!.paused).toBeNull();
+  });
+
+  it('resume of a target that is not paused says so', async () => {
+    await registered();
+    expectAnswer('admin');
+    await deliver(cp, 'issue_comment', comment('/leviathan resume'));
+    const { reply, reaction } = await answered();
+    expect(reply).toMatch(/is not paused/);
+    expect(reaction).toBe('confused');
+  });
+
+  it('trigger records task.triggered and says it runs at the next cycle', async () => {
+    await registered();
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan trigger fix-typo'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('+1');
+    expect(reply).toMatch(/next scheduler cycle/);
+    const [triggered] = await events(cp, 'task.triggered');
+    expect(triggered).toMatchObject({ actor: 'github:Codertocat', data: { task_id: 'fix-typo', reason: expect.any(String), via: 'slash_command' } });
+  });
+
+  it('trigger of a task the backlog does not have is refused', async () => {
+    await registered();
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan trigger nope'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/no task `nope`.*`fix-typo`/);
+    expect(await events(cp, 'task.triggered')).toHaveLength(0);
+  });
+
+  it('retry on a Leviathan PR re-triggers the task of its attempt', async () => {
+    await registered([{ type: 'attempt.created', target: TARGET, data: { attempt_id: 'att-9', task_id: 'fix-typo' } }]);
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan retry', { onPr: true, prBody: 'Body\n\nLeviathan-Attempt: att-9' }));
+    const { reaction } = await answered();
+    expect(reaction).toBe('+1');
+    const [triggered] = await events(cp, 'task.triggered');
+    expect(triggered).toMatchObject({ data: { task_id: 'fix-typo', attempt_id: 'att-9', pr_number: 1 } });
+  });
+
+  it('retry on a PR Leviathan did not open says why it cannot', async () => {
+    await registered();
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan retry', { onPr: true }));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/not opened by Leviathan/);
+  });
+
+  it.each([
+    ['pause', 'read'],
+    ['resume', 'triage'],
+    ['trigger fix-typo', 'read'],
+    ['retry', 'none'],
+  ])('%s is politely refused for %s permission, and changes nothing', async (cmd, permission) => {
+    await registered([{ type: 'target.paused', target: TARGET, data: { reason: 'x' } }].filter(() => cmd === 'resume'));
+    const before = (await events(cp)).length;
+    expectAnswer(permission);
+    await deliver(cp, 'issue_comment', comment(`/leviathan ${cmd}`, { onPr: cmd === 'retry' }));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/^@Codertocat Sorry @Codertocat, .* needs write, maintain or admin permission/);
+    const after = await events(cp);
+    expect(after.slice(before).map((e) => e.type)).toEqual(['command.received']);
+    expect(after.at(-1)!.data).toMatchObject({ allowed: false, permission });
+  });
+
+  it('an unknown command gets a confused reaction and a pointer to help', async () => {
+    expectAnswer();
+    await deliver(cp, 'issue_comment', comment('/leviathan deploy'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/don't know the command `deploy`.*\/leviathan help/);
+  });
+
+  it('ignores bots, including our own replies', async () => {
+    const bot = comment('/leviathan pause');
+    bot.comment.user = { ...bot.comment.user, login: 'leviathan[bot]', type: 'Bot' };
+    expect((await deliver(cp, 'issue_comment', bot)).status).toBe(200);
+    const renovate = comment('/leviathan help');
+    renovate.comment.user = { ...renovate.comment.user, login: 'renovate[bot]', type: 'User' };
+    await deliver(cp, 'issue_comment', renovate);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await events(cp)).toHaveLength(0);
+  });
+
+  it('ignores comments without a command', async () => {
+    await deliver(cp, 'issue_comment', example('issue_comment', 'created'));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await events(cp)).toHaveLength(0);
+  });
+
+  it('runs a redelivered command once', async () => {
+    await registered();
+    expectAnswer('write');
+    gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 200, { permission: 'write', role_name: 'write' });
+    const payload = comment('/leviathan pause');
+    await deliver(cp, 'issue_comment', payload, { delivery: 'aaaaaaaa-0000-4000-8000-000000000001' });
+    await answered();
+    await deliver(cp, 'issue_comment', payload, { delivery: 'aaaaaaaa-0000-4000-8000-000000000001' });
+    await until(() => gh.pending().length === 0, 'the second permission check');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await events(cp, 'command.received')).toHaveLength(1);
+    expect(await events(cp, 'target.paused')).toHaveLength(1);
+    expect(gh.effects.filter((e) => e.includes(':comment:'))).toHaveLength(1);
+  });
+});

@@ -1,0 +1,252 @@
+import { spawnSync } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ATTEMPT_DURATION_BUCKETS, METRIC_FAILURE_TYPES, METRICS, TARGET_STATUSES } from '../../src/metrics/metric-names.ts';
+import { createMetrics, METRIC_EVENT_TYPES, METRIC_SKIP_REASONS, recordRateLimit, renderProjection, resetRateLimit } from '../../src/metrics/registry.ts';
+import { emptyTarget, type ProjectionState } from '../../src/projections/state.ts';
+import { targetViews } from '../../src/projections/target-view.ts';
+import { given, task } from '../projections/given.ts';
+import { parseExposition, valueOf, type Exposition } from './exposition.ts';
+
+const NOW = new Date('2026-11-27T12:00:00Z');
+const WEB = 'acme/web';
+const API = 'acme/api';
+const OLD = 'acme/old';
+const FROZEN = 'acme/frozen';
+
+/**
+ * A log with something in every metric: attempts that succeed and fail (known, unknown and
+ * executor failure types), PRs opened, merged and closed, skips (known and invented reasons), a
+ * breaker trip, scheduler cycles, unknown event types, a removed and a paused target.
+ */
+const SEEDED = [
+  { type: 'autonomy.enabled', data: {} },
+  { type: 'target.registered', target: WEB, data: { installation_id: 1 } },
+  { type: 'target.registered', target: API, data: { installation_id: 1 } },
+  { type: 'target.registered', target: OLD, data: { installation_id: 1 } },
+  { type: 'target.registered', target: FROZEN, data: { installation_id: 1 } },
+  { type: 'target.removed', target: OLD, data: {} },
+  { type: 'target.paused', target: FROZEN, data: { reason: 'release freeze' } },
+  { type: 'backlog.synced', target: WEB, data: { tasks: [task('a'), task('b', { dependencies: ['a'] }), task('c', { ready: false }), task('d')] } },
+  { type: 'backlog.synced', target: API, data: { tasks: [task('x')] } },
+  { type: 'task.selected', target: WEB, data: { task_id: 'a', attempt_id: 'a1' } },
+  { type: 'attempt.created', target: WEB, data: { attempt_id: 'a1', task_id: 'a' } },
+  { type: 'attempt.started', target: WEB, data: { attempt_id: 'a1', task_id: 'a' } },
+  { type: 'attempt.failed', target: WEB, data: { attempt_id: 'a1', task_id: 'a', failure_type: 'timeout', duration_seconds: 45 } },
+  { type: 'task.selected', target: WEB, data: { task_id: 'a', attempt_id: 'a2' } },
+  { type: 'attempt.failed', target: WEB, data: { attempt_id: 'a2', task_id: 'a', failure_type: 'cosmic_rays', duration_seconds: 950 } },
+  { type: 'attempt.failed', target: WEB, data: { attempt_id: 'a3', failure_type: 'executor_failed', duration_seconds: 5 } },
+  { type: 'task.selected', target: WEB, data: { task_id: 'a', attempt_id: 'a4' } },
+  { type: 'attempt.succeeded', target: WEB, data: { attempt_id: 'a4', task_id: 'a', duration_seconds: 120, pr_number: 7 } },
+  { type: 'pr.created', target: WEB, data: { number: 7, task_id: 'a', attempt_id: 'a4' } },
+  { type: 'pr.created', target: WEB, data: { number: 8, task_id: 'd' } },
+  { type: 'pr.merged', target: WEB, data: { number: 8 } },
+  { type: 'pr.created', target: WEB, data: { number: 9, task_id: 'd' } },
+  { type: 'pr.closed', target: WEB, data: { number: 9 } },
+  { type: 'pr.observed', target: WEB, data: { number: 10 } },
+  { type: 'circuit_breaker.tripped', target: WEB, data: { consecutive_failures: 3, cooldown_until: '2026-11-27T13:00:00Z' } },
+  { type: 'task.skipped', target: WEB, data: { outcome: 'blocked', reason: 'max_open_prs' } },
+  { type: 'task.skipped', target: WEB, data: { outcome: 'blocked', reason: 'max_open_prs' } },
+  { type: 'task.skipped', target: WEB, data: { outcome: 'blocked', reason: 'invented_by_a_fork' } },
+  { type: 'scheduler.cycle_started', data: { cycle_id: 'c1' } },
+  { type: 'scheduler.cycle_completed', data: { cycle_id: 'c1' } },
+  { type: 'scheduler.cycle_started', data: { cycle_id: 'c2' } },
+  { type: 'scheduler.cycle_completed', data: { cycle_id: 'c2' }, at: '2026-11-27T11:55:00Z' },
+  { type: 'worker.heartbeat', target: WEB, data: {} },
+  { type: 'worker.heartbeat', target: WEB, data: {} },
+  { type: 'worker.heartbeat', target: WEB, data: {} },
+  { type: 'custom.thing_happened', data: {} },
+];
+
+const seeded = (): ProjectionState => given(SEEDED).when().state;
+const scrape = (state: ProjectionState, now = NOW): Exposition => parseExposition(renderProjection(state, now).toString());
+
+afterEach(() => resetRateLimit());
+
+describe('the exposition', () => {
+  it('has every metric of metric-names.ts with its type, help and label names', () => {
+    recordRateLimit({ remaining: 4000, limit: 5000, reset: 1_795_000_000 });
+    const exp = scrape(seeded());
+    for (const metric of METRICS) {
+      expect(exp.type.get(metric.name), metric.name).toBe(metric.type);
+      expect(exp.help.get(metric.name), metric.name).toBe(metric.help);
+      const names = metric.type === 'histogram' ? ['_bucket', '_sum', '_count'].map((s) => metric.name + s) : [metric.name];
+      const samples = exp.samples.filter((s) => names.includes(s.name));
+      expect(samples.length, `${metric.name} has samples`).toBeGreaterThan(0);
+      for (const s of samples) {
+        const expected = s.name.endsWith('_bucket') ? [...metric.labels, 'le'] : [...metric.labels];
+        expect(Object.keys(s.labels).sort(), s.name).toEqual(expected.sort());
+      }
+    }
+    // Nothing but the listed families (and their histogram series) is exported.
+    const families = new Set(METRICS.map((m) => m.name));
+    for (const name of exp.type.keys()) expect(families.has(name as never), name).toBe(true);
+  });
+
+  it('passes promtool check metrics (the Prometheus parser and its linter)', () => {
+    recordRateLimit({ remaining: 4000, limit: 5000, reset: 1_795_000_000 });
+    const text = renderProjection(seeded(), NOW).toString();
+    const result = spawnSync(process.env.PROMTOOL ?? 'promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if ((result.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') {
+      throw new Error('promtool not found: apt-get install -y prometheus (Debian/Ubuntu), or point PROMTOOL at the binary.');
+    }
+    expect(`${result.stdout}${result.stderr}`).toBe('');
+    expect(result.status).toBe(0);
+  });
+
+  it('derives the counters from the log', () => {
+    const exp = scrape(seeded());
+    const web = { target: WEB };
+    expect(valueOf(exp, 'leviathan_attempts_total', { ...web, status: 'success' })).toBe(1);
+    expect(valueOf(exp, 'leviathan_attempts_total', { ...web, status: 'failure' })).toBe(3);
+    expect(valueOf(exp, 'leviathan_tasks_selected_total', web)).toBe(3);
+    expect(valueOf(exp, 'leviathan_prs_created_total', web)).toBe(3);
+    expect(valueOf(exp, 'leviathan_prs_merged_total', web)).toBe(1);
+    expect(valueOf(exp, 'leviathan_prs_closed_total', web)).toBe(1);
+    expect(valueOf(exp, 'leviathan_circuit_breaker_trips_total', web)).toBe(1);
+    expect(valueOf(exp, 'leviathan_scheduler_cycles_total')).toBe(2);
+    expect(valueOf(exp, 'leviathan_scheduler_last_cycle_timestamp_seconds')).toBe(Date.parse('2026-11-27T11:55:00Z') / 1000);
+    expect(valueOf(exp, 'leviathan_autonomy_enabled')).toBe(1);
+    expect(valueOf(exp, 'leviathan_spider_up')).toBe(1);
+    // Failure types: one timeout; an invented type and executor_failed (not in the metric's list) are `other`.
+    const failures = Object.fromEntries(
+      exp.samples.filter((s) => s.name === 'leviathan_attempt_failures_total' && s.labels.target === WEB).map((s) => [s.labels.failure_type, s.value]),
+    );
+    expect(failures).toEqual({ ...Object.fromEntries(METRIC_FAILURE_TYPES.map((t) => [t, 0])), timeout: 1, other: 2 });
+    const skips = exp.samples.filter((s) => s.name === 'leviathan_scheduler_skips_total' && s.labels.target === WEB);
+    expect(Object.fromEntries(skips.map((s) => [s.labels.reason, s.value]))).toEqual({ max_open_prs: 2, other: 1 });
+    // Every event is counted once; unknown types under `other`.
+    expect(valueOf(exp, 'leviathan_events_received_total', { type: 'other' })).toBe(4);
+    expect(valueOf(exp, 'leviathan_events_received_total', { type: 'attempt.failed' })).toBe(3);
+    const total = exp.samples.filter((s) => s.name === 'leviathan_events_received_total').reduce((n, s) => n + s.value, 0);
+    expect(total).toBe(SEEDED.length);
+  });
+
+  it('rebuilds the attempt duration histogram with cumulative buckets', () => {
+    const exp = scrape(seeded());
+    const bucket = (le: string) => valueOf(exp, 'leviathan_attempt_duration_seconds_bucket', { target: WEB, le });
+    // Durations 45, 950, 5 and 120 seconds.
+    const expected: Record<string, number> = { '10': 1, '30': 1, '60': 2, '120': 3, '300': 3, '600': 3, '900': 3, '1200': 4, '1800': 4, '3600': 4, '+Inf': 4 };
+    for (const le of [...ATTEMPT_DURATION_BUCKETS.map(String), '+Inf']) expect(bucket(le), `le=${le}`).toBe(expected[le]);
+    expect(valueOf(exp, 'leviathan_attempt_duration_seconds_sum', { target: WEB })).toBe(1120);
+    expect(valueOf(exp, 'leviathan_attempt_duration_seconds_count', { target: WEB })).toBe(4);
+  });
+
+  it('starts every labelled counter of a new target at 0, so increase() sees its first event', () => {
+    const exp = scrape(seeded());
+    const api = exp.samples.filter((s) => s.labels.target === API && s.name !== 'leviathan_target_status');
+    const counters = api.filter((s) => s.name.endsWith('_total') || s.name.startsWith('leviathan_attempt_duration_seconds'));
+    expect(counters.every((s) => s.value === 0)).toBe(true);
+    const names = new Set(counters.map((s) => s.name));
+    for (const name of [
+      'leviathan_attempts_total',
+      'leviathan_prs_created_total',
+      'leviathan_prs_merged_total',
+      'leviathan_prs_closed_total',
+      'leviathan_tasks_selected_total',
+      'leviathan_circuit_breaker_trips_total',
+      'leviathan_attempt_failures_total',
+      'leviathan_attempt_duration_seconds_bucket',
+      'leviathan_attempt_duration_seconds_count',
+    ]) {
+      expect(names.has(name), name).toBe(true);
+    }
+    expect(counters.filter((s) => s.name === 'leviathan_attempt_failures_total')).toHaveLength(METRIC_FAILURE_TYPES.length);
+    // Known event types exist before they first happen.
+    expect(valueOf(exp, 'leviathan_events_received_total', { type: 'circuit_breaker.reset' })).toBe(0);
+  });
+
+  it('agrees with /v1/targets: status one-hot, open PRs, max PRs, ready tasks, breaker', () => {
+    const state = seeded();
+    const exp = scrape(state);
+    const views = targetViews(state, NOW);
+    expect(views.map((v) => v.id).sort()).toEqual([API, FROZEN, WEB].sort());
+    for (const v of views) {
+      const target = { target: v.id };
+      const statuses = exp.samples.filter((s) => s.name === 'leviathan_target_status' && s.labels.target === v.id);
+      expect(statuses.map((s) => s.labels.status).sort()).toEqual([...TARGET_STATUSES].sort());
+      expect(statuses.filter((s) => s.value === 1).map((s) => s.labels.status)).toEqual([v.status]);
+      expect(statuses.every((s) => s.value === 0 || s.value === 1)).toBe(true);
+      expect(valueOf(exp, 'leviathan_target_open_prs', target)).toBe(v.open_prs.length);
+      expect(valueOf(exp, 'leviathan_target_max_prs', target)).toBe(v.max_open_prs);
+      expect(valueOf(exp, 'leviathan_target_ready_tasks', target)).toBe(v.ready_tasks);
+      expect(valueOf(exp, 'leviathan_circuit_breaker_open', target)).toBe(v.breaker.open ? 1 : 0);
+    }
+    // The seeded states, to be sure the comparison covers more than one status.
+    expect(Object.fromEntries(views.map((v) => [v.id, v.status]))).toEqual({ [WEB]: 'blocked', [API]: 'active', [FROZEN]: 'paused' });
+    expect(valueOf(exp, 'leviathan_target_open_prs', { target: WEB })).toBe(1);
+  });
+
+  it('closes the breaker gauge when the cooldown has passed, without a new event', () => {
+    const state = seeded();
+    expect(valueOf(scrape(state, NOW), 'leviathan_circuit_breaker_open', { target: WEB })).toBe(1);
+    expect(valueOf(scrape(state, new Date('2026-11-27T13:00:01Z')), 'leviathan_circuit_breaker_open', { target: WEB })).toBe(0);
+  });
+
+  it('leaves removed targets out', () => {
+    const exp = scrape(seeded());
+    expect(exp.samples.filter((s) => s.labels.target === OLD)).toEqual([]);
+  });
+});
+
+describe('bounded labels', () => {
+  it('counts any number of invented event types, failure types and skip reasons under `other`', () => {
+    const noise = Array.from({ length: 300 }, (_, i) => [
+      { type: `worker.invented_${i}`, target: WEB, data: {} },
+      { type: 'attempt.failed', target: WEB, data: { attempt_id: `n${i}`, failure_type: `made_up_${i}` } },
+      { type: 'task.skipped', target: WEB, data: { outcome: 'idle', reason: `reason_${i}` } },
+    ]).flat();
+    const before = scrape(seeded());
+    const after = scrape(given([...SEEDED, ...noise]).when().state);
+    expect(after.samples.length).toBe(before.samples.length);
+    expect(valueOf(after, 'leviathan_events_received_total', { type: 'other' })).toBe(4 + 300);
+    expect(valueOf(after, 'leviathan_attempt_failures_total', { target: WEB, failure_type: 'other' })).toBe(2 + 300);
+    expect(valueOf(after, 'leviathan_scheduler_skips_total', { target: WEB, reason: 'other' })).toBe(1 + 300);
+    for (const s of after.samples) {
+      if (s.labels.type !== undefined) expect(METRIC_EVENT_TYPES).toContain(s.labels.type);
+      if (s.labels.reason !== undefined) expect(METRIC_SKIP_REASONS).toContain(s.labels.reason);
+      if (s.labels.failure_type !== undefined) expect(METRIC_FAILURE_TYPES).toContain(s.labels.failure_type);
+      if (s.labels.status !== undefined) expect(['success', 'failure', ...TARGET_STATUSES]).toContain(s.labels.status);
+    }
+  });
+
+  it('escapes label values', () => {
+    const state = seeded();
+    const odd = 'odd"org\\with\nnewline/repo';
+    state.targets[odd] = emptyTarget(odd);
+    const exp = scrape(state);
+    expect(valueOf(exp, 'leviathan_target_open_prs', { target: odd })).toBe(0);
+  });
+});
+
+describe('GitHub rate limit', () => {
+  it('is absent until GitHub has answered, then follows the last reading', () => {
+    const state = seeded();
+    expect(valueOf(scrape(state), 'leviathan_github_rate_limit_remaining')).toBeUndefined();
+    recordRateLimit({ remaining: 4999, limit: 5000, reset: new Date('2026-11-27T12:30:00Z') });
+    recordRateLimit({ remaining: 4998, limit: 5000, reset: Date.parse('2026-11-27T12:30:00Z') / 1000 });
+    const exp = scrape(state);
+    expect(valueOf(exp, 'leviathan_github_rate_limit_remaining')).toBe(4998);
+    expect(valueOf(exp, 'leviathan_github_rate_limit_limit')).toBe(5000);
+    expect(valueOf(exp, 'leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(Date.parse('2026-11-27T12:30:00Z') / 1000);
+  });
+
+  it('ignores readings without numbers instead of reporting an empty budget', () => {
+    recordRateLimit({ remaining: 10, limit: 5000 });
+    recordRateLimit({ remaining: Number('x'), limit: 5000 });
+    recordRateLimit({ remaining: 5, limit: 0 });
+    expect(valueOf(scrape(seeded()), 'leviathan_github_rate_limit_remaining')).toBe(10);
+  });
+});
+
+describe('createMetrics', () => {
+  it('reads the projection at every scrape and appends the default process metrics', async () => {
+    const projector = { state: seeded() };
+    const metrics = createMetrics({ projector, clock: { now: () => NOW } });
+    const first = parseExposition((await metrics.render()).toString());
+    expect(first.type.get('process_cpu_user_seconds_total')).toBe('counter');
+    expect(first.type.get('nodejs_eventloop_lag_seconds')).toBe('gauge');
+    projector.state = given([...SEEDED, { type: 'task.selected', target: WEB, data: { task_id: 'd', attempt_id: 'a9' } }]).when().state;
+    const second = parseExposition(metrics.renderLeviathan().toString());
+    expect(valueOf(second, 'leviathan_tasks_selected_total', { target: WEB })).toBe(4);
+  });
+});

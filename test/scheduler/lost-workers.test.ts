@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import type { WorkerRun } from '../../src/executors/executor.ts';
+import { lostWorkerEvents } from '../../src/scheduler/lost-workers.ts';
+import { buildSnapshot } from '../../src/scheduler/snapshot.ts';
+import { minutes, project, target, task, type GivenEvent } from './given.ts';
+
+const A = 'acme/widgets';
+const inFlight: GivenEvent[] = [
+  ...target(A, [task('docs-a')]),
+  { type: 'task.selected', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
+  { type: 'attempt.created', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1', handle: 'pid:9' }, at: 0 },
+];
+const run = (over: Partial<WorkerRun>): WorkerRun => ({ attempt_id: 'att-1', target: A, task_id: 'docs-a', state: 'running', handle: 'pid:9', ...over });
+
+function when(now: Date, runs: WorkerRun[], events = inFlight, onlyKnownRuns = false) {
+  return lostWorkerEvents(now, buildSnapshot(project(events), now), runs, { globalDefaults: {}, onlyKnownRuns });
+}
+
+describe('lostWorkerEvents', () => {
+  it('leaves a running worker alone', () => {
+    expect(when(minutes(5), [run({})])).toEqual([]);
+  });
+
+  it('fails an attempt whose worker was stopped at its deadline as timeout', () => {
+    const [e] = when(minutes(16), [run({ state: 'failed', failure_type: 'timeout' })]);
+    expect(e).toMatchObject({ id: 'att-1:failed', type: 'attempt.failed', target: A, data: { attempt_id: 'att-1', task_id: 'docs-a', failure_type: 'timeout' } });
+  });
+
+  it('fails an attempt whose worker ended without reporting as worker_lost', () => {
+    expect(when(minutes(1), [run({ state: 'failed', failure_type: 'worker_lost' })])[0]?.data.failure_type).toBe('worker_lost');
+    expect(when(minutes(1), [run({ state: 'succeeded' })])[0]?.data.failure_type).toBe('worker_lost');
+  });
+
+  it('gives an attempt the executor does not know until its deadline plus grace', () => {
+    expect(when(minutes(16), [])).toEqual([]);
+    const [e] = when(minutes(18), []);
+    expect(e?.data).toMatchObject({ failure_type: 'worker_lost', message: expect.stringContaining('pid:9') });
+    // The control plane's own watch leaves those to the scheduler's cycle.
+    expect(when(minutes(18), [], inFlight, true)).toEqual([]);
+  });
+
+  it('uses the target policy for the deadline', () => {
+    const events: GivenEvent[] = [...target(A, [task('docs-a')], { policy_file: { attempt_timeout_minutes: 60 } }), ...inFlight.slice(2)];
+    expect(when(minutes(30), [], events)).toEqual([]);
+    expect(when(minutes(63), [], events)).toHaveLength(1);
+  });
+
+  it('ignores attempts that already reported', () => {
+    const done: GivenEvent[] = [...inFlight, { type: 'attempt.succeeded', target: A, data: { attempt_id: 'att-1', task_id: 'docs-a' } }];
+    expect(when(minutes(60), [run({ state: 'failed', failure_type: 'timeout' })], done)).toEqual([]);
+  });
+});
