@@ -76,6 +76,12 @@ export const envSchema = z.object({
    * dir). Mount a volume here if spooled events should outlive the pod.
    */
   LEVIATHAN_WORK_DIR: optional(z.string()),
+  /**
+   * On one machine (LEVIATHAN_EXECUTOR=local) `serve` runs the scheduler cycle itself every this
+   * many seconds, aligned to the clock like the CronJob's `*\/5 * * * *`; 0 turns it off. In
+   * Kubernetes the CronJob `leviathan-dev-scheduler` ticks instead.
+   */
+  LEVIATHAN_LOCAL_SCHEDULE_SECONDS: z.coerce.number().int().min(0).default(300),
   /** Upper bound on workers running at once across all targets. */
   LEVIATHAN_MAX_CONCURRENT_WORKERS: z.coerce.number().int().min(1).default(4),
 });

@@ -9,7 +9,8 @@ import type { OperatorControlOptions } from './control/autonomy-controls.ts';
 import type { ClusterControls } from './kubernetes/cluster-controls.ts';
 import { createExecutor } from './executors/create-executor.ts';
 import type { Executor } from './executors/executor.ts';
-import type { SchedulerRouteDeps } from './scheduler/scheduler-routes.ts';
+import { refresherFromEnv } from './scheduler/backlog-refresh.ts';
+import { InProcessScheduler } from './scheduler/in-process-scheduler.ts';
 import { startWorkerWatch } from './scheduler/worker-watch.ts';
 import { createConsole } from './console/console.ts';
 import { policyProposalRoutes } from './console/policy-proposal.ts';
@@ -52,6 +53,8 @@ export interface ControlPlaneOverrides {
    * embedded mode. Default: in-cluster when LEVIATHAN_EXECUTOR=kubernetes, else none.
    */
   cluster?: ClusterControls | null;
+  /** false: no in-process scheduler loop even with the local executor (tests drive cycles themselves). */
+  localSchedule?: boolean;
 }
 
 /** Secrets never reach a log line, whatever object is logged. */
@@ -129,11 +132,19 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   const metrics = createMetrics({ projector, clock });
   const mounts: Mount[] = [metrics.handler];
   // The executor is built once the server listens (local workers need its real address).
-  const scheduler: SchedulerRouteDeps = { executor: null, maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS };
-  const router = createApiRouter(deps, scheduler, await operatorControls(env, overrides.cluster));
+  const scheduler = new InProcessScheduler({
+    store,
+    projector,
+    clock,
+    logger,
+    maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
+    refresher: await refresherFromEnv(env, logger),
+  });
+  const controls = { ...(await operatorControls(env, overrides.cluster)), nextLocalTick: () => scheduler.nextTick() };
+  const router = createApiRouter(deps, scheduler, controls);
   // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
   const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
-  const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
+  const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate, scheduler }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
   if (github) {
     mounts.push(github.mount);
     github.registerRoutes(router);
@@ -159,6 +170,11 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
         );
   await github?.start();
   const watch = wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
+  // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
+  if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
+    scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
+    logger.info({ every_seconds: env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS, next: scheduler.nextTick() }, 'Scheduler: running in-process (local executor)');
+  }
 
   return {
     url,
@@ -170,6 +186,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     metricsUrl: metricsServer?.url ?? null,
     async close() {
       await metricsServer?.close();
+      await scheduler.stop();
       watch?.stop();
       await github?.close();
       server.closeAllConnections();
@@ -183,7 +200,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
 /** Builds the executor for triggers and, for local workers, watches for ones that end without reporting. */
 function wireExecutor(
   env: Env,
-  scheduler: SchedulerRouteDeps,
+  scheduler: InProcessScheduler,
   ctx: { url: string; writeToken: string | null; logger: Logger; clock: Clock; store: EventStore; projector: Projector; override: Executor | null | undefined },
 ): { stop(): void } | null {
   try {

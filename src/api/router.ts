@@ -9,6 +9,12 @@ import type { OperatorControlOptions } from '../control/autonomy-controls.ts';
 import { autonomyRoutes } from './routes/autonomy.ts';
 import { diagnosisRoutes } from './routes/diagnosis.ts';
 
+/** No executor: the snapshot route answers, triggers answer 501. */
+const NO_SCHEDULER: SchedulerRouteDeps = {
+  executor: null,
+  trigger: () => Promise.reject(new Error('No scheduler in this control plane')),
+};
+
 /**
  * Every /v1 route (plus /health), in one table. Without `scheduler` the snapshot route still
  * answers and triggers answer 501 (no executor). Without `controls` the autonomy controls run
@@ -16,7 +22,7 @@ import { diagnosisRoutes } from './routes/diagnosis.ts';
  */
 export function createApiRouter(
   deps: ApiDeps,
-  scheduler: SchedulerRouteDeps = { executor: null, maxConcurrentWorkers: 1 },
+  scheduler: SchedulerRouteDeps = NO_SCHEDULER,
   controls: OperatorControlOptions = { cluster: null },
 ): Router {
   const router = new Router();

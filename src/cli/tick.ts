@@ -4,7 +4,7 @@ import { pino, type Logger } from 'pino';
 import type { Env } from '../env.ts';
 import { createExecutor } from '../executors/create-executor.ts';
 import type { Executor } from '../executors/executor.ts';
-import { GitHubBacklogRefresher, type BacklogRefresher } from '../scheduler/backlog-refresh.ts';
+import { refresherFromEnv, type BacklogRefresher } from '../scheduler/backlog-refresh.ts';
 import { ControlPlaneError, HttpSchedulerControlPlane } from '../scheduler/control-plane-port.ts';
 import { runCycle } from '../scheduler/run-cycle.ts';
 
@@ -29,7 +29,7 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
   try {
     const token = await apiToken(env);
     const executor = opts.executor ?? buildExecutor(env, token, opts.processEnv ?? {}, logger);
-    const refresher = opts.refresher !== undefined ? opts.refresher : await buildRefresher(env, logger);
+    const refresher = opts.refresher !== undefined ? opts.refresher : await refresherFromEnv(env, logger);
     const result = await runCycle({
       controlPlane: new HttpSchedulerControlPlane({ url: env.LEVIATHAN_CONTROL_PLANE_URL, token }),
       executor,
@@ -85,18 +85,4 @@ function buildExecutor(env: Env, token: string | null, processEnv: Record<string
       list: async () => [],
     };
   }
-}
-
-/** GitHub is read only with the App's credentials; without them the control plane's cache is used. */
-async function buildRefresher(env: Env, logger: Logger): Promise<BacklogRefresher | null> {
-  if (!env.APP_ID) return null;
-  let key = env.PRIVATE_KEY;
-  if (!key && env.PRIVATE_KEY_PATH) {
-    key = await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined);
-  }
-  if (!key) {
-    logger.warn({ app_id: env.APP_ID }, 'Scheduler: APP_ID is set without a readable private key; using the cached backlogs');
-    return null;
-  }
-  return new GitHubBacklogRefresher({ appId: env.APP_ID, privateKey: key.includes('\\n') ? key.replace(/\\n/g, '\n') : key, baseUrl: env.GITHUB_API_URL });
 }

@@ -1,3 +1,4 @@
+import type { SlashScheduler } from './commands/command.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createNodeMiddleware, Probot, ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
@@ -29,6 +30,8 @@ export interface GitHubDeps {
    * integration checks bearer tokens itself from LEVIATHAN_API_TOKEN or the generated token.
    */
   authenticate?: (req: IncomingMessage) => Principal | null;
+  /** The control plane's scheduler: slash-command triggers take the same path as the API's. */
+  scheduler?: SlashScheduler;
 }
 
 /** The GitHub App as the control plane sees it. */
@@ -105,7 +108,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
     forInstallation: (id) => probot.auth(id) as Promise<GitHubClient>,
   };
   const background = new BackgroundWork(logger);
-  const rt: AppRuntime = { store: deps.store, projector: deps.projector, logger, clock: deps.clock, background, clients };
+  const rt: AppRuntime = { store: deps.store, projector: deps.projector, logger, clock: deps.clock, background, clients, scheduler: deps.scheduler };
   const middleware = await createNodeMiddleware(leviathanApp(rt), { probot, webhooksPath: WEBHOOK_PATH });
 
   // One reconcile at a time: a second request waits for the first, then runs on fresh state.

@@ -1,3 +1,4 @@
+import type { SlashScheduler } from './commands/command.ts';
 import type { Logger } from 'pino';
 import type { Clock } from '../api/api-deps.ts';
 import type { Projector } from '../projections/projector.ts';
@@ -13,6 +14,8 @@ export interface AppRuntime {
   clock: Clock;
   background: BackgroundWork;
   clients: GitHubClients;
+  /** Runs `/leviathan trigger` and `retry` through the same path as POST /v1/tasks/trigger. */
+  scheduler?: SlashScheduler | undefined;
 }
 
 /** Actor of everything a GitHub user caused: `github:<login>`. */

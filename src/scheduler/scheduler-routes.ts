@@ -3,22 +3,13 @@ import type { ApiDeps } from '../api/api-deps.ts';
 import { requireScope } from '../api/auth.ts';
 import { sendJson, type Router } from '../api/http.ts';
 import { body, mayAct } from '../api/routes/targets.ts';
-import { append } from '../control/target-controls.ts';
 import { OperationError } from '../control/operation-error.ts';
-import { newEvent, targetIdSchema } from '../events/envelope.ts';
-import { subjects } from '../events/types.ts';
-import type { Executor } from '../executors/executor.ts';
-import { InProcessSchedulerControlPlane } from './control-plane-port.ts';
-import { triggerTask } from './run-cycle.ts';
+import { targetIdSchema } from '../events/envelope.ts';
+import type { InProcessScheduler } from './in-process-scheduler.ts';
 import { buildSnapshot } from './snapshot.ts';
 
-/** What the scheduler's routes need beyond ApiDeps. */
-export interface SchedulerRouteDeps {
-  /** Null when no executor could be built: triggers answer 501. */
-  executor: Executor | null;
-  /** LEVIATHAN_MAX_CONCURRENT_WORKERS. */
-  maxConcurrentWorkers: number;
-}
+/** What the scheduler's routes need beyond ApiDeps: the in-process scheduler (its executor may be null: 501). */
+export type SchedulerRouteDeps = Pick<InProcessScheduler, 'executor' | 'trigger'>;
 
 const triggerBody = z
   .object({
@@ -41,44 +32,18 @@ export function schedulerRoutes(router: Router, deps: ApiDeps, scheduler: Schedu
     sendJson(res, 200, { snapshot: buildSnapshot(deps.projector.state, deps.clock.now()) });
   });
 
-  // Triggers are decided one at a time, so two of them never both see a free slot.
-  let queue: Promise<unknown> = Promise.resolve();
-  const serial = <T>(f: () => Promise<T>): Promise<T> => {
-    const next = queue.then(f, f);
-    queue = next.catch(() => undefined);
-    return next;
-  };
-
   router.on('POST', '/v1/tasks/trigger', async (ctx) => {
     const b = await body(ctx, triggerBody);
     const principal = await mayAct(deps.authenticate(ctx.req), b.target);
     const t = deps.projector.state.targets[b.target];
     if (!t || t.lifecycle === 'removed') throw new OperationError('target_not_found', `No target ${b.target}. Is the GitHub App installed on it?`);
-    const executor = scheduler.executor;
-    if (!executor) throw new OperationError('not_configured', 'No worker executor is configured on this control plane (see LEVIATHAN_EXECUTOR).');
-
-    const result = await serial(async () => {
-      const triggered = await append(
-        deps,
-        newEvent({
-          type: 'task.triggered',
-          actor: principal.actor,
-          target: b.target,
-          subject: subjects.task(b.target, b.task_id),
-          data: { task_id: b.task_id, via: b.via ?? 'api', ...(b.reason ? { reason: b.reason } : {}) },
-        }),
-      );
-      const decision = await triggerTask(
-        {
-          controlPlane: new InProcessSchedulerControlPlane(deps),
-          executor,
-          clock: deps.clock,
-          logger: deps.logger,
-          maxConcurrentWorkers: scheduler.maxConcurrentWorkers,
-        },
-        { target: b.target, task_id: b.task_id, actor: principal.actor, ...(b.reason ? { reason: b.reason } : {}) },
-      );
-      return { triggered, decision };
+    if (!scheduler.executor) throw new OperationError('not_configured', 'No worker executor is configured on this control plane (see LEVIATHAN_EXECUTOR).');
+    const result = await scheduler.trigger({
+      target: b.target,
+      task_id: b.task_id,
+      actor: principal.actor,
+      via: b.via ?? 'api',
+      ...(b.reason ? { reason: b.reason } : {}),
     });
     const d = result.decision;
     if (d.outcome !== 'executed') {

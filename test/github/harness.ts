@@ -1,3 +1,4 @@
+import type { Executor } from '../../src/executors/executor.ts';
 import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -30,14 +31,15 @@ export class TestOctokit extends ProbotOctokit {
 
 /** Starts a control plane with the GitHub App configured; Probot's retry and throttle are off. */
 export async function startApp(
-  opts: { dataDir?: string; env?: Record<string, string>; reconcileOnStart?: boolean; insecureDevWebhooks?: boolean } = {},
+  opts: { dataDir?: string; env?: Record<string, string>; reconcileOnStart?: boolean; insecureDevWebhooks?: boolean; executor?: Executor | null } = {},
 ): Promise<TestControlPlane> {
   githubDefaults.Octokit = TestOctokit as typeof ProbotOctokit;
   githubDefaults.reconcileOnStart = opts.reconcileOnStart ?? false;
   return startTestControlPlane({
     env: { APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, ...opts.env },
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    ...(opts.insecureDevWebhooks ? { overrides: { insecureDevWebhooks: true } } : {}),
+    // No real workers from slash-command triggers unless a test passes an executor.
+    overrides: { executor: opts.executor ?? null, ...(opts.insecureDevWebhooks ? { insecureDevWebhooks: true } : {}) },
   });
 }
 

@@ -33,7 +33,8 @@ export async function startTestControlPlane(
     LEVIATHAN_API_TOKEN: `${WRITE_TOKEN},read:${READ_TOKEN}`,
     ...opts.env,
   });
-  const cp = await startControlPlane(env, { logger: pino({ level: 'silent' }), ...opts.overrides });
+  // No in-process scheduler loop unless a test asks: a cycle at a 5-minute boundary would add events mid-test.
+  const cp = await startControlPlane(env, { logger: pino({ level: 'silent' }), localSchedule: false, ...opts.overrides });
   const api: TestControlPlane['api'] = (path, init = {}) => {
     const { token = WRITE_TOKEN, json, headers, ...rest } = init;
     const h = new Headers(headers);

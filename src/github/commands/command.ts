@@ -1,5 +1,6 @@
 import type { Clock } from '../../api/api-deps.ts';
 import type { Projector } from '../../projections/projector.ts';
+import type { InProcessScheduler } from '../../scheduler/in-process-scheduler.ts';
 import type { EventStore } from '../../store/event-store.ts';
 import type { GitHubUser } from '../permissions.ts';
 
@@ -16,8 +17,11 @@ export interface CommandContext {
   actor: string;
   args: string[];
   commentUrl: string;
-  deps: { store: EventStore; projector: Projector; clock: Clock };
+  deps: { store: EventStore; projector: Projector; clock: Clock; scheduler?: SlashScheduler | undefined };
 }
+
+/** The trigger path of POST /v1/tasks/trigger; without an executor, triggers wait for the next cycle. */
+export type SlashScheduler = Pick<InProcessScheduler, 'executor' | 'trigger'>;
 
 /** A command's answer: the reply text, and whether it did what was asked (+1) or not (confused). */
 export interface CommandResult {

@@ -6,7 +6,7 @@ import { triggerTask } from './trigger-task.ts';
 export const retryCommand: Command = {
   name: 'retry',
   usage: '/leviathan retry',
-  description: 'On a Leviathan pull request: runs its task again at the next cycle.',
+  description: 'On a Leviathan pull request: runs its task again now, if the guardrails allow it.',
   who: 'write',
   examples: ['/leviathan retry'],
   async run(ctx) {

@@ -4,8 +4,10 @@ import { subjects } from '../../events/types.ts';
 import type { CommandContext, CommandResult } from './command.ts';
 
 /**
- * Records task.triggered for a task of the target's backlog; the scheduler runs it at its next
- * cycle. Refuses (without recording) a task the synced backlog does not have.
+ * Triggers a task of the target's backlog through the same path as POST /v1/tasks/trigger: the
+ * decision runs now and the reply says the attempt or what blocks it. Without an executor in this
+ * control plane, it records task.triggered and the next cycle takes it. Refuses (without
+ * recording) a task the synced backlog does not have.
  */
 export async function triggerTask(ctx: CommandContext, taskId: string, reason: string, extra: Record<string, unknown> = {}): Promise<CommandResult> {
   const { target, deps } = ctx;
@@ -14,6 +16,20 @@ export async function triggerTask(ctx: CommandContext, taskId: string, reason: s
   if (t.backlog.state === 'synced' && !t.backlog.tasks.some((task) => task.id === taskId)) {
     const known = t.backlog.tasks.slice(0, 10).map((task) => `\`${task.id}\``).join(', ');
     return { ok: false, reply: `There is no task \`${taskId}\` in .leviathan/backlog.yaml${known ? ` (tasks: ${known})` : ''}.` };
+  }
+  if (deps.scheduler?.executor) {
+    const { decision } = await deps.scheduler.trigger({
+      target,
+      task_id: taskId,
+      actor: ctx.actor,
+      reason,
+      via: 'slash_command',
+      data: { comment_url: ctx.commentUrl, ...extra },
+    });
+    if (decision.outcome === 'executed') {
+      return { ok: true, reply: `Started \`${taskId}\` on ${target} (attempt \`${decision.attempt_id}\`). The pull request will link back here.` };
+    }
+    return { ok: false, reply: `Could not run \`${taskId}\` now: ${decision.detail} (\`${decision.reason}\`).` };
   }
   await append(
     deps,

@@ -7,7 +7,7 @@ const TASK_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 export const triggerCommand: Command = {
   name: 'trigger',
   usage: '/leviathan trigger <task-id>',
-  description: 'Asks Leviathan to run a task of the backlog at the next cycle.',
+  description: 'Runs a task of the backlog now, if the guardrails allow it; the reply gives the attempt or what blocks it.',
   who: 'write',
   examples: ['/leviathan trigger docs-typo-fix'],
   async run(ctx) {

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../../helpers/control-plane.ts';
 import { GitHubMock } from '../../helpers/github-mock.ts';
 import { COMMANDS } from '../../../src/github/commands/registry.ts';
+import { FakeExecutor } from '../../scheduler/fake-executor.ts';
 import { deliver, events, example, fixture, post, startApp, targetsOf, until } from '../harness.ts';
 
 const TARGET = 'Codertocat/Hello-World';
@@ -120,7 +121,7 @@ describe('/leviathan slash commands', () => {
     expect(reaction).toBe('confused');
   });
 
-  it('trigger records task.triggered and says it runs at the next cycle', async () => {
+  it('trigger without an executor here records task.triggered for the next cycle', async () => {
     await registered();
     expectAnswer('write');
     await deliver(cp, 'issue_comment', comment('/leviathan trigger fix-typo'));
@@ -129,6 +130,34 @@ describe('/leviathan slash commands', () => {
     expect(reply).toMatch(/next scheduler cycle/);
     const [triggered] = await events(cp, 'task.triggered');
     expect(triggered).toMatchObject({ actor: 'github:Codertocat', data: { task_id: 'fix-typo', reason: expect.any(String), via: 'slash_command' } });
+  });
+
+  it('trigger takes the path of POST /v1/tasks/trigger: the worker starts now', async () => {
+    await cp.destroy();
+    const executor = new FakeExecutor();
+    cp = await startApp({ executor });
+    await registered([{ type: 'autonomy.enabled', data: {} }]);
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan trigger fix-typo'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('+1');
+    expect(executor.started.map((a) => a.task.id)).toEqual(['fix-typo']);
+    expect(reply).toContain(`attempt \`${executor.started[0]!.attempt_id}\``);
+    const [triggered] = await events(cp, 'task.triggered');
+    expect(triggered).toMatchObject({ actor: 'github:Codertocat', data: { task_id: 'fix-typo', via: 'slash_command', comment_url: expect.any(String) } });
+  });
+
+  it('trigger blocked by a guardrail says why and starts nothing', async () => {
+    await cp.destroy();
+    const executor = new FakeExecutor();
+    cp = await startApp({ executor });
+    await registered(); // autonomy never enabled
+    expectAnswer('write');
+    await deliver(cp, 'issue_comment', comment('/leviathan trigger fix-typo'));
+    const { reply, reaction } = await answered();
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/Could not run `fix-typo` now: .*\(`autonomy_disabled`\)/);
+    expect(executor.started).toEqual([]);
   });
 
   it('trigger of a task the backlog does not have is refused', async () => {

@@ -1,0 +1,44 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
+import { FakeExecutor } from './fake-executor.ts';
+import { eventsOf, post, seedEvents, TARGET, taskSummary } from './seed.ts';
+
+describe('the in-process scheduler (serve on one machine)', () => {
+  let cp: TestControlPlane | null = null;
+  afterEach(async () => {
+    await cp?.destroy();
+    cp = null;
+  });
+
+  it('ticks by itself on clock-aligned intervals and shows the next tick in the autonomy status', async () => {
+    const executor = new FakeExecutor();
+    cp = await startTestControlPlane({ env: { LEVIATHAN_LOCAL_SCHEDULE_SECONDS: '1' }, overrides: { executor, localSchedule: true } });
+    await post(cp, seedEvents([taskSummary('docs')]));
+
+    const status = (await (await cp.api('/v1/autonomy/status')).json()) as { scheduler: { next_tick_at: string | null } };
+    expect(status.scheduler.next_tick_at).not.toBeNull();
+    expect(Date.parse(status.scheduler.next_tick_at!) % 1000).toBe(0);
+
+    const deadline = Date.now() + 5000;
+    while ((await eventsOf(cp, 'scheduler.cycle_completed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(executor.started.map((a) => [a.target, a.task.id])).toEqual([[TARGET, 'docs']]);
+  });
+
+  it('decides one trigger at a time: two racing for one slot start one worker', async () => {
+    const executor = new FakeExecutor();
+    cp = await startTestControlPlane({ overrides: { executor } });
+    // One slot (max_concurrent_attempts 1 by default): a cycle and a trigger race for it.
+    await post(cp, seedEvents([taskSummary('a'), taskSummary('b')]));
+    const trigger = cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: TARGET, task_id: 'b' } });
+    const scheduled = cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: TARGET, task_id: 'a' } });
+    const statuses = (await Promise.all([trigger, scheduled])).map((r) => r.status).sort();
+    expect(statuses).toEqual([200, 409]);
+    expect(executor.started).toHaveLength(1);
+  });
+
+  it('is off with LEVIATHAN_LOCAL_SCHEDULE_SECONDS=0', async () => {
+    cp = await startTestControlPlane({ env: { LEVIATHAN_LOCAL_SCHEDULE_SECONDS: '0' }, overrides: { executor: new FakeExecutor(), localSchedule: true } });
+    const status = (await (await cp.api('/v1/autonomy/status')).json()) as { scheduler: { next_tick_at: string | null } };
+    expect(status.scheduler.next_tick_at).toBeNull();
+  });
+});
