@@ -13,7 +13,7 @@ import { refresherFromEnv } from './scheduler/backlog-refresh.ts';
 import { InProcessScheduler } from './scheduler/in-process-scheduler.ts';
 import { startWorkerWatch } from './scheduler/worker-watch.ts';
 import { createConsole } from './console/console.ts';
-import { policyProposalRoutes } from './console/policy-proposal.ts';
+import { octokitPolicyPort, policyProposalRoutes } from './console/policy-proposal.ts';
 import { createHttpServer, type Mount } from './api/server.ts';
 import { healthBody } from './api/routes/status.ts';
 import { createMetrics } from './metrics/registry.ts';
@@ -111,90 +111,99 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   });
   await projector.start();
 
-  const consoleUi = await createConsole({
-    env,
-    logger,
-    verifyToken: (token) => auth.authenticate(`Bearer ${token}`),
-    targets: () => Object.keys(projector.state.targets),
-  });
-  const deps = {
-    store,
-    projector,
-    // A bearer token when one is sent (no CSRF needed); otherwise the console session cookie.
-    authenticate: (req: IncomingMessage) =>
-      req.headers.authorization ? auth.authenticate(req.headers.authorization) : consoleUi.authenticate(req),
-    clock,
-    logger,
-    version: VERSION,
-    sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
-  };
-  // /metrics before anything else and without auth: Prometheus scrapes it and it carries no secrets.
-  const metrics = createMetrics({ projector, clock });
-  const mounts: Mount[] = [metrics.handler];
-  // The executor is built once the server listens (local workers need its real address).
-  const scheduler = new InProcessScheduler({
-    store,
-    projector,
-    clock,
-    logger,
-    maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
-    refresher: await refresherFromEnv(env, logger),
-  });
-  const controls = { ...(await operatorControls(env, overrides.cluster)), nextLocalTick: () => scheduler.nextTick() };
-  const router = createApiRouter(deps, scheduler, controls);
-  // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
-  const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
-  const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate, scheduler }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
-  if (github) {
-    mounts.push(github.mount);
-    github.registerRoutes(router);
-  }
-  policyProposalRoutes(router, deps, null);
-  const server = createHttpServer({ router, mounts, fallback: consoleUi.mount, logger });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(env.PORT, env.HOST, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  const url = `http://${env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST}:${port}`;
-  logger.info({ url, store: store.health().kind, events: store.health().head.seq }, `Leviathan control plane listening on ${url}`);
-  const metricsServer =
-    env.LEVIATHAN_METRICS_PORT === undefined
-      ? null
-      : await startMetricsServer({ port: env.LEVIATHAN_METRICS_PORT, host: env.HOST, metrics, health: () => healthBody(deps, startedAt), logger }).catch(
-          async (err: unknown) => {
-            server.closeAllConnections();
-            await new Promise<void>((resolve) => server.close(() => resolve()));
-            throw err;
-          },
-        );
-  await github?.start();
-  const watch = wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
-  // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
-  if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
-    scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
-    logger.info({ every_seconds: env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS, next: scheduler.nextTick() }, 'Scheduler: running in-process (local executor)');
-  }
+  // Whatever fails from here on (the GitHub App refusing to start, a port in use) must not leave
+  // the store open: its lock and index snapshot belong to the next start.
+  try {
+    const consoleUi = await createConsole({
+      env,
+      logger,
+      verifyToken: (token) => auth.authenticate(`Bearer ${token}`),
+      targets: () => Object.keys(projector.state.targets),
+    });
+    const deps = {
+      store,
+      projector,
+      // A bearer token when one is sent (no CSRF needed); otherwise the console session cookie.
+      authenticate: (req: IncomingMessage) =>
+        req.headers.authorization ? auth.authenticate(req.headers.authorization) : consoleUi.authenticate(req),
+      clock,
+      logger,
+      version: VERSION,
+      sseHeartbeatMs: overrides.sseHeartbeatMs ?? 15_000,
+    };
+    // /metrics before anything else and without auth: Prometheus scrapes it and it carries no secrets.
+    const metrics = createMetrics({ projector, clock });
+    const mounts: Mount[] = [metrics.handler];
+    // The executor is built once the server listens (local workers need its real address).
+    const scheduler = new InProcessScheduler({
+      store,
+      projector,
+      clock,
+      logger,
+      maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
+      refresher: await refresherFromEnv(env, logger),
+    });
+    const controls = { ...(await operatorControls(env, overrides.cluster)), nextLocalTick: () => scheduler.nextTick() };
+    const router = createApiRouter(deps, scheduler, controls);
+    // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
+    const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
+    const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate, scheduler }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
+    if (github) {
+      mounts.push(github.mount);
+      github.registerRoutes(router);
+    }
+    const clients = github?.clients;
+    policyProposalRoutes(router, deps, clients ? async (installationId) => octokitPolicyPort(await clients.forInstallation(installationId)) : null);
+    const server = createHttpServer({ router, mounts, fallback: consoleUi.mount, logger });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(env.PORT, env.HOST, () => resolve());
+    });
+    const port = (server.address() as AddressInfo).port;
+    const url = `http://${env.HOST === '0.0.0.0' ? '127.0.0.1' : env.HOST}:${port}`;
+    logger.info({ url, store: store.health().kind, events: store.health().head.seq }, `Leviathan control plane listening on ${url}`);
+    const metricsServer =
+      env.LEVIATHAN_METRICS_PORT === undefined
+        ? null
+        : await startMetricsServer({ port: env.LEVIATHAN_METRICS_PORT, host: env.HOST, metrics, health: () => healthBody(deps, startedAt), logger }).catch(
+            async (err: unknown) => {
+              server.closeAllConnections();
+              await new Promise<void>((resolve) => server.close(() => resolve()));
+              throw err;
+            },
+          );
+    await github?.start();
+    const watch = wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
+    // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
+    if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
+      scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
+      logger.info({ every_seconds: env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS, next: scheduler.nextTick() }, 'Scheduler: running in-process (local executor)');
+    }
 
-  return {
-    url,
-    port,
-    store,
-    projector,
-    logger,
-    tokens: { write: writeToken },
-    metricsUrl: metricsServer?.url ?? null,
-    async close() {
-      await metricsServer?.close();
-      await scheduler.stop();
-      watch?.stop();
-      await github?.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      await projector.stop();
-      await store.close();
-    },
-  };
+    return {
+      url,
+      port,
+      store,
+      projector,
+      logger,
+      tokens: { write: writeToken },
+      metricsUrl: metricsServer?.url ?? null,
+      async close() {
+        await metricsServer?.close();
+        await scheduler.stop();
+        watch?.stop();
+        await github?.close();
+        server.closeAllConnections();
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+        await projector.stop();
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await projector.stop().catch(() => undefined);
+    await store.close().catch(() => undefined);
+    throw err;
+  }
 }
 
 /** Builds the executor for triggers and, for local workers, watches for ones that end without reporting. */

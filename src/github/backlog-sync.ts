@@ -92,6 +92,11 @@ export async function syncBacklog(
     allowed_paths: t.allowed_paths,
     scope: t.scope,
     line: t.line,
+    // What the worker puts in the PR body and gives the agent: without it the assignment falls back to defaults.
+    acceptance_criteria: t.acceptance_criteria,
+    estimated_size: t.estimated_size,
+    ...(t.description !== undefined ? { description: t.description } : {}),
+    ...(t.labels !== undefined ? { labels: t.labels } : {}),
   }));
   const data: Record<string, unknown> = {
     tasks,

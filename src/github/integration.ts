@@ -1,4 +1,5 @@
 import type { SlashScheduler } from './commands/command.ts';
+import { rateLimitPlugin } from './rate-limit-plugin.ts';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createNodeMiddleware, Probot, ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
@@ -43,6 +44,8 @@ export interface GitHubIntegration {
   /** Runs after the server listens (the reconcile on start). */
   start(): Promise<void>;
   close(): Promise<void>;
+  /** Installation clients (e.g. policy proposals open PRs with them); null without the App. */
+  clients: GitHubClients | null;
 }
 
 /** Options of {@link createGitHubIntegration}. */
@@ -87,13 +90,14 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
         return true;
       },
       registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: null, notConfiguredMessage: config.message }),
+      clients: null,
       start: async () => undefined,
       close: async () => undefined,
     };
   }
 
   const logger = deps.logger.child({ component: 'github' });
-  const Octokit = opts.Octokit ?? githubDefaults.Octokit;
+  const Octokit = (opts.Octokit ?? githubDefaults.Octokit).plugin(rateLimitPlugin);
   const probot = new Probot({
     appId: config.appId,
     privateKey: config.privateKey,
@@ -140,6 +144,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
   return {
     mount,
     registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: runReconcile, notConfiguredMessage: '' }),
+    clients,
     async start() {
       if (!(opts.reconcileOnStart ?? githubDefaults.reconcileOnStart)) return;
       // In the background: GitHub may be slow or down, and the API must be up meanwhile.

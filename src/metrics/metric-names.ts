@@ -55,6 +55,7 @@ export const METRIC_FAILURE_TYPES = [
   'no_changes',
   'worker_lost',
   'control_plane_unreachable',
+  'executor_failed',
   'other',
 ] as const;
 /** Values of the `failure_type` label on `leviathan_attempt_failures_total`. */

@@ -94,6 +94,8 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
           ...t.backlog,
           state: 'invalid',
           synced_at: e.time,
+          // The ETag of the invalid files: a conditional re-read of the same broken file costs nothing.
+          etag: str(d.etag) ?? t.backlog.etag,
           error: { file: str(d.file) ?? '.leviathan/backlog.yaml', line: num(d.line), reason: str(d.reason) ?? '' },
         };
       }

@@ -4,6 +4,7 @@ import { ProbotOctokit } from 'probot';
 import type { Env } from '../env.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { syncBacklog } from '../github/backlog-sync.ts';
+import { rateLimitPlugin } from '../github/rate-limit-plugin.ts';
 import type { GitHubClient } from '../github/client.ts';
 import type { ReadProblem } from './decide.ts';
 import type { TargetSnapshot } from './snapshot.ts';
@@ -70,7 +71,7 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
   private client(installationId: number): GitHubClient {
     let c = this.clients.get(installationId);
     if (!c) {
-      c = new ProbotOctokit({
+      c = new (ProbotOctokit.plugin(rateLimitPlugin))({
         auth: { appId: this.app.appId, privateKey: this.app.privateKey, installationId },
         baseUrl: this.app.baseUrl,
         // One conditional request per file per cycle; a failure is reported, not retried into the next cycle.

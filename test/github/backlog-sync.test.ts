@@ -57,6 +57,11 @@ describe('syncBacklog', () => {
       allowed_paths: ['docs/', 'README.md'],
       scope: 'docs',
       line: expect.any(Number),
+      // The worker writes these into the PR body and gives them to the agent.
+      acceptance_criteria: ['Quickstart explains installation', 'Covers configuration'],
+      estimated_size: 'small',
+      description: 'Explain how to install and configure the app.\n',
+      labels: ['documentation'],
     });
   });
 

@@ -39,7 +39,7 @@ export class GitHubMock {
   }
 
   /** Answers one request `method path` with `status` and `body`. */
-  on(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, status: number, body?: ReplyBody, opts: MockOptions = {}): this {
+  on(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string | RegExp, status: number, body?: ReplyBody, opts: MockOptions = {}): this {
     const scope = nock(GITHUB_API, opts.reqheaders ? { reqheaders: opts.reqheaders } : {});
     let interceptor = scope.intercept(path, method);
     if (opts.query) interceptor = interceptor.query(opts.query);

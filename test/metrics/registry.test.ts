@@ -107,11 +107,11 @@ describe('the exposition', () => {
     expect(valueOf(exp, 'leviathan_scheduler_last_cycle_timestamp_seconds')).toBe(Date.parse('2026-11-27T11:55:00Z') / 1000);
     expect(valueOf(exp, 'leviathan_autonomy_enabled')).toBe(1);
     expect(valueOf(exp, 'leviathan_spider_up')).toBe(1);
-    // Failure types: one timeout; an invented type and executor_failed (not in the metric's list) are `other`.
+    // Failure types: one timeout, one executor_failed; an invented type is `other`.
     const failures = Object.fromEntries(
       exp.samples.filter((s) => s.name === 'leviathan_attempt_failures_total' && s.labels.target === WEB).map((s) => [s.labels.failure_type, s.value]),
     );
-    expect(failures).toEqual({ ...Object.fromEntries(METRIC_FAILURE_TYPES.map((t) => [t, 0])), timeout: 1, other: 2 });
+    expect(failures).toEqual({ ...Object.fromEntries(METRIC_FAILURE_TYPES.map((t) => [t, 0])), timeout: 1, executor_failed: 1, other: 1 });
     const skips = exp.samples.filter((s) => s.name === 'leviathan_scheduler_skips_total' && s.labels.target === WEB);
     expect(Object.fromEntries(skips.map((s) => [s.labels.reason, s.value]))).toEqual({ max_open_prs: 2, other: 1 });
     // Every event is counted once; unknown types under `other`.
@@ -199,7 +199,7 @@ describe('bounded labels', () => {
     const after = scrape(given([...SEEDED, ...noise]).when().state);
     expect(after.samples.length).toBe(before.samples.length);
     expect(valueOf(after, 'leviathan_events_received_total', { type: 'other' })).toBe(4 + 300);
-    expect(valueOf(after, 'leviathan_attempt_failures_total', { target: WEB, failure_type: 'other' })).toBe(2 + 300);
+    expect(valueOf(after, 'leviathan_attempt_failures_total', { target: WEB, failure_type: 'other' })).toBe(1 + 300);
     expect(valueOf(after, 'leviathan_scheduler_skips_total', { target: WEB, reason: 'other' })).toBe(1 + 300);
     for (const s of after.samples) {
       if (s.labels.type !== undefined) expect(METRIC_EVENT_TYPES).toContain(s.labels.type);

@@ -158,3 +158,13 @@ describe('evolve: replay', () => {
     expect(s.graph.edges[`action:ev-1|acted_on|target:${T}`]).toBeDefined();
   });
 });
+
+describe('evolve: backlog', () => {
+  it('an invalid backlog keeps its line and reason, and its ETag so an unchanged file is not re-read', () => {
+    const s = given(registered)
+      .when([{ type: 'backlog.invalid', target: T, data: { file: '.leviathan/backlog.yaml', line: 4, reason: 'duplicate id "a"', etag: '"bad" - -' } }])
+      .state;
+    expect(s.targets[T]!.backlog).toMatchObject({ state: 'invalid', etag: '"bad" - -', error: { line: 4, reason: 'duplicate id "a"' } });
+    expect(s.targets[T]!.backlog.tasks.map((t) => t.id)).toEqual(['a', 'b']); // the last good backlog stays known
+  });
+});

@@ -1,0 +1,34 @@
+import nock from 'nock';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rateLimitPlugin } from '../../src/github/rate-limit-plugin.ts';
+import { ProbotOctokit } from 'probot';
+import { createMetrics, resetRateLimit } from '../../src/metrics/registry.ts';
+import { emptyState } from '../../src/projections/state.ts';
+import type { Projector } from '../../src/projections/projector.ts';
+
+afterEach(() => {
+  resetRateLimit();
+  nock.cleanAll();
+});
+
+describe('rateLimitPlugin', () => {
+  const Client = ProbotOctokit.plugin(rateLimitPlugin);
+  const projector = { state: emptyState() } as unknown as Projector;
+  const scrape = async () => (await createMetrics({ projector, clock: { now: () => new Date() } }).render()).toString();
+
+  it('feeds the rate-limit gauges from successes and from failures', async () => {
+    const api = nock('https://api.github.com')
+      .get('/rate_limit')
+      .reply(200, {}, { 'x-ratelimit-remaining': '4321', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': '1800000000' })
+      .get('/repos/a/b')
+      .reply(403, { message: 'rate limited' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': '1800000100' });
+    const client = new Client({ retry: { enabled: false }, throttle: { enabled: false }, log: { debug() {}, info() {}, warn() {}, error() {} } });
+    await client.request('GET /rate_limit');
+    expect(await scrape()).toMatch(/^leviathan_github_rate_limit_remaining 4321$/m);
+    await expect(client.request('GET /repos/a/b')).rejects.toMatchObject({ status: 403 });
+    const text = await scrape();
+    expect(text).toMatch(/^leviathan_github_rate_limit_remaining 0$/m);
+    expect(text).toMatch(/^leviathan_github_rate_limit_limit 5000$/m);
+    expect(api.isDone()).toBe(true);
+  });
+});
