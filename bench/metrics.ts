@@ -1,3 +1,4 @@
+import type { BenchRow } from './row.ts';
 /**
  * `npm run bench metrics`: GET /metrics of a control plane with 1,000 targets, each with a backlog,
  * open and merged PRs, attempts (successes, failures of several types, durations), skips and a few
@@ -13,18 +14,6 @@ import { createMetrics } from '../src/metrics/registry.ts';
 import { Projector } from '../src/projections/projector.ts';
 import { openFileEventStore } from '../src/store/file-event-store.ts';
 import { startLeviathan } from './servers.ts';
-
-/** The harness's row (bench/run.ts), declared here so this file needs nothing exported from it. */
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  baselineName: string;
-  ratio: number;
-  target: string;
-  met: boolean;
-}
 
 const TARGETS = Number(process.env.BENCH_METRICS_TARGETS ?? 1000);
 const SCRAPES = Number(process.env.BENCH_METRICS_SCRAPES ?? 200);

@@ -1,3 +1,4 @@
+import type { BenchRow } from './row.ts';
 /**
  * Ingest on PostgreSQL beside the file store: the same single-event and 1000-event-batch loads
  * against `leviathan serve` on each store, in the same run, the file store being the baseline.
@@ -13,18 +14,6 @@ import { startPostgres } from '../test/helpers/postgres.ts';
 import { startLeviathan, TOKEN, type Child } from './servers.ts';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-
-/** The harness's row (bench/run.ts), structurally. */
-export interface BenchRow {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  baselineName: string;
-  ratio: number;
-  target: string;
-  met: boolean;
-}
 
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 const singleBody = JSON.stringify({ type: 'bench.single', target: 'bench/single', data: { n: 1, note: 'a typical small worker event' } });

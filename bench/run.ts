@@ -13,27 +13,16 @@ import { join } from 'node:path';
 import { newEvent } from '../src/events/envelope.ts';
 import { Projector } from '../src/projections/projector.ts';
 import { openFileEventStore } from '../src/store/file-event-store.ts';
+import type { BenchRow } from './row.ts';
 import { startBare, startLeviathan, TOKEN } from './servers.ts';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 
-interface Row {
-  name: string;
-  value: number;
-  unit: string;
-  baseline: number;
-  baselineName: string;
-  /** value / baseline, oriented so that the target reads naturally. */
-  ratio: number;
-  target: string;
-  met: boolean;
-}
-
-const rows: Row[] = [];
+const rows: BenchRow[] = [];
 const fmt = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(2));
 
-function report(row: Row): void {
+function report(row: BenchRow): void {
   rows.push(row);
   console.log(
     `${row.met ? 'met    ' : 'MISSED '} ${row.name}: ${fmt(row.value)} ${row.unit} | baseline (${row.baselineName}) ${fmt(row.baseline)} ${row.unit} | ratio ${row.ratio.toFixed(2)}× | target ${row.target}`,

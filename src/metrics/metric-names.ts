@@ -1,3 +1,5 @@
+import { FAILURE_TYPES } from '../events/types.ts';
+
 /**
  * The metric contract: every Prometheus series Leviathan exports, by name, type and labels.
  *
@@ -42,22 +44,11 @@ export const ATTEMPT_STATUSES = ['success', 'failure'] as const;
 export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
 /**
- * `leviathan_attempt_failures_total{failure_type}`. Closed on purpose: a failure type a worker
+ * `leviathan_attempt_failures_total{failure_type}`: the vocabulary's FAILURE_TYPES. Closed on purpose: a failure type a worker
  * reports that is not listed here is counted as `other`, so a misbehaving worker cannot create
  * unbounded series.
  */
-export const METRIC_FAILURE_TYPES = [
-  'timeout',
-  'path_violation',
-  'auth_error',
-  'agent_error',
-  'push_rejected',
-  'no_changes',
-  'worker_lost',
-  'control_plane_unreachable',
-  'executor_failed',
-  'other',
-] as const;
+export const METRIC_FAILURE_TYPES = FAILURE_TYPES;
 /** Values of the `failure_type` label on `leviathan_attempt_failures_total`. */
 export type MetricFailureType = (typeof METRIC_FAILURE_TYPES)[number];
 

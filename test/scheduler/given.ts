@@ -3,12 +3,12 @@
  * (evolve) and builds the snapshot the control plane would serve, so decide() is tested against
  * exactly what the API gives it.
  */
-import { sealEvent, type StoredEvent } from '../../src/events/envelope.ts';
 import type { TaskSummary } from '../../src/events/types.ts';
 import { evolve } from '../../src/projections/evolve.ts';
 import { emptyState, type ProjectionState } from '../../src/projections/state.ts';
 import { decide, type CycleSnapshot, type Decision, type ReadProblem, type SchedulerPolicy } from '../../src/scheduler/decide.ts';
 import { buildSnapshot } from '../../src/scheduler/snapshot.ts';
+import { log } from '../projections/given.ts';
 
 export const T0 = new Date('2026-03-02T10:00:00.000Z');
 
@@ -22,20 +22,14 @@ export interface GivenEvent {
 }
 
 export function project(events: GivenEvent[]): ProjectionState {
-  const state = emptyState();
-  let prev = '0'.repeat(64);
-  events.forEach((e, i) => {
-    const time = new Date(T0.getTime() + (e.at !== undefined ? e.at * 60_000 : i * 1000)).toISOString();
-    const stored: StoredEvent = sealEvent(
-      { id: `e${i + 1}`, type: e.type, actor: e.actor ?? 'test', target: e.target ?? null, subject: null, data: e.data ?? {} },
-      i + 1,
-      time,
-      prev,
-    );
-    prev = stored.hash;
-    evolve(state, stored);
-  });
-  return state;
+  const sealed = log(
+    events.map((e, i) => ({
+      ...e,
+      id: `e${i + 1}`,
+      at: new Date(T0.getTime() + (e.at !== undefined ? e.at * 60_000 : i * 1000)).toISOString(),
+    })),
+  );
+  return sealed.reduce((state, e) => evolve(state, e), emptyState());
 }
 
 /** A task summary as backlog.synced carries it. */

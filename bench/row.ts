@@ -1,0 +1,15 @@
+/** One figure of `npm run bench`: a value beside a baseline measured in the same run. */
+export interface BenchRow {
+  name: string;
+  value: number;
+  unit: string;
+  baseline: number;
+  baselineName: string;
+  /** value / baseline, oriented so that the target reads naturally. */
+  ratio: number;
+  target: string;
+  met: boolean;
+}
+
+/** How a scenario hands its rows to the harness. */
+export type Report = (row: BenchRow) => void;
