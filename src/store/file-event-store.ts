@@ -12,7 +12,7 @@ import {
   type StoreHealth,
   type Unsubscribe,
 } from './event-store.ts';
-import { ArchiveReader, readCheckpoint, type Checkpoint } from './archive.ts';
+import { ArchiveReader, CHECKPOINT_FILE, readCheckpoint, type Checkpoint } from './archive.ts';
 import { IdIndex, idHash } from './id-index.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
@@ -237,7 +237,7 @@ export class FileEventStore implements EventStore {
     } else {
       const seg = checkpoint.segments.find((s) => s.to === e.seq - 1 && s.hash === e.prev_hash);
       if (!seg) {
-        throw new StoreError('store_corrupt', `event log ${this.logPath} starts at seq ${e.seq}, which is not an archive boundary in ${CHECKPOINT_NAME}`);
+        throw new StoreError('store_corrupt', `event log ${this.logPath} starts at seq ${e.seq}, which is not an archive boundary in ${CHECKPOINT_FILE}`);
       }
       at = { seq: seg.to, hash: seg.hash, time: seg.last_time };
     }
@@ -982,8 +982,6 @@ export class FileEventStore implements EventStore {
     this.removeLock();
   }
 }
-
-const CHECKPOINT_NAME = 'checkpoint.json';
 
 const NO_SEQS = new PostingList(new Uint32Array(0), 0, 0, undefined);
 

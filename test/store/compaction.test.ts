@@ -129,6 +129,20 @@ describe('compaction', () => {
       await store.close();
     }
     expect(await verifyDataDir(dir)).toMatchObject({ ok: true, archived: 120, live: 181 });
+
+    // The index snapshot written at close covers the live log only, and is used on the next open.
+    const opened: Record<string, unknown>[] = [];
+    const logger = { info: (o: Record<string, unknown>, m: string) => void (m === 'Event store opened' && opened.push(o)), warn() {}, error() {} };
+    const again = await openFileEventStore({ dir, logger });
+    try {
+      expect(opened[0]).toMatchObject({ events: 301, archived: 120, fromSnapshot: 181 });
+      const everything = await all(again);
+      expect(everything.slice(0, 300)).toEqual(events);
+      expect(everything.map((e) => e.seq)).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
+      expect((await again.read({ limit: 3, order: 'desc', target: 'acme/repo0' })).events.map((e) => e.seq)).toEqual([301, 298, 295]);
+    } finally {
+      await again.close();
+    }
   });
 
   it('leaves projections unchanged: the snapshot covers the archive, and a full replay reads archive + live', async () => {

@@ -1,0 +1,29 @@
+/**
+ * A worker's event sink in its own process, for the "control plane unreachable" fault: posts
+ * `count` events to `url`, flushes until `deadlineMs` from now, prints `pending <n>` and exits
+ * (undelivered events stay in the spool for the next run, as a real worker's would).
+ *
+ * Usage: node --import tsx test/reliability/helpers/sink-child.ts <url> <spoolDir> <attemptId> <count> <deadlineMs>
+ */
+import { pino } from 'pino';
+import { HttpEventSink } from '../../../src/worker/control-plane-client.ts';
+import { Redactor } from '../../../src/worker/redact.ts';
+import { WRITE_TOKEN } from '../../helpers/control-plane.ts';
+
+const [url, spoolDir, attemptId, count, deadline] = process.argv.slice(2);
+const sink = new HttpEventSink({
+  url: url!,
+  token: WRITE_TOKEN,
+  spoolDir: spoolDir!,
+  attemptId: attemptId!,
+  logger: pino({ level: 'silent' }),
+  redactor: new Redactor([WRITE_TOKEN]),
+  baseDelayMs: 50,
+  maxDelayMs: 300,
+  requestTimeoutMs: 2000,
+});
+for (let i = 0; i < Number(count); i++) {
+  await sink.post({ id: `${attemptId}-ev-${i}`, type: 'attempt.started', actor: 'worker', target: 'acme/app', subject: `attempt:${attemptId}`, data: { attempt_id: attemptId, i } });
+}
+const { pending } = await sink.flush(Date.now() + Number(deadline));
+process.stdout.write(`pending ${pending}\n`);
