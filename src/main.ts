@@ -23,7 +23,7 @@ import { Projector } from './projections/projector.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openFileEventStore } from './store/file-event-store.ts';
 import { openPostgresEventStore } from './store/postgres-event-store.ts';
-import { createGitHubIntegration } from './github/integration.ts';
+import { createGitHubIntegration, type GitHubOptions } from './github/integration.ts';
 import { VERSION } from './version.ts';
 
 export interface ControlPlane {
@@ -46,6 +46,8 @@ export interface ControlPlaneOverrides {
   sseHeartbeatMs?: number;
   /** `serve --insecure-dev-webhooks`: accept webhooks without WEBHOOK_SECRET (local development only). */
   insecureDevWebhooks?: boolean;
+  /** GitHub App options: tests pass an Octokit with retry and throttle off, and skip the reconcile on start. */
+  github?: Pick<GitHubOptions, 'Octokit' | 'reconcileOnStart'>;
   /** The worker executor for POST /v1/tasks/trigger (tests pass a fake); default from LEVIATHAN_EXECUTOR. */
   executor?: Executor | null;
   /**
@@ -147,7 +149,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     const router = createApiRouter(deps, scheduler, controls);
     // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
     const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
-    const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate, scheduler }, { insecureDevWebhooks: overrides.insecureDevWebhooks });
+    const github = await createGitHubIntegration(env, { store, projector, logger, clock, authenticate, scheduler }, { ...overrides.github, insecureDevWebhooks: overrides.insecureDevWebhooks });
     if (github) {
       mounts.push(github.mount);
       github.registerRoutes(router);

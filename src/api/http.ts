@@ -109,7 +109,11 @@ export class Router {
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
       r.keys.forEach((k, i) => {
-        params[k] = decodeURIComponent(m[i + 1]!);
+        try {
+          params[k] = decodeURIComponent(m[i + 1]!);
+        } catch {
+          throw new ApiError('invalid_request', `Malformed percent-encoding in the path: ${pathname.slice(0, 200)}`);
+        }
       });
       return { handler: r.handler, params };
     }

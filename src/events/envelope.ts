@@ -14,7 +14,21 @@ export const LIMITS = {
   subjectLength: 300,
   /** Serialised size of `data` of one event. */
   dataBytes: 64 * 1024,
+  /** Nesting of `data` (objects and arrays). */
+  dataDepth: 32,
 } as const;
+
+/** Whether a JSON value nests at most `max` levels, checked without recursion. */
+export function depthWithin(value: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > max) return false;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return true;
+}
 
 const printable = /^[\x21-\x7e]+$/;
 
@@ -41,8 +55,15 @@ export const newEventSchema = z
     data: z
       .record(z.unknown())
       .default({})
-      .refine((d) => Buffer.byteLength(JSON.stringify(d)) <= LIMITS.dataBytes, {
-        message: `must serialise to at most ${LIMITS.dataBytes} bytes`,
+      .superRefine((d, ctx) => {
+        // Depth first, and stop there: serialising a hostile, very deep value overflows the stack.
+        if (!depthWithin(d, LIMITS.dataDepth)) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must nest at most ${LIMITS.dataDepth} levels deep`, fatal: true });
+          return z.NEVER;
+        }
+        if (Buffer.byteLength(JSON.stringify(d)) > LIMITS.dataBytes) {
+          ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must serialise to at most ${LIMITS.dataBytes} bytes` });
+        }
       }),
   })
   .strict();

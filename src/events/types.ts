@@ -26,6 +26,7 @@ export const SKIP_REASONS = [
   'backlog_invalid',
   'backlog_unreadable',
   'github_auth_failed',
+  'github_rate_limited',
   'executor_failed',
   'task_not_found',
   'task_not_eligible',

@@ -1,12 +1,13 @@
 import type { SlashScheduler } from './commands/command.ts';
 import { rateLimitPlugin } from './rate-limit-plugin.ts';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createNodeMiddleware, Probot, ProbotOctokit } from 'probot';
+import { pathOf, webhookReceiver } from './webhook-receiver.ts';
+import type { IncomingMessage } from 'node:http';
+import { Probot, ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
 import type { Clock } from '../api/api-deps.ts';
-import { ensureGeneratedToken, TokenAuth, type Principal } from '../api/auth.ts';
+import type { Principal } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
-import { readBody, sendError, sendJson, type Router } from '../api/http.ts';
+import { sendError, type Router } from '../api/http.ts';
 import type { Mount } from '../api/server.ts';
 import type { Env } from '../env.ts';
 import type { Projector } from '../projections/projector.ts';
@@ -26,11 +27,8 @@ export interface GitHubDeps {
   projector: Projector;
   logger: Logger;
   clock: Clock;
-  /**
-   * Resolves the API caller (for GET /v1/commands and POST /v1/reconcile). When absent, the
-   * integration checks bearer tokens itself from LEVIATHAN_API_TOKEN or the generated token.
-   */
-  authenticate?: (req: IncomingMessage) => Principal | null;
+  /** Resolves the API caller of GET /v1/commands and POST /v1/reconcile, as for every /v1 route. */
+  authenticate: (req: IncomingMessage) => Principal | null;
   /** The control plane's scheduler: slash-command triggers take the same path as the API's. */
   scheduler?: SlashScheduler;
 }
@@ -59,18 +57,6 @@ export interface GitHubOptions {
 }
 
 /**
- * Process-wide defaults for options main.ts does not pass. Tests set `Octokit` here to turn
- * Probot's retry and throttle off for every control plane they start.
- */
-export const githubDefaults: { Octokit: typeof ProbotOctokit; reconcileOnStart: boolean } = {
-  Octokit: ProbotOctokit,
-  reconcileOnStart: true,
-};
-
-/** GitHub's payload limit is 25 MB; the insecure path reads the body itself. */
-const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
-
-/**
  * Builds the GitHub App from the environment. Without APP_ID it still serves GET /v1/commands
  * and answers webhooks and POST /v1/reconcile with 501 and how to register the App. Throws
  * {@link GitHubConfigError} (the service must not start) for an App without a private key, or
@@ -78,7 +64,7 @@ const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
  */
 export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: GitHubOptions = {}): Promise<GitHubIntegration | null> {
   const config = await resolveAppConfig(env, opts);
-  const authenticate = deps.authenticate ?? (await tokenAuthenticator(env));
+  const { authenticate } = deps;
 
   if (!config.configured) {
     deps.logger.warn({ register: 'README, "Register the GitHub App"' }, config.message);
@@ -97,7 +83,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
   }
 
   const logger = deps.logger.child({ component: 'github' });
-  const Octokit = (opts.Octokit ?? githubDefaults.Octokit).plugin(rateLimitPlugin);
+  const Octokit = (opts.Octokit ?? ProbotOctokit).plugin(rateLimitPlugin);
   const probot = new Probot({
     appId: config.appId,
     privateKey: config.privateKey,
@@ -113,7 +99,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
   };
   const background = new BackgroundWork(logger);
   const rt: AppRuntime = { store: deps.store, projector: deps.projector, logger, clock: deps.clock, background, clients, scheduler: deps.scheduler };
-  const middleware = await createNodeMiddleware(leviathanApp(rt), { probot, webhooksPath: WEBHOOK_PATH });
+  await probot.load(leviathanApp(rt));
 
   // One reconcile at a time: a second request waits for the first, then runs on fresh state.
   let last: Promise<unknown> = Promise.resolve();
@@ -133,20 +119,17 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
     return next;
   };
 
-  let mount: Mount;
-  if (config.secret) {
-    mount = async (req, res) => (await middleware(req, res)) === true;
-  } else {
+  if (!config.secret) {
     logger.warn('Webhook signatures are NOT checked (--insecure-dev-webhooks): anyone who can reach this port can forge GitHub events. Local development only.');
-    mount = (req, res) => receiveUnsigned(probot, req, res);
   }
+  const mount = webhookReceiver(probot, config.secret ?? null, logger);
 
   return {
     mount,
     registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: runReconcile, notConfiguredMessage: '' }),
     clients,
     async start() {
-      if (!(opts.reconcileOnStart ?? githubDefaults.reconcileOnStart)) return;
+      if (!(opts.reconcileOnStart ?? true)) return;
       // In the background: GitHub may be slow or down, and the API must be up meanwhile.
       background.run('reconcile on start', async () => {
         await runReconcile('leviathan:reconcile');
@@ -157,40 +140,4 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
       await last.catch(() => undefined);
     },
   };
-}
-
-/** The insecure development path: no signature check, otherwise the same handlers. */
-async function receiveUnsigned(probot: Probot, req: IncomingMessage, res: ServerResponse): Promise<boolean> {
-  if (pathOf(req) !== WEBHOOK_PATH) return false;
-  try {
-    if (req.method !== 'POST') throw new ApiError('method_not_allowed', `Use POST on ${WEBHOOK_PATH}.`);
-    const name = req.headers['x-github-event'];
-    const id = req.headers['x-github-delivery'];
-    if (typeof name !== 'string' || typeof id !== 'string') {
-      throw new ApiError('invalid_request', 'Required headers missing: x-github-event, x-github-delivery.');
-    }
-    let payload: unknown;
-    try {
-      payload = JSON.parse((await readBody(req, MAX_WEBHOOK_BYTES)).toString('utf8'));
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      throw new ApiError('invalid_json', 'Webhook body is not valid JSON.');
-    }
-    await probot.receive({ id, name, payload } as Parameters<Probot['receive']>[0]);
-    sendJson(res, 200, { ok: true });
-  } catch (err) {
-    sendError(res, err);
-  }
-  return true;
-}
-
-function pathOf(req: IncomingMessage): string {
-  return (req.url ?? '/').split('?')[0]!.replace(/\/+$/, '') || '/';
-}
-
-/** Bearer-token auth as main.ts sets it up, for when the control plane does not pass its own. */
-async function tokenAuthenticator(env: Env): Promise<(req: IncomingMessage) => Principal | null> {
-  const spec = env.LEVIATHAN_API_TOKEN ?? (await ensureGeneratedToken(env.LEVIATHAN_DATA_DIR)).token;
-  const auth = new TokenAuth(spec);
-  return (req) => auth.authenticate(req.headers.authorization);
 }

@@ -68,13 +68,13 @@ export function prData(state: ProjectionState, target: string, pr: PullRequestLi
 export type UnidentifiedEvent = Omit<NewEvent, 'id'>;
 
 /**
- * The event for a PR seen open: pr.created for ours, pr.observed for others; a PR the graph
- * knows as closed or merged comes back as pr.reopened (the projection only reopens through it).
+ * The event for a PR seen open: pr.created for ours, pr.observed for others. The type never
+ * depends on what the projection has applied so far (deliveries race); ordering is the
+ * projection's job, by the PR's `updated_at`.
  */
-export function openedEvent(state: ProjectionState, target: string, pr: PullRequestLike, actor: string): UnidentifiedEvent {
+export function openedEvent(state: ProjectionState, target: string, pr: PullRequestLike, actor: string, reopened = false): UnidentifiedEvent {
   const data = prData(state, target, pr);
-  const known = state.graph.nodes[subjects.pr(target, pr.number)];
-  const type = known && known.props.state !== 'open' ? 'pr.reopened' : data.leviathan ? 'pr.created' : 'pr.observed';
+  const type = reopened ? 'pr.reopened' : data.leviathan ? 'pr.created' : 'pr.observed';
   return strip(newEvent({ type, actor, target, subject: subjects.pr(target, pr.number), data }));
 }
 
@@ -87,18 +87,15 @@ export function closedEvent(state: ProjectionState, target: string, pr: PullRequ
 
 /**
  * Events for a `pull_request` webhook action: opened → pr.created / pr.observed, reopened →
- * pr.reopened (pr.created for one of ours the graph never saw), closed → pr.merged / pr.closed.
+ * pr.reopened, closed → pr.merged / pr.closed.
  * Other actions record nothing.
  */
 export function pullRequestEvents(state: ProjectionState, action: string, target: string, pr: PullRequestLike, actor: string): UnidentifiedEvent[] {
   switch (action) {
     case 'opened':
       return [openedEvent(state, target, pr, actor)];
-    case 'reopened': {
-      const known = state.graph.nodes[subjects.pr(target, pr.number)];
-      const e = openedEvent(state, target, pr, actor);
-      return [known ? { ...e, type: 'pr.reopened' } : e];
-    }
+    case 'reopened':
+      return [openedEvent(state, target, pr, actor, true)];
     case 'closed':
       return [closedEvent(state, target, pr, actor)];
     default:

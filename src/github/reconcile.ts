@@ -122,7 +122,10 @@ export async function prCorrections(state: ProjectionState, octokit: GitHubClien
   for (const pr of open) {
     openNumbers.add(pr.number);
     const known = isLeviathanPr(pr) ? ours.has(pr.number) : observed.has(pr.number) || ours.has(pr.number);
-    if (!known) events.push(withId(openedEvent(state, target, pr, actor)));
+    if (known) continue;
+    // A PR the graph holds as closed but GitHub lists open was reopened while we were not looking.
+    const closedBefore = state.graph.nodes[subjects.pr(target, pr.number)]?.props.state === 'closed';
+    events.push(withId(openedEvent(state, target, pr, actor, closedBefore)));
   }
   for (const n of [...ours, ...observed].sort((a, b) => a - b)) {
     if (openNumbers.has(n)) continue;

@@ -194,9 +194,10 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const id = subjects.pr(t.id, n);
       const existing = state.graph.nodes[id];
       if (!isNewer(existing, d)) break;
-      // A PR already known as merged or closed only comes back through pr.reopened.
-      if (e.type !== 'pr.reopened' && existing && existing.props.state !== 'open') break;
-      const ours = e.type === 'pr.created' || existing?.props.leviathan === true;
+      // A PR known as merged or closed comes back through pr.reopened, or through an open report
+      // that GitHub dated after the close (a reopen delivered before the close was applied).
+      if (e.type !== 'pr.reopened' && existing && existing.props.state !== 'open' && !strictlyNewer(existing, d)) break;
+      const ours = e.type === 'pr.created' || d.leviathan === true || existing?.props.leviathan === true;
       const taskId = str(d.task_id) ?? (existing?.props.task_id as string | undefined) ?? null;
       const attemptId = str(d.attempt_id) ?? (existing?.props.attempt_id as string | undefined) ?? null;
       node(state, e, id, 'pr', t.id, `#${n}${str(d.title) ? ` ${str(d.title)}` : ''}`, {
@@ -247,9 +248,10 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
         if (p.open_pr === n) p.open_pr = null;
         if (merged) p.merged_pr = n;
       }
+      const ours = d.leviathan === true || existing?.props.leviathan === true || wasOpen !== undefined;
       if (existing?.props.state !== (merged ? 'merged' : 'closed')) {
         const c = counters(state, t.id);
-        if (existing?.props.leviathan === true || wasOpen) {
+        if (ours) {
           if (merged) c.prs_merged += 1;
           else c.prs_closed += 1;
         }
@@ -257,6 +259,10 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       node(state, e, id, 'pr', t.id, existing?.label ?? `#${n}`, {
         number: n,
         state: merged ? 'merged' : 'closed',
+        // Remembered for a reopen that may follow: whose PR it is and what it resolves.
+        leviathan: ours,
+        ...(taskId ? { task_id: taskId } : {}),
+        ...(str(d.attempt_id) ? { attempt_id: str(d.attempt_id) } : {}),
         pr_updated_at: str(d.updated_at) ?? existing?.props.pr_updated_at ?? null,
       });
       edge(state, id, subjects.target(t.id), 'belongs_to');
@@ -459,6 +465,13 @@ function isNewer(existing: GraphNode | undefined, d: Record<string, unknown>): b
   const seen = existing?.props.pr_updated_at;
   if (!incoming || typeof seen !== 'string') return true;
   return incoming >= seen;
+}
+
+/** Both sides dated and the incoming transition strictly later. */
+function strictlyNewer(existing: GraphNode, d: Record<string, unknown>): boolean {
+  const incoming = str(d.updated_at);
+  const seen = existing.props.pr_updated_at;
+  return incoming !== null && typeof seen === 'string' && incoming > seen;
 }
 
 function str(v: unknown): string | null {

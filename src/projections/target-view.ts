@@ -276,6 +276,8 @@ function errorAction(reason: string): string {
   switch (reason) {
     case 'github_auth_failed':
       return 'Check the GitHub App credentials (APP_ID, PRIVATE_KEY) and that the App is installed on the repository.';
+    case 'github_rate_limited':
+      return "Wait for GitHub's rate limit to reset (leviathan_github_rate_limit_remaining); lower the number of targets or cycles if it recurs.";
     case 'backlog_unreadable':
       return 'Check that .leviathan/backlog.yaml exists on the default branch and the App can read contents.';
     case 'executor_failed':

@@ -56,6 +56,13 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
       event = await syncBacklog(this.client(target.installation_id), target.id, target.default_branch, target.backlog.etag, { actor: 'scheduler' });
     } catch (err) {
       const status = (err as { status?: unknown })?.status;
+      const headers = (err as { response?: { headers?: Record<string, string | undefined> } })?.response?.headers ?? {};
+      // GitHub answers an exhausted rate limit with 403 (or 429): not a credentials problem.
+      if (status === 429 || (status === 403 && (headers['x-ratelimit-remaining'] === '0' || headers['retry-after'] !== undefined))) {
+        const reset = Number(headers['x-ratelimit-reset']);
+        const until = Number.isFinite(reset) && reset > 0 ? ` until ${new Date(reset * 1000).toISOString()}` : '';
+        throw new BacklogReadError('github_rate_limited', `GitHub's API rate limit is exhausted${until}; ${target.id} waits (HTTP ${status}).`);
+      }
       if (status === 401 || status === 403) {
         throw new BacklogReadError(
           'github_auth_failed',

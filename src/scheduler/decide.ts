@@ -12,7 +12,7 @@ export const SCHEDULER_ACTOR = 'scheduler';
 
 /** A target whose backlog could not be read from GitHub this cycle (guardrails fail closed). */
 export interface ReadProblem {
-  reason: Extract<SkipReason, 'backlog_unreadable' | 'github_auth_failed'>;
+  reason: Extract<SkipReason, 'backlog_unreadable' | 'github_auth_failed' | 'github_rate_limited'>;
   detail: string;
 }
 

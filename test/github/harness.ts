@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { ProbotOctokit } from 'probot';
 import type { StoredEvent } from '../../src/events/envelope.ts';
-import { githubDefaults } from '../../src/github/integration.ts';
 import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
 
 /** A throwaway App key: Probot signs its JWTs with it; nock never checks them. */
@@ -33,13 +32,15 @@ export class TestOctokit extends ProbotOctokit {
 export async function startApp(
   opts: { dataDir?: string; env?: Record<string, string>; reconcileOnStart?: boolean; insecureDevWebhooks?: boolean; executor?: Executor | null } = {},
 ): Promise<TestControlPlane> {
-  githubDefaults.Octokit = TestOctokit as typeof ProbotOctokit;
-  githubDefaults.reconcileOnStart = opts.reconcileOnStart ?? false;
   return startTestControlPlane({
     env: { APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, ...opts.env },
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
     // No real workers from slash-command triggers unless a test passes an executor.
-    overrides: { executor: opts.executor ?? null, ...(opts.insecureDevWebhooks ? { insecureDevWebhooks: true } : {}) },
+    overrides: {
+      executor: opts.executor ?? null,
+      github: { Octokit: TestOctokit as typeof ProbotOctokit, reconcileOnStart: opts.reconcileOnStart ?? false },
+      ...(opts.insecureDevWebhooks ? { insecureDevWebhooks: true } : {}),
+    },
   });
 }
 

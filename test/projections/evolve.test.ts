@@ -64,6 +64,26 @@ describe('evolve: open pull requests stay exact', () => {
       1,
     ],
     ['two PRs, one merged', [pr('pr.created', 1), pr('pr.created', 2), pr('pr.merged', 1)], 1],
+    [
+      'a Leviathan PR first seen closed, then reopened, counts (the webhook marks it ours)',
+      [pr('pr.closed', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }), pr('pr.reopened', 1, { leviathan: true, updated_at: '2026-11-27T12:00:00Z' })],
+      1,
+    ],
+    [
+      'a reopen stored before the older close stays open',
+      [
+        pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }),
+        pr('pr.reopened', 1, { leviathan: true, updated_at: '2026-11-27T12:00:00Z' }),
+        pr('pr.closed', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
+      ],
+      1,
+    ],
+    [
+      'an open report dated after the close reopens it',
+      [pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }), pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }), pr('pr.created', 1, { updated_at: '2026-11-27T12:00:00Z' })],
+      1,
+    ],
+    ['an undated late report of the open does not resurrect a closed PR', [pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }), pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }), pr('pr.created', 1)], 0],
   ] as const)('%s → %i open', (_name, specs, expected) => {
     expect(openCount([...specs])).toBe(expected);
   });

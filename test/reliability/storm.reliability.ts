@@ -135,23 +135,7 @@ describe('webhook storm', () => {
     // The history and the stored events of a PR served wrongly, to diagnose a failure.
     const explain = (id: string) =>
       `${id}: served ${graph[id]}, expected ${expected.nodes[id]}; sent ${JSON.stringify(unique.filter((d) => `pr:${d.target}#${d.number}` === id).map((d) => `${d.action}${d.merged ? '(merged)' : ''}@${d.updatedAt.slice(11, 19)}`))}; stored ${JSON.stringify(events.filter((e) => e.subject === id).map((e) => `${e.seq}:${e.type}@${String((e.data as { updated_at?: string }).updated_at).slice(11, 19)}`))}`;
-    // Known bugs (reported with reproductions; see the README). Each is recognised by its exact
-    // signature in the stored events; anything else is a failure.
-    const storedFor = (id: string) => events.filter((e) => e.subject === id).sort((x, y) => x.seq - y.seq);
-    const updated = (e: (typeof events)[number]) => String((e.data as { updated_at?: string }).updated_at);
-    // E: the PR's node was first created by a close (close delivered before open), so a later
-    // reopen is not counted as ours: the graph says open, open_prs omits it (guardrail fails open).
     const missingOpen = TARGETS.flatMap((t) => expected.openOurs[t]!.filter((n) => !openOurs[t]!.includes(n)).map((n) => `pr:${t}#${n}`));
-    const bugE = missingOpen.filter((id) => graph[id] === 'open' && /^pr\.(closed|merged)$/.test(storedFor(id)[0]?.type ?? ''));
-    // F: an open computed from stale state (pr.created/pr.observed instead of pr.reopened) is
-    // stored after the close it is newer than, and the projection drops it.
-    const bugF = wrongPrs.filter((id) => {
-      if (expected.nodes[id] !== 'open' || graph[id] !== 'closed') return false;
-      const newest = storedFor(id).sort((x, y) => updated(y).localeCompare(updated(x)))[0];
-      return newest !== undefined && (newest.type === 'pr.created' || newest.type === 'pr.observed');
-    });
-    const unexplainedOpen = missingOpen.filter((id) => !bugE.includes(id) && !bugF.includes(id));
-    const unexplainedWrong = wrongPrs.filter((id) => !bugF.includes(id));
     const extraOpen = TARGETS.flatMap((t) => openOurs[t]!.filter((n) => !expected.openOurs[t]!.includes(n)).map((n) => `pr:${t}#${n}`));
 
     record('webhook storm', {
@@ -164,15 +148,13 @@ describe('webhook storm', () => {
       'deliveries recorded twice': [events.length - recordedDeliveries.size, '0'],
       'open Leviathan PRs (served / expected)': `${openServed} / ${openExpected}`,
       'open PRs served that should not be': [extraOpen.length, '0'],
-      'PR graph nodes in the wrong state (not a known bug)': [unexplainedWrong.length, '0'],
-      'open PRs missing (not a known bug)': [unexplainedOpen.length, '0'],
-      'KNOWN BUG E: reopened Leviathan PR first seen closed is missing from open_prs': bugE.length,
-      'KNOWN BUG F: concurrent close + reopen of one PR leaves the graph closed': bugF.length,
+      'PR graph nodes in the wrong state': [wrongPrs.length, '0'],
+      'open PRs missing': [missingOpen.length, '0'],
     });
     expect(statuses.get(200)).toBe(sent.length);
     expect(events.length).toBe(recordedDeliveries.size);
     expect(extraOpen.map(explain)).toEqual([]);
-    expect(unexplainedWrong.map(explain)).toEqual([]);
-    expect(unexplainedOpen.map(explain)).toEqual([]);
+    expect(wrongPrs.map(explain)).toEqual([]);
+    expect(missingOpen.map(explain)).toEqual([]);
   });
 });

@@ -62,11 +62,14 @@ describe('GitHubBacklogRefresher', () => {
   });
 
   it.each([
-    [403, 'github_auth_failed'],
-    [502, 'backlog_unreadable'],
-  ])('maps HTTP %i to %s', async (status, reason) => {
+    [403, {}, 'github_auth_failed'],
+    [403, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1800000000' }, 'github_rate_limited'],
+    [403, { 'retry-after': '60' }, 'github_rate_limited'],
+    [429, {}, 'github_rate_limited'],
+    [502, {}, 'backlog_unreadable'],
+  ])('maps HTTP %i with headers %j to %s', async (status, headers, reason) => {
     installationToken();
-    nock(API).get('/repos/acme/widgets/contents/.leviathan/backlog.yaml').query(true).reply(status, { message: 'nope' });
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/backlog.yaml').query(true).reply(status, { message: 'nope' }, headers);
     nock(API).get('/repos/acme/widgets/contents/.leviathan/policy.yaml').query(true).reply(404);
     nock(API).get('/repos/acme/widgets/contents/.leviathan/contract.yaml').query(true).reply(404);
     const err = await refresher().refresh(snapshotTarget()).catch((e: unknown) => e);

@@ -130,6 +130,12 @@ const table: Row[] = [
     problems: { [A]: { reason: 'github_auth_failed', detail: 'GitHub refused to read acme/widgets (HTTP 401).' } },
     then: { outcome: 'error', reason: 'github_auth_failed', detail: /HTTP 401/ },
   },
+  {
+    name: "GitHub's rate limit is exhausted (not a credentials problem)",
+    given: target(A, ready),
+    problems: { [A]: { reason: 'github_rate_limited', detail: "GitHub's API rate limit is exhausted until 2026-03-02T11:00:00.000Z; acme/widgets waits (HTTP 403)." } },
+    then: { outcome: 'error', reason: 'github_rate_limited', detail: /rate limit/ },
+  },
 ];
 
 describe('decide(now, snapshot, policy)', () => {

@@ -48,6 +48,7 @@ describe('POST /v1/events', () => {
     ['bad target', 422, 'invalid_event', '{"type":"a.b","target":"not a repo"}', 'application/json'],
     ['known type with bad data', 422, 'invalid_event', '{"type":"pr.merged","target":"a/b","data":{"number":"x"}}', 'application/json'],
     ['empty batch', 422, 'invalid_event', '[]', 'application/json'],
+    ['data nested too deep', 422, 'invalid_event', `{"type":"a.b","data":${'{"a":'.repeat(5000)}1${'}'.repeat(5001)}`, 'application/json'],
     ['data too large', 422, 'invalid_event', JSON.stringify({ type: 'a.b', data: { x: 'y'.repeat(70_000) } }), 'application/json'],
   ])('%s → %i %s', async (_name, status, code, body, type) => {
     const res = await post(body, type);

@@ -27,6 +27,12 @@ describe('health and status', () => {
     expect((await cp.api('/v1/autonomy/status', { token: null })).status).toBe(401);
   });
 
+  it('a path with broken percent-encoding answers 400 JSON, not 500', async () => {
+    const res = await cp.api('/v1/targets/acme/%E0%A4%A');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
+  });
+
   it('unknown paths answer 404 JSON', async () => {
     const res = await cp.api('/v1/nothing-here');
     expect(res.status).toBe(404);

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { ProbotOctokit } from 'probot';
-import { githubDefaults } from '../../../src/github/integration.ts';
 import type { ControlPlaneOverrides } from '../../../src/main.ts';
 import { startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
 import { APP_ID, PRIVATE_KEY, sign, TestOctokit, WEBHOOK_SECRET } from '../../github/harness.ts';
@@ -13,12 +12,10 @@ export { APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, sign };
  * one the test asked for.
  */
 export function startLeviathan(opts: { dataDir?: string; databaseUrl?: string; overrides?: ControlPlaneOverrides; env?: Record<string, string> } = {}): Promise<TestControlPlane> {
-  githubDefaults.Octokit = TestOctokit as typeof ProbotOctokit;
-  githubDefaults.reconcileOnStart = false;
   return startTestControlPlane({
     env: { APP_ID, PRIVATE_KEY, WEBHOOK_SECRET, ...(opts.databaseUrl ? { LEVIATHAN_DATABASE_URL: opts.databaseUrl } : {}), ...opts.env },
     ...(opts.dataDir ? { dataDir: opts.dataDir } : {}),
-    ...(opts.overrides ? { overrides: opts.overrides } : {}),
+    overrides: { github: { Octokit: TestOctokit as typeof ProbotOctokit, reconcileOnStart: false }, ...opts.overrides },
   });
 }
 
