@@ -19,6 +19,11 @@ export const envSchema = z.object({
   LEVIATHAN_METRICS_PORT: optional(port),
   /** Directory of the embedded store: the NDJSON event log, snapshots, settings, generated token. */
   LEVIATHAN_DATA_DIR: z.string().default('./data'),
+  /**
+   * Default age for `leviathan ctl compact` without --before: events older than this many days
+   * move to the archive. Keep it beyond GitHub's redelivery window (weeks, not days).
+   */
+  LEVIATHAN_RETENTION_DAYS: optional(z.coerce.number().int().min(7)),
   /** PostgreSQL connection string; when set the control plane uses PostgreSQL instead of the file store. */
   LEVIATHAN_DATABASE_URL: optional(z.string().url()),
   /**

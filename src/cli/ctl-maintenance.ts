@@ -117,13 +117,10 @@ function usage(io: Io, text: string): number {
   return 2;
 }
 
-/**
- * The retention default for `compact` without --before. It reads LEVIATHAN_RETENTION_DAYS once
- * the env schema has it (see the README); until then --before is required.
- */
+/** The retention default for `compact` without --before: LEVIATHAN_RETENTION_DAYS, else --before is required. */
 function retentionDefault(env: Env): string {
-  const days = (env as Env & { LEVIATHAN_RETENTION_DAYS?: number }).LEVIATHAN_RETENTION_DAYS;
-  if (days === undefined) throw new MaintenanceError('invalid_argument', 'compact needs --before <time> (ISO 8601, or e.g. 90d for ninety days ago).');
+  const days = env.LEVIATHAN_RETENTION_DAYS;
+  if (days === undefined) throw new MaintenanceError('invalid_argument', 'compact needs --before <time> (ISO 8601, or e.g. 90d for ninety days ago), or LEVIATHAN_RETENTION_DAYS.');
   return `${days}d`;
 }
 

@@ -24,10 +24,14 @@ async function tempDir(): Promise<string> {
 
 /** Runs `leviathan ctl …` in-process against `dataDir` (and the server, when one runs). */
 async function run(dataDir: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  return runWith({}, dataDir, ...argv);
+}
+
+async function runWith(extraEnv: Record<string, string>, dataDir: string, ...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
   const sink = (f: (s: string) => void) => new Writable({ write: (c, _e, cb) => (f(String(c)), cb()) });
-  const env = envSchema.parse({ LEVIATHAN_DATA_DIR: dataDir, LEVIATHAN_API_TOKEN: WRITE_TOKEN, LEVIATHAN_CONTROL_PLANE_URL: cp?.url ?? 'http://127.0.0.1:9' });
+  const env = envSchema.parse({ LEVIATHAN_DATA_DIR: dataDir, LEVIATHAN_API_TOKEN: WRITE_TOKEN, LEVIATHAN_CONTROL_PLANE_URL: cp?.url ?? 'http://127.0.0.1:9', ...extraEnv });
   const code = await ctl(env, argv, { out: sink((s) => (out += s)), err: sink((s) => (err += s)) });
   return { code, out, err };
 }
@@ -111,6 +115,8 @@ describe('leviathan ctl compact / backup / restore / verify --offline', () => {
   it('answers usage errors with exit 2 and a clear message', async () => {
     const dataDir = await tempDir();
     expect(await run(dataDir, 'compact')).toMatchObject({ code: 2, err: expect.stringMatching(/compact needs --before/) });
+    // LEVIATHAN_RETENTION_DAYS is the default age when --before is not given.
+    expect((await runWith({ LEVIATHAN_RETENTION_DAYS: '30' }, dataDir, 'compact')).code).toBe(0);
     expect(await run(dataDir, 'compact', '--before', 'yesterday-ish')).toMatchObject({ code: 2, err: expect.stringMatching(/ISO 8601/) });
     expect(await run(dataDir, 'compact', '--before', '2999-01-01T00:00:00Z')).toMatchObject({ code: 2, err: expect.stringMatching(/in the future/) });
     expect(await run(dataDir, 'backup')).toMatchObject({ code: 2, err: expect.stringMatching(/Usage: leviathan ctl backup <dir>/) });
