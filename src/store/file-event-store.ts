@@ -1,8 +1,9 @@
+import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
 import { constants, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { checkLink, GENESIS_HASH, sealEvent, type NewEvent, type StoredEvent } from '../events/envelope.ts';
+import { checkLink, GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
 import {
   StoreError,
   type AppendResult,
@@ -63,20 +64,14 @@ export const INDEX_FILE = 'events.idx';
 export const LOCK_FILE = 'store.lock';
 
 const noopLogger: StoreLogger = { info() {}, warn() {}, error() {} };
-/** Upper bound on bytes written by one group commit, so one huge burst does not hold memory. */
-const MAX_GROUP_BYTES = 8 << 20;
+/** Upper bound on events written by one group commit (~8 MiB of typical lines). */
+const MAX_GROUP_EVENTS = 16_384;
 /** Reads for a query merge into one pread when the lines are at most this far apart. */
 const READ_GAP_BYTES = 16 << 10;
 const MAX_READ_RUN_BYTES = 1 << 20;
 /** Events per read while streaming (scan, subscribe backlog). */
 const STREAM_BATCH_BYTES = 1 << 20;
 const STREAM_BATCH_EVENTS = 4096;
-
-interface PendingAppend {
-  events: NewEvent[];
-  resolve: (r: AppendResult) => void;
-  reject: (e: unknown) => void;
-}
 
 interface Subscriber {
   cursor: number;
@@ -152,8 +147,7 @@ export class FileEventStore implements EventStore {
   private subjects = new PostingIndex();
   private ids = new IdIndex();
 
-  private queue: PendingAppend[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
   private subscribers = new Set<Subscriber>();
   private inflightReads = new Set<Promise<unknown>>();
 
@@ -438,81 +432,17 @@ export class FileEventStore implements EventStore {
       return Promise.reject(new StoreError(p.code, p.message));
     }
     if (events.length === 0) return Promise.resolve({ stored: [], duplicates: [] });
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      // Start on a microtask so appends made in the same tick share the first commit too.
-      this.flushing ??= Promise.resolve().then(() => this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const group = this.takeGroup();
-        try {
-          await this.commit(group);
-        } catch (err) {
-          // commit rejects its own appends; anything reaching here is a bug, not a disk error.
-          for (const p of group) p.reject(err);
-        }
-      }
-    } finally {
-      this.flushing = null;
-    }
-  }
-
-  private takeGroup(): PendingAppend[] {
-    let bytes = 0;
-    let n = 0;
-    while (n < this.queue.length && (n === 0 || bytes < MAX_GROUP_BYTES)) {
-      // A rough size estimate is enough to bound memory; exact bytes are known after sealing.
-      bytes += this.queue[n]!.events.length * 512;
-      n++;
-    }
-    return this.queue.splice(0, n);
+    return this.appends.push(events);
   }
 
   private async commit(group: PendingAppend[]): Promise<void> {
-    const prepared: { p: PendingAppend; result: AppendResult }[] = [];
-    const lines: Buffer[] = [];
-    const groupIds = new Set<string>();
-    let seq = this.count;
-    let prevHash = this.headHash;
-    let timeMs = this.lastTimeMs;
-    for (const p of group) {
-      try {
-        const now = this.clock.now().getTime();
-        if (now > timeMs) timeMs = now;
-        const time = new Date(timeMs).toISOString();
-        const stored: StoredEvent[] = [];
-        const duplicates: string[] = [];
-        const batchLines: Buffer[] = [];
-        const batchIds = new Set<string>();
-        let s = seq;
-        let h = prevHash;
-        for (const e of p.events) {
-          // The hash table answers most ids without IO; only a hit needs the disk to confirm.
-          const hits = this.ids.lookup(idHash(e.id));
-          if (batchIds.has(e.id) || groupIds.has(e.id) || (hits.length > 0 && (await this.idAt(e.id, hits)))) {
-            duplicates.push(e.id);
-            continue;
-          }
-          batchIds.add(e.id);
-          const sealed = sealEvent(e, ++s, time, h);
-          h = sealed.hash;
-          stored.push(sealed);
-          batchLines.push(Buffer.from(`${JSON.stringify(sealed)}\n`, 'utf8'));
-        }
-        for (const id of batchIds) groupIds.add(id);
-        lines.push(...batchLines);
-        seq = s;
-        prevHash = h;
-        prepared.push({ p, result: { stored, duplicates } });
-      } catch (err) {
-        // An event that cannot be sealed (e.g. data JSON cannot represent) fails its batch only.
-        p.reject(err);
-      }
-    }
+    const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs);
+    // The hash table answers most ids without IO; only a hit needs the disk to confirm.
+    const prepared = await sealGroup(group, { seq: this.count, hash: this.headHash }, new Date(timeMs).toISOString(), (id) => {
+      const hits = this.ids.lookup(idHash(id));
+      return hits.length > 0 ? this.idAt(id, hits) : false;
+    });
+    const lines = prepared.flatMap(({ result }) => result.stored.map((e) => Buffer.from(`${JSON.stringify(e)}\n`, 'utf8')));
     if (lines.length === 0) {
       for (const { p, result } of prepared) p.resolve(result);
       return;
@@ -965,7 +895,7 @@ export class FileEventStore implements EventStore {
   private async doClose(): Promise<void> {
     this.closed = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
-    while (this.flushing) await this.flushing;
+    await this.appends.drained();
     for (const sub of this.subscribers) sub.active = false;
     this.subscribers.clear();
     try {

@@ -1,6 +1,7 @@
+import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
-import { sealEvent, GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
+import { GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
 import {
   StoreError,
   type AppendResult,
@@ -57,12 +58,6 @@ interface EventRow {
   hash: string;
 }
 
-interface PendingAppend {
-  events: NewEvent[];
-  resolve: (r: AppendResult) => void;
-  reject: (e: unknown) => void;
-}
-
 interface Subscriber {
   cursor: number;
   live: boolean;
@@ -109,8 +104,7 @@ export class PostgresEventStore implements EventStore {
   private head = { seq: 0, hash: GENESIS_HASH };
   private lastAppendAt: string | null = null;
 
-  private queue: PendingAppend[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
 
   /** Highest seq handed to live subscribers; everything up to it was delivered in order. */
   private feedSeq = 0;
@@ -178,36 +172,7 @@ export class PostgresEventStore implements EventStore {
   append(events: NewEvent[]): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreError('store_closed', 'event store is closed'));
     if (events.length === 0) return Promise.resolve({ stored: [], duplicates: [] });
-    return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
-      // Start on a microtask so appends made in the same tick share the first transaction too.
-      this.flushing ??= Promise.resolve().then(() => this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    try {
-      while (this.queue.length > 0) {
-        const group = this.takeGroup();
-        try {
-          await this.commit(group);
-        } catch (err) {
-          for (const p of group) p.reject(err);
-        }
-      }
-    } finally {
-      this.flushing = null;
-    }
-  }
-
-  private takeGroup(): PendingAppend[] {
-    let events = 0;
-    let n = 0;
-    while (n < this.queue.length && (n === 0 || events + this.queue[n]!.events.length <= MAX_GROUP_EVENTS)) {
-      events += this.queue[n]!.events.length;
-      n++;
-    }
-    return this.queue.splice(0, n);
+    return this.appends.push(events);
   }
 
   /**
@@ -239,12 +204,15 @@ export class PostgresEventStore implements EventStore {
       );
       const headRow = rows.find((r) => r.k === 'h');
       const inLog = new Set(rows.filter((r) => r.k === 'd').map((r) => r.v));
-      const prepared = this.seal(group, {
-        seq: headRow ? Number(headRow.seq) : 0,
-        hash: headRow?.v ?? GENESIS_HASH,
-        timeMs: headRow?.time ? Date.parse(headRow.time) : 0,
-        inLog,
-      });
+      // Never before the head, whichever replica's clock wrote it.
+      const time = new Date(Math.max(this.clock.now().getTime(), headRow?.time ? Date.parse(headRow.time) : 0)).toISOString();
+      const prepared = await sealGroup(
+        group,
+        { seq: headRow ? Number(headRow.seq) : 0, hash: headRow?.v ?? GENESIS_HASH },
+        time,
+        (id) => inLog.has(id),
+        storable,
+      );
       const stored = prepared.flatMap(({ result }) => result.stored);
       if (stored.length > 0) {
         const last = stored.at(-1)!;
@@ -294,48 +262,6 @@ export class PostgresEventStore implements EventStore {
       // A connection that failed mid-transaction is discarded rather than reused.
       client.release(broken instanceof Error && isConnectionError(broken) ? broken : undefined);
     }
-  }
-
-  /** Seals every batch of the group onto the head; batches that cannot be sealed are rejected here. */
-  private seal(
-    group: PendingAppend[],
-    head: { seq: number; hash: string; timeMs: number; inLog: Set<string> },
-  ): { p: PendingAppend; result: AppendResult }[] {
-    const prepared: { p: PendingAppend; result: AppendResult }[] = [];
-    const now = this.clock.now().getTime();
-    // Never before the head, whichever replica's clock wrote it.
-    const time = new Date(Math.max(now, head.timeMs)).toISOString();
-    const groupIds = new Set<string>();
-    let seq = head.seq;
-    let prevHash = head.hash;
-    for (const p of group) {
-      try {
-        const stored: StoredEvent[] = [];
-        const duplicates: string[] = [];
-        const batchIds = new Set<string>();
-        let s = seq;
-        let h = prevHash;
-        for (const e of p.events) {
-          if (batchIds.has(e.id) || groupIds.has(e.id) || head.inLog.has(e.id)) {
-            duplicates.push(e.id);
-            continue;
-          }
-          batchIds.add(e.id);
-          const sealed = sealEvent(storable(e), ++s, time, h);
-          h = sealed.hash;
-          stored.push(sealed);
-        }
-        for (const id of batchIds) groupIds.add(id);
-        seq = s;
-        prevHash = h;
-        prepared.push({ p, result: { stored, duplicates } });
-      } catch (err) {
-        // An event that cannot be stored (data JSON cannot represent, a NUL in a text field)
-        // fails its own batch only; the seqs it would have taken go to the next batch.
-        p.reject(err);
-      }
-    }
-    return prepared;
   }
 
   /**
@@ -625,7 +551,7 @@ export class PostgresEventStore implements EventStore {
 
   private async doClose(): Promise<void> {
     this.closed = true;
-    while (this.flushing) await this.flushing;
+    await this.appends.drained();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     for (const sub of this.subscribers) sub.active = false;
