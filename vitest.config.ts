@@ -2,6 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     include: ['test/**/*.test.ts'],
     environment: 'node',
     testTimeout: 30_000,

@@ -7,6 +7,7 @@ import { defineConfig } from 'vitest/config';
  */
 export default defineConfig({
   test: {
+    reporters: ['default', './test/helpers/summary-reporter.ts'],
     include: ['test/reliability/**/*.reliability.ts'],
     environment: 'node',
     testTimeout: 120_000,
