@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   validation_failed: 422,
   rate_limited: 429,
   internal: 500,
+  upstream_failed: 502,
   not_configured: 501,
   store_unavailable: 503,
   store_read_only: 503,

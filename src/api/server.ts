@@ -20,8 +20,16 @@ export function createHttpServer(opts: { router: Router; mounts: Mount[]; fallba
       opts.logger.debug({ method: req.method, path: req.url?.split('?')[0], status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'HTTP request');
     });
     try {
+      const raw = (req.url ?? '/').split('?')[0]!;
+      // Dot segments would let a path checked in one form be routed in another; no client needs them.
+      if (/(^|\/)(\.|%2e){1,2}(\/|$)/i.test(raw)) throw new ApiError('invalid_request', 'Dot segments are not allowed in request paths.');
+      let url: URL;
+      try {
+        url = new URL(req.url ?? '/', 'http://localhost');
+      } catch {
+        throw new ApiError('invalid_request', 'Malformed request path.');
+      }
       for (const mount of opts.mounts) if (await mount(req, res)) return;
-      const url = new URL(req.url ?? '/', 'http://localhost');
       const match = opts.router.match(req.method ?? 'GET', url.pathname);
       if (match) {
         await match.handler({ req, res, url, params: match.params });

@@ -1,8 +1,7 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { checkLink, GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
 import type { Env } from '../env.ts';
+import { clientToken } from './client-token.ts';
 import { ctlMaintenance, isMaintenanceCommand, MAINTENANCE_HELP } from './ctl-maintenance.ts';
 
 interface Io {
@@ -73,7 +72,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
       'delete-jobs': { type: 'boolean' },
     },
   });
-  const api = new ApiClient(env.LEVIATHAN_CONTROL_PLANE_URL, await resolveToken(env));
+  const api = new ApiClient(env.LEVIATHAN_CONTROL_PLANE_URL, await clientToken(env));
   const print = (s: string) => io.out.write(`${s}\n`);
   const asJson = (v: unknown) => print(JSON.stringify(v, null, 2));
   try {
@@ -324,16 +323,6 @@ function formatEvent(e: StoredEvent): string {
   return `${String(e.seq).padStart(6)} ${e.time} ${e.type.padEnd(26)} ${(e.target ?? '-').padEnd(24)} ${e.actor} ${data.length > 120 ? `${data.slice(0, 117)}...` : data}`;
 }
 
-async function resolveToken(env: Env): Promise<string | null> {
-  const configured = env.LEVIATHAN_API_TOKEN?.split(',').map((s) => s.trim()).find(Boolean);
-  if (configured) return configured.replace(/^read:/, '');
-  try {
-    return (await readFile(join(env.LEVIATHAN_DATA_DIR, 'api-token'), 'utf8')).trim() || null;
-  } catch {
-    return null;
-  }
-}
-
 interface StatusAnswer {
   label: string;
   headline: string;
@@ -460,7 +449,9 @@ export class ApiClient {
           }
         }
       } catch (err) {
-        if (signal?.aborted || err instanceof CtlError) return;
+        if (signal?.aborted) return;
+        // A refusal (bad token, unknown filter) will not fix itself: say so and exit non-zero.
+        if (err instanceof CtlError) throw err;
       }
       await new Promise((r) => setTimeout(r, 1000));
     }

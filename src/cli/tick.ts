@@ -1,7 +1,6 @@
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Env } from '../env.ts';
+import { clientToken } from './client-token.ts';
 import { createExecutor } from '../executors/create-executor.ts';
 import type { Executor } from '../executors/executor.ts';
 import { refresherFromEnv, type BacklogRefresher } from '../scheduler/backlog-refresh.ts';
@@ -27,7 +26,7 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
   // Not main.ts's createLogger: importing the control plane's composition root would load the console for a five-second job.
   const logger = opts.logger ?? pino({ name: 'leviathan-scheduler', level: env.LOG_LEVEL, redact: { paths: ['token', 'authorization', 'privateKey'], censor: '***' } });
   try {
-    const token = await apiToken(env);
+    const token = await clientToken(env);
     const executor = opts.executor ?? buildExecutor(env, token, opts.processEnv ?? {}, logger);
     const refresher = opts.refresher !== undefined ? opts.refresher : await refresherFromEnv(env, logger);
     const result = await runCycle({
@@ -52,19 +51,6 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
       logger.error({ error: (err as Error).message ?? String(err) }, 'Scheduler: Cycle failed');
     }
     return 1;
-  }
-}
-
-/** LEVIATHAN_API_TOKEN's first write token, else the token `serve` generated under the data dir. */
-async function apiToken(env: Env): Promise<string | null> {
-  const configured = env.LEVIATHAN_API_TOKEN?.split(',')
-    .map((s) => s.trim())
-    .find((s) => s && !s.startsWith('read:'));
-  if (configured) return configured;
-  try {
-    return (await readFile(join(env.LEVIATHAN_DATA_DIR, 'api-token'), 'utf8')).trim() || null;
-  } catch {
-    return null;
   }
 }
 

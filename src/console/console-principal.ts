@@ -58,7 +58,13 @@ export class ConsolePrincipals {
       if (!sameToken(typeof header === 'string' ? header : null, session.csrf)) {
         throw new ApiError('forbidden', 'Missing or invalid CSRF token (x-csrf-token). Reload the console and try again.');
       }
-      const path = (req.url ?? '/').split('?')[0]!;
+      // The path the router will match: dot segments and their %2e forms resolved, exactly as it does.
+      let path: string;
+      try {
+        path = new URL(req.url ?? '/', 'http://localhost').pathname;
+      } catch {
+        throw new ApiError('invalid_request', 'Malformed request path.');
+      }
       if (!COOKIE_WRITES.some((re) => re.test(path))) {
         throw new ApiError('forbidden', 'A console session cannot do this; use an API token.');
       }

@@ -1,3 +1,5 @@
+import { pipeline } from 'node:stream';
+import { safeNext } from './safe-next.ts';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -319,7 +321,8 @@ async function serveStatic(root: string, pathname: string, req: IncomingMessage,
     'x-content-type-options': 'nosniff',
   });
   if (req.method === 'HEAD') res.end();
-  else createReadStream(file).pipe(res);
+  // pipeline: a file removed under us (a rebuild) ends this response, not the process.
+  else pipeline(createReadStream(file), res, () => undefined);
   return true;
 }
 
@@ -335,10 +338,6 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 }
 
 /** Only same-site paths: `//evil.example` and absolute URLs would make an open redirect. */
-export function safeNext(next: string | null | undefined): string {
-  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return '/';
-  return next;
-}
 
 function isSecureReq(req: IncomingMessage): boolean {
   return (req.socket as TLSSocket).encrypted === true || req.headers['x-forwarded-proto'] === 'https';

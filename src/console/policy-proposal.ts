@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ApiDeps } from '../api/api-deps.ts';
 import { ApiError } from '../api/errors.ts';
@@ -65,6 +66,20 @@ const proposalBody = z
  * changes .leviathan/policy.yaml. Leviathan never writes a target's default branch itself; the
  * repository's own review decides. Answers 501 without the GitHub App.
  */
+/** GitHub's refusals as API errors that say what happened (a 500 would say nothing). */
+async function onGitHub<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (err) {
+    const status = (err as { status?: unknown }).status;
+    if (typeof status !== 'number') throw err;
+    const message = (err as { response?: { data?: { message?: string } } }).response?.data?.message ?? (err as Error).message;
+    if (status === 422) throw new ApiError('conflict', `GitHub refused the proposal: ${message}`);
+    if (status === 401 || status === 403) throw new ApiError('forbidden', `GitHub refused the App (HTTP ${status}): it needs contents and pull requests write on the repository.`);
+    throw new ApiError('upstream_failed', `GitHub answered HTTP ${status}: ${message}`);
+  }
+}
+
 export function policyProposalRoutes(
   router: Router,
   deps: ApiDeps,
@@ -86,16 +101,19 @@ export function policyProposalRoutes(
     const port = await portFor(t.installation_id);
     const [owner, repo] = [ctx.params.owner!, ctx.params.repo!];
     const at = deps.clock.now();
-    const branch = `leviathan/policy-${at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}`;
-    await port.createBranch({ owner, repo, branch, from: t.default_branch });
-    await port.putFile({ owner, repo, branch, path: POLICY_PATH, content: b.policy_yaml, message: `Update ${POLICY_PATH}\n\n${b.reason}` });
-    const pr = await port.createPullRequest({
-      owner,
-      repo,
-      head: branch,
-      base: t.default_branch,
-      title: `Update Leviathan policy (${POLICY_PATH})`,
-      body: `Proposed by ${principal.actor} from the Leviathan console.\n\nReason: ${b.reason}\n\nMerging this PR changes the effective policy of ${id}.`,
+    // The time says when; the suffix keeps two proposals in the same second apart.
+    const branch = `leviathan/policy-${at.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '')}-${randomBytes(3).toString('hex')}`;
+    const pr = await onGitHub(async () => {
+      await port.createBranch({ owner, repo, branch, from: t.default_branch });
+      await port.putFile({ owner, repo, branch, path: POLICY_PATH, content: b.policy_yaml, message: `Update ${POLICY_PATH}\n\n${b.reason}` });
+      return port.createPullRequest({
+        owner,
+        repo,
+        head: branch,
+        base: t.default_branch,
+        title: `Update Leviathan policy (${POLICY_PATH})`,
+        body: `Proposed by ${principal.actor} from the Leviathan console.\n\nReason: ${b.reason}\n\nMerging this PR changes the effective policy of ${id}.`,
+      });
     });
     const event = await append(
       deps,

@@ -13,31 +13,61 @@ interface Deps {
 }
 
 /** Pauses a target: the scheduler skips it (paused_by_operator) until resumed. */
-export async function pauseTarget(deps: Deps, target: string, actor: string, reason: string, via: Channel): Promise<StoredEvent> {
-  const t = known(deps, target);
-  if (t.paused) {
-    throw new OperationError('already_paused', `${target} is already paused by ${t.paused.by} since ${t.paused.at}: ${t.paused.reason}`);
-  }
-  return append(deps, newEvent({ type: 'target.paused', actor, target, subject: subjects.target(target), data: { reason, via } }));
+export function pauseTarget(deps: Deps, target: string, actor: string, reason: string, via: Channel): Promise<StoredEvent> {
+  return oneAtATime(deps, target, async () => {
+    const t = await current(deps, target);
+    if (t.paused) {
+      throw new OperationError('already_paused', `${target} is already paused by ${t.paused.by} since ${t.paused.at}: ${t.paused.reason}`);
+    }
+    return append(deps, newEvent({ type: 'target.paused', actor, target, subject: subjects.target(target), data: { reason, via } }));
+  });
 }
 
 /** Resumes a paused target. */
-export async function resumeTarget(deps: Deps, target: string, actor: string, reason: string | undefined, via: Channel): Promise<StoredEvent> {
-  const t = known(deps, target);
-  if (!t.paused) throw new OperationError('not_paused', `${target} is not paused.`);
-  return append(
-    deps,
-    newEvent({ type: 'target.resumed', actor, target, subject: subjects.target(target), data: { via, ...(reason ? { reason } : {}) } }),
-  );
+export function resumeTarget(deps: Deps, target: string, actor: string, reason: string | undefined, via: Channel): Promise<StoredEvent> {
+  return oneAtATime(deps, target, async () => {
+    const t = await current(deps, target);
+    if (!t.paused) throw new OperationError('not_paused', `${target} is not paused.`);
+    return append(
+      deps,
+      newEvent({ type: 'target.resumed', actor, target, subject: subjects.target(target), data: { via, ...(reason ? { reason } : {}) } }),
+    );
+  });
 }
 
 /** Closes the circuit breaker of a target before its cooldown ends. */
-export async function resetBreaker(deps: Deps, target: string, actor: string, reason: string | undefined, via: Channel): Promise<StoredEvent> {
-  known(deps, target);
-  return append(
-    deps,
-    newEvent({ type: 'circuit_breaker.reset', actor, target, subject: subjects.target(target), data: { via, ...(reason ? { reason } : {}) } }),
-  );
+export function resetBreaker(deps: Deps, target: string, actor: string, reason: string | undefined, via: Channel): Promise<StoredEvent> {
+  return oneAtATime(deps, target, async () => {
+    await current(deps, target);
+    return append(
+      deps,
+      newEvent({ type: 'circuit_breaker.reset', actor, target, subject: subjects.target(target), data: { via, ...(reason ? { reason } : {}) } }),
+    );
+  });
+}
+
+const queues = new WeakMap<EventStore, Map<string, Promise<unknown>>>();
+
+/**
+ * Check-then-append, one action per target at a time in this process: five concurrent pauses are
+ * one 200 and four 409s, not five events overwriting each other's reason.
+ */
+function oneAtATime<T>(deps: Deps, target: string, f: () => Promise<T>): Promise<T> {
+  let byTarget = queues.get(deps.store);
+  if (!byTarget) queues.set(deps.store, (byTarget = new Map()));
+  const next = (byTarget.get(target) ?? Promise.resolve()).then(f, f);
+  const settled = next.catch(() => undefined);
+  byTarget.set(target, settled);
+  void settled.then(() => {
+    if (byTarget.get(target) === settled) byTarget.delete(target);
+  });
+  return next;
+}
+
+/** The target as of everything the log holds (another replica may have acted a moment ago). */
+async function current(deps: Deps, target: string) {
+  await deps.projector.waitFor(deps.store.health().head.seq);
+  return known(deps, target);
 }
 
 function known(deps: Deps, target: string) {

@@ -76,21 +76,22 @@ describe('POST /v1/targets/:owner/:repo/policy/proposals', () => {
     });
 
   it('opens a pull request with the new policy.yaml on a branch (never the default branch) and records who asked', async () => {
-    const branch = 'leviathan/policy-20261127T210000';
+    // The time of the proposal, then a random suffix so two in one second never collide.
+    const branch = /^leviathan\/policy-20261127T210000-[0-9a-f]{6}$/;
     const yaml = 'max_open_prs: 3\n';
     nock(GH, { reqheaders: { authorization: 'token ghs_installation' } })
       .get('/repos/acme/radix/git/ref/heads%2Ftrunk')
       .reply(200, { object: { sha: 'base-sha' } })
-      .post('/repos/acme/radix/git/refs', { ref: `refs/heads/${branch}`, sha: 'base-sha' })
+      .post('/repos/acme/radix/git/refs', (b: Record<string, string>) => branch.test(b.ref!.replace('refs/heads/', '')) && b.sha === 'base-sha')
       .reply(201, {})
       .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
-      .query({ ref: branch })
+      .query((q) => branch.test(String(q.ref)))
       .reply(200, { sha: 'old-blob', type: 'file' })
       .put('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml', (b: Record<string, string>) => {
-        return b.branch === branch && b.sha === 'old-blob' && Buffer.from(b.content!, 'base64').toString('utf8') === yaml && b.message!.includes('Allow three PRs');
+        return branch.test(b.branch!) && b.sha === 'old-blob' && Buffer.from(b.content!, 'base64').toString('utf8') === yaml && b.message!.includes('Allow three PRs');
       })
       .reply(200, {})
-      .post('/repos/acme/radix/pulls', (b: Record<string, string>) => b.head === branch && b.base === 'trunk' && b.body!.includes('Allow three PRs'))
+      .post('/repos/acme/radix/pulls', (b: Record<string, string>) => branch.test(b.head!) && b.base === 'trunk' && b.body!.includes('Allow three PRs'))
       .reply(201, { number: 31, html_url: 'https://github.com/acme/radix/pull/31' });
 
     const res = await propose({ policy_yaml: yaml, reason: 'Allow three PRs', via: 'console' });
@@ -103,7 +104,7 @@ describe('POST /v1/targets/:owner/:repo/policy/proposals', () => {
     const events = (await (await cp.api('/v1/graph/events?type=policy.change_proposed')).json()) as { events: Array<{ actor: string; data: Record<string, unknown> }> };
     expect(events.events).toHaveLength(1);
     expect(events.events[0]!.actor).toMatch(/^token:/);
-    expect(events.events[0]!.data).toMatchObject({ reason: 'Allow three PRs', via: 'console', pr_number: 31, branch });
+    expect(events.events[0]!.data).toMatchObject({ reason: 'Allow three PRs', via: 'console', pr_number: 31, branch: expect.stringMatching(branch) });
   });
 
   it('refuses an invalid policy (422), a missing reason (422) and a read-only token (403) before calling GitHub', async () => {

@@ -7,6 +7,9 @@ import { ApiError } from '../errors.ts';
 import { mediaType, readBody, sendJson, type Router } from '../http.ts';
 import type { ApiDeps } from '../api-deps.ts';
 
+/** Bytes a stream may have waiting for a slow client before it is closed (it resumes by Last-Event-ID). */
+export const SSE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
 /** Largest body of POST /v1/events and most events in one batch. */
 export const INGEST_LIMITS = { bodyBytes: 10 * 1024 * 1024, events: 10_000 };
 
@@ -150,7 +153,14 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
     // Reconnect quickly; the client resumes from the last id it saw.
     res.write('retry: 2000\n\n');
     const unsubscribe = deps.store.subscribe(from, (e) => {
-      if (!matchesFilter(e, filter)) return;
+      if (res.destroyed || !matchesFilter(e, filter)) return;
+      // A client that does not read must not make us hold the log in memory: drop it; it
+      // reconnects with Last-Event-ID and resumes exactly where it stopped reading.
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) {
+        deps.logger.warn({ buffered: res.writableLength }, 'SSE client too slow; closing its stream');
+        res.destroy();
+        return;
+      }
       res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
     });
     const heartbeat = setInterval(() => res.write(`: heartbeat ${new Date().toISOString()}\n\n`), deps.sseHeartbeatMs);

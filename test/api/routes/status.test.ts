@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
 
@@ -32,6 +33,24 @@ describe('health and status', () => {
     expect(res.status).toBe(400);
     expect(((await res.json()) as { error: { code: string } }).error.code).toBe('invalid_request');
   });
+
+  it.each(['/v1/targets/../autonomy/resume', '/v1/targets/%2e%2e/autonomy/resume', '/v1/./status'])(
+    'refuses dot segments (%s) before any route or mount sees them',
+    async (path) => {
+      // node:http sends the path as written (fetch would resolve the dots first, as browsers do).
+      const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: cp.port, path, method: 'POST', headers: { authorization: 'Bearer x' } }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body: text }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      expect(status).toBe(400);
+      expect((JSON.parse(body) as { error: { code: string } }).error.code).toBe('invalid_request');
+    },
+  );
 
   it('unknown paths answer 404 JSON', async () => {
     const res = await cp.api('/v1/nothing-here');

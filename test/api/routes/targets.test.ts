@@ -63,6 +63,12 @@ describe('targets', () => {
     ]);
   });
 
+  it('five concurrent pauses are one pause and four 409s, not five overwriting events', async () => {
+    const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: `r${i}` } })));
+    expect(answers.map((r) => r.status).sort()).toEqual([200, 409, 409, 409, 409]);
+    await cp.api(`/v1/targets/${T}/resume`, { method: 'POST', json: {} });
+  });
+
   it('refuses actions from read-only tokens and unknown targets', async () => {
     expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: 'x' }, token: READ_TOKEN })).status).toBe(403);
     expect((await cp.api('/v1/targets/acme/nope/pause', { method: 'POST', json: { reason: 'x' } })).status).toBe(404);

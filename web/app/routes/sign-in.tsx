@@ -1,3 +1,4 @@
+import { safeNext } from '../../../src/console/safe-next.ts';
 import { data, redirect, type LoaderFunctionArgs } from '@remix-run/node';
 import { useLoaderData } from '@remix-run/react';
 
@@ -13,7 +14,7 @@ const ERRORS: Record<string, string> = {
 export async function loader({ context, request }: LoaderFunctionArgs) {
   const url = new URL(request.url);
   const next = url.searchParams.get('next') ?? '/';
-  if (context.session) throw redirect(next.startsWith('/') && !next.startsWith('//') ? next : '/');
+  if (context.session) throw redirect(safeNext(next));
   const { csrf, setCookie } = context.issueLoginCsrf();
   const code = url.searchParams.get('error');
   return data(
