@@ -107,6 +107,8 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       if (!taskId || !attemptId) break;
       const p = progress(t, taskId);
       p.in_flight_attempt = attemptId;
+      // Counted at selection: a worker that fails before attempt.created is stored still used a try.
+      p.attempts += 1;
       t.last_execution_at = e.time;
       t.last_outcome = { outcome: 'executed', reason: str(d.trigger) ?? 'task_selected', detail: null, task_id: taskId, at: e.time, seq: e.seq };
       const day = e.time.slice(0, 10);
@@ -140,9 +142,8 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       if (!taskId) break;
       const p = progress(t, taskId);
       // A start reported after the attempt ended (a late or replayed report) must not revive it.
-      if (a && (a.state === 'succeeded' || a.state === 'failed')) break;
+      if (ended(state, attemptId)) break;
       p.in_flight_attempt = attemptId;
-      if (e.type === 'attempt.created') p.attempts += 1;
       upsertAttempt(t, attemptId, taskId, e.time, { state: e.type === 'attempt.started' ? 'running' : (a?.state ?? 'created') });
       attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) });
       break;
@@ -152,7 +153,7 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const attemptId = str(d.attempt_id);
       if (!t || !attemptId) break;
       const a = findAttempt(t, attemptId);
-      if (a && (a.state === 'succeeded' || a.state === 'failed')) break; // reported twice
+      if (ended(state, attemptId)) break; // reported twice
       const taskId = str(d.task_id) ?? a?.task_id ?? null;
       const failed = e.type === 'attempt.failed';
       const failureType = failed ? (str(d.failure_type) ?? 'other') : null;
@@ -247,6 +248,8 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
         const p = progress(t, taskId);
         if (p.open_pr === n) p.open_pr = null;
         if (merged) p.merged_pr = n;
+        // Closed unmerged: the reviewer said no to this try, so it counts against max_attempts_per_task.
+        else if (existing?.props.state !== 'closed') p.last_failure = { failure_type: 'pr_closed', message: `PR #${n} was closed without merging`, at: e.time };
       }
       const ours = d.leviathan === true || existing?.props.leviathan === true || wasOpen !== undefined;
       if (existing?.props.state !== (merged ? 'merged' : 'closed')) {
@@ -358,6 +361,12 @@ function counters(state: ProjectionState, id: string): TargetCounters {
 
 function progress(t: TargetState, taskId: string): TaskProgress {
   return (t.tasks[taskId] ??= emptyTaskProgress());
+}
+
+/** Has the attempt ended? From its graph node, which (unlike recent_attempts) is never trimmed. */
+function ended(state: ProjectionState, attemptId: string): boolean {
+  const s = state.graph.nodes[subjects.attempt(attemptId)]?.props.state;
+  return s === 'succeeded' || s === 'failed';
 }
 
 function findAttempt(t: TargetState, attemptId: string): AttemptSummary | undefined {

@@ -245,7 +245,9 @@ export class HttpEventSink implements EventSink {
       const text = await readFile(claimed, 'utf8').catch(() => '');
       for (const line of text.split('\n')) {
         const e = safeJson(line) as NewEvent | undefined;
-        if (e && typeof e.id === 'string' && typeof e.type === 'string') adopted.push(e);
+        // Only what a worker itself reports: a spool file planted by an agent must not carry
+        // operator actions (autonomy, breaker resets) in under the worker's token.
+        if (e && typeof e.id === 'string' && SPOOLABLE_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(e);
       }
       claimedFiles.push(claimed);
       if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
@@ -257,6 +259,9 @@ export class HttpEventSink implements EventSink {
     for (const f of claimedFiles) await rm(f, { force: true });
   }
 }
+
+/** Event types a worker posts, and so the only ones read back from a spool. */
+const SPOOLABLE_TYPES = new Set(['attempt.started', 'attempt.succeeded', 'attempt.failed', 'pr.created']);
 
 function safeJson(text: string): unknown {
   try {

@@ -91,6 +91,10 @@ export class GitRunner {
       GIT_TERMINAL_PROMPT: '0',
       GIT_ASKPASS: '/bin/false',
       GIT_CONFIG_NOSYSTEM: '1',
+      // The agent can write .git: replace refs or grafts would make the base we diff against a
+      // fake while the real objects are pushed. Git must see the repository as it is.
+      GIT_NO_REPLACE_OBJECTS: '1',
+      GIT_GRAFT_FILE: '/dev/null',
       GIT_CONFIG_GLOBAL: '/dev/null',
       GIT_AUTHOR_NAME: author.name,
       GIT_AUTHOR_EMAIL: author.email,

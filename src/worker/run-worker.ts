@@ -226,6 +226,17 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     log.info({ ...base, files_changed: changes.length }, 'Worker: Diff accepted');
 
     const sha = await step('other', () => ws.commit(commitMessage(a)));
+    // Check again what will actually be pushed: the commit against the real base, whatever the
+    // agent did to the repository's metadata.
+    const committed = await step('other', () => ws.committedChanges(sha));
+    const pushed = await checkDiff(committed, rules, (blob) => ws.blob(blob));
+    if (pushed.length > 0 || committed.length !== changes.length) {
+      const list = pushed.slice(0, 10).map((v) => `${truncate(v.path, 200)} (${v.reason})`).join(', ');
+      throw new WorkerError('path_violation', `The commit differs from the checked diff${list ? `: ${list}` : ''}; nothing was pushed.`, {
+        violations: pushed.slice(0, 100).map((v) => ({ ...v, path: truncate(v.path, 300) })),
+        files_changed: committed.length,
+      });
+    }
     await step('push_rejected', () => ws.push(deps.remoteUrl, branch));
     log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
 

@@ -74,6 +74,12 @@ export class Workspace {
     return parseRawDiff(raw.toString('utf8'));
   }
 
+  /** What a commit changes against the cloned commit: the diff that the push will carry. */
+  async committedChanges(sha: string): Promise<Change[]> {
+    const raw = await this.git.run(['diff-tree', '-r', '-z', '--raw', '-M', '--no-abbrev', '--no-ext-diff', '--no-textconv', this.base, sha, '--'], this.dir);
+    return parseRawDiff(raw.toString('utf8'));
+  }
+
   /** Content of a staged blob: for a symlink, its target. */
   async blob(sha: string): Promise<string> {
     return (await this.git.run(['cat-file', 'blob', sha], this.dir)).toString('utf8');

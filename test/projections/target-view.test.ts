@@ -121,3 +121,45 @@ describe('systemView: the dashboard verdict', () => {
     expect(sys([...base(), pr(1, 'a')]).open_prs).toEqual({ open: 1, max: 2 });
   });
 });
+
+describe('retries cannot be dodged', () => {
+  const rounds = (n: number, round: (i: number) => Array<{ type: string; target: string; data: Record<string, unknown> }>) =>
+    Array.from({ length: n }, (_, i) => round(i)).flat();
+
+  it('a worker that fails before its attempt.created is stored still used a try', () => {
+    const v = view([
+      ...base(),
+      ...rounds(2, (i) => [
+        { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: `x${i}` } },
+        { type: 'attempt.failed', target: T, data: { attempt_id: `x${i}`, task_id: 'a', failure_type: 'agent_error' } },
+        { type: 'attempt.created', target: T, data: { attempt_id: `x${i}`, task_id: 'a' } },
+      ]),
+    ]);
+    const a = v.tasks.find((t) => t.id === 'a')!;
+    expect([a.state, a.attempts]).toEqual(['failed', 2]);
+  });
+
+  it('a Leviathan PR closed without merging counts as a failed try', () => {
+    const v = view([
+      ...base(),
+      ...rounds(2, (i) => [
+        { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: `x${i}` } },
+        { type: 'attempt.succeeded', target: T, data: { attempt_id: `x${i}`, task_id: 'a' } },
+        { type: 'pr.created', target: T, data: { number: 10 + i, task_id: 'a', attempt_id: `x${i}` } },
+        { type: 'pr.closed', target: T, data: { number: 10 + i } },
+      ]),
+    ]);
+    const a = v.tasks.find((t) => t.id === 'a')!;
+    expect(a.state).toBe('failed');
+    expect(a.explanation).toBe('Failed after 2 attempts (last: pr_closed).');
+  });
+
+  it('a late start of an attempt that ended long ago does not revive it', () => {
+    const many = rounds(25, (i) => [
+      { type: 'task.selected', target: T, data: { task_id: 'b', attempt_id: `y${i}` } },
+      { type: 'attempt.succeeded', target: T, data: { attempt_id: `y${i}`, task_id: 'b' } },
+    ]);
+    const v = view([...base(), ...many, { type: 'attempt.started', target: T, data: { attempt_id: 'y0', task_id: 'b' } }]);
+    expect(v.tasks.find((t) => t.id === 'b')!.state).not.toBe('running');
+  });
+});

@@ -112,4 +112,15 @@ describe('HttpEventSink', () => {
     expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'old:2', 'a:1']);
     expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
   });
+
+  it('reads back only what a worker reports: an operator action planted in the spool is dropped', async () => {
+    await mkdir(path.join(dir, 'spool'), { recursive: true });
+    const planted = newEvent({ id: 'evil:1', type: 'scheduler.emergency_resumed', actor: 'worker:a', data: {} });
+    const disguised = newEvent({ id: 'evil:2', type: 'attempt.failed', actor: 'token:abc', data: { attempt_id: 'x', failure_type: 'timeout' } });
+    await writeFile(path.join(dir, 'spool', 'planted.ndjson'), `${JSON.stringify(planted)}\n${JSON.stringify(disguised)}\n${JSON.stringify(ev('old:1'))}\n`);
+    const s = sink();
+    await s.post(ev('a:1'));
+    await s.flush(Date.now() + 1000);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'a:1']);
+  });
 });

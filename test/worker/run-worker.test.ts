@@ -249,6 +249,7 @@ describe('runWorker end to end', () => {
     ['forbidden-path.sh', 'a forbidden path inside the allowed directory', [{ path: 'docs/deploy.pem', reason: 'forbidden' }]],
     ['too-many-files.sh', 'more files than max_files_per_task', [{ path: 'docs/page-7.md', reason: 'too_many_files' }]],
     ['sneaky-commit.sh', 'a change the agent committed itself', [{ path: 'src/hack.ts', reason: 'outside_allowed' }]],
+    ['replace-ref-escape.sh', 'a change hidden behind git replace', [{ path: 'src/hack.ts', reason: 'outside_allowed' }]],
   ];
 
   it.each(refusals)('%s: refuses %s with path_violation, nothing pushed', async (agent, _what, expected) => {
