@@ -65,5 +65,6 @@ const OPERATION_STATUS: Record<OperationError['code'], number> = {
   already_paused: 409,
   not_paused: 409,
   blocked: 409,
+  attempt_in_flight: 409,
   not_configured: 501,
 };

@@ -1,3 +1,4 @@
+import { appendChecked } from '../control/selection-guard.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { EventStore } from '../store/event-store.ts';
@@ -14,6 +15,16 @@ export interface SchedulerControlPlane {
 export class ControlPlaneError extends Error {
   override readonly name = 'ControlPlaneError';
   readonly code = 'control_plane_unreachable';
+}
+
+/** The control plane refused a task.selected: the task was started meanwhile (by a trigger or another tick). */
+export class SelectionRefused extends Error {
+  override readonly name = 'SelectionRefused';
+}
+
+/** Whether an error means "this task is already being worked on", in-process or over HTTP. */
+export function isSelectionRefused(err: unknown): boolean {
+  return err instanceof SelectionRefused || (err as { code?: unknown })?.code === 'attempt_in_flight';
 }
 
 /** Over HTTP (`leviathan tick`): GET /v1/scheduler/snapshot and POST /v1/events. */
@@ -57,6 +68,7 @@ export class HttpSchedulerControlPlane implements SchedulerControlPlane {
     }
     if (!res.ok) {
       const e = (body as { error?: { code?: string; message?: string } } | null)?.error;
+      if (res.status === 409 && e?.code === 'attempt_in_flight') throw new SelectionRefused(e.message ?? 'attempt in flight');
       throw new ControlPlaneError(`Control plane refused ${method} ${path} (${res.status} ${e?.code ?? ''}): ${e?.message ?? text.slice(0, 200)}`);
     }
     return body;
@@ -75,7 +87,7 @@ export class InProcessSchedulerControlPlane implements SchedulerControlPlane {
 
   async post(events: NewEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const { stored } = await this.deps.store.append(events);
+    const { stored } = await appendChecked(this.deps, events);
     const last = stored.at(-1);
     if (last) await this.deps.projector.waitFor(last.seq);
   }

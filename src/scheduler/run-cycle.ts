@@ -5,7 +5,7 @@ import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { subjects } from '../events/types.ts';
 import type { Executor, WorkerRun } from '../executors/executor.ts';
 import { BACKLOG_MAX_AGE_MS, BacklogReadError, isStale, type BacklogRefresher } from './backlog-refresh.ts';
-import type { SchedulerControlPlane } from './control-plane-port.ts';
+import { isSelectionRefused, type SchedulerControlPlane } from './control-plane-port.ts';
 import {
   cycleCompletedEvent,
   decide,
@@ -166,9 +166,27 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
         pending.push(action.event);
         break;
       case 'start_worker': {
-        await flush();
         const a = action.assignment;
         const base = { attempt_id: a.attempt_id, task_id: a.task.id };
+        // The selection goes alone and first: the control plane refuses it when the task was
+        // started meanwhile (a trigger, another tick), and then no second worker may start.
+        const selection = pending.findIndex((e) => e.type === 'task.selected' && e.data.attempt_id === a.attempt_id);
+        const [selected] = selection >= 0 ? pending.splice(selection, 1) : [];
+        await flush();
+        if (selected) {
+          try {
+            await controlPlane.post([selected]);
+          } catch (err) {
+            if (!isSelectionRefused(err)) throw err;
+            const o = outcomes.find((x) => x.attempt_id === a.attempt_id);
+            logger.warn({ target: a.target, ...base, error: (err as Error).message }, 'Scheduler: Skipping task selection');
+            if (o) {
+              Object.assign(o, { outcome: 'blocked', reason: 'attempt_in_flight', detail: (err as Error).message });
+              pending.push(skippedEvent(decision.cycle_id, o));
+            }
+            break;
+          }
+        }
         try {
           const { handle } = await executor.start(a);
           logger.info({ target: a.target, ...base, executor: executor.kind, handle }, 'Scheduler: Worker started');

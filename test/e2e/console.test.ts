@@ -316,7 +316,7 @@ describe('console (Chromium)', () => {
     expect(events.events[0]?.data).toMatchObject({ via: 'console', reason: 'Try again after the fix' });
 
     // Now two PRs are open (max 2): the next trigger is refused with the reason.
-    await post(cp, prStory(T, 'add-unit-tests', 724, 'att-724'));
+    await post(cp, prStory(T, 'deps-update', 724, 'att-724'));
     await page.reload();
     await page.selectOption('select[aria-label="Task to trigger"]', 'ci-workflow-update');
     await page.click('button:has-text("Trigger task")');

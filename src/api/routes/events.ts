@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { fromInput, newEventSchema, type NewEvent } from '../../events/envelope.ts';
 import { eventDataSchemas, isKnownType } from '../../events/types.ts';
 import { matchesFilter, type EventFilter, type EventQuery } from '../../store/event-store.ts';
+import { appendChecked } from '../../control/selection-guard.ts';
 import { requireScope } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { mediaType, readBody, sendJson, type Router } from '../http.ts';
@@ -109,7 +110,7 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
   router.on('POST', '/v1/events', async ({ req, res }) => {
     const principal = requireScope(deps.authenticate(req), 'write');
     const events = await parseIngestBody(req, principal.actor);
-    const result = await deps.store.append(events);
+    const result = await appendChecked(deps, events);
     for (const e of result.stored) deps.logger.info({ seq: e.seq, id: e.id, target: e.target }, `Event received: ${e.type}`);
     const last = result.stored.at(-1);
     if (last) await deps.projector.waitFor(last.seq);

@@ -1,0 +1,91 @@
+import type { NewEvent } from '../events/envelope.ts';
+import type { Projector } from '../projections/projector.ts';
+import type { AppendResult, EventStore } from '../store/event-store.ts';
+import { OperationError } from './operation-error.ts';
+
+interface Deps {
+  store: EventStore;
+  projector: Projector;
+}
+
+const locks = new WeakMap<EventStore, Promise<unknown>>();
+
+/**
+ * Appends events, refusing (409 `attempt_in_flight`) a `task.selected` for a task that already
+ * has an attempt in flight or an open pull request. The scheduler CronJob, manual triggers and
+ * slash commands decide from snapshots that can be a moment old; this check, made on the log as it
+ * is and one append at a time, is what makes sure a task is started once. Everything else is
+ * appended as is.
+ */
+export function appendChecked(deps: Deps, events: NewEvent[]): Promise<AppendResult> {
+  if (!events.some((e) => e.type === 'task.selected')) return deps.store.append(events);
+  const previous = locks.get(deps.store) ?? Promise.resolve();
+  const next = previous.then(
+    () => check(deps, events),
+    () => check(deps, events),
+  );
+  locks.set(
+    deps.store,
+    next.catch(() => undefined),
+  );
+  return next;
+}
+
+async function check(deps: Deps, events: NewEvent[]): Promise<AppendResult> {
+  await deps.projector.waitFor(deps.store.health().head.seq);
+  const state = deps.projector.state;
+  // The log's view, then the batch's own effects in order (a batch may end an attempt and
+  // select the task again, as a replayed history does).
+  const inFlight = new Map<string, string | null>();
+  const openPr = new Map<string, number | null>();
+  const key = (target: string, taskId: string) => `${target}\u0000${taskId}`;
+  const progress = (target: string, taskId: string) => {
+    const k = key(target, taskId);
+    if (!inFlight.has(k)) {
+      const p = state.targets[target]?.tasks[taskId];
+      inFlight.set(k, p?.in_flight_attempt ?? null);
+      openPr.set(k, p?.open_pr ?? null);
+    }
+    return k;
+  };
+  const str = (v: unknown) => (typeof v === 'string' ? v : null);
+  for (const e of events) {
+    if (!e.target) continue;
+    const taskId = str(e.data.task_id) ?? taskOfAttempt(state, e.target, str(e.data.attempt_id));
+    if (!taskId) continue;
+    const k = progress(e.target, taskId);
+    const attemptId = str(e.data.attempt_id);
+    switch (e.type) {
+      case 'task.selected': {
+        const running = inFlight.get(k);
+        const pr = openPr.get(k);
+        if ((running && running !== attemptId) || pr) {
+          const why = running && running !== attemptId ? `attempt ${running} is in flight` : `PR #${pr} is open`;
+          throw new OperationError('attempt_in_flight', `${e.target} task ${taskId} was not selected again: ${why}.`, { target: e.target, task_id: taskId });
+        }
+        inFlight.set(k, attemptId);
+        break;
+      }
+      case 'attempt.succeeded':
+      case 'attempt.failed':
+        if (inFlight.get(k) === attemptId) inFlight.set(k, null);
+        break;
+      case 'pr.created':
+        if (typeof e.data.number === 'number') openPr.set(k, e.data.number);
+        break;
+      case 'pr.merged':
+      case 'pr.closed':
+        if (openPr.get(k) === e.data.number) openPr.set(k, null);
+        break;
+    }
+  }
+  return deps.store.append(events);
+}
+
+/** The task an attempt belongs to, as the projection knows it. */
+function taskOfAttempt(state: Projector['state'], target: string, attemptId: string | null): string | null {
+  if (!attemptId) return null;
+  const fromGraph = state.graph.nodes[`attempt:${attemptId}`]?.props.task_id;
+  if (typeof fromGraph === 'string') return fromGraph;
+  return state.targets[target]?.recent_attempts.find((a) => a.attempt_id === attemptId)?.task_id ?? null;
+}

@@ -1,0 +1,56 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { InProcessSchedulerControlPlane } from '../../src/scheduler/control-plane-port.ts';
+import { decide } from '../../src/scheduler/decide.ts';
+import { carryOut } from '../../src/scheduler/run-cycle.ts';
+import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
+import { FakeExecutor } from '../scheduler/fake-executor.ts';
+import { eventsOf, post, seedEvents, TARGET, taskSummary } from '../scheduler/seed.ts';
+
+let cp: TestControlPlane;
+beforeEach(async () => {
+  cp = await startTestControlPlane();
+  await post(cp, seedEvents([taskSummary('t1')]));
+});
+afterEach(async () => {
+  await cp.destroy();
+});
+
+const selected = (attempt: string) => ({ type: 'task.selected', target: TARGET, data: { task_id: 't1', attempt_id: attempt } });
+
+describe('a task is selected once', () => {
+  it('POST /v1/events refuses a second task.selected while an attempt is in flight (409), and stores nothing of the batch', async () => {
+    expect((await cp.api('/v1/events', { method: 'POST', json: selected('a1') })).status).toBe(200);
+    const head = cp.store.health().head.seq;
+    const again = await cp.api('/v1/events', { method: 'POST', json: [{ type: 'note.added' }, selected('a2')] });
+    expect(again.status).toBe(409);
+    expect(((await again.json()) as { error: { code: string } }).error.code).toBe('attempt_in_flight');
+    expect(cp.store.health().head.seq).toBe(head);
+    // A batch that ends the attempt first may select the task again (a replayed history does).
+    const replay = await cp.api('/v1/events', {
+      method: 'POST',
+      json: [{ type: 'attempt.failed', target: TARGET, data: { attempt_id: 'a1', task_id: 't1', failure_type: 'timeout' } }, selected('a3')],
+    });
+    expect(replay.status).toBe(200);
+    // The same selection again (a retried POST) is fine: same attempt.
+    expect((await cp.api('/v1/events', { method: 'POST', json: selected('a3') })).status).toBe(200);
+  });
+
+  it('a decision made from a stale snapshot starts no second worker: the outcome becomes blocked attempt_in_flight', async () => {
+    const controlPlane = new InProcessSchedulerControlPlane({ store: cp.store, projector: cp.projector, clock: { now: () => new Date() } });
+    const snapshot = await controlPlane.snapshot();
+    // Meanwhile a trigger started the task.
+    await post(cp, [selected('from-trigger')]);
+    const decision = decide(new Date(), { cycle_id: 'c-stale', control: snapshot, read_problems: {} }, {
+      autonomy: { enabled: true, source: 'control_plane', problems: [], defaults: {} },
+      max_concurrent_workers: 4,
+      executor: 'local',
+    });
+    expect(decision.actions.some((a) => a.kind === 'start_worker')).toBe(true);
+    const executor = new FakeExecutor();
+    const [outcome] = await carryOut({ controlPlane, executor, logger: pino({ level: 'silent' }) }, decision);
+    expect(executor.started).toEqual([]);
+    expect(outcome).toMatchObject({ outcome: 'blocked', reason: 'attempt_in_flight' });
+    expect((await eventsOf(cp, 'task.selected')).map((e) => e.data.attempt_id)).toEqual(['from-trigger']);
+  });
+});
