@@ -107,7 +107,18 @@ export class KubernetesJobExecutor implements Executor {
       return { handle: name };
     } catch (err) {
       const kerr = toKubernetesError(err, `create Job ${name} in namespace ${namespace}`);
-      if (kerr.status !== 409) throw wrap(kerr);
+      if (kerr.status !== 409) {
+        // A timeout or 5xx does not say the create failed: the API server may have stored it.
+        // Only a definite refusal (4xx) is final; otherwise look before reporting a failure, or
+        // a running Job would be left untracked while its task is started again.
+        const ambiguous = kerr.status === undefined || kerr.status >= 500;
+        const existing = ambiguous ? await this.readJob(name).catch(() => null) : null;
+        if (existing?.metadata?.annotations?.[ATTEMPT_LABEL] === assignment.attempt_id) {
+          this.opts.logger?.warn({ job: name, attempt: assignment.attempt_id }, 'Executor: Job create answered with an error but the Job exists; treating as started');
+          return { handle: name };
+        }
+        throw wrap(kerr);
+      }
       // A retried start (scheduler crashed after the create, or a duplicate trigger): the Job is
       // ours only if it carries this attempt, otherwise two attempts hashed to one name.
       const existing = await this.readJob(name);

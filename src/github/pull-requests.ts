@@ -16,7 +16,8 @@ export interface PullRequestLike {
   updated_at?: string;
   merged?: boolean | null;
   merged_at?: string | null;
-  head?: { ref?: string };
+  head?: { ref?: string; repo?: { full_name?: string } | null };
+  base?: { repo?: { full_name?: string } | null };
   labels?: Array<{ name?: string } | string>;
 }
 
@@ -29,9 +30,13 @@ export function attemptIdOf(body: string | null | undefined): string | null {
 /**
  * Was the PR opened by Leviathan? The attempt marker is what the worker writes in the body; the
  * label is added a moment later (so an `opened` webhook may not carry it yet), and either one
- * marks the PR as ours so it counts against max_open_prs.
+ * marks the PR as ours so it counts against max_open_prs. The worker pushes to the repository
+ * itself, never from a fork: a fork's PR copying the marker (attempt ids are public) is not ours.
  */
 export function isLeviathanPr(pr: PullRequestLike): boolean {
+  const head = pr.head?.repo?.full_name;
+  const base = pr.base?.repo?.full_name;
+  if (head && base && head !== base) return false;
   if (attemptIdOf(pr.body)) return true;
   return (pr.labels ?? []).some((l) => (typeof l === 'string' ? l : l.name) === PR_LABEL);
 }

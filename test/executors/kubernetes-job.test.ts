@@ -195,6 +195,15 @@ describe('KubernetesJobExecutor.start', () => {
     expect(`${err.message}\n${err.stack}`).not.toContain(api.token);
   });
 
+  it('a create answered with a 5xx after the Job was stored counts as started, not failed', async () => {
+    api.failNext({ method: 'POST', path: '/jobs', code: 504, reason: 'Timeout', message: 'request timed out', afterApply: true });
+    const { handle } = await executor.start(assignment());
+    expect(handle).toBe('leviathan-worker-att-01');
+    // A 5xx that stored nothing is still a failure.
+    api.failNext({ method: 'POST', path: '/jobs', code: 503, reason: 'ServiceUnavailable', message: 'etcd unavailable' });
+    await expect(executor.start(assignment({ attempt_id: 'att-02' }))).rejects.toMatchObject({ code: 'executor_failed' });
+  });
+
   it('reports an unreachable API server as executor_failed', async () => {
     await api.close();
     await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', kubernetes: { code: 'kubernetes_unreachable' } });

@@ -50,6 +50,12 @@ describe('recognising Leviathan pull requests', () => {
     expect(isLeviathanPr(example('pull_request', 'opened').pull_request)).toBe(false);
     expect(isLeviathanPr(fixture('pull-request-opened-by-leviathan').pull_request)).toBe(true);
   });
+
+  it('a PR from a fork copying the marker is not ours (attempt ids are public)', () => {
+    const pr = fixture('pull-request-opened-by-leviathan').pull_request;
+    pr.head.repo = { ...pr.head.repo, full_name: 'mallory/Hello-World' };
+    expect(isLeviathanPr(pr)).toBe(false);
+  });
 });
 
 describe('open Leviathan PRs per target (GET /v1/targets)', () => {

@@ -37,6 +37,8 @@ export interface InjectedFailure {
   code: number;
   reason: string;
   message: string;
+  /** Apply the request first, then answer with the failure (a create stored before a timeout). */
+  afterApply?: boolean;
 }
 
 /** What a Job's status can be set to from a test (what the Job controller would write). */
@@ -658,6 +660,10 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
         );
         if (fi >= 0) {
           const [f] = failures.splice(fi, 1);
+          if (f!.afterApply) {
+            const route = parseRoute(url.pathname);
+            if (route) handle(method, route, url, contentType, body);
+          }
           throw new StatusError(f!.code, f!.reason, f!.message);
         }
         if (unparseable) throw new StatusError(400, 'BadRequest', 'the body of the request was in an unknown format');
