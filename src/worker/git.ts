@@ -22,6 +22,8 @@ export class GitCommandError extends Error {
     readonly command: string,
     readonly exitCode: number | null,
     readonly stderr: string,
+    /** Killed at the attempt's deadline. */
+    readonly timedOut = false,
   ) {
     super(`git ${command} failed (exit ${exitCode ?? 'signal'}): ${lastLines(stderr, 5)}`);
   }
@@ -49,6 +51,8 @@ export interface GitRunnerOptions {
   remoteUrl: string;
   author: GitAuthor;
   redactor: Redactor;
+  /** Epoch ms after which any git process is killed: the attempt's deadline (a hung clone or push must not outlive it). */
+  deadline?: number;
 }
 
 /**
@@ -115,13 +119,29 @@ export class GitRunner {
   /** Runs `git <args>` in `cwd`; resolves with stdout, throws a redacted GitCommandError on failure. */
   run(args: string[], cwd: string, input?: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      const left = this.options.deadline === undefined ? Infinity : this.options.deadline - Date.now();
+      if (left <= 0) return reject(new GitCommandError(args[0] ?? '', null, 'not started: the attempt deadline has passed', true));
       const child = spawn('git', args, { cwd, env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = Number.isFinite(left)
+        ? setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+            // Helpers git started (git-remote-https) may hold the pipes open and delay 'close';
+            // they stay in the worker's process group, which the executor stops at the deadline.
+            child.stdout.destroy();
+            child.stderr.destroy();
+            reject(new GitCommandError(args[0] ?? '', null, 'killed at the attempt deadline', true));
+          }, left)
+        : null;
       child.stdout.on('data', (c: Buffer) => out.push(c));
       child.stderr.on('data', (c: Buffer) => err.push(c));
       child.on('error', (e) => reject(new GitCommandError(args[0] ?? '', null, this.options.redactor.text(e.message))));
       child.on('close', (code) => {
+        if (timer) clearTimeout(timer);
+        if (timedOut) return;
         if (code === 0) return resolve(Buffer.concat(out));
         const stderr = this.options.redactor.text(Buffer.concat(err).toString('utf8'));
         reject(new GitCommandError(args[0] ?? '', code, stderr));

@@ -143,7 +143,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 
     await rm(attemptDir, { recursive: true, force: true });
     await mkdir(attemptDir, { recursive: true });
-    const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor });
+    const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor, deadline: Date.now() + timeoutMs });
     git.setToken(token);
     const ws = new Workspace(path.join(attemptDir, 'repo'), git);
     await step('other', () => ws.clone(deps.remoteUrl, a.default_branch));
@@ -258,6 +258,7 @@ async function step<T>(code: 'other' | 'push_rejected', f: () => Promise<T>): Pr
     return await f();
   } catch (e) {
     if (e instanceof GitCommandError) {
+      if (e.timedOut) throw new WorkerError('timeout', e.message);
       if (e.isAuthFailure) throw new WorkerError('auth_error', e.message);
       throw new WorkerError(code, e.message, code === 'other' ? kind('workspace_error') : {});
     }
@@ -277,6 +278,7 @@ function toWorkerError(e: unknown): WorkerError {
     return auth ? new WorkerError('auth_error', message) : new WorkerError('other', message, kind('github_error'));
   }
   if (e instanceof GitCommandError) {
+    if (e.timedOut) return new WorkerError('timeout', e.message);
     return e.isAuthFailure ? new WorkerError('auth_error', e.message) : new WorkerError('other', e.message, kind('workspace_error'));
   }
   return new WorkerError('other', e instanceof Error ? e.message : String(e), kind('workspace_error'));

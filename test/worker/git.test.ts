@@ -42,3 +42,25 @@ describe('GitCommandError', () => {
     expect(new GitCommandError('clone', 128, 'fatal: repository not found').isAuthFailure).toBe(false);
   });
 });
+
+describe('GitRunner deadline', () => {
+  it('kills a git process still running at the attempt deadline', async () => {
+    const { createServer } = await import('node:net');
+    // Accepts connections and never answers: a hung remote.
+    const server = createServer(() => undefined);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    try {
+      const g = new GitRunner({ baseEnv: { PATH: '/usr/bin', HOME: '/tmp' }, remoteUrl: `http://127.0.0.1:${port}/r.git`, author: DEFAULT_AUTHOR, redactor: new Redactor(), deadline: Date.now() + 500 });
+      const started = Date.now();
+      const err = await g.run(['ls-remote', `http://127.0.0.1:${port}/r.git`], '/tmp').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(GitCommandError);
+      expect((err as GitCommandError).timedOut).toBe(true);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      // Past the deadline nothing starts at all.
+      await expect(g.run(['--version'], '/tmp')).rejects.toMatchObject({ timedOut: true });
+    } finally {
+      server.close();
+    }
+  });
+});
