@@ -43,7 +43,9 @@ export function leviathanApp(rt: AppRuntime): ApplicationFunction {
       if (!pushTouchesContract(payload)) return;
       const target = payload.repository.full_name;
       const actor = githubActor(payload.sender?.login ?? payload.pusher?.name);
-      rt.background.run(`backlog sync ${target}`, () =>
+      // One sync per target at a time, in delivery order: a slow read of an older push must not
+      // land after (and over) the newer one.
+      rt.background.runInOrder(`backlog:${target}`, `backlog sync ${target}`, () =>
         refreshBacklog(rt, context.octokit, target, payload.after, { id: deliveryEventId(context.id, 'backlog'), actor }),
       );
     });

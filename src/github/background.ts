@@ -24,6 +24,28 @@ export class BackgroundWork {
     this.running.add(p);
   }
 
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /**
+   * Like {@link run}, but one at a time per key, in the order queued: two pushes in quick
+   * succession must not have the older read land last.
+   */
+  runInOrder(key: string, name: string, fn: () => Promise<void>): void {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => (release = r));
+    this.tails.set(key, mine);
+    this.run(name, async () => {
+      try {
+        await previous;
+        await fn();
+      } finally {
+        release();
+        if (this.tails.get(key) === mine) this.tails.delete(key);
+      }
+    });
+  }
+
   /** Resolves when everything queued so far (and what it queued) has finished. */
   async idle(): Promise<void> {
     while (this.running.size > 0) await Promise.allSettled([...this.running]);
