@@ -23,7 +23,7 @@ const sink = new HttpEventSink({
   requestTimeoutMs: 2000,
 });
 for (let i = 0; i < Number(count); i++) {
-  await sink.post({ id: `${attemptId}-ev-${i}`, type: 'attempt.started', actor: 'worker', target: 'acme/app', subject: `attempt:${attemptId}`, data: { attempt_id: attemptId, i } });
+  await sink.post({ id: `${attemptId}-ev-${i}`, type: 'attempt.started', actor: `worker:${attemptId}`, target: 'acme/app', subject: `attempt:${attemptId}`, data: { attempt_id: attemptId, i } });
 }
 const { pending } = await sink.flush(Date.now() + Number(deadline));
 process.stdout.write(`pending ${pending}\n`);
