@@ -1,4 +1,5 @@
 import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
+import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import { constants, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -73,13 +74,6 @@ const MAX_READ_RUN_BYTES = 1 << 20;
 const STREAM_BATCH_BYTES = 1 << 20;
 const STREAM_BATCH_EVENTS = 4096;
 
-interface Subscriber {
-  cursor: number;
-  live: boolean;
-  active: boolean;
-  onEvent: (e: StoredEvent) => void;
-}
-
 /** Opens (creating if needed) the file event store in `opts.dir`, repairing a torn tail. */
 export async function openFileEventStore(opts: FileEventStoreOptions): Promise<FileEventStore> {
   const store = new FileEventStore(opts);
@@ -148,7 +142,7 @@ export class FileEventStore implements EventStore {
   private ids = new IdIndex();
 
   private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
-  private subscribers = new Set<Subscriber>();
+  private readonly subscribers: SubscriberSet;
   private inflightReads = new Set<Promise<unknown>>();
 
   private snapshotCount = 0;
@@ -164,6 +158,7 @@ export class FileEventStore implements EventStore {
     this.fs = opts.fs ?? nodeStoreFs;
     this.clock = opts.clock ?? { now: () => new Date() };
     this.logger = opts.logger ?? noopLogger;
+    this.subscribers = new SubscriberSet(this.logger);
     this.snapshotEvery = opts.snapshotEvery ?? 100_000;
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? 60_000;
     this.allowCorrupt = opts.allowCorrupt ?? false;
@@ -483,7 +478,7 @@ export class FileEventStore implements EventStore {
     this.logCrc = crc32(buf, this.logCrc);
     this.lastAppendAt = new Date(timeMs).toISOString();
     for (const { p, result } of prepared) p.resolve(result);
-    this.publish(prepared.flatMap(({ result }) => result.stored));
+    this.subscribers.publish(prepared.flatMap(({ result }) => result.stored));
     this.maybeSnapshot();
   }
 
@@ -753,61 +748,26 @@ export class FileEventStore implements EventStore {
   /** Backlog (seq > fromSeq) then live events, in order, with no gap or repeat at the hand-over. */
   subscribe(fromSeq: number, onEvent: (e: StoredEvent) => void): Unsubscribe {
     this.assertOpen();
-    const sub: Subscriber = { cursor: Math.max(0, Math.floor(fromSeq)), live: false, active: true, onEvent };
-    this.subscribers.add(sub);
-    void this.catchUp(sub);
-    return () => {
-      sub.active = false;
-      this.subscribers.delete(sub);
-    };
+    return this.subscribers.add(fromSeq, onEvent, (sub) => this.catchUp(sub));
   }
 
   private async catchUp(sub: Subscriber): Promise<void> {
     try {
       if (sub.cursor < this.base && this.archive) {
         for await (const e of this.archive.scan(sub.cursor + 1, this.base)) {
-          if (!sub.active) return;
-          sub.cursor = e.seq;
-          this.deliver(sub, e);
+          if (!this.subscribers.offer(sub, e)) return;
         }
       }
       while (sub.active && sub.cursor < this.count) {
         const events = await this.readSeqRange(sub.cursor + 1, this.streamBatchEnd(sub.cursor + 1));
-        for (const e of events) {
-          if (!sub.active) return;
-          if (e.seq <= sub.cursor) continue;
-          sub.cursor = e.seq;
-          this.deliver(sub, e);
-        }
+        for (const e of events) if (!this.subscribers.offer(sub, e)) return;
       }
       // Synchronously after the last check of `count`: a commit cannot slip in between, so the
       // next live event is exactly cursor + 1.
       sub.live = true;
     } catch (err) {
       this.logger.error({ err: String(err), cursor: sub.cursor }, 'Event subscription backlog failed');
-      sub.active = false;
-      this.subscribers.delete(sub);
-    }
-  }
-
-  private publish(events: StoredEvent[]): void {
-    for (const sub of this.subscribers) {
-      if (!sub.live) continue;
-      for (const e of events) {
-        if (!sub.active) break;
-        if (e.seq <= sub.cursor) continue;
-        sub.cursor = e.seq;
-        this.deliver(sub, e);
-      }
-    }
-  }
-
-  private deliver(sub: Subscriber, e: StoredEvent): void {
-    try {
-      sub.onEvent(e);
-    } catch (err) {
-      // One faulty subscriber must not stop the log or the others.
-      this.logger.warn({ err: String(err), seq: e.seq }, 'Event subscriber threw');
+      this.subscribers.remove(sub);
     }
   }
 
@@ -896,7 +856,6 @@ export class FileEventStore implements EventStore {
     this.closed = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.appends.drained();
-    for (const sub of this.subscribers) sub.active = false;
     this.subscribers.clear();
     try {
       await this.snapshot();

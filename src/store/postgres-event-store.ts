@@ -1,4 +1,5 @@
 import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
+import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
@@ -58,13 +59,6 @@ interface EventRow {
   hash: string;
 }
 
-interface Subscriber {
-  cursor: number;
-  live: boolean;
-  active: boolean;
-  onEvent: (e: StoredEvent) => void;
-}
-
 /** Connects, applies pending migrations and starts listening for other replicas' appends. */
 export async function openPostgresEventStore(opts: PostgresEventStoreOptions): Promise<PostgresEventStore> {
   const store = new PostgresEventStore(opts);
@@ -110,7 +104,7 @@ export class PostgresEventStore implements EventStore {
   private feedSeq = 0;
   private fetching: Promise<void> | null = null;
   private fetchAgain = false;
-  private subscribers = new Set<Subscriber>();
+  private readonly subscribers: SubscriberSet;
 
   private listener: pg.Client | null = null;
   private reconnectTimer: NodeJS.Timeout | null = null;
@@ -122,6 +116,7 @@ export class PostgresEventStore implements EventStore {
     this.url = opts.url;
     this.clock = opts.clock ?? { now: () => new Date() };
     this.logger = opts.logger ?? noopLogger;
+    this.subscribers = new SubscriberSet(this.logger);
     this.pollIntervalMs = opts.pollIntervalMs ?? 5000;
     this.reconnectDelayMs = opts.reconnectDelayMs ?? 250;
     this.pool = new pg.Pool({
@@ -356,14 +351,8 @@ export class PostgresEventStore implements EventStore {
 
   /** Backlog (seq > fromSeq) then live events from every replica, in order, without gap or repeat. */
   subscribe(fromSeq: number, onEvent: (e: StoredEvent) => void): Unsubscribe {
-    const sub: Subscriber = { cursor: Math.max(0, Math.floor(fromSeq)), live: false, active: !this.closed, onEvent };
-    if (!sub.active) return () => undefined;
-    this.subscribers.add(sub);
-    void this.catchUp(sub);
-    return () => {
-      sub.active = false;
-      this.subscribers.delete(sub);
-    };
+    if (this.closed) return () => undefined;
+    return this.subscribers.add(fromSeq, onEvent, (sub) => this.catchUp(sub));
   }
 
   private async catchUp(sub: Subscriber): Promise<void> {
@@ -387,12 +376,7 @@ export class PostgresEventStore implements EventStore {
     // the feed then skips them for this subscriber, so there is neither gap nor repeat.
     while (sub.active && sub.cursor < this.feedSeq) {
       const events = await this.after(sub.cursor);
-      for (const e of events) {
-        if (!sub.active) return;
-        if (e.seq <= sub.cursor) continue;
-        sub.cursor = e.seq;
-        this.deliver(sub, e);
-      }
+      for (const e of events) if (!this.subscribers.offer(sub, e)) return;
     }
     // Synchronously after the last check of feedSeq: the feed delivers from feedSeq + 1 on.
     sub.live = true;
@@ -454,24 +438,7 @@ export class PostgresEventStore implements EventStore {
       this.head = { seq: last.seq, hash: last.hash };
       this.lastAppendAt = last.time;
     }
-    for (const sub of this.subscribers) {
-      if (!sub.live) continue;
-      for (const e of fresh) {
-        if (!sub.active) break;
-        if (e.seq <= sub.cursor) continue;
-        sub.cursor = e.seq;
-        this.deliver(sub, e);
-      }
-    }
-  }
-
-  private deliver(sub: Subscriber, e: StoredEvent): void {
-    try {
-      sub.onEvent(e);
-    } catch (err) {
-      // One faulty subscriber must not stop the feed or the others.
-      this.logger.warn({ err: String(err), seq: e.seq }, 'Event subscriber threw');
-    }
+    this.subscribers.publish(fresh);
   }
 
   /** A dedicated connection (LISTEN does not survive being returned to a pool). */
@@ -554,7 +521,6 @@ export class PostgresEventStore implements EventStore {
     await this.appends.drained();
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
-    for (const sub of this.subscribers) sub.active = false;
     this.subscribers.clear();
     const listener = this.listener;
     this.listener = null;

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+
 import { join, relative, resolve } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Deployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -21,7 +21,6 @@ import { loadYamlFile, podSpecs, podTemplateMeta, renderKustomization, yamlFiles
 
 const K8S = resolve(import.meta.dirname, '../../k8s');
 const MONITORING = join(K8S, 'monitoring');
-const monitoringPresent = existsSync(join(MONITORING, 'kustomization.yaml'));
 const SECRETS_EXAMPLE = join(K8S, 'base/secrets.example.yaml');
 
 type Validatable = { validate(): void };
@@ -77,7 +76,7 @@ function validateObject({ obj, source }: Rendered): void {
   }
 }
 
-const overlays = ['base', 'overlays/dev', 'overlays/postgres', ...(monitoringPresent ? ['overlays/monitoring'] : [])];
+const overlays = ['base', 'overlays/dev', 'overlays/postgres', 'overlays/monitoring'];
 const rendered: Record<string, Rendered[]> = Object.fromEntries(overlays.map((o) => [o, renderKustomization(join(K8S, o)).objects]));
 const dev = rendered['overlays/dev']!;
 
@@ -127,12 +126,12 @@ function executorJob(): Obj {
 }
 
 describe('k8s/ YAML files', () => {
-  const all = yamlFilesUnder(K8S).filter((f) => monitoringPresent || !f.startsWith(MONITORING + '/'));
+  const all = yamlFilesUnder(K8S);
 
   it('all parse, and every file of Kubernetes objects is reachable from a kustomization', () => {
     const read = new Set<string>();
     for (const o of overlays) for (const f of renderKustomization(join(K8S, o)).filesRead) read.add(f);
-    if (monitoringPresent) for (const f of renderKustomization(MONITORING).filesRead) read.add(f);
+    for (const f of renderKustomization(MONITORING).filesRead) read.add(f);
     expect(all.length).toBeGreaterThan(5);
     const orphans = all
       .filter((f) => !read.has(f) && !/\.example\.ya?ml$/.test(f))
@@ -412,7 +411,7 @@ describe.each(overlays)('workloads in %s', (overlay) => {
 
 describe('monitoring overlay', () => {
   // Shown as skipped (not passed) while k8s/monitoring/kustomization.yaml does not exist.
-  it.skipIf(!monitoringPresent)('adds the ServiceMonitor leviathan-spider, scraping the `metrics` port of Service leviathan-spider', () => {
+  it('adds the ServiceMonitor leviathan-spider, scraping the `metrics` port of Service leviathan-spider', () => {
     const objects = rendered['overlays/monitoring']!;
     const sm = find(objects, 'ServiceMonitor', 'leviathan-spider');
     const svc = find(objects, 'Service', 'leviathan-spider');
