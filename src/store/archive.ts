@@ -1,11 +1,11 @@
 import { constants } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { checkLink, GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
+import { GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
 import { matchesFilter, StoreError, type EventFilter } from './event-store.ts';
 import { scanLines } from './ndjson-scan.ts';
 import { nodeStoreFs, type StoreFs } from './store-fs.ts';
-import { parseLogLine } from './verify.ts';
+import { parseLogLine, verifyLines } from './verify.ts';
 
 /** Directory (inside the store directory) holding compacted log segments. */
 export const ARCHIVE_DIR = 'archive';
@@ -234,47 +234,3 @@ export async function firstLine(path: string, sfs: StoreFs = nodeStoreFs): Promi
   }
 }
 
-type LinesResult =
-  | { ok: true; count: number; head: { seq: number; hash: string }; tornTailBytes: number }
-  | { ok: false; count: number; firstBad: { seq: number; reason: string } };
-
-/** Checks every line of an NDJSON file links to the one before, starting from `prev`. */
-async function verifyLines(path: string, prev: { seq: number; hash: string }, sfs: StoreFs, tornTailAllowed: boolean): Promise<LinesResult> {
-  let fd: number;
-  try {
-    fd = await sfs.open(path, constants.O_RDONLY);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tornTailAllowed) return { ok: true, count: 0, head: prev, tornTailBytes: 0 };
-    return { ok: false, count: 0, firstBad: { seq: prev.seq + 1, reason: `cannot open: ${(err as NodeJS.ErrnoException).code ?? String(err)}` } };
-  }
-  try {
-    const size = (await sfs.fstat(fd)).size;
-    let count = 0;
-    let unparsableAt: number | null = null;
-    let firstBad: { seq: number; reason: string } | null = null;
-    const { end } = await scanLines(sfs, fd, 0, size, (buf, start, stop, offset) => {
-      if (unparsableAt !== null) {
-        firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
-        return false;
-      }
-      const e = parseLogLine(buf.toString('utf8', start, stop));
-      if (e === null) {
-        unparsableAt = offset;
-        return;
-      }
-      const problem = checkLink(e, prev);
-      if (problem) {
-        firstBad = { seq: problem.seq, reason: problem.reason };
-        return false;
-      }
-      prev = { seq: e.seq, hash: e.hash };
-      count++;
-    });
-    if (firstBad !== null) return { ok: false, count, firstBad };
-    const tornTailBytes = size - (unparsableAt ?? end);
-    if (tornTailBytes > 0 && !tornTailAllowed) return { ok: false, count, firstBad: { seq: prev.seq + 1, reason: 'unterminated or unparsable line' } };
-    return { ok: true, count, head: prev, tornTailBytes };
-  } finally {
-    await sfs.close(fd);
-  }
-}

@@ -47,22 +47,30 @@ export async function verifyLogFile(
   path: string,
   sfs: StoreFs = nodeStoreFs,
 ): Promise<VerifyResult & { tornTailBytes: number }> {
+  const r = await verifyLines(path, { seq: 0, hash: GENESIS_HASH }, sfs, true);
+  return r.ok ? { ok: true, count: r.count, head: r.head.hash, tornTailBytes: r.tornTailBytes } : { ...r, tornTailBytes: 0 };
+}
+
+export type LinesResult =
+  | { ok: true; count: number; head: { seq: number; hash: string }; tornTailBytes: number }
+  | { ok: false; count: number; firstBad: { seq: number; reason: string } };
+
+/** Checks every line of an NDJSON file links to the one before, starting from `prev`. */
+export async function verifyLines(path: string, prev: { seq: number; hash: string }, sfs: StoreFs, tornTailAllowed: boolean): Promise<LinesResult> {
   let fd: number;
   try {
     fd = await sfs.open(path, constants.O_RDONLY);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { ok: true, count: 0, head: GENESIS_HASH, tornTailBytes: 0 };
-    throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tornTailAllowed) return { ok: true, count: 0, head: prev, tornTailBytes: 0 };
+    return { ok: false, count: 0, firstBad: { seq: prev.seq + 1, reason: `cannot open: ${(err as NodeJS.ErrnoException).code ?? String(err)}` } };
   }
   try {
     const size = (await sfs.fstat(fd)).size;
-    let prev = { seq: 0, hash: GENESIS_HASH };
     let count = 0;
     let unparsableAt: number | null = null;
     let firstBad: { seq: number; reason: string } | null = null;
     const { end } = await scanLines(sfs, fd, 0, size, (buf, start, stop, offset) => {
       if (unparsableAt !== null) {
-        // An unparsable line followed by more lines is damage in the middle, not a torn tail.
         firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
         return false;
       }
@@ -79,9 +87,10 @@ export async function verifyLogFile(
       prev = { seq: e.seq, hash: e.hash };
       count++;
     });
-    if (firstBad !== null) return { ok: false, count, firstBad, tornTailBytes: 0 };
-    const tornFrom = unparsableAt ?? end;
-    return { ok: true, count, head: prev.hash, tornTailBytes: size - tornFrom };
+    if (firstBad !== null) return { ok: false, count, firstBad };
+    const tornTailBytes = size - (unparsableAt ?? end);
+    if (tornTailBytes > 0 && !tornTailAllowed) return { ok: false, count, firstBad: { seq: prev.seq + 1, reason: 'unterminated or unparsable line' } };
+    return { ok: true, count, head: prev, tornTailBytes };
   } finally {
     await sfs.close(fd);
   }
