@@ -4,8 +4,7 @@
  * (GITHUB_SERVER_URL=file://…) → agent script → push → pull request on the fake GitHub server →
  * attempt and PR events → `pr.merged` (as the webhook would post it) → task completed, no open PRs.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -18,45 +17,17 @@ import { LocalProcessExecutor } from '../../src/executors/local-process.ts';
 import type { StoredEvent } from '../../src/events/envelope.ts';
 import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
+import { git, seedBareRepository } from '../worker/harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const AGENT = join(ROOT, 'fixtures/agents/good-change.sh');
 const TARGET = 'acme/widgets';
 const GITHUB_TOKEN = 'ghs_e2eFAKEtoken0123456789abcdefghijklmn';
 
-const GIT_ENV = {
-  ...process.env,
-  GIT_CONFIG_NOSYSTEM: '1',
-  GIT_CONFIG_GLOBAL: '/dev/null',
-  GIT_AUTHOR_NAME: 'Seed',
-  GIT_AUTHOR_EMAIL: 'seed@example.com',
-  GIT_COMMITTER_NAME: 'Seed',
-  GIT_COMMITTER_EMAIL: 'seed@example.com',
-};
-const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-
 /** A bare repository at `<root>/git/acme/widgets.git`, as `<GITHUB_SERVER_URL>/<owner>/<repo>.git`. */
 async function seedRepository(root: string): Promise<string> {
   const bare = join(root, 'git', `${TARGET}.git`);
-  const seed = join(root, 'seed');
-  await mkdir(dirname(bare), { recursive: true });
-  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
-  git(root, 'init', '--quiet', '--initial-branch=main', seed);
-  const files: Record<string, string> = {
-    'README.md': '# Widgets\n',
-    'docs/guide.md': '# Guide\n',
-    'docs/obsolete.md': 'old stuff\n',
-    'docs/old-name.md': 'a page with a long enough body to be detected as a rename\n'.repeat(5),
-    'docs/build.sh': 'echo build\n',
-    'src/index.ts': 'export const x = 1;\n',
-  };
-  for (const [p, content] of Object.entries(files)) {
-    await mkdir(dirname(join(seed, p)), { recursive: true });
-    await writeFile(join(seed, p), content);
-  }
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'seed');
-  git(seed, 'push', '--quiet', bare, 'main');
+  await seedBareRepository(bare, join(root, 'seed'));
   return bare;
 }
 

@@ -3,12 +3,14 @@
  * loopback that stores events like the real one (idempotent ids), and an assignment builder.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import nock from 'nock';
+import { afterEach, beforeEach, expect } from 'vitest';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 
 /** A GitHub installation token look-alike (`ghs_` + 36 characters); the same string crashes.sh prints. */
@@ -33,13 +35,14 @@ export function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
-/** A temp dir holding a seeded bare origin (`origin.git`), a work dir and an agent output dir. */
-export async function makeOrigin(): Promise<{ root: string; bare: string; remoteUrl: string; workDir: string; outDir: string }> {
-  const root = await mkdtemp(path.join(os.tmpdir(), 'leviathan-worker-test-'));
-  const bare = path.join(root, 'origin.git');
-  const seed = path.join(root, 'seed');
-  git(root, 'init', '--quiet', '--bare', '--initial-branch=main', bare);
-  git(root, 'init', '--quiet', '--initial-branch=main', seed);
+/**
+ * Creates a bare repository at `bare` whose `main` holds a small fixed tree (docs/, src/, a file
+ * long enough to be detected as a rename), seeded through a scratch clone at `seedDir`.
+ */
+export async function seedBareRepository(bare: string, seedDir: string): Promise<void> {
+  await mkdir(path.dirname(bare), { recursive: true });
+  git(path.dirname(bare), 'init', '--quiet', '--bare', '--initial-branch=main', bare);
+  git(path.dirname(bare), 'init', '--quiet', '--initial-branch=main', seedDir);
   const files: Record<string, string> = {
     'README.md': '# Widgets\n',
     'docs/guide.md': '# Guide\n',
@@ -49,12 +52,19 @@ export async function makeOrigin(): Promise<{ root: string; bare: string; remote
     'src/index.ts': 'export const x = 1;\n',
   };
   for (const [p, content] of Object.entries(files)) {
-    await mkdir(path.dirname(path.join(seed, p)), { recursive: true });
-    await writeFile(path.join(seed, p), content);
+    await mkdir(path.dirname(path.join(seedDir, p)), { recursive: true });
+    await writeFile(path.join(seedDir, p), content);
   }
-  git(seed, 'add', '-A');
-  git(seed, 'commit', '--quiet', '-m', 'seed');
-  git(seed, 'push', '--quiet', bare, 'main');
+  git(seedDir, 'add', '-A');
+  git(seedDir, 'commit', '--quiet', '-m', 'seed');
+  git(seedDir, 'push', '--quiet', bare, 'main');
+}
+
+/** A temp dir holding a seeded bare origin (`origin.git`), a work dir and an agent output dir. */
+export async function makeOrigin(): Promise<{ root: string; bare: string; remoteUrl: string; workDir: string; outDir: string }> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'leviathan-worker-test-'));
+  const bare = path.join(root, 'origin.git');
+  await seedBareRepository(bare, path.join(root, 'seed'));
   const workDir = path.join(root, 'work');
   const outDir = path.join(root, 'out');
   await mkdir(workDir);
@@ -278,3 +288,30 @@ export class FakeGitHttpServer {
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 }
+
+/** What every worker test starts with: a seeded origin, a fake control plane, captured logs. */
+export interface WorkerFixture {
+  origin: Awaited<ReturnType<typeof makeOrigin>>;
+  cp: FakeControlPlane;
+  logs: ReturnType<typeof captureLogs>;
+}
+
+/**
+ * Registers the per-test setup and teardown and hands each test's fixture to `use`. Teardown
+ * fails the test on any GitHub mock it set up but did not use.
+ */
+export function useWorkerFixture(use: (f: WorkerFixture) => void): void {
+  let current: WorkerFixture;
+  beforeEach(async () => {
+    current = { origin: await makeOrigin(), cp: await new FakeControlPlane().start(), logs: captureLogs() };
+    use(current);
+  });
+  afterEach(async () => {
+    const unused = nock.pendingMocks();
+    nock.cleanAll();
+    await current.cp.stop();
+    await rm(current.origin.root, { recursive: true, force: true });
+    expect(unused).toEqual([]);
+  });
+}
+

@@ -1,30 +1,17 @@
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import nock from 'nock';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/env.ts';
 import { repositoryUrl, workerMain } from '../../src/worker/main.ts';
-import { AGENTS, API_TOKEN, assignment, captureLogs, FakeControlPlane, FAKE_TOKEN, git, makeOrigin } from './harness.ts';
+import { AGENTS, API_TOKEN, assignment, captureLogs, FakeControlPlane, FAKE_TOKEN, git, makeOrigin, useWorkerFixture } from './harness.ts';
 
 type Origin = Awaited<ReturnType<typeof makeOrigin>>;
 let origin: Origin;
 let cp: FakeControlPlane;
 let logs: ReturnType<typeof captureLogs>;
 
-beforeEach(async () => {
-  origin = await makeOrigin();
-  cp = await new FakeControlPlane().start();
-  logs = captureLogs();
-});
-
-afterEach(async () => {
-  // Every GitHub mock a test set up must have been used.
-  const unused = nock.pendingMocks();
-  nock.cleanAll();
-  await cp.stop();
-  await rm(origin.root, { recursive: true, force: true });
-  expect(unused).toEqual([]);
-});
+useWorkerFixture((f) => ({ origin, cp, logs } = f));
 
 function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.stringify(assignment())) {
   const processEnv: Record<string, string | undefined> = {

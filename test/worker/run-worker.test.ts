@@ -1,10 +1,10 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import nock from 'nock';
 import pino from 'pino';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { HttpEventSink, type EventSink } from '../../src/worker/control-plane-client.ts';
 import { staticToken } from '../../src/worker/credentials.ts';
@@ -22,6 +22,7 @@ import {
   FakeGitHttpServer,
   git,
   makeOrigin,
+  useWorkerFixture,
 } from './harness.ts';
 
 type Origin = Awaited<ReturnType<typeof makeOrigin>>;
@@ -30,20 +31,7 @@ let origin: Origin;
 let cp: FakeControlPlane;
 let logs: ReturnType<typeof captureLogs>;
 
-beforeEach(async () => {
-  origin = await makeOrigin();
-  cp = await new FakeControlPlane().start();
-  logs = captureLogs();
-});
-
-afterEach(async () => {
-  // Every GitHub mock a test set up must have been used.
-  const unused = nock.pendingMocks();
-  nock.cleanAll();
-  await cp.stop();
-  await rm(origin.root, { recursive: true, force: true });
-  expect(unused).toEqual([]);
-});
+useWorkerFixture((f) => ({ origin, cp, logs } = f));
 
 function deps(agent: string, over: Partial<WorkerDeps> & { a?: WorkerAssignment; sink?: EventSink } = {}): WorkerDeps {
   const a = over.a ?? assignment();
