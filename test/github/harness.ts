@@ -1,3 +1,5 @@
+import { afterEach, beforeEach } from 'vitest';
+import { GitHubMock } from '../helpers/github-mock.ts';
 import type { Executor } from '../../src/executors/executor.ts';
 import { createHmac, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -128,3 +130,21 @@ export function asLeviathanPr<T extends Record<string, any>>(payload: T, attempt
   pr.labels = [{ id: 1, node_id: 'L1', url: '', name: 'leviathan', color: 'ededed', default: false, description: null }];
   return payload;
 }
+
+/**
+ * Per test: a GitHub mock and a control plane with the App configured; afterwards every mock must
+ * have been used and the control plane is destroyed. A test that restarts the control plane passes
+ * `current` so the one it left running is the one destroyed.
+ */
+export function useApp(use: (app: { cp: TestControlPlane; gh: GitHubMock }) => void, current?: () => TestControlPlane): void {
+  let app: { cp: TestControlPlane; gh: GitHubMock };
+  beforeEach(async () => {
+    app = { gh: new GitHubMock(), cp: await startApp() };
+    use(app);
+  });
+  afterEach(async () => {
+    await app.gh.done();
+    await (current?.() ?? app.cp).destroy();
+  });
+}
+

@@ -1,20 +1,13 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
-import { post, startApp } from './harness.ts';
+import { post, useApp } from './harness.ts';
 
 const T = 'acme/radix';
 let cp: TestControlPlane;
 let gh: GitHubMock;
 
-beforeEach(async () => {
-  gh = new GitHubMock();
-  cp = await startApp();
-});
-afterEach(async () => {
-  await gh.done();
-  await cp.destroy();
-});
+useApp((a) => ({ cp, gh } = a));
 
 describe('policy proposals with the GitHub App configured', () => {
   it('open a pull request with the installation client, never writing the default branch', async () => {

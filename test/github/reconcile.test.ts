@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
-import { events, post, startApp, targetsOf, until } from './harness.ts';
+import { events, post, targetsOf, until, useApp } from './harness.ts';
 
 let cp: TestControlPlane;
 let gh: GitHubMock;
 
-beforeEach(async () => {
-  gh = new GitHubMock();
-  cp = await startApp();
-});
-afterEach(async () => {
-  await gh.done();
-  await cp.destroy();
-});
+useApp((a) => ({ cp, gh } = a));
 
 async function reconcile(): Promise<{ corrections: Array<Record<string, unknown>>; errors: Array<Record<string, unknown>> }> {
   const res = await cp.api('/v1/reconcile', { method: 'POST' });

@@ -1,19 +1,12 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../../helpers/control-plane.ts';
 import { GitHubMock } from '../../helpers/github-mock.ts';
-import { deliver, events, example, post, startApp, targetsOf, until } from '../harness.ts';
+import { deliver, events, example, post, targetsOf, until, useApp } from '../harness.ts';
 
 let cp: TestControlPlane;
 let gh: GitHubMock;
 
-beforeEach(async () => {
-  gh = new GitHubMock();
-  cp = await startApp();
-});
-afterEach(async () => {
-  await gh.done();
-  await cp.destroy();
-});
+useApp((a) => ({ cp, gh } = a));
 
 /** The background half of a registration: default branch, then the three contract files. */
 function registration(installation: number, target: string, branch = 'main'): void {

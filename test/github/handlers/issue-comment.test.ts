@@ -1,23 +1,17 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../../helpers/control-plane.ts';
 import { GitHubMock } from '../../helpers/github-mock.ts';
 import { COMMANDS } from '../../../src/github/commands/registry.ts';
 import { FakeExecutor } from '../../scheduler/fake-executor.ts';
-import { deliver, events, example, fixture, post, startApp, targetsOf, until } from '../harness.ts';
+import { deliver, events, example, fixture, post, startApp, targetsOf, until, useApp } from '../harness.ts';
 
 const TARGET = 'Codertocat/Hello-World';
 const COMMENT_ID = 492700400;
 let cp: TestControlPlane;
 let gh: GitHubMock;
 
-beforeEach(async () => {
-  gh = new GitHubMock();
-  cp = await startApp();
-});
-afterEach(async () => {
-  await gh.done();
-  await cp.destroy();
-});
+// Some tests restart the control plane with an executor: the one left running is destroyed.
+useApp((a) => ({ cp, gh } = a), () => cp);
 
 /** A real issue_comment.created payload (or the derived one on a PR) with our command as body. */
 function comment(body: string, opts: { onPr?: boolean; prBody?: string } = {}): Record<string, any> {
