@@ -3,6 +3,7 @@ import type { BacklogTask, EffectivePolicy } from '../../src/contract/types.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH } from '../../src/executors/kubernetes-job.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 
 const NS = 'leviathan';
 
@@ -23,18 +24,7 @@ function task(overrides: Partial<BacklogTask> = {}): BacklogTask {
   };
 }
 
-const policy: EffectivePolicy = {
-  max_open_prs: 2,
-  circuit_breaker: { consecutive_failures: 2, cooldown_minutes: 60 },
-  attempt_timeout_minutes: 15,
-  max_attempts_per_task: 2,
-  max_concurrent_attempts: 1,
-  max_tasks_per_day: null,
-  allowed_paths: {},
-  forbidden_paths: ['.git/**'],
-  max_files_per_task: {},
-  sources: {},
-};
+const policy: EffectivePolicy = { ...DEFAULT_POLICY, forbidden_paths: ['.git/**'], sources: {} };
 
 function assignment(overrides: Partial<WorkerAssignment> = {}): WorkerAssignment {
   return {

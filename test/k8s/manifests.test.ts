@@ -17,6 +17,7 @@ import { envSchema } from '../../src/env.ts';
 import { KubernetesJobExecutor } from '../../src/executors/kubernetes-job.ts';
 import { APP_LABEL, WORKER_APP } from '../../src/kubernetes/labels.ts';
 import { loadYamlFile, podSpecs, podTemplateMeta, renderKustomization, yamlFilesUnder, type Obj, type Rendered } from './render-kustomization.ts';
+import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 
 const K8S = resolve(import.meta.dirname, '../../k8s');
 const MONITORING = join(K8S, 'monitoring');
@@ -109,18 +110,7 @@ function executorJob(): Obj {
     default_branch: 'main',
     timeout_seconds: 900,
     task: { id: 't', title: 't', scope: 'docs', priority: 'low', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'], acceptance_criteria: [], estimated_size: 's', line: 1 },
-    policy: {
-      max_open_prs: 2,
-      circuit_breaker: { consecutive_failures: 2, cooldown_minutes: 60 },
-      attempt_timeout_minutes: 15,
-      max_attempts_per_task: 2,
-      max_concurrent_attempts: 1,
-      max_tasks_per_day: null,
-      allowed_paths: {},
-      forbidden_paths: [],
-      max_files_per_task: {},
-      sources: {},
-    },
+    policy: { ...DEFAULT_POLICY, sources: {} },
   }) as Obj;
 }
 

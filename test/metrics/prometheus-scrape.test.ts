@@ -1,29 +1,18 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SCRAPE_JOBS } from '../../src/metrics/metric-names.ts';
 import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 /** Debian's Prometheus; PROMETHEUS overrides the path. */
 const PROMETHEUS = process.env.PROMETHEUS ?? '/usr/bin/prometheus';
 const WAIT_MS = 30_000;
 const T = 'acme/web';
 
-/** A port nobody listens on right now (Prometheus needs one for its own HTTP API). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 let cp: TestControlPlane | null = null;
 let prometheus: ChildProcess | null = null;

@@ -8,7 +8,6 @@
 import { execFile } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,6 +26,7 @@ import { FakeExecutor } from '../scheduler/fake-executor.ts';
 import { seedEvents, taskSummary } from '../scheduler/seed.ts';
 import { record } from './helpers/figures.ts';
 import { deliverTo, prPayload, startLeviathan } from './helpers/leviathan.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -202,14 +202,6 @@ describe('GitHub failing during a scheduler cycle', () => {
 
 describe('control plane unreachable from a worker (separate processes)', () => {
   const child = join(root, 'test/reliability/helpers/sink-child.ts');
-  const freePort = () =>
-    new Promise<number>((resolve) => {
-      const s = createServer().listen(0, '127.0.0.1', () => {
-        const { port } = s.address() as { port: number };
-        s.close(() => resolve(port));
-      });
-    });
-
   it('buffers while the control plane is down and delivers once it is back, exactly once', { timeout: 60_000 }, async () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;

@@ -1,5 +1,4 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -11,6 +10,7 @@ import { BacklogReadError, type BacklogRefresher } from '../../src/scheduler/bac
 import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { FakeExecutor } from './fake-executor.ts';
 import { eventsOf, post, seedEvents, TARGET, taskSummary } from './seed.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 interface LogLine {
   level: number;
@@ -207,12 +207,3 @@ describe('leviathan tick against a real control plane', () => {
   });
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}

@@ -5,7 +5,6 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import type { StoredEvent } from '../../src/events/envelope.ts';
 import { openPostgresEventStore } from '../../src/store/postgres-event-store.ts';
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { expectValidChain } from './event-store-contract.ts';
+import { freePort } from '../helpers/free-port.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'replica-test-token-0123456789';
@@ -42,16 +42,6 @@ afterEach(async () => {
   await Promise.all(dirs.splice(0).map((d) => rm(d, { recursive: true, force: true })));
 });
 
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** Starts `node bin/leviathan.mjs serve` on the database and waits for /health. */
 async function startReplica(databaseUrl: string): Promise<Replica> {
