@@ -68,8 +68,6 @@ export const newEventSchema = z
   })
   .strict();
 
-export type NewEventInput = z.input<typeof newEventSchema>;
-
 /** A validated new event with its id and actor settled, ready to be sequenced. */
 export interface NewEvent {
   id: string;

@@ -40,17 +40,13 @@ export type TargetStatus = (typeof TARGET_STATUSES)[number];
 
 /** `leviathan_attempts_total{status}`. */
 export const ATTEMPT_STATUSES = ['success', 'failure'] as const;
-/** Values of the `status` label on `leviathan_attempts_total`. */
-export type AttemptStatus = (typeof ATTEMPT_STATUSES)[number];
 
 /**
- * `leviathan_attempt_failures_total{failure_type}`: the vocabulary's FAILURE_TYPES. Closed on purpose: a failure type a worker
- * reports that is not listed here is counted as `other`, so a misbehaving worker cannot create
- * unbounded series.
+ * `leviathan_attempt_failures_total{failure_type}`: the vocabulary's FAILURE_TYPES. Closed on
+ * purpose: a failure type a worker reports that is not listed is counted as `other`, so a
+ * misbehaving worker cannot create unbounded series.
  */
 export const METRIC_FAILURE_TYPES = FAILURE_TYPES;
-/** Values of the `failure_type` label on `leviathan_attempt_failures_total`. */
-export type MetricFailureType = (typeof METRIC_FAILURE_TYPES)[number];
 
 /**
  * Bucket boundaries (seconds) for `leviathan_attempt_duration_seconds`. Attempts run from under a
