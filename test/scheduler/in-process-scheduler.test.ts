@@ -19,8 +19,10 @@ describe('the in-process scheduler (serve on one machine)', () => {
     expect(status.scheduler.next_tick_at).not.toBeNull();
     expect(Date.parse(status.scheduler.next_tick_at!) % 1000).toBe(0);
 
+    // A tick may already have run before the seed arrived: wait for one that starts the task.
     const deadline = Date.now() + 5000;
-    while ((await eventsOf(cp, 'scheduler.cycle_completed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    const cycleStarted = async () => executor.started.length > 0 && (await eventsOf(cp!, 'attempt.created')).length > 0;
+    while (!(await cycleStarted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(executor.started.map((a) => [a.target, a.task.id])).toEqual([[TARGET, 'docs']]);
   });
 
