@@ -22,6 +22,7 @@ import type { Env } from './env.ts';
 import { Projector } from './projections/projector.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openFileEventStore } from './store/file-event-store.ts';
+import { PROJECTION_FILE } from './store/retention.ts';
 import { openPostgresEventStore } from './store/postgres-event-store.ts';
 import { createGitHubIntegration, type GitHubOptions } from './github/integration.ts';
 import { VERSION } from './version.ts';
@@ -107,7 +108,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       ? await openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
       : await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger }));
   const projector = new Projector(store, {
-    snapshotPath: join(env.LEVIATHAN_DATA_DIR, 'projection.json'),
+    snapshotPath: join(env.LEVIATHAN_DATA_DIR, PROJECTION_FILE),
     snapshotEvery: 10_000,
     logger,
   });
@@ -175,7 +176,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
             },
           );
     await github?.start();
-    const watch = wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
+    const watch = await wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
     // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
     if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
       scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
@@ -209,16 +210,16 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
 }
 
 /** Builds the executor for triggers and, for local workers, watches for ones that end without reporting. */
-function wireExecutor(
+async function wireExecutor(
   env: Env,
   scheduler: InProcessScheduler,
   ctx: { url: string; writeToken: string | null; logger: Logger; clock: Clock; store: EventStore; projector: Projector; override: Executor | null | undefined },
-): { stop(): void } | null {
+): Promise<{ stop(): void } | null> {
   try {
     scheduler.executor =
       ctx.override !== undefined
         ? ctx.override
-        : createExecutor(env, {
+        : await createExecutor(env, {
             controlPlaneUrl: env.LEVIATHAN_EXECUTOR === 'local' ? ctx.url : env.LEVIATHAN_CONTROL_PLANE_URL,
             apiToken: ctx.writeToken,
             processEnv: process.env,

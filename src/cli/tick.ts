@@ -27,7 +27,7 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
   const logger = opts.logger ?? pino({ name: 'leviathan-scheduler', level: env.LOG_LEVEL, redact: { paths: ['token', 'authorization', 'privateKey'], censor: '***' } });
   try {
     const token = await clientToken(env);
-    const executor = opts.executor ?? buildExecutor(env, token, opts.processEnv ?? {}, logger);
+    const executor = opts.executor ?? (await buildExecutor(env, token, opts.processEnv ?? {}, logger));
     const refresher = opts.refresher !== undefined ? opts.refresher : await refresherFromEnv(env, logger);
     const result = await runCycle({
       controlPlane: new HttpSchedulerControlPlane({ url: env.LEVIATHAN_CONTROL_PLANE_URL, token }),
@@ -58,9 +58,9 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
  * A misconfigured executor still lets the cycle run: every start fails with the fix, recorded as
  * error executor_failed where the console shows it, instead of a CronJob that silently crashes.
  */
-function buildExecutor(env: Env, token: string | null, processEnv: Record<string, string | undefined>, logger: Logger): Executor {
+async function buildExecutor(env: Env, token: string | null, processEnv: Record<string, string | undefined>, logger: Logger): Promise<Executor> {
   try {
-    return createExecutor(env, { controlPlaneUrl: env.LEVIATHAN_CONTROL_PLANE_URL, apiToken: token, processEnv, logger });
+    return await createExecutor(env, { controlPlaneUrl: env.LEVIATHAN_CONTROL_PLANE_URL, apiToken: token, processEnv, logger });
   } catch (err) {
     const message = (err as Error).message;
     return {

@@ -1,5 +1,4 @@
 import type { IncomingMessage } from 'node:http';
-import { ProbotOctokit } from 'probot';
 import type { Logger } from 'pino';
 import type { Principal } from '../api/auth.ts';
 import { ApiError } from '../api/errors.ts';
@@ -20,8 +19,9 @@ const COOKIE_WRITES = [
   /^\/v1\/tasks\/trigger$/,
 ];
 
-/** A GitHub client acting as the signed-in user (their OAuth token). */
-export function userClient(token: string, baseUrl: string): GitHubClient {
+/** A GitHub client acting as the signed-in user (their OAuth token); probot is loaded on first sign-in. */
+export async function userClient(token: string, baseUrl: string): Promise<GitHubClient> {
+  const { ProbotOctokit } = await import('probot');
   return new ProbotOctokit({ auth: { token }, baseUrl, retry: { enabled: false }, throttle: { enabled: false } });
 }
 
@@ -40,7 +40,7 @@ export class ConsolePrincipals {
       /** Checks a token session's API token again (the same TokenAuth as the bearer header). */
       verifyToken: (token: string) => Principal | null;
       now?: () => number;
-      client?: (token: string) => GitHubClient;
+      client?: (token: string) => GitHubClient | Promise<GitHubClient>;
     },
   ) {}
 
@@ -103,7 +103,7 @@ export class ConsolePrincipals {
     const client = this.opts.client ?? ((t: string) => userClient(t, this.opts.githubApiUrl));
     let ok = false;
     try {
-      ok = mayChange(await repoPermission(client(session.githubToken!), owner, repo, session.login!));
+      ok = mayChange(await repoPermission(await client(session.githubToken!), owner, repo, session.login!));
     } catch (err) {
       // Fail closed: an unanswered permission check refuses the action (and is not cached).
       this.opts.logger.warn({ err, target, actor: session.actor }, 'Console: permission check failed');

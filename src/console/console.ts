@@ -229,7 +229,7 @@ export async function createConsole(opts: ConsoleOptions): Promise<Console> {
           code,
           redirectUri: callbackUrl(req),
         });
-        const client = userClient(userToken, opts.env.GITHUB_API_URL);
+        const client = await userClient(userToken, opts.env.GITHUB_API_URL);
         const user = await fetchUser(client);
         if (!(await mayView(client, opts.targets(), orgs))) {
           opts.logger.warn({ login: user.login }, 'Console: sign-in refused (no access to any target or allowed organisation)');

@@ -1,8 +1,6 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Env } from '../env.ts';
 import type { Executor } from './executor.ts';
-import { KubernetesJobExecutor } from './kubernetes-job.ts';
 import { LocalProcessExecutor } from './local-process.ts';
 
 /** What the composition root knows besides Env. */
@@ -53,9 +51,10 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
 /**
  * Builds the executor chosen by LEVIATHAN_EXECUTOR: a local child process (embedded default) or
  * a Kubernetes Job (in-cluster config, else the kubeconfig). Throws when the Kubernetes executor
- * lacks LEVIATHAN_WORKER_IMAGE.
+ * lacks LEVIATHAN_WORKER_IMAGE. The Kubernetes client is imported only for that executor: it is
+ * ~110 MB of RSS that the embedded mode never needs.
  */
-export function createExecutor(env: Env, ctx: ExecutorContext): Executor {
+export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Executor> {
   switch (env.LEVIATHAN_EXECUTOR) {
     case 'local':
       return new LocalProcessExecutor({
@@ -67,6 +66,7 @@ export function createExecutor(env: Env, ctx: ExecutorContext): Executor {
       if (!env.LEVIATHAN_WORKER_IMAGE) {
         throw new Error('LEVIATHAN_EXECUTOR=kubernetes needs LEVIATHAN_WORKER_IMAGE (the image of this release, pinned by tag or digest).');
       }
+      const [{ KubeConfig }, { KubernetesJobExecutor }] = await Promise.all([import('@kubernetes/client-node'), import('./kubernetes-job.ts')]);
       const kubeConfig = new KubeConfig();
       // In a pod this is the service account (in-cluster); elsewhere $KUBECONFIG or ~/.kube/config.
       kubeConfig.loadFromDefault();

@@ -1,4 +1,16 @@
-import { ApiException } from '@kubernetes/client-node';
+/**
+ * The client's ApiException, recognised by shape: importing the class would load the whole
+ * @kubernetes/client-node package (~110 MB of RSS) into every `serve`, even on the local executor.
+ */
+interface ApiExceptionLike {
+  code: number;
+  body: unknown;
+  headers: unknown;
+}
+
+function isApiException(err: unknown): err is ApiExceptionLike {
+  return err instanceof Error && typeof (err as Partial<ApiExceptionLike>).code === 'number' && 'body' in err && 'headers' in err;
+}
 
 /** Stable codes for failures talking to the Kubernetes API; mapped to HTTP in `api/` only. */
 export const KubernetesErrorCode = {
@@ -71,7 +83,7 @@ function codeForStatus(status: number): KubernetesErrorCode {
  */
 export function toKubernetesError(err: unknown, action: string): KubernetesError {
   if (err instanceof KubernetesError) return err;
-  if (err instanceof ApiException) {
+  if (isApiException(err)) {
     const status = Number(err.code);
     const body = parseStatus(err.body);
     const reason = typeof body.reason === 'string' ? body.reason : undefined;

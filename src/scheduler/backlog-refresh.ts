@@ -1,6 +1,5 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import { ProbotOctokit } from 'probot';
 import type { Env } from '../env.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { syncBacklog } from '../github/backlog-sync.ts';
@@ -53,7 +52,7 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
     }
     let event: NewEvent;
     try {
-      event = await syncBacklog(this.client(target.installation_id), target.id, target.default_branch, target.backlog.etag, { actor: 'scheduler' });
+      event = await syncBacklog(await this.client(target.installation_id), target.id, target.default_branch, target.backlog.etag, { actor: 'scheduler' });
     } catch (err) {
       const status = (err as { status?: unknown })?.status;
       const headers = (err as { response?: { headers?: Record<string, string | undefined> } })?.response?.headers ?? {};
@@ -75,9 +74,11 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
     return event.type === 'backlog.unchanged' ? null : event;
   }
 
-  private client(installationId: number): GitHubClient {
+  private async client(installationId: number): Promise<GitHubClient> {
     let c = this.clients.get(installationId);
     if (!c) {
+      // Imported on first use: a control plane without the App never loads probot.
+      const { ProbotOctokit } = await import('probot');
       c = new (ProbotOctokit.plugin(rateLimitPlugin))({
         auth: { appId: this.app.appId, privateKey: this.app.privateKey, installationId },
         baseUrl: this.app.baseUrl,
