@@ -73,7 +73,7 @@ export async function seedTargets(dir: string, targets: number, now = new Date()
     await store.append(batch);
     count += batch.length;
   }
-  const projector = new Projector(store, { snapshotPath: join(dir, 'projection.json') });
+  const projector = new Projector(store, { snapshotPath: join(dir, 'projection.ndjson') });
   await projector.start();
   await projector.stop();
   await store.close();
@@ -132,7 +132,7 @@ export async function metricsScrape(report: (row: BenchRow) => void): Promise<vo
 
     // In process: the render itself and the bytes the handler sends, without HTTP and compression.
     const store = await openFileEventStore({ dir });
-    const projector = new Projector(store, { snapshotPath: join(dir, 'projection.json') });
+    const projector = new Projector(store, { snapshotPath: join(dir, 'projection.ndjson') });
     await projector.start();
     const metrics = createMetrics({ projector, clock: { now: () => new Date() } });
     const text = metrics.renderLeviathan().toString();

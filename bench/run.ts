@@ -104,7 +104,7 @@ async function seedLog(dir: string, count: number): Promise<string> {
     await store.append(batch);
   }
   // Serve's own start-up writes the snapshots a long-running server would have.
-  const projector = new Projector(store, { snapshotPath: join(dir, 'projection.json') });
+  const projector = new Projector(store, { snapshotPath: join(dir, 'projection.ndjson') });
   await projector.start();
   await projector.stop();
   await store.close();

@@ -11,7 +11,7 @@ import { nodeStoreFs } from './store-fs.ts';
 import { parseLogLine } from './verify.ts';
 
 /** Name of the projection snapshot the control plane keeps next to the log (src/main.ts). */
-export const PROJECTION_FILE = 'projection.json';
+export const PROJECTION_FILE = 'projection.ndjson';
 /** Manifest written last into a backup: its presence marks the copy complete. */
 export const BACKUP_MANIFEST = 'backup.json';
 

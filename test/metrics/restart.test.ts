@@ -58,7 +58,7 @@ describe('metrics after a restart', () => {
     open.pop();
 
     // Restart without a snapshot: everything rebuilt from the event log alone.
-    await rm(join(dataDir, 'projection.json'), { force: true });
+    await rm(join(dataDir, 'projection.ndjson'), { force: true });
     const third = await startTestControlPlane({ dataDir });
     open.push(third);
     expect(await leviathanSeries(third)).toEqual(before);

@@ -54,7 +54,7 @@ describe('retention: compaction, backup, restore', () => {
     await store.close();
     const project = async () => {
       const s = await openFileEventStore({ dir });
-      const p = new Projector(s, { snapshotPath: join(dir, 'projection.json') });
+      const p = new Projector(s, { snapshotPath: join(dir, 'projection.ndjson') });
       await p.start();
       const state = structuredClone(p.state);
       await p.stop();
@@ -77,7 +77,7 @@ describe('retention: compaction, backup, restore', () => {
 
     // The projection: from its snapshot, and from a full replay of archive + live.
     expect(await project()).toEqual(before);
-    await rm(join(dir, 'projection.json'));
+    await rm(join(dir, 'projection.ndjson'));
     expect(await project()).toEqual(before);
     const s = await openFileEventStore({ dir });
     expect(await verifyChain(s.scan())).toMatchObject({ ok: true, count: N });

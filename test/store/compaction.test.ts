@@ -150,14 +150,14 @@ describe('compaction', () => {
     await fill(dir, 200);
     const project = async (snapshot: boolean) => {
       const store = await openFileEventStore({ dir });
-      const p = new Projector(store, snapshot ? { snapshotPath: join(dir, 'projection.json') } : {});
+      const p = new Projector(store, snapshot ? { snapshotPath: join(dir, 'projection.ndjson') } : {});
       await p.start();
       const state = structuredClone(p.state);
       await p.stop();
       await store.close();
       return state;
     };
-    const expected = await project(true); // also writes projection.json at the head
+    const expected = await project(true); // also writes projection.ndjson at the head
     const events = await (async () => {
       const s = await openFileEventStore({ dir });
       const e = await all(s);
@@ -166,7 +166,7 @@ describe('compaction', () => {
     })();
     await compactStore(dir, at(events, 151));
     expect(await project(true)).toEqual(expected);
-    await rm(join(dir, 'projection.json'));
+    await rm(join(dir, 'projection.ndjson'));
     expect(await project(false)).toEqual(expected);
   });
 

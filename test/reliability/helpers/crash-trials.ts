@@ -3,7 +3,7 @@
  * (single events, batches, retried ids and signed PR webhooks) from eight concurrent clients
  * and is SIGKILLed at a random moment. After every kill: every acknowledged event is there once,
  * seqs are gap-free, the chain verifies, and the projection served after the restart equals one
- * rebuilt from scratch (projection.json deleted, log replayed through evolve).
+ * rebuilt from scratch (projection.ndjson deleted, log replayed through evolve).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -197,8 +197,8 @@ async function trial(n: number, dataDir: string, acked: Set<string>, databaseUrl
   await fresh.stop();
   expect(fresh.state).toEqual(cp.projector.state);
   await cp.close();
-  // … and equals what a restart without projection.json serves.
-  await rm(join(dataDir, 'projection.json'), { force: true });
+  // … and equals what a restart without projection.ndjson serves.
+  await rm(join(dataDir, 'projection.ndjson'), { force: true });
   cp = await startLeviathan(opts);
   const rebuilt = { targets: await json(cp, '/v1/targets'), nodes: await allNodes(cp) };
   await cp.close();
