@@ -12,7 +12,7 @@ export interface PostingTable {
 
 /** The id hash table as it sits in memory (see IdIndex). */
 export interface IdTable {
-  keys: Float64Array;
+  keys: Uint32Array;
   seqs: Uint32Array;
   size: number;
 }
@@ -41,10 +41,10 @@ export interface IndexSnapshot {
   subjects: PostingTable;
 }
 
-const MAGIC = Buffer.from('LVNIDX02', 'latin1');
+const MAGIC = Buffer.from('LVNIDX03', 'latin1');
 
 interface Header {
-  version: 2;
+  version: 3;
   count: number;
   logLength: number;
   logCrc: number;
@@ -60,8 +60,8 @@ interface Header {
 }
 
 /**
- * Layout: `LVNIDX02` | u32 LE header length | header JSON (counts, covered prefix, string
- * tables) | zero padding to 8 | offsets f64[count] | times f64[count] | id keys f64[idCapacity] |
+ * Layout: `LVNIDX03` | u32 LE header length | header JSON (counts, covered prefix, string
+ * tables) | zero padding to 8 | offsets f64[count] | times f64[count] | id keys u32[idCapacity] |
  * typeIds u32[count] | id seqs u32[idCapacity] | target starts u32[targets + 1] | target seqs |
  * subject starts u32[subjects + 1] | subject seqs | u32 LE CRC-32 of everything before it.
  *
@@ -70,7 +70,7 @@ interface Header {
  */
 export function encodeSnapshot(s: IndexSnapshot): Uint8Array[] {
   const header: Header = {
-    version: 2,
+    version: 3,
     count: s.count,
     logLength: s.logLength,
     logCrc: s.logCrc,
@@ -152,18 +152,18 @@ export async function readSnapshot(
     } catch {
       return 'unreadable header';
     }
-    if (h.version !== 2) return `unknown version ${String(h.version)}`;
+    if (h.version !== 3) return `unknown version ${String(h.version)}`;
     const n = h.count;
     const expected =
       start +
-      8 * (2 * n + h.idCapacity) +
-      4 * (n + h.idCapacity + h.targets.length + 1 + h.targetEntries + h.subjects.length + 1 + h.subjectEntries) +
+      8 * (2 * n) +
+      4 * (n + 2 * h.idCapacity + h.targets.length + 1 + h.targetEntries + h.subjects.length + 1 + h.subjectEntries) +
       4;
     if (expected !== size) return 'truncated';
     const room = n + spare(n);
     const offsets = new Float64Array(room);
     const times = new Float64Array(room);
-    const idKeys = new Float64Array(h.idCapacity);
+    const idKeys = new Uint32Array(h.idCapacity);
     const typeIds = new Uint32Array(room);
     const idSeqs = new Uint32Array(h.idCapacity);
     const targetStarts = new Uint32Array(h.targets.length + 1);
