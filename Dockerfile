@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# One image for every process: `serve` (default), `tick`, `worker`, `ctl`. The runtime runs the
-# TypeScript sources through tsx (a production dependency), so the image ships src/ and no
-# compiled JS; only the Remix console is built ahead of time.
+# One image for every process: `serve` (default), `tick`, `worker`, `ctl`. The sources are
+# compiled ahead of time (`npm run build`: the Remix console into build/, the server into dist/),
+# so the image ships no src/ and bin/leviathan.mjs runs dist/ (no compiler in memory at runtime).
 #
 #   docker build -t ghcr.io/leviathan/leviathan:0.1.0 .
 #
@@ -9,7 +9,7 @@
 # For reproducible builds pin the digest as well: node:20.20-bookworm-slim@sha256:…
 ARG NODE_IMAGE=node:20.20-bookworm-slim
 
-# ---- build: all dependencies, then the console bundle ------------------------------------------
+# ---- build: all dependencies, then the console bundle and the compiled server ------------------
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 ENV CI=true NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
@@ -17,9 +17,9 @@ COPY package.json package-lock.json ./
 # Only esbuild has an install script in the lockfile; it is kept so tsx/vite get a verified binary.
 RUN --mount=type=cache,target=/root/.npm npm ci
 COPY . .
-RUN npm run build:web
+RUN npm run build
 
-# ---- prod-deps: runtime dependencies only (tsx, probot, @kubernetes/client-node, …) ------------
+# ---- prod-deps: runtime dependencies only (probot, @kubernetes/client-node, pg, …) ------------
 FROM ${NODE_IMAGE} AS prod-deps
 WORKDIR /app
 ENV NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
@@ -42,9 +42,9 @@ ENV NODE_ENV=production \
     NPM_CONFIG_UPDATE_NOTIFIER=false
 # Application files are owned by root and not writable by the runtime user.
 COPY --from=prod-deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
+COPY package.json package-lock.json ./
 COPY bin ./bin
-COPY src ./src
+COPY --from=build /app/dist ./dist
 COPY --from=build /app/build ./build
 RUN ln -s /app/bin/leviathan.mjs /usr/local/bin/leviathan \
  && mkdir -p /data /workspace \

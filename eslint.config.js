@@ -4,7 +4,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'data/', 'k8s/', 'fixtures/', 'docs/', '.cache/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', 'data/', 'k8s/', 'fixtures/', 'docs/', '.cache/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   { languageOptions: { globals: { ...globals.node } } },
