@@ -23,7 +23,6 @@ import { Projector } from './projections/projector.ts';
 import type { EventStore } from './store/event-store.ts';
 import { openFileEventStore } from './store/file-event-store.ts';
 import { PROJECTION_FILE } from './store/retention.ts';
-import { openPostgresEventStore } from './store/postgres-event-store.ts';
 import { createGitHubIntegration, type GitHubOptions } from './github/integration.ts';
 import { VERSION } from './version.ts';
 
@@ -101,11 +100,11 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   }
   const auth = new TokenAuth(tokenSpec);
 
-  // PostgreSQL when configured (N replicas share it); otherwise the embedded file store.
+  // PostgreSQL when configured (N replicas share it; pg is loaded only then); otherwise the embedded file store.
   const store =
     overrides.store ??
     (env.LEVIATHAN_DATABASE_URL
-      ? await openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
+      ? await (await import('./store/postgres-event-store.ts')).openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
       : await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger }));
   const projector = new Projector(store, {
     snapshotPath: join(env.LEVIATHAN_DATA_DIR, PROJECTION_FILE),
