@@ -124,4 +124,29 @@ describe('Projector snapshot', () => {
     await a.store.close();
     await b.store.close();
   });
+
+  it('spaces periodic snapshots by nine times the last one\'s build time', async () => {
+    const { dir, store } = await storeWith([]);
+    const path = join(dir, 'projection.ndjson');
+    let t = 0;
+    // Every clock reading advances 50 ms, so each snapshot "takes" 50 ms to build.
+    const projector = new Projector(store, { snapshotPath: path, snapshotEvery: 5, now: () => (t += 50) });
+    await projector.start();
+    const snapshotSeq = async () => {
+      await new Promise((r) => setTimeout(r, 20)); // the write is asynchronous
+      return (JSON.parse((await readFile(path, 'utf8')).split('\n', 1)[0]!) as { seq: number }).seq;
+    };
+    const seqs: number[] = [];
+    for (const e of history(4)) {
+      const { stored: [stored] } = await store.append([e]);
+      await projector.waitFor(stored!.seq);
+      seqs.push(stored!.seq >= 5 ? await snapshotSeq() : 0);
+    }
+    // Saved at event 5 (clock 50, built 100..150: next not before 600). The clock is read again
+    // from event 10 on (5 events later), 50 ms per event: 600 at event 18, the next save.
+    expect(seqs).toHaveLength(20);
+    expect(seqs.slice(4)).toEqual([...Array<number>(13).fill(5), 18, 18, 18]);
+    await projector.stop();
+    await store.close();
+  });
 });
