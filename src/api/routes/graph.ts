@@ -28,6 +28,15 @@ function neighbours(graph: GraphState, id: string): Array<{ edge: GraphEdge; dir
 }
 
 export function graphRoutes(router: Router, deps: ApiDeps): void {
+  // An as_of answer replays the log into a graph of its own; one replay at a time, so concurrent
+  // requests cost one graph of memory and one core, not one each.
+  let replays: Promise<unknown> = Promise.resolve();
+  const replayOneAtATime = (asOf: string): Promise<GraphState> => {
+    const next = replays.then(() => graphAsOf(deps, asOf));
+    replays = next.catch(() => undefined);
+    return next;
+  };
+
   router.on('GET', '/v1/graph/nodes', ({ req, res, url }) => {
     requireScope(deps.authenticate(req), 'read');
     const type = url.searchParams.get('type');
@@ -58,7 +67,7 @@ export function graphRoutes(router: Router, deps: ApiDeps): void {
       const t = Date.parse(asOfRaw);
       if (Number.isNaN(t)) throw new ApiError('invalid_request', `as_of must be an ISO 8601 time (got "${asOfRaw}").`);
       asOf = new Date(t).toISOString();
-      graph = await graphAsOf(deps, asOf);
+      graph = await replayOneAtATime(asOf);
     }
     const id = params.id!;
     const node = graph.nodes[id];

@@ -58,4 +58,26 @@ describe('graph', () => {
     expect(attempt.node.id).toBe('attempt:a1');
     expect((await cp.api('/v1/graph/nodes/attempt:a1?as_of=soon')).status).toBe(400);
   });
+
+  it('answers concurrent as_of requests with one replay at a time', async () => {
+    const store = cp.store as unknown as { scan: (from: number) => AsyncIterable<unknown> };
+    const scan = store.scan.bind(store);
+    let active = 0;
+    let most = 0;
+    store.scan = async function* (from: number) {
+      most = Math.max(most, ++active);
+      try {
+        yield* scan(from);
+      } finally {
+        active--;
+      }
+    };
+    try {
+      const answers = await Promise.all(Array.from({ length: 5 }, () => cp.api(`/v1/graph/nodes/attempt:a1?as_of=${midTime}`)));
+      expect(answers.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
+      expect(most).toBe(1);
+    } finally {
+      store.scan = scan;
+    }
+  });
 });
