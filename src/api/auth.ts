@@ -1,4 +1,5 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import * as crypto from 'node:crypto';
+import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
@@ -17,9 +18,11 @@ export interface Principal {
 
 interface TokenEntry {
   digest: Buffer;
-  canWrite: boolean;
-  actor: string;
+  /** What authenticate answers for this token (one object, not one per request). */
+  principal: Principal;
 }
+
+const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
 
 /**
  * Bearer tokens from `LEVIATHAN_API_TOKEN`. Tokens are compared as SHA-256 digests with
@@ -37,7 +40,9 @@ export class TokenAuth {
         const readOnly = raw.startsWith('read:');
         const secret = readOnly ? raw.slice(5) : raw;
         const digest = sha256(secret);
-        return { digest, canWrite: !readOnly, actor: `token:${digest.toString('hex').slice(0, 8)}` };
+        const canWrite = !readOnly;
+        const principal: Principal = Object.freeze({ actor: `token:${digest.toString('hex').slice(0, 8)}`, canWrite, canActOn: async () => canWrite });
+        return { digest, principal };
       });
     if (this.entries.length === 0) throw new Error('LEVIATHAN_API_TOKEN contains no token');
   }
@@ -52,9 +57,7 @@ export class TokenAuth {
     for (const entry of this.entries) {
       if (timingSafeEqual(entry.digest, digest)) found = entry;
     }
-    if (!found) return null;
-    const { actor, canWrite } = found;
-    return { actor, canWrite, canActOn: async () => canWrite };
+    return found ? found.principal : null;
   }
 }
 
@@ -85,5 +88,6 @@ export async function ensureGeneratedToken(dataDir: string): Promise<{ token: st
 }
 
 function sha256(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+  // crypto.hash (Node 20.12+) hashes in one call without a Hash object; same digest.
+  return oneShotHash ? oneShotHash('sha256', s, 'buffer') : crypto.createHash('sha256').update(s).digest();
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import { canonicalJson, sha256Hex } from './canonical-json.ts';
+import { canonicalJson, sha256Hex, stringifyIsCanonical } from './canonical-json.ts';
 
 /** prev_hash of the first event in a log. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -31,18 +31,17 @@ export function depthWithin(value: unknown, max: number): boolean {
 }
 
 const printable = /^[\x21-\x7e]+$/;
+const targetPattern = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/;
+const typePattern = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+$/;
 
 /** `owner/repo`, as GitHub spells repository names. */
-export const targetIdSchema = z
-  .string()
-  .max(LIMITS.targetLength)
-  .regex(/^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+$/, 'must be "owner/repo"');
+export const targetIdSchema = z.string().max(LIMITS.targetLength).regex(targetPattern, 'must be "owner/repo"');
 
 /** `noun.verb_past` (lowercase, dot-separated); unknown types are accepted and stored. */
 export const eventTypeSchema = z
   .string()
   .max(LIMITS.typeLength)
-  .regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_-]*)+$/, 'must look like "noun.verb_past", e.g. "attempt.failed"');
+  .regex(typePattern, 'must look like "noun.verb_past", e.g. "attempt.failed"');
 
 /** What a client (worker, webhook handler, operator) submits. The store adds seq, time and the hash chain. */
 export const newEventSchema = z
@@ -67,6 +66,53 @@ export const newEventSchema = z
       }),
   })
   .strict();
+
+const envelopeKeys = new Set(['id', 'type', 'actor', 'target', 'subject', 'data']);
+
+/**
+ * The ingest hot path: `newEventSchema.safeParse(input).data` for an input that schema certainly
+ * accepts, checked without zod; null for anything else, which the caller then hands to
+ * newEventSchema (so every refusal, and its message, is zod's). Inputs are JSON.parse output:
+ * other shapes (class instances, getters) are left to zod.
+ *
+ * Unlike zod, the answer's `data` is the input's own object, not a copy with the same keys: only
+ * for inputs nobody else holds, such as a freshly parsed request body.
+ */
+export function parseNewEventFast(input: unknown): z.output<typeof newEventSchema> | null {
+  if (input === null || typeof input !== 'object' || Object.getPrototypeOf(input) !== Object.prototype) return null;
+  const o = input as Record<string, unknown>;
+  // .strict(): zod lists unknown keys with for...in, as here.
+  for (const k in o) if (!envelopeKeys.has(k)) return null;
+  const { id, type, actor, target, subject } = o;
+  let data = o.data;
+  if (id !== undefined && !(typeof id === 'string' && id.length <= LIMITS.idLength && printable.test(id))) return null;
+  if (!(typeof type === 'string' && type.length <= LIMITS.typeLength && typePattern.test(type))) return null;
+  if (actor !== undefined && !(typeof actor === 'string' && actor.length >= 1 && actor.length <= LIMITS.actorLength)) return null;
+  if (target != null && !(typeof target === 'string' && target.length <= LIMITS.targetLength && targetPattern.test(target))) return null;
+  if (subject != null && !(typeof subject === 'string' && subject.length >= 1 && subject.length <= LIMITS.subjectLength)) return null;
+  if (data === undefined) {
+    data = {};
+  } else if (
+    // z.record accepts more (null-prototype objects, class instances): those go through zod. It
+    // drops an own "__proto__" key from its copy: inputs with one go through zod too.
+    data === null ||
+    typeof data !== 'object' ||
+    Object.getPrototypeOf(data) !== Object.prototype ||
+    Object.prototype.hasOwnProperty.call(data, '__proto__')
+  ) {
+    return null;
+  }
+  if (!depthWithin(data, LIMITS.dataDepth) || Buffer.byteLength(JSON.stringify(data)) > LIMITS.dataBytes) return null;
+  // Keys as zod's object output has them: absent ones absent, present ones in shape order.
+  const out = {} as z.output<typeof newEventSchema>;
+  if ('id' in o) out.id = id as string | undefined;
+  out.type = type;
+  if ('actor' in o) out.actor = actor as string | undefined;
+  if ('target' in o) out.target = target as string | null | undefined;
+  if ('subject' in o) out.subject = subject as string | null | undefined;
+  out.data = data as Record<string, unknown>;
+  return out;
+}
 
 /** A validated new event with its id and actor settled, ready to be sequenced. */
 export interface NewEvent {
@@ -107,13 +153,40 @@ export function newEvent(e: {
 
 /** Settles a validated client input into a NewEvent, the actor coming from authentication when absent. */
 export function fromInput(input: z.output<typeof newEventSchema>, defaultActor: string): NewEvent {
-  return newEvent({ ...input, actor: input.actor ?? defaultActor });
+  // newEvent({ ...input, actor: input.actor ?? defaultActor }), without the spread's copy.
+  return {
+    id: input.id ?? randomUUID(),
+    type: input.type,
+    actor: input.actor ?? defaultActor,
+    target: input.target ?? null,
+    subject: input.subject ?? null,
+    data: input.data ?? {},
+  };
 }
 
 /** Hash of an event: SHA-256 over the canonical JSON of every field but `hash`. */
 export function hashEvent(e: Omit<StoredEvent, 'hash'>): string {
-  return sha256Hex(
-    canonicalJson({
+  return sha256Hex(hashedText(e, canonicalJson(e.data)));
+}
+
+/**
+ * The canonical JSON of every field but `hash` (keys in sorted order: actor, data, id, prev_hash,
+ * seq, subject, target, time, type), given the canonical JSON of `data`. A field left undefined is
+ * omitted, as canonicalJson omits it; that rare shape goes through canonicalJson itself.
+ */
+function hashedText(e: Omit<StoredEvent, 'hash'>, data: string): string {
+  if (
+    e.actor === undefined ||
+    e.data === undefined ||
+    e.id === undefined ||
+    e.prev_hash === undefined ||
+    e.seq === undefined ||
+    e.subject === undefined ||
+    e.target === undefined ||
+    e.time === undefined ||
+    e.type === undefined
+  ) {
+    return canonicalJson({
       seq: e.seq,
       id: e.id,
       type: e.type,
@@ -123,13 +196,24 @@ export function hashEvent(e: Omit<StoredEvent, 'hash'>): string {
       subject: e.subject,
       data: e.data,
       prev_hash: e.prev_hash,
-    }),
-  );
+    });
+  }
+  return `{"actor":${canonicalJson(e.actor)},"data":${data},"id":${canonicalJson(e.id)},"prev_hash":${canonicalJson(e.prev_hash)},"seq":${canonicalJson(e.seq)},"subject":${canonicalJson(e.subject)},"target":${canonicalJson(e.target)},"time":${canonicalJson(e.time)},"type":${canonicalJson(e.type)}}`;
 }
 
 /** Seals a new event at position `seq` after `prevHash`. */
 export function sealEvent(e: NewEvent, seq: number, time: string, prevHash: string): StoredEvent {
-  const unsealed = {
+  return sealEventJson(e, seq, time, prevHash).event;
+}
+
+/**
+ * {@link sealEvent}, also answering the event's JSON as stored (exactly `JSON.stringify(event)`).
+ * When `data` serialises canonically as it is (plain objects, keys already sorted), one
+ * serialisation of `data` serves both the hash and the stored line.
+ */
+export function sealEventJson(e: NewEvent, seq: number, time: string, prevHash: string): { event: StoredEvent; json: string } {
+  const data = e.data;
+  const event: StoredEvent = {
     seq,
     id: e.id,
     type: e.type,
@@ -137,10 +221,49 @@ export function sealEvent(e: NewEvent, seq: number, time: string, prevHash: stri
     actor: e.actor,
     target: e.target,
     subject: e.subject,
-    data: e.data,
+    data,
     prev_hash: prevHash,
+    hash: '',
   };
-  return { ...unsealed, hash: hashEvent(unsealed) };
+  const { id, type, actor, target, subject } = e;
+  if (
+    data !== null &&
+    typeof data === 'object' &&
+    scalar(seq) &&
+    scalar(id) &&
+    scalar(type) &&
+    scalar(time) &&
+    scalar(actor) &&
+    scalar(target) &&
+    scalar(subject) &&
+    scalar(prevHash) &&
+    stringifyIsCanonical(data)
+  ) {
+    // Every field serialised once, for both texts: for these values canonicalJson is JSON.stringify.
+    const seqJ = JSON.stringify(seq);
+    const idJ = JSON.stringify(id);
+    const typeJ = JSON.stringify(type);
+    const timeJ = JSON.stringify(time);
+    const actorJ = JSON.stringify(actor);
+    const targetJ = JSON.stringify(target);
+    const subjectJ = JSON.stringify(subject);
+    const dataJ = JSON.stringify(data);
+    const prevJ = JSON.stringify(prevHash);
+    // Canonical order (sorted keys), as hashedText writes it.
+    event.hash = sha256Hex(
+      `{"actor":${actorJ},"data":${dataJ},"id":${idJ},"prev_hash":${prevJ},"seq":${seqJ},"subject":${subjectJ},"target":${targetJ},"time":${timeJ},"type":${typeJ}}`,
+    );
+    // Stored order, as JSON.stringify(event) writes it (the hash is lowercase hex: nothing to escape).
+    const json = `{"seq":${seqJ},"id":${idJ},"type":${typeJ},"time":${timeJ},"actor":${actorJ},"target":${targetJ},"subject":${subjectJ},"data":${dataJ},"prev_hash":${prevJ},"hash":"${event.hash}"}`;
+    return { event, json };
+  }
+  event.hash = sha256Hex(hashedText(event, canonicalJson(data)));
+  return { event, json: JSON.stringify(event) };
+}
+
+/** A field JSON.stringify writes as JSON.stringify of the value alone (never omitted, no toJSON). */
+function scalar(v: unknown): boolean {
+  return typeof v === 'string' || v === null || (typeof v === 'number' && Number.isFinite(v));
 }
 
 export type ChainProblem = { seq: number; reason: 'hash_mismatch' | 'prev_hash_mismatch' | 'seq_gap' };

@@ -402,9 +402,10 @@ export class FileEventStore implements EventStore {
     }
   }
 
-  private indexEvent(e: StoredEvent, start: number, end: number): void {
+  /** `timeMs`: Date.parse(e.time) when the caller has it already. */
+  private indexEvent(e: StoredEvent, start: number, end: number, timeMs?: number): void {
     const seq = e.seq;
-    const t = Date.parse(e.time);
+    const t = timeMs ?? Date.parse(e.time);
     this.offsets.push(start);
     this.times.push(t);
     this.typeIds.push(this.types.intern(e.type));
@@ -433,16 +434,33 @@ export class FileEventStore implements EventStore {
   private async commit(group: PendingAppend[]): Promise<void> {
     const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs);
     // The hash table answers most ids without IO; only a hit needs the disk to confirm.
-    const prepared = await sealGroup(group, { seq: this.count, hash: this.headHash }, new Date(timeMs).toISOString(), (id) => {
+    const time = new Date(timeMs).toISOString();
+    const prepared = await sealGroup(group, { seq: this.count, hash: this.headHash }, time, (id) => {
       const hits = this.ids.lookup(idHash(id));
       return hits.length > 0 ? this.idAt(id, hits) : false;
     });
-    const lines = prepared.flatMap(({ result }) => result.stored.map((e) => Buffer.from(`${JSON.stringify(e)}\n`, 'utf8')));
-    if (lines.length === 0) {
+    // One buffer for the group, each line encoded straight into it (`lengths` in bytes, newline included).
+    const lengths: number[] = [];
+    let total = 0;
+    for (const { json } of prepared) {
+      for (const line of json) {
+        const len = Buffer.byteLength(line, 'utf8') + 1;
+        lengths.push(len);
+        total += len;
+      }
+    }
+    if (lengths.length === 0) {
       for (const { p, result } of prepared) p.resolve(result);
       return;
     }
-    const buf = lines.length === 1 ? lines[0]! : Buffer.concat(lines);
+    const buf = Buffer.allocUnsafe(total);
+    let at = 0;
+    for (const { json } of prepared) {
+      for (const line of json) {
+        at += buf.write(line, at, 'utf8');
+        buf[at++] = 0x0a;
+      }
+    }
     const pos = this.logLength;
     try {
       if (this.dirtyTail) {
@@ -468,17 +486,20 @@ export class FileEventStore implements EventStore {
     // Durable: only now do the indexes (and so readers and subscribers) see the new events.
     let offset = pos;
     let i = 0;
+    // One time for the whole group: parsed once.
+    const t = Date.parse(time);
     for (const { result } of prepared) {
       for (const e of result.stored) {
-        const len = lines[i++]!.length;
-        this.indexEvent(e, offset, offset + len);
+        const len = lengths[i++]!;
+        this.indexEvent(e, offset, offset + len, t);
         offset += len;
       }
     }
     this.logCrc = crc32(buf, this.logCrc);
     this.lastAppendAt = new Date(timeMs).toISOString();
     for (const { p, result } of prepared) p.resolve(result);
-    this.subscribers.publish(prepared.flatMap(({ result }) => result.stored));
+    if (prepared.length === 1) this.subscribers.publish(prepared[0]!.result.stored);
+    else this.subscribers.publish(prepared.flatMap(({ result }) => result.stored));
     this.maybeSnapshot();
   }
 

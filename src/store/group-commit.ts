@@ -1,4 +1,4 @@
-import { sealEvent, type NewEvent, type StoredEvent } from '../events/envelope.ts';
+import { sealEventJson, type NewEvent, type StoredEvent } from '../events/envelope.ts';
 import type { AppendResult } from './event-store.ts';
 
 /** One caller's batch, waiting for its commit. */
@@ -12,6 +12,8 @@ export interface PendingAppend {
 export interface SealedBatch {
   p: PendingAppend;
   result: AppendResult;
+  /** `JSON.stringify` of each of `result.stored`, in order: the file store's log lines. */
+  json: string[];
 }
 
 /**
@@ -96,6 +98,7 @@ export async function sealGroup(
   for (const p of group) {
     try {
       const stored: StoredEvent[] = [];
+      const json: string[] = [];
       const duplicates: string[] = [];
       const batchIds = new Set<string>();
       let s = seq;
@@ -107,14 +110,15 @@ export async function sealGroup(
           continue;
         }
         batchIds.add(e.id);
-        const event = sealEvent(prepare(e), ++s, time, h);
-        h = event.hash;
-        stored.push(event);
+        const sealedEvent = sealEventJson(prepare(e), ++s, time, h);
+        h = sealedEvent.event.hash;
+        stored.push(sealedEvent.event);
+        json.push(sealedEvent.json);
       }
       for (const id of batchIds) groupIds.add(id);
       seq = s;
       prevHash = h;
-      sealed.push({ p, result: { stored, duplicates } });
+      sealed.push({ p, result: { stored, duplicates }, json });
     } catch (err) {
       p.reject(err);
     }

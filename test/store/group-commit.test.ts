@@ -22,6 +22,14 @@ describe('sealGroup', () => {
     all.reduce((prev, e) => (expect(checkLink(e, prev)).toBeNull(), { seq: e.seq, hash: e.hash }), { seq: 0, hash: GENESIS_HASH });
   });
 
+  it('answers each stored event as JSON.stringify writes it (the log line), sorted data or not', async () => {
+    const a = pending([ev('x', { b: 1, a: { d: [1, { z: 1, y: 'é' }], c: null } }), ev('x'), ev('y', { a: 1, b: 'two' })]);
+    const b = pending([ev('z', { s: '\u2028"\\' })]);
+    const sealed = await sealGroup([a, b], { seq: 0, hash: GENESIS_HASH }, '2026-11-27T00:00:00.000Z', () => false);
+    for (const s of sealed) expect(s.json).toEqual(s.result.stored.map((e) => JSON.stringify(e)));
+    expect(sealed.map((s) => s.json.length)).toEqual([2, 1]);
+  });
+
   it('rejects a batch that cannot be sealed alone; the next batch takes its seqs', async () => {
     const bad = pending([ev('ok-1'), ev('bad', { n: 10n })]);
     const good = pending([ev('ok-2')]);
