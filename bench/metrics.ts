@@ -1,10 +1,10 @@
-import type { BenchRow } from './row.ts';
 /**
  * `npm run bench metrics`: GET /metrics of a control plane with 1,000 targets, each with a backlog,
  * open and merged PRs, attempts (successes, failures of several types, durations), skips and a few
  * tripped breakers, against prom-client rendering static gauges with the same number of series,
  * measured in the same run. Target: p99 ≤ 50 ms. Sequential scrapes, as Prometheus makes them.
  */
+import type { BenchRow } from './row.ts';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,4 +1,3 @@
-import type { BenchRow } from './row.ts';
 /**
  * Ingest on PostgreSQL beside the file store: the same single-event and 1000-event-batch loads
  * against `leviathan serve` on each store, in the same run, the file store being the baseline.
@@ -8,6 +7,8 @@ import type { BenchRow } from './row.ts';
  * postgres OS user when run as root), or LEVIATHAN_TEST_DATABASE_URL when set. Run alone with
  * `npm run bench -- postgresIngest`.
  */
+import { postLoop } from './post-loop.ts';
+import type { BenchRow } from './row.ts';
 import autocannon from 'autocannon';
 import { rm } from 'node:fs/promises';
 import { startPostgres } from '../test/helpers/postgres.ts';
@@ -50,13 +51,11 @@ async function singleRate(urls: string[]): Promise<number> {
 }
 
 async function batchRate(urls: string[]): Promise<number> {
-  const amount = Math.max(20, SECONDS * 20);
-  const t0 = performance.now();
   const results = await Promise.all(
-    urls.map((url) => autocannon({ url: `${url}/v1/events`, method: 'POST', headers: auth, body: batchBody, connections: 4 / urls.length, amount: amount / urls.length })),
+    urls.map((url) => postLoop({ url, path: '/v1/events', headers: auth, body: batchBody, connections: 4 / urls.length, seconds: SECONDS })),
   );
   for (const r of results) if (r.non2xx || r.errors) throw new Error(`batch ingest: ${r.non2xx} non-2xx, ${r.errors} errors`);
-  return (amount * 1000) / ((performance.now() - t0) / 1000);
+  return results.reduce((sum, r) => sum + (r.requests * 1000) / (r.elapsedMs / 1000), 0);
 }
 
 /** Single and batch ingest on PostgreSQL (one and two replicas), each beside the file store. */

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { newEvent } from '../src/events/envelope.ts';
 import { Projector } from '../src/projections/projector.ts';
 import { openFileEventStore } from '../src/store/file-event-store.ts';
+import { postLoop } from './post-loop.ts';
 import type { BenchRow } from './row.ts';
 import { startBare, startLeviathan, TOKEN } from './servers.ts';
 
@@ -59,12 +60,10 @@ async function batchIngest(): Promise<void> {
   const batch = JSON.stringify(
     Array.from({ length: 1000 }, (_, i) => ({ type: 'bench.batch', target: `bench/t${i % 50}`, subject: `attempt:b${i}`, data: { i, note: 'batched event' } })),
   );
-  const amount = Math.max(20, SECONDS * 20);
   const run = async (url: string) => {
-    const t0 = performance.now();
-    const r = await autocannon({ url: `${url}/v1/events`, method: 'POST', headers: auth, body: batch, connections: 4, amount });
+    const r = await postLoop({ url, path: '/v1/events', headers: auth, body: batch, connections: 4, seconds: SECONDS });
     if (r.non2xx || r.errors) throw new Error(`batch ingest: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return (amount * 1000) / ((performance.now() - t0) / 1000);
+    return (r.requests * 1000) / (r.elapsedMs / 1000);
   };
   const bare = await startBare('ingest');
   const base = await run(bare.url);

@@ -60,12 +60,15 @@ async function launch(args: string[], env: Record<string, string>, port: number,
 
 let nextPort = 18_000 + Math.floor(Math.random() * 1000);
 
-/** `leviathan serve` in its own process, on the file store in `dataDir` (a fresh temp dir by default). */
+/**
+ * `leviathan serve` in its own process, on the file store in `dataDir` (a fresh temp dir by
+ * default), as the image runs it: the compiled dist/ (`npm run bench` builds it first).
+ */
 export async function startLeviathan(dataDir?: string): Promise<Child & { dataDir: string }> {
   const dir = dataDir ?? (await mkdtemp(join(tmpdir(), 'lv-bench-')));
   const port = nextPort++;
   const child = await launch(
-    [join(ROOT, 'bin/leviathan.mjs'), 'serve'],
+    [join(ROOT, 'dist/cli/main.js'), 'serve'],
     { PORT: String(port), HOST: '127.0.0.1', LOG_LEVEL: 'warn', LEVIATHAN_DATA_DIR: dir, LEVIATHAN_API_TOKEN: TOKEN },
     port,
     '/health',
