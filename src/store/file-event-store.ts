@@ -16,6 +16,7 @@ import {
 } from './event-store.ts';
 import { ArchiveReader, CHECKPOINT_FILE, readCheckpoint, type Checkpoint } from './archive.ts';
 import { IdIndex, idHash } from './id-index.ts';
+import { LOCK_FILE, lockHolder } from './store-lock.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableU32, PostingIndex, PostingList, StringTable, upperBound } from './posting-index.ts';
@@ -58,11 +59,6 @@ export interface FileEventStoreOptions {
 export const LOG_FILE = 'events.ndjson';
 /** Name of the index snapshot sidecar inside the store directory. */
 export const INDEX_FILE = 'events.idx';
-/**
- * Advisory lock naming the process that has the store open for writing. The store itself never
- * refuses on it; offline maintenance (`ctl compact`, `restore`) does, because it replaces the log.
- */
-export const LOCK_FILE = 'store.lock';
 
 const noopLogger: StoreLogger = { info() {}, warn() {}, error() {} };
 /** Upper bound on events written by one group commit (~8 MiB of typical lines). */
@@ -174,6 +170,14 @@ export class FileEventStore implements EventStore {
 
   /** @internal Opens the files and builds the indexes; called once by openFileEventStore. */
   async init(): Promise<void> {
+    const holder = await lockHolder(this.dir);
+    if (holder?.alive && holder.pid !== process.pid) {
+      // Before anything is opened: even cutting a torn tail would cut into the other's appends.
+      throw new StoreError(
+        'store_unavailable',
+        `Another control plane (pid ${holder.pid}, since ${holder.opened_at ?? '?'}) has the store in ${this.dir} open; two writers would break its hash chain. Stop it, or give this one another LEVIATHAN_DATA_DIR.`,
+      );
+    }
     await this.openFiles();
     if (this.fd < 0) return;
     if (this.canWrite) {

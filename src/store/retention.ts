@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { GENESIS_HASH } from '../events/envelope.ts';
 import { ARCHIVE_DIR, CHECKPOINT_FILE, readCheckpoint, verifyDataDir, type ArchiveSegment, type Checkpoint } from './archive.ts';
-import { INDEX_FILE, LOCK_FILE, LOG_FILE, openFileEventStore } from './file-event-store.ts';
+import { INDEX_FILE, LOG_FILE, openFileEventStore } from './file-event-store.ts';
 import { scanLines } from './ndjson-scan.ts';
+import { LOCK_FILE, lockHolder } from './store-lock.ts';
 import { nodeStoreFs } from './store-fs.ts';
 import { parseLogLine } from './verify.ts';
 
@@ -32,25 +32,15 @@ export class MaintenanceError extends Error {
  * operator stopped it. A lock naming a dead pid is what a crash leaves and is ignored.
  */
 export async function assertNoLiveWriter(dir: string, force = false): Promise<void> {
-  let lock: { pid?: number; hostname?: string; opened_at?: string };
-  try {
-    lock = JSON.parse(await readFile(join(dir, LOCK_FILE), 'utf8')) as typeof lock;
-  } catch {
-    return;
-  }
+  const lock = await lockHolder(dir);
   // This very process counts too: a control plane started in-process holds the store as much as another one.
-  if (typeof lock.pid !== 'number') return;
-  if (lock.hostname !== hostname()) {
+  if (lock === null || lock.alive === false) return;
+  if (lock.alive === null) {
     if (force) return;
     throw new MaintenanceError(
       'store_in_use',
       `${join(dir, LOCK_FILE)} says host ${lock.hostname ?? '?'} (pid ${lock.pid}) has the store open since ${lock.opened_at ?? '?'}. Stop that control plane (scale it to 0), then pass --force.`,
     );
-  }
-  try {
-    process.kill(lock.pid, 0);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ESRCH') return;
   }
   throw new MaintenanceError(
     'store_in_use',
