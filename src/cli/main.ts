@@ -1,5 +1,6 @@
 import { loadEnv } from '../env.ts';
 import { VERSION } from '../version.ts';
+import { withYoungGenerationHeld } from '../bulk-load.ts';
 
 const USAGE = `leviathan ${VERSION}
 
@@ -14,10 +15,12 @@ Usage:
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
-    case 'serve': {
-      const { serve } = await import('./serve.ts');
-      return serve(loadEnv(), rest);
-    }
+    case 'serve':
+      // Loading the modules, opening the store and the projection: the bulk load of its life.
+      return withYoungGenerationHeld(async () => {
+        const { serve } = await import('./serve.ts');
+        return serve(loadEnv(), rest);
+      });
     case 'tick': {
       const { tick } = await import('./tick.ts');
       return tick(loadEnv(), { processEnv: process.env });
