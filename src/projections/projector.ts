@@ -21,6 +21,8 @@ export class Projector {
   private sinceSnapshot = 0;
   /** Monotonic ms before which no periodic snapshot starts (see {@link Projector.saveSnapshot}). */
   private nextSnapshotAt = 0;
+  /** The snapshot being written: two writes of the same temp file must never interleave. */
+  private saving: Promise<void> | null = null;
   private readonly now: () => number;
 
   constructor(
@@ -73,7 +75,7 @@ export class Projector {
       for (const w of due) w.resolve();
     }
     this.sinceSnapshot += 1;
-    if (this.opts.snapshotEvery && this.sinceSnapshot >= this.opts.snapshotEvery && this.now() >= this.nextSnapshotAt) {
+    if (this.opts.snapshotEvery && this.sinceSnapshot >= this.opts.snapshotEvery && !this.saving && this.now() >= this.nextSnapshotAt) {
       this.sinceSnapshot = 0;
       void this.saveSnapshot().catch((err) => this.opts.logger?.warn({ err }, 'Projection snapshot failed'));
     }
@@ -103,15 +105,21 @@ export class Projector {
    */
   async saveSnapshot(): Promise<void> {
     const path = this.opts.snapshotPath;
-    if (!path || this.state.seq === 0) return;
+    if (!path) return;
+    while (this.saving) await this.saving.catch(() => undefined);
+    if (this.state.seq === 0) return;
     const t0 = this.now();
     const chunks = snapshotLines(this.state, this.hashAtSeq);
     const t1 = this.now();
     this.nextSnapshotAt = t1 + 9 * (t1 - t0);
-    await mkdir(dirname(path), { recursive: true });
-    const tmp = `${path}.tmp`;
-    await writeFile(tmp, chunks);
-    await rename(tmp, path);
+    const write = async () => {
+      await mkdir(dirname(path), { recursive: true });
+      const tmp = `${path}.tmp`;
+      await writeFile(tmp, chunks);
+      await rename(tmp, path);
+    };
+    this.saving = write().finally(() => (this.saving = null));
+    await this.saving;
   }
 }
 

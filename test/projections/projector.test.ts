@@ -149,4 +149,16 @@ describe('Projector snapshot', () => {
     await projector.stop();
     await store.close();
   });
+
+  it('writes one snapshot at a time: saves asked for together never interleave in the temp file', async () => {
+    const { dir, store } = await storeWith(history(20));
+    const path = join(dir, 'projection.ndjson');
+    const { projector } = await open(store, path);
+    await Promise.all([projector.saveSnapshot(), projector.saveSnapshot(), projector.stop()]);
+    const again = await open(store, path);
+    expect(again.loaded).toBe(true);
+    expect(again.projector.state).toEqual(await replayed(store));
+    await again.projector.stop();
+    await store.close();
+  });
 });
