@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { StoredEvent } from '../../src/events/envelope.ts';
 import { openFileEventStore, type FileEventStore, type StoreLogger } from '../../src/store/file-event-store.ts';
-import { IdIndex } from '../../src/store/id-index.ts';
+import { idHash } from '../../src/store/id-index.ts';
 import { nodeStoreFs, type StoreFs } from '../../src/store/store-fs.ts';
 import { parseLogLine, verifyChain, verifyLogFile } from '../../src/store/verify.ts';
 import { describeEventStoreContract, expectValidChain, sampleEvents } from './event-store-contract.ts';
@@ -492,13 +492,26 @@ describe('file event store: write failures', () => {
   });
 });
 
-describe('IdIndex', () => {
-  it('returns every seq stored under a colliding hash, across growth', () => {
-    const index = new IdIndex(4);
-    for (let i = 1; i <= 5000; i++) index.insert(i % 3 === 0 ? 42 : i * 7919, i);
-    expect(index.lookup(42)).toHaveLength(1666);
-    expect(index.lookup(7919)).toEqual([1]);
-    expect(index.lookup(1)).toEqual([]);
-    expect(index.size).toBe(5000);
+describe('ids whose hashes collide', () => {
+  it('are told apart by reading the log: a colliding new id is stored, a repeated one is a duplicate', async () => {
+    // Two distinct ids with the same 32-bit hash (a birthday search finds one in ~2^16 tries).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | null = null;
+    for (let i = 0; !pair; i++) {
+      const id = `evt-${i}`;
+      const h = idHash(id);
+      const other = seen.get(h);
+      if (other) pair = [other, id];
+      else seen.set(h, id);
+    }
+    const [a, b] = pair;
+    const store = await openFileEventStore({ dir: await tempDir() });
+    const ev = (id: string) => ({ id, type: 'test.collided', actor: 'test', target: null, subject: null, data: {} });
+    expect((await store.append([ev(a)])).stored.map((e) => e.id)).toEqual([a]);
+    const second = await store.append([ev(b), ev(a)]);
+    expect(second.stored.map((e) => e.id)).toEqual([b]);
+    expect(second.duplicates).toEqual([a]);
+    expect((await store.append([ev(b)])).duplicates).toEqual([b]);
+    await store.close();
   });
 });

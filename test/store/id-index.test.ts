@@ -35,4 +35,13 @@ describe('IdIndex', () => {
     const hashes = new Set(Array.from({ length: 10_000 }, (_, i) => idHash(`evt-${i}`)));
     expect(hashes.size).toBeGreaterThan(9_990);
   });
+
+  it('returns every seq stored under a colliding hash, across growth', () => {
+    const index = new IdIndex(4);
+    for (let i = 1; i <= 5000; i++) index.insert(i % 3 === 0 ? 42 : i * 7919, i);
+    expect(index.lookup(42)).toHaveLength(1666);
+    expect(index.lookup(7919)).toEqual([1]);
+    expect(index.lookup(1)).toEqual([]);
+    expect(index.size).toBe(5000);
+  });
 });
