@@ -14,6 +14,8 @@ const MAX_WEBHOOK_BYTES = 25 * 1024 * 1024;
 const login = z.object({ login: z.string() }).passthrough();
 const repository = z.object({ full_name: z.string().regex(/^[^/\s]+\/[^/\s]+$/), default_branch: z.string().optional() }).passthrough();
 const installation = z.object({ id: z.number().int() }).passthrough();
+/** What every event must hold, whatever its name: an object, its installation (if any) with an integer id. */
+const ANY_PAYLOAD = z.object({ installation: installation.nullable().optional() }).passthrough();
 
 /**
  * What the handlers read from each event they handle. GitHub always sends these fields; a signed
@@ -82,15 +84,13 @@ export function webhookReceiver(probot: Probot, secret: string | null, logger: L
         throw new ApiError('invalid_json', 'Webhook body is not valid JSON.');
       }
       const schema = PAYLOADS[name];
-      if (schema) {
-        const parsed = schema.safeParse(payload);
-        if (!parsed.success) {
-          const issue = parsed.error.issues[0]!;
-          throw new ApiError('validation_failed', `${name} payload: ${issue.path.join('.') || 'body'}: ${issue.message}`);
-        }
-      } else if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
+      if (schema) refuseUnless(name, schema.safeParse(payload));
+      else if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) {
         throw new ApiError('validation_failed', `${name} payload must be a JSON object.`);
       }
+      // Probot authenticates as the payload's installation before any handler runs: an id it
+      // cannot use (a string, say) would throw there, outside every handler, as a 500.
+      refuseUnless(name, ANY_PAYLOAD.safeParse(payload));
       await probot.receive({ id, name, payload } as Parameters<Probot['receive']>[0]);
       sendJson(res, 200, { ok: true });
     } catch (err) {
@@ -104,6 +104,13 @@ export function webhookReceiver(probot: Probot, secret: string | null, logger: L
     }
     return true;
   };
+}
+
+/** A payload that failed its schema: 422 with the first problem's path. */
+function refuseUnless(name: string, parsed: z.SafeParseReturnType<unknown, unknown>): void {
+  if (parsed.success) return;
+  const issue = parsed.error.issues[0]!;
+  throw new ApiError('validation_failed', `${name} payload: ${issue.path.join('.') || 'body'}: ${issue.message}`);
 }
 
 export function pathOf(req: IncomingMessage): string {

@@ -29,6 +29,10 @@ describe('the webhook receiver', () => {
     ['issue_comment', JSON.stringify({ action: 'created', repository: { full_name: 'a/b' }, issue: {}, comment: {} }), 422, 'validation_failed'],
     ['installation', '[]', 422, 'validation_failed'],
     ['ping', '"just a string"', 422, 'validation_failed'],
+    // Probot would fail authenticating as these installations before any handler ran (a 500).
+    ['pull_request', JSON.stringify({ action: 'opened', repository: { full_name: 'a/b' }, pull_request: { number: 1 }, installation: { id: 'abc' } }), 422, 'validation_failed'],
+    ['check_run', JSON.stringify({ action: 'created', installation: { id: '../..' } }), 422, 'validation_failed'],
+    ['ping', JSON.stringify({ installation: 'x' }), 422, 'validation_failed'],
     ['push', '{"ref":', 400, 'invalid_json'],
     ['', '{}', 400, 'invalid_request'],
     ['Push!', '{}', 400, 'invalid_request'],

@@ -34,7 +34,8 @@ export async function startTestControlPlane(
     ...opts.env,
   });
   // No in-process scheduler loop unless a test asks: a cycle at a 5-minute boundary would add events mid-test.
-  const cp = await startControlPlane(env, { logger: pino({ level: 'silent' }), localSchedule: false, ...opts.overrides });
+  // TEST_LOG_LEVEL=error (say) shows the server's own log when a test meets a 5xx.
+  const cp = await startControlPlane(env, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), localSchedule: false, ...opts.overrides });
   const api: TestControlPlane['api'] = (path, init = {}) => {
     const { token = WRITE_TOKEN, json, headers, ...rest } = init;
     const h = new Headers(headers);
