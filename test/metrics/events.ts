@@ -2,17 +2,7 @@
  * A realistic stretch of a Leviathan day as the API receives it (scheduler, workers, GitHub
  * webhooks), for the metrics tests that run a real control plane.
  */
-
-const task = (id: string, extra: Record<string, unknown> = {}) => ({
-  id,
-  title: `Task ${id}`,
-  priority: 'medium',
-  ready: true,
-  status: 'pending',
-  dependencies: [],
-  allowed_paths: ['docs/'],
-  ...extra,
-});
+import { task } from '../projections/given.ts';
 
 /** Events for `web` (busy: attempts, PRs, a tripped breaker) and `api` (one open PR, otherwise quiet). */
 export function dayOfEvents(web: string, api: string, now = new Date()): Array<Record<string, unknown>> {
