@@ -1,5 +1,4 @@
-import * as crypto from 'node:crypto';
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
@@ -21,8 +20,6 @@ interface TokenEntry {
   /** What authenticate answers for this token (one object, not one per request). */
   principal: Principal;
 }
-
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'buffer') => Buffer }).hash;
 
 /**
  * Bearer tokens from `LEVIATHAN_API_TOKEN`. Tokens are compared as SHA-256 digests with
@@ -88,6 +85,5 @@ export async function ensureGeneratedToken(dataDir: string): Promise<{ token: st
 }
 
 function sha256(s: string): Buffer {
-  // crypto.hash (Node 20.12+) hashes in one call without a Hash object; same digest.
-  return oneShotHash ? oneShotHash('sha256', s, 'buffer') : crypto.createHash('sha256').update(s).digest();
+  return hash('sha256', s, 'buffer');
 }

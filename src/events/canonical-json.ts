@@ -1,4 +1,4 @@
-import * as crypto from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /**
  * Canonical JSON: object keys sorted, no whitespace. Two processes hashing the same event must
@@ -107,9 +107,7 @@ function write(value: unknown): string {
   return `${out}}`;
 }
 
-const oneShotHash = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
-
+/** One call, no Hash object (crypto.hash: Node 20.12+, within `engines`). */
 export function sha256Hex(text: string): string {
-  // crypto.hash (Node 20.12+) hashes in one call without a Hash object; same digest.
-  return oneShotHash ? oneShotHash('sha256', text, 'hex') : crypto.createHash('sha256').update(text).digest('hex');
+  return hash('sha256', text, 'hex');
 }

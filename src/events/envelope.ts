@@ -175,30 +175,17 @@ export function hashEvent(e: Omit<StoredEvent, 'hash'>): string {
  * omitted, as canonicalJson omits it; that rare shape goes through canonicalJson itself.
  */
 function hashedText(e: Omit<StoredEvent, 'hash'>, data: string): string {
-  if (
-    e.actor === undefined ||
-    e.data === undefined ||
-    e.id === undefined ||
-    e.prev_hash === undefined ||
-    e.seq === undefined ||
-    e.subject === undefined ||
-    e.target === undefined ||
-    e.time === undefined ||
-    e.type === undefined
-  ) {
-    return canonicalJson({
-      seq: e.seq,
-      id: e.id,
-      type: e.type,
-      time: e.time,
-      actor: e.actor,
-      target: e.target,
-      subject: e.subject,
-      data: e.data,
-      prev_hash: e.prev_hash,
-    });
+  const { actor, id, prev_hash, seq, subject, target, time, type } = e;
+  if ([actor, e.data, id, prev_hash, seq, subject, target, time, type].some((v) => v === undefined)) {
+    return canonicalJson({ seq, id, type, time, actor, target, subject, data: e.data, prev_hash });
   }
-  return `{"actor":${canonicalJson(e.actor)},"data":${data},"id":${canonicalJson(e.id)},"prev_hash":${canonicalJson(e.prev_hash)},"seq":${canonicalJson(e.seq)},"subject":${canonicalJson(e.subject)},"target":${canonicalJson(e.target)},"time":${canonicalJson(e.time)},"type":${canonicalJson(e.type)}}`;
+  const c = canonicalJson;
+  return sortedEnvelope(c(actor), data, c(id), c(prev_hash), c(seq), c(subject), c(target), c(time), c(type));
+}
+
+/** The hashed text from each field's canonical JSON, in the canonical (sorted) key order. */
+function sortedEnvelope(actor: string, data: string, id: string, prevHash: string, seq: string, subject: string, target: string, time: string, type: string): string {
+  return `{"actor":${actor},"data":${data},"id":${id},"prev_hash":${prevHash},"seq":${seq},"subject":${subject},"target":${target},"time":${time},"type":${type}}`;
 }
 
 /** Seals a new event at position `seq` after `prevHash`. */
@@ -249,10 +236,7 @@ export function sealEventJson(e: NewEvent, seq: number, time: string, prevHash: 
     const subjectJ = JSON.stringify(subject);
     const dataJ = JSON.stringify(data);
     const prevJ = JSON.stringify(prevHash);
-    // Canonical order (sorted keys), as hashedText writes it.
-    event.hash = sha256Hex(
-      `{"actor":${actorJ},"data":${dataJ},"id":${idJ},"prev_hash":${prevJ},"seq":${seqJ},"subject":${subjectJ},"target":${targetJ},"time":${timeJ},"type":${typeJ}}`,
-    );
+    event.hash = sha256Hex(sortedEnvelope(actorJ, dataJ, idJ, prevJ, seqJ, subjectJ, targetJ, timeJ, typeJ));
     // Stored order, as JSON.stringify(event) writes it (the hash is lowercase hex: nothing to escape).
     const json = `{"seq":${seqJ},"id":${idJ},"type":${typeJ},"time":${timeJ},"actor":${actorJ},"target":${targetJ},"subject":${subjectJ},"data":${dataJ},"prev_hash":${prevJ},"hash":"${event.hash}"}`;
     return { event, json };

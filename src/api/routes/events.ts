@@ -49,23 +49,22 @@ export async function parseIngestBody(req: IncomingMessage, defaultActor: string
   }
   return items.map((item, i) => {
     // The items are this body's own parse: nobody else holds them, as parseNewEventFast requires.
+    const where = () => (items.length === 1 ? 'event' : `events[${i}]`);
     let input = parseNewEventFast(item);
     if (input === null) {
       const parsed = newEventSchema.safeParse(item);
       if (!parsed.success) {
-        const where = items.length === 1 ? 'event' : `events[${i}]`;
         const issue = parsed.error.issues[0]!;
         const path = issue.path.length ? `.${issue.path.join('.')}` : '';
-        throw new ApiError('invalid_event', `${where}${path}: ${issue.message}`, { index: i });
+        throw new ApiError('invalid_event', `${where()}${path}: ${issue.message}`, { index: i });
       }
       input = parsed.data;
     }
     if (isKnownType(input.type)) {
       const data = eventDataSchemas[input.type].safeParse(input.data);
       if (!data.success) {
-        const where = items.length === 1 ? 'event' : `events[${i}]`;
         const issue = data.error.issues[0]!;
-        throw new ApiError('invalid_event', `${where}.data.${issue.path.join('.')}: ${issue.message} (for type ${input.type})`, { index: i });
+        throw new ApiError('invalid_event', `${where()}.data.${issue.path.join('.')}: ${issue.message} (for type ${input.type})`, { index: i });
       }
     }
     return fromInput(input, defaultActor);
