@@ -1,7 +1,6 @@
 import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
 import { SubscriberSet, type Subscriber } from './subscribers.ts';
-import { constants, rmSync, writeFileSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { constants } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { checkLink, GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
@@ -16,7 +15,7 @@ import {
 } from './event-store.ts';
 import { ArchiveReader, CHECKPOINT_FILE, readCheckpoint, type Checkpoint } from './archive.ts';
 import { IdIndex, idHash } from './id-index.ts';
-import { LOCK_FILE, lockHolder } from './store-lock.ts';
+import { lockHolder, releaseLock, takeLock } from './store-lock.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableU32, PostingIndex, PostingList, StringTable, upperBound } from './posting-index.ts';
@@ -251,22 +250,13 @@ export class FileEventStore implements EventStore {
   }
 
   private writeLock(): void {
-    try {
-      writeFileSync(join(this.dir, LOCK_FILE), `${JSON.stringify({ pid: process.pid, hostname: hostname(), opened_at: new Date().toISOString() })}\n`);
-      this.lockWritten = true;
-    } catch {
-      // Advisory only: maintenance then cannot tell a live server, which it says.
-    }
+    this.lockWritten = takeLock(this.dir);
   }
 
   private removeLock(): void {
     if (!this.lockWritten) return;
     this.lockWritten = false;
-    try {
-      rmSync(join(this.dir, LOCK_FILE), { force: true });
-    } catch {
-      // A stale lock names a dead pid; maintenance recognises it.
-    }
+    releaseLock(this.dir);
   }
 
   private async openFiles(): Promise<void> {

@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -36,4 +37,23 @@ export async function lockHolder(dir: string): Promise<LockHolder | null> {
     if ((err as NodeJS.ErrnoException).code === 'ESRCH') return { ...holder, alive: false };
   }
   return { ...holder, alive: true };
+}
+
+/** Names this process as the store's writer; false when the lock cannot be written (then it only informs less). */
+export function takeLock(dir: string): boolean {
+  try {
+    writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify({ pid: process.pid, hostname: hostname(), opened_at: new Date().toISOString() })}\n`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the lock at a clean close; one left behind by a crash names a dead pid and is ignored. */
+export function releaseLock(dir: string): void {
+  try {
+    rmSync(join(dir, LOCK_FILE), { force: true });
+  } catch {
+    // As a crash would leave it.
+  }
 }
