@@ -13,20 +13,10 @@ import {
   type LoadedYaml,
 } from './load-yaml.ts';
 import { normalizeRepoPath } from './paths.ts';
-import type { EffectivePolicy } from './types.ts';
+import type { EffectivePolicy, Guardrails } from './types.ts';
+
 
 export { DEFAULT_FORBIDDEN_PATHS } from './forbidden-paths.ts';
-
-/** The per-target guardrails (numbers the scheduler enforces). */
-export interface Guardrails {
-  max_open_prs: number;
-  circuit_breaker: { consecutive_failures: number; cooldown_minutes: number };
-  attempt_timeout_minutes: number;
-  max_attempts_per_task: number;
-  max_concurrent_attempts: number;
-  /** null: no daily limit. */
-  max_tasks_per_day: number | null;
-}
 
 /** Guardrails as one layer sets them: any subset, including part of `circuit_breaker`. */
 export type GuardrailOverrides = Partial<Omit<Guardrails, 'circuit_breaker'>> & {

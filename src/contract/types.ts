@@ -25,14 +25,19 @@ export interface BacklogTask {
   line: number;
 }
 
-/** Effective guardrails and path rules for one target; every value says where it came from. */
-export interface EffectivePolicy {
+/** The per-target guardrails (numbers the scheduler enforces). */
+export interface Guardrails {
   max_open_prs: number;
   circuit_breaker: { consecutive_failures: number; cooldown_minutes: number };
   attempt_timeout_minutes: number;
   max_attempts_per_task: number;
   max_concurrent_attempts: number;
+  /** null: no daily limit. */
   max_tasks_per_day: number | null;
+}
+
+/** Effective guardrails and path rules for one target; every value says where it came from. */
+export interface EffectivePolicy extends Guardrails {
   /** scope → globs (from policy.yaml `allowed_paths`). */
   allowed_paths: Record<string, string[]>;
   /** Globs always refused; the defaults are always included. */
