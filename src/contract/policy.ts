@@ -15,7 +15,6 @@ import {
 import { normalizeRepoPath } from './paths.ts';
 import type { EffectivePolicy, Guardrails } from './types.ts';
 
-
 export { DEFAULT_FORBIDDEN_PATHS } from './forbidden-paths.ts';
 
 /** Guardrails as one layer sets them: any subset, including part of `circuit_breaker`. */
