@@ -9,17 +9,20 @@ export interface PullRequestRef {
   created: boolean;
 }
 
+/** What a pull request is opened with. */
+export interface NewPullRequest {
+  owner: string;
+  repo: string;
+  title: string;
+  body: string;
+  head: string;
+  base: string;
+}
+
 /** The smallest GitHub surface the worker needs. */
 export interface PullRequestPort {
   /** Opens a pull request, or returns the open one for `head` when GitHub says it already exists. */
-  openPullRequest(input: {
-    owner: string;
-    repo: string;
-    title: string;
-    body: string;
-    head: string;
-    base: string;
-  }): Promise<PullRequestRef>;
+  openPullRequest(input: NewPullRequest): Promise<PullRequestRef>;
   addLabels(input: { owner: string; repo: string; number: number; labels: string[] }): Promise<void>;
 }
 
@@ -70,14 +73,7 @@ export class OctokitPullRequests implements PullRequestPort {
     return this.#octokit;
   }
 
-  async openPullRequest(input: {
-    owner: string;
-    repo: string;
-    title: string;
-    body: string;
-    head: string;
-    base: string;
-  }): Promise<PullRequestRef> {
+  async openPullRequest(input: NewPullRequest): Promise<PullRequestRef> {
     const octokit = await this.#client();
     try {
       const { data } = await octokit.rest.pulls.create({ ...input, maintainer_can_modify: false });
