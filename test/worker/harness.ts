@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import nock from 'nock';
 import { afterEach, beforeEach, expect } from 'vitest';
+import type { NewEvent } from '../../src/events/envelope.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 
 /** A GitHub installation token look-alike (`ghs_` + 36 characters); the same string crashes.sh prints. */
@@ -110,22 +111,12 @@ export function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignme
   };
 }
 
-/** An event as the fake control plane received it. */
-export interface ReceivedEvent {
-  id: string;
-  type: string;
-  actor: string;
-  target: string | null;
-  subject: string | null;
-  data: Record<string, unknown>;
-}
-
 /**
  * `POST /v1/events` on loopback. Stores each id once (duplicates acknowledged), answers 503 while
  * `failNext` > 0, and records every raw request body for the redaction checks.
  */
 export class FakeControlPlane {
-  readonly stored: ReceivedEvent[] = [];
+  readonly stored: NewEvent[] = [];
   readonly bodies: string[] = [];
   readonly authHeaders: Array<string | undefined> = [];
   failNext = 0;
@@ -159,7 +150,7 @@ export class FakeControlPlane {
           res.statusCode = 503;
           return res.end(JSON.stringify({ error: { code: 'unavailable', message: 'try later' } }));
         }
-        const events = JSON.parse(body) as ReceivedEvent[];
+        const events = JSON.parse(body) as NewEvent[];
         const stored: Array<{ id: string; seq: number }> = [];
         const duplicates: string[] = [];
         for (const e of events) {
