@@ -32,16 +32,24 @@ function report(row: BenchRow): void {
 
 const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' };
 
-async function singleIngest(): Promise<void> {
-  const body = JSON.stringify({ type: 'bench.single', target: 'bench/single', data: { n: 1, note: 'a typical small worker event' } });
-  const run = (url: string) => autocannon({ url: `${url}/v1/events`, method: 'POST', headers: auth, body, connections: 64, duration: SECONDS });
+/** The same ingest load against bare node:http, then against a fresh `serve` (one at a time). */
+async function bareThenOurs<T>(run: (url: string) => Promise<T>): Promise<{ base: T; ours: T }> {
   const bare = await startBare('ingest');
   const base = await run(bare.url);
   await bare.stop();
   const lv = await startLeviathan();
-  const ours = await run(lv.url);
-  await lv.stop();
-  await rm(lv.dataDir, { recursive: true, force: true });
+  try {
+    return { base, ours: await run(lv.url) };
+  } finally {
+    await lv.stop();
+    await rm(lv.dataDir, { recursive: true, force: true });
+  }
+}
+
+async function singleIngest(): Promise<void> {
+  const body = JSON.stringify({ type: 'bench.single', target: 'bench/single', data: { n: 1, note: 'a typical small worker event' } });
+  const run = (url: string) => autocannon({ url: `${url}/v1/events`, method: 'POST', headers: auth, body, connections: 64, duration: SECONDS });
+  const { base, ours } = await bareThenOurs(run);
   if (ours.non2xx || ours.errors) throw new Error(`single ingest: ${ours.non2xx} non-2xx, ${ours.errors} errors`);
   const ratio = ours.requests.average / base.requests.average;
   report({
@@ -65,13 +73,7 @@ async function batchIngest(): Promise<void> {
     if (r.non2xx || r.errors) throw new Error(`batch ingest: ${r.non2xx} non-2xx, ${r.errors} errors`);
     return (r.requests * 1000) / (r.elapsedMs / 1000);
   };
-  const bare = await startBare('ingest');
-  const base = await run(bare.url);
-  await bare.stop();
-  const lv = await startLeviathan();
-  const ours = await run(lv.url);
-  await lv.stop();
-  await rm(lv.dataDir, { recursive: true, force: true });
+  const { base, ours } = await bareThenOurs(run);
   report({
     name: 'batch ingest, 1000 events per POST (c=4)',
     value: ours,
