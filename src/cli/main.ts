@@ -1,6 +1,6 @@
 import { loadEnv } from '../env.ts';
 import { VERSION } from '../version.ts';
-import { withYoungGenerationHeld } from '../bulk-load.ts';
+import { asBulkLoad } from '../bulk-load.ts';
 
 const USAGE = `leviathan ${VERSION}
 
@@ -16,8 +16,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case 'serve':
-      // Loading the modules, opening the store and the projection: the bulk load of its life.
-      return withYoungGenerationHeld(async () => {
+      return asBulkLoad(async () => {
         const { serve } = await import('./serve.ts');
         return serve(loadEnv(), rest);
       });
