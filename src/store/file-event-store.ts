@@ -18,7 +18,7 @@ import { IdIndex, idHash } from './id-index.ts';
 import { lockHolder, releaseLock, takeLock } from './store-lock.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
-import { GrowableF64, GrowableU32, PostingIndex, PostingList, StringTable, upperBound } from './posting-index.ts';
+import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, StringTable } from './posting-index.ts';
 import { nodeStoreFs, readFully, writeFully, type StoreFs } from './store-fs.ts';
 import { parseLogLine } from './verify.ts';
 
@@ -128,9 +128,9 @@ export class FileEventStore implements EventStore {
   private lastTimeMs = 0;
   private lastAppendAt: string | null = null;
 
-  private offsets = new GrowableF64();
+  private offsets = new OffsetArray();
   private times = new GrowableF64();
-  private typeIds = new GrowableU32();
+  private typeIds = new GrowableUint();
   private types = new StringTable();
   private targets = new PostingIndex();
   private subjects = new PostingIndex();
@@ -295,7 +295,7 @@ export class FileEventStore implements EventStore {
   private async snapshotMismatch(s: IndexSnapshot, size: number): Promise<string | null> {
     if (s.logLength > size) return `covers ${s.logLength} bytes but the log has ${size}`;
     if (s.count === 0) return s.logLength === 0 ? null : 'inconsistent header';
-    const start = s.offsets[s.count - 1]!;
+    const start = OffsetArray.wrap(s.offsets, s.count, s.offsetWraps).at(s.count - 1);
     if (!(start < s.logLength)) return 'inconsistent header';
     const line = Buffer.allocUnsafe(s.logLength - start);
     await readFully(this.fs, this.fd, line, line.length, start);
@@ -331,9 +331,9 @@ export class FileEventStore implements EventStore {
     this.ids = ids;
     this.targets = targets;
     this.subjects = subjects;
-    this.offsets = GrowableF64.wrap(s.offsets, n);
+    this.offsets = OffsetArray.wrap(s.offsets, n, s.offsetWraps);
     this.times = GrowableF64.wrap(s.times, n);
-    this.typeIds = GrowableU32.wrap(s.typeIds, n);
+    this.typeIds = GrowableUint.wrap(s.typeIds, n);
     this.types = new StringTable();
     for (const t of s.types) this.types.intern(t);
     this.count = this.base + n;
@@ -638,7 +638,7 @@ export class FileEventStore implements EventStore {
   }
 
   private endOf(seq: number): number {
-    return seq < this.count ? this.offsets.data[seq - this.base]! : this.logLength;
+    return seq < this.count ? this.offsets.at(seq - this.base) : this.logLength;
   }
 
   /**
@@ -648,16 +648,16 @@ export class FileEventStore implements EventStore {
   private async readSeqs(seqs: readonly number[]): Promise<StoredEvent[]> {
     const out: StoredEvent[] = new Array(seqs.length);
     const reads: Promise<void>[] = [];
-    const offsets = this.offsets.data;
+    const offsets = this.offsets;
     const base = this.base + 1;
     let i = 0;
     while (i < seqs.length) {
       const first = i;
-      const start = offsets[seqs[i]! - base]!;
+      const start = offsets.at(seqs[i]! - base);
       let end = this.endOf(seqs[i]!);
       i++;
       while (i < seqs.length) {
-        const s = offsets[seqs[i]! - base]!;
+        const s = offsets.at(seqs[i]! - base);
         const e = this.endOf(seqs[i]!);
         if (s - end > READ_GAP_BYTES || e - start > MAX_READ_RUN_BYTES) break;
         end = e;
@@ -667,7 +667,7 @@ export class FileEventStore implements EventStore {
       const parseRun = (buf: Buffer): void => {
         for (let k = first; k < last; k++) {
           const seq = seqs[k]!;
-          out[k] = this.parseAt(buf, offsets[seq - base]! - start, this.endOf(seq) - start - 1, seq);
+          out[k] = this.parseAt(buf, offsets.at(seq - base) - start, this.endOf(seq) - start - 1, seq);
         }
       };
       if (this.syncQueryReads) parseRun(this.preadSync(start, end));
@@ -679,13 +679,13 @@ export class FileEventStore implements EventStore {
 
   /** Reads seqs [from, to] with one pread; the lines are contiguous. */
   private async readSeqRange(from: number, to: number): Promise<StoredEvent[]> {
-    const offsets = this.offsets.data;
+    const offsets = this.offsets;
     const b = this.base + 1;
-    const base = offsets[from - b]!;
+    const base = offsets.at(from - b);
     const buf = await this.pread(base, this.endOf(to));
     const out: StoredEvent[] = [];
     for (let seq = from; seq <= to; seq++) {
-      out.push(this.parseAt(buf, offsets[seq - b]! - base, this.endOf(seq) - base - 1, seq));
+      out.push(this.parseAt(buf, offsets.at(seq - b) - base, this.endOf(seq) - base - 1, seq));
     }
     return out;
   }
@@ -748,11 +748,10 @@ export class FileEventStore implements EventStore {
 
   /** Last seq of a streaming batch starting at `from`: up to ~1 MB of lines or 4096 events. */
   private streamBatchEnd(from: number): number {
-    const offsets = this.offsets.data;
     const i0 = from - this.base - 1;
     const n = this.count - this.base;
-    const limit = offsets[i0]! + STREAM_BATCH_BYTES;
-    const k = upperBound(offsets, limit, i0 + 1, n);
+    const limit = this.offsets.at(i0) + STREAM_BATCH_BYTES;
+    const k = this.offsets.upperBound(limit, i0 + 1, n);
     let end = k >= n && this.logLength <= limit ? this.count : Math.max(from, this.base + k - 1);
     end = Math.min(end, from + STREAM_BATCH_EVENTS - 1, this.count);
     return end;
@@ -836,7 +835,8 @@ export class FileEventStore implements EventStore {
       logCrc: this.logCrc,
       headHash: this.headHash,
       lastTimeMs: this.lastTimeMs,
-      offsets: this.offsets.data,
+      offsets: this.offsets.low,
+      offsetWraps: this.offsets.wraps,
       times: this.times.data,
       typeIds: this.typeIds.data,
       types: this.types.names.slice(),

@@ -1,5 +1,6 @@
 import { constants } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { uintArray, type UintArray } from './posting-index.ts';
 import type { StoreFs } from './store-fs.ts';
 import { readFully, writeFully } from './store-fs.ts';
 
@@ -31,25 +32,33 @@ export interface IndexSnapshot {
   logCrc: number;
   headHash: string;
   lastTimeMs: number;
-  /** Per seq (index seq - 1): line start offset, epoch ms of `time`, type id. May be longer than `count`. */
-  offsets: Float64Array;
+  /**
+   * Per seq (index seq - 1): low 32 bits of the line start offset, epoch ms of `time`, type id (1,
+   * 2 or 4 bytes each, as wide as its largest value needs). May be longer than `count`.
+   */
+  offsets: Uint32Array;
   times: Float64Array;
-  typeIds: Uint32Array;
+  typeIds: UintArray;
+  /** Index of the first offset past each 4 GiB boundary (see OffsetArray). */
+  offsetWraps: number[];
   types: string[];
   ids: IdTable;
   targets: PostingTable;
   subjects: PostingTable;
 }
 
-const MAGIC = Buffer.from('LVNIDX03', 'latin1');
+const MAGIC = 'LVNIDX04';
 
 interface Header {
-  version: 3;
+  version: 4;
   count: number;
   logLength: number;
   logCrc: number;
   headHash: string;
   lastTimeMs: number;
+  offsetWraps: number[];
+  /** Bytes per type id: 1, 2 or 4. */
+  typeIdBytes: number;
   types: string[];
   targets: string[];
   subjects: string[];
@@ -60,22 +69,25 @@ interface Header {
 }
 
 /**
- * Layout: `LVNIDX03` | u32 LE header length | header JSON (counts, covered prefix, string
- * tables) | zero padding to 8 | offsets f64[count] | times f64[count] | id keys u32[idCapacity] |
- * typeIds u32[count] | id seqs u32[idCapacity] | target starts u32[targets + 1] | target seqs |
- * subject starts u32[subjects + 1] | subject seqs | u32 LE CRC-32 of everything before it.
+ * Layout: `LVNIDX04` | u32 LE header length | header JSON (counts, covered prefix, string
+ * tables, offset wraps, type id width) | zero padding to 8 | times f64[count] | offsets
+ * u32[count] | id keys u32[idCapacity] | id seqs u32[idCapacity] | target starts u32[targets + 1]
+ * | target seqs | subject starts u32[subjects + 1] | subject seqs | typeIds u8/u16/u32[count] |
+ * u32 LE CRC-32 of everything before it. Every section starts aligned to its element size.
  *
  * Returned as parts that view the given arrays rather than copy them (tens of MB at a million
  * events); the caller must not change the viewed ranges until the parts are written.
  */
 export function encodeSnapshot(s: IndexSnapshot): Uint8Array[] {
   const header: Header = {
-    version: 3,
+    version: 4,
     count: s.count,
     logLength: s.logLength,
     logCrc: s.logCrc,
     headHash: s.headHash,
     lastTimeMs: s.lastTimeMs,
+    offsetWraps: s.offsetWraps,
+    typeIdBytes: s.typeIds.BYTES_PER_ELEMENT,
     types: s.types,
     targets: s.targets.names,
     subjects: s.subjects.names,
@@ -86,23 +98,23 @@ export function encodeSnapshot(s: IndexSnapshot): Uint8Array[] {
   };
   const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
   const head = Buffer.alloc(align8(MAGIC.length + 4 + headerBytes.length));
-  MAGIC.copy(head, 0);
+  head.write(MAGIC, 0, 'latin1');
   head.writeUInt32LE(headerBytes.length, MAGIC.length);
   headerBytes.copy(head, MAGIC.length + 4);
   const parts: Uint8Array[] = [head];
   const n = s.count;
-  const view = (arr: Float64Array | Uint32Array, len: number) =>
+  const view = (arr: Float64Array | UintArray, len: number) =>
     new Uint8Array(arr.buffer, arr.byteOffset, len * arr.BYTES_PER_ELEMENT);
   parts.push(
-    view(s.offsets, n),
     view(s.times, n),
+    view(s.offsets, n),
     view(s.ids.keys, s.ids.keys.length),
-    view(s.typeIds, n),
     view(s.ids.seqs, s.ids.seqs.length),
     view(s.targets.starts, s.targets.names.length + 1),
     view(s.targets.base, s.targets.base.length),
     view(s.subjects.starts, s.subjects.names.length + 1),
     view(s.subjects.base, s.subjects.base.length),
+    view(s.typeIds, n),
   );
   let crc = 0;
   for (const p of parts) crc = crc32(p, crc);
@@ -140,7 +152,10 @@ export async function readSnapshot(
       return n === bytes.length;
     };
     const head = Buffer.alloc(MAGIC.length + 4);
-    if (!(await readInto(head)) || !head.subarray(0, MAGIC.length).equals(MAGIC)) return 'not an index snapshot';
+    if (!(await readInto(head))) return 'not an index snapshot';
+    const magic = head.toString('latin1', 0, MAGIC.length);
+    // An older format is rebuilt from the log like a damaged file, but says so.
+    if (magic !== MAGIC) return magic.startsWith('LVNIDX') ? `format ${magic}, not ${MAGIC}` : 'not an index snapshot';
     const headerLen = head.readUInt32LE(MAGIC.length);
     const start = align8(MAGIC.length + 4 + headerLen);
     if (start + 4 > size) return 'truncated';
@@ -152,34 +167,36 @@ export async function readSnapshot(
     } catch {
       return 'unreadable header';
     }
-    if (h.version !== 3) return `unknown version ${String(h.version)}`;
+    if (h.version !== 4) return `unknown version ${String(h.version)}`;
     const n = h.count;
+    if (!validWraps(h.offsetWraps, n) || ![1, 2, 4].includes(h.typeIdBytes)) return 'inconsistent header';
     const expected =
       start +
-      8 * (2 * n) +
+      8 * n +
       4 * (n + 2 * h.idCapacity + h.targets.length + 1 + h.targetEntries + h.subjects.length + 1 + h.subjectEntries) +
+      h.typeIdBytes * n +
       4;
     if (expected !== size) return 'truncated';
     const room = n + spare(n);
-    const offsets = new Float64Array(room);
     const times = new Float64Array(room);
+    const offsets = new Uint32Array(room);
+    const typeIds = uintArray(h.typeIdBytes, room);
     const idKeys = new Uint32Array(h.idCapacity);
-    const typeIds = new Uint32Array(room);
     const idSeqs = new Uint32Array(h.idCapacity);
     const targetStarts = new Uint32Array(h.targets.length + 1);
     const targetBase = new Uint32Array(h.targetEntries);
     const subjectStarts = new Uint32Array(h.subjects.length + 1);
     const subjectBase = new Uint32Array(h.subjectEntries);
-    const sections: [Float64Array | Uint32Array, number][] = [
-      [offsets, n],
+    const sections: [Float64Array | UintArray, number][] = [
       [times, n],
+      [offsets, n],
       [idKeys, h.idCapacity],
-      [typeIds, n],
       [idSeqs, h.idCapacity],
       [targetStarts, targetStarts.length],
       [targetBase, targetBase.length],
       [subjectStarts, subjectStarts.length],
       [subjectBase, subjectBase.length],
+      [typeIds, n],
     ];
     for (const [arr, len] of sections) {
       if (!(await readInto(new Uint8Array(arr.buffer, 0, len * arr.BYTES_PER_ELEMENT)))) return 'truncated';
@@ -196,6 +213,7 @@ export async function readSnapshot(
       offsets,
       times,
       typeIds,
+      offsetWraps: h.offsetWraps,
       types: h.types,
       ids: { keys: idKeys, seqs: idSeqs, size: h.idSize },
       targets: { names: h.targets, starts: targetStarts, base: targetBase },
@@ -231,6 +249,14 @@ export async function writeFileAtomic(sfs: StoreFs, dir: string, path: string, p
   } finally {
     await sfs.close(dirFd);
   }
+}
+
+/** Wraps must be ascending indexes below `count`; the CRC only shows the file is as it was written. */
+function validWraps(wraps: unknown, count: number): wraps is number[] {
+  return (
+    Array.isArray(wraps) &&
+    wraps.every((w, k) => Number.isInteger(w) && w >= (k === 0 ? 0 : (wraps[k - 1] as number)) && w < count)
+  );
 }
 
 function align8(n: number): number {

@@ -1,6 +1,6 @@
 import type { PostingTable } from './index-snapshot.ts';
 
-/** A Float64Array that grows by doubling; holds byte offsets and times per seq. */
+/** A Float64Array that grows by doubling; holds the time per seq. */
 export class GrowableF64 {
   data: Float64Array;
   length = 0;
@@ -24,27 +24,105 @@ export class GrowableF64 {
   }
 }
 
-/** A Uint32Array that grows by doubling; holds the type id per seq. */
-export class GrowableU32 {
-  data: Uint32Array;
+/** An unsigned integer array of 8, 16 or 32 bits per entry. */
+export type UintArray = Uint8Array | Uint16Array | Uint32Array;
+
+/** A zeroed UintArray of `bytes` (1, 2 or 4) per entry. */
+export function uintArray(bytes: number, length: number): UintArray {
+  return bytes === 1 ? new Uint8Array(length) : bytes === 2 ? new Uint16Array(length) : new Uint32Array(length);
+}
+
+/**
+ * Unsigned integers per seq (the type id), at the narrowest width that holds every value so
+ * far: a byte each until a value passes 255, then 16 bits, then 32. Type ids are an open set but
+ * in practice tens, so a million events cost 1 MB here rather than 4. Readers index `data`
+ * directly; it is replaced, never changed in place, when it grows or widens.
+ */
+export class GrowableUint {
+  data: UintArray;
   length = 0;
+  /** Largest value `data` can hold. */
+  private max = 0xff;
   constructor(capacity = 1024) {
-    this.data = new Uint32Array(Math.max(16, capacity));
+    this.data = new Uint8Array(Math.max(16, capacity));
   }
   push(v: number): void {
-    if (this.length === this.data.length) {
-      const next = new Uint32Array(this.data.length * 2);
-      next.set(this.data);
-      this.data = next;
-    }
+    if (v > this.max) this.resize(this.data.length, v > 0xffff ? 4 : 2);
+    if (this.length === this.data.length) this.resize(this.data.length * 2, this.data.BYTES_PER_ELEMENT);
     this.data[this.length++] = v;
   }
-  /** Adopts `data` (no copy) whose first `length` entries are in use. */
-  static wrap(data: Uint32Array, length: number): GrowableU32 {
-    const g = new GrowableU32(0);
-    g.data = data.length > 0 ? data : new Uint32Array(16);
+  /** Adopts `data` (no copy) whose first `length` entries are in use, keeping its width. */
+  static wrap(data: UintArray, length: number): GrowableUint {
+    const g = new GrowableUint(0);
+    if (data.length > 0) g.data = data;
+    g.max = 2 ** (8 * g.data.BYTES_PER_ELEMENT) - 1;
     g.length = length;
     return g;
+  }
+  private resize(capacity: number, bytes: number): void {
+    const next = uintArray(bytes, capacity);
+    next.set(this.data.subarray(0, this.length));
+    this.data = next;
+    this.max = 2 ** (8 * bytes) - 1;
+  }
+}
+
+const WRAP = 2 ** 32;
+
+/**
+ * Line start offsets per seq, ascending. Each entry keeps the low 32 bits of its offset (4 bytes
+ * rather than a Float64's 8: 4 MB less at a million events); a log past 4 GiB also notes, per
+ * 4 GiB boundary crossed, the index of the first entry beyond it, so an offset is its low bits
+ * plus 2**32 per boundary at or before its index. Below 4 GiB, the usual case, reading one is a
+ * plain array access.
+ */
+export class OffsetArray {
+  low: Uint32Array;
+  length = 0;
+  /** Ascending: wraps[k] is the first index whose offset is at least (k + 1) * 2**32. */
+  wraps: number[] = [];
+  /** Offset from which the next push crosses a boundary. */
+  private nextWrap = WRAP;
+  constructor(capacity = 1024) {
+    this.low = new Uint32Array(Math.max(16, capacity));
+  }
+  push(offset: number): void {
+    while (offset >= this.nextWrap) {
+      this.wraps.push(this.length);
+      this.nextWrap += WRAP;
+    }
+    if (this.length === this.low.length) {
+      const next = new Uint32Array(this.low.length * 2);
+      next.set(this.low);
+      this.low = next;
+    }
+    // `>>> 0` keeps the low 32 bits of any integer below 2**53.
+    this.low[this.length++] = offset >>> 0;
+  }
+  /** The full offset of entry `i`; a binary search over the (tiny) wraps only past 4 GiB. */
+  at(i: number): number {
+    const low = this.low[i]!;
+    return this.wraps.length === 0 ? low : low + WRAP * upperBound(this.wraps, i);
+  }
+  /** First index in [from, to) whose offset is > `v`. */
+  upperBound(v: number, from: number, to: number): number {
+    let lo = from;
+    let hi = to;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (this.at(mid) <= v) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+  /** Adopts `low` (no copy) whose first `length` entries are in use, with their `wraps`. */
+  static wrap(low: Uint32Array, length: number, wraps: number[]): OffsetArray {
+    const o = new OffsetArray(0);
+    if (low.length > 0) o.low = low;
+    o.length = length;
+    o.wraps = wraps;
+    o.nextWrap = WRAP * (wraps.length + 1);
+    return o;
   }
 }
 

@@ -2,9 +2,10 @@ import { appendFile, copyFile, mkdtemp, readFile, rm, stat, truncate, unlink, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { StoredEvent } from '../../src/events/envelope.ts';
+import { newEvent, type StoredEvent } from '../../src/events/envelope.ts';
 import { openFileEventStore, type FileEventStore, type StoreLogger } from '../../src/store/file-event-store.ts';
 import { idHash } from '../../src/store/id-index.ts';
+import { readSnapshot, type IndexSnapshot } from '../../src/store/index-snapshot.ts';
 import { nodeStoreFs, type StoreFs } from '../../src/store/store-fs.ts';
 import { parseLogLine, verifyChain, verifyLogFile } from '../../src/store/verify.ts';
 import { describeEventStoreContract, expectValidChain, sampleEvents } from './event-store-contract.ts';
@@ -345,6 +346,86 @@ describe('file event store: index snapshot', () => {
     await unlink(join(dir, 'events.idx'));
     r = await opened(dir);
     expect(r.fromSnapshot).toBe(0);
+    await r.store.close();
+  });
+
+  it('a snapshot in the older format is ignored with a log line, rebuilt from the log and rewritten', async () => {
+    const dir = await tempDir();
+    let { store } = await opened(dir);
+    await store.append(sampleEvents(40));
+    const before = await all(store);
+    await store.close();
+    // Relabelled as format 3, as a store written before the current format leaves it.
+    const idx = join(dir, 'events.idx');
+    const bytes = await readFile(idx);
+    bytes.write('LVNIDX03', 0, 'latin1');
+    const header = bytes.indexOf('"version":4');
+    expect(header).toBeGreaterThan(0);
+    bytes.write('"version":3', header, 'latin1');
+    await writeFile(idx, bytes);
+
+    const r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    expect(r.logger.lines.find((l) => l.msg === 'Index snapshot ignored; replaying the log')?.obj.reason).toBe(
+      'format LVNIDX03, not LVNIDX04',
+    );
+    expect(await all(r.store)).toEqual(before);
+    expect((await r.store.read({ target: 'acme/web', type: 'pr.created', limit: 100 })).events).toEqual(
+      before.filter((e) => e.target === 'acme/web' && e.type === 'pr.created'),
+    );
+    await r.store.close();
+    expect((await readFile(idx)).toString('latin1', 0, 8)).toBe('LVNIDX04');
+    ({ store } = await opened(dir));
+    expect(await all(store)).toEqual(before);
+    await store.close();
+  });
+
+  it('more types than fit a byte: type ids widen, and filters by type hold through the snapshot and a rebuild', async () => {
+    const dir = await tempDir();
+    /** Two events of each type kind<from>.seen .. kind<to - 1>.seen. */
+    const typed = (from: number, to: number) =>
+      Array.from({ length: 2 * (to - from) }, (_, i) => {
+        const t = from + (i % (to - from));
+        return newEvent({ id: `k${t}-${i}`, type: `kind${t}.seen`, actor: 'test', target: `acme/r${t % 3}`, data: { i } });
+      });
+    const typeIdBytes = async () =>
+      ((await readSnapshot(nodeStoreFs, join(dir, 'events.idx'), () => 0)) as IndexSnapshot).typeIds.BYTES_PER_ELEMENT;
+    const expectByType = async (store: FileEventStore, events: StoredEvent[]) => {
+      for (const type of ['kind0.seen', 'kind199.seen', 'kind254.seen', 'kind255.seen', 'kind299.seen']) {
+        expect((await store.read({ type, limit: 1000 })).events).toEqual(events.filter((e) => e.type === type));
+      }
+      expect((await store.read({ typePrefix: 'kind25', target: 'acme/r1', limit: 1000 })).events).toEqual(
+        events.filter((e) => e.type.startsWith('kind25') && e.target === 'acme/r1'),
+      );
+      expect((await store.read({ types: ['kind3.seen', 'kind290.seen'], order: 'desc', limit: 1000 })).events).toEqual(
+        events.filter((e) => e.type === 'kind3.seen' || e.type === 'kind290.seen').reverse(),
+      );
+    };
+
+    const { store } = await opened(dir);
+    await store.append(typed(0, 200));
+    await store.close();
+    expect(await typeIdBytes()).toBe(1);
+
+    // Widens a store opened from a one-byte snapshot.
+    let r = await opened(dir);
+    expect(r.fromSnapshot).toBe(400);
+    await r.store.append(typed(200, 300));
+    const events = await all(r.store);
+    expect(new Set(events.map((e) => e.type)).size).toBe(300);
+    await expectByType(r.store, events);
+    await r.store.close();
+    expect(await typeIdBytes()).toBe(2);
+
+    r = await opened(dir);
+    expect(r.fromSnapshot).toBe(600);
+    await expectByType(r.store, events);
+    await r.store.close();
+
+    await unlink(join(dir, 'events.idx'));
+    r = await opened(dir);
+    expect(r.fromSnapshot).toBe(0);
+    await expectByType(r.store, events);
     await r.store.close();
   });
 });
