@@ -1,6 +1,6 @@
 import type { NewEvent } from '../events/envelope.ts';
 import type { Projector } from '../projections/projector.ts';
-import type { AppendResult, EventStore } from '../store/event-store.ts';
+import { StoreError, type AppendResult, type EventStore } from '../store/event-store.ts';
 import { OperationError } from './operation-error.ts';
 
 interface Deps {
@@ -10,20 +10,24 @@ interface Deps {
 
 const locks = new WeakMap<EventStore, Promise<unknown>>();
 
+/** Longest a selection waits for this process's projection to reach the log's head (it holds the append lock meanwhile). */
+export const CATCH_UP_LIMIT_MS = 5_000;
+
 /**
  * Appends events, refusing (409 `attempt_in_flight`) a `task.selected` for a task that already
  * has an attempt in flight or an open pull request. The scheduler CronJob, manual triggers and
- * slash commands decide from snapshots that can be a moment old; this check, made on the log as it
- * is and one append at a time, is what makes sure a task is started once. Everything else is
- * appended as is.
+ * slash commands decide from snapshots that can be a moment old; this check runs as the store's
+ * append guard — against the log as it is at that append, including what other replicas on the
+ * same PostgreSQL database appended — and is what makes sure a task is started once. Everything
+ * else is appended as is.
  */
-export function appendChecked(deps: Deps, events: NewEvent[]): Promise<AppendResult> {
+export function appendChecked(deps: Deps, events: NewEvent[], catchUpLimitMs = CATCH_UP_LIMIT_MS): Promise<AppendResult> {
   if (!events.some((e) => e.type === 'task.selected')) return deps.store.append(events);
+  // One checked append at a time per process as well: two in one group would both be checked
+  // against the head before the group, neither seeing the other.
   const previous = locks.get(deps.store) ?? Promise.resolve();
-  const next = previous.then(
-    () => check(deps, events),
-    () => check(deps, events),
-  );
+  const append = () => deps.store.append(events, { guard: (head) => check(deps, events, head, catchUpLimitMs) });
+  const next = previous.then(append, append);
   locks.set(
     deps.store,
     next.catch(() => undefined),
@@ -31,8 +35,8 @@ export function appendChecked(deps: Deps, events: NewEvent[]): Promise<AppendRes
   return next;
 }
 
-async function check(deps: Deps, events: NewEvent[]): Promise<AppendResult> {
-  await deps.projector.waitFor(deps.store.health().head.seq);
+async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitMs: number): Promise<void> {
+  await caughtUp(deps.projector, head, catchUpLimitMs);
   const state = deps.projector.state;
   // The log's view, then the batch's own effects in order (a batch may end an attempt and
   // select the task again, as a replayed history does).
@@ -79,7 +83,19 @@ async function check(deps: Deps, events: NewEvent[]): Promise<AppendResult> {
         break;
     }
   }
-  return deps.store.append(events);
+}
+
+/** Waits for the projection to apply `head`; refuses (503, retryable) past `limitMs`. */
+async function caughtUp(projector: Projector, head: number, limitMs: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreError('store_unavailable', `The projection has not reached seq ${head} after ${limitMs} ms; nothing was selected. Retry.`)), limitMs);
+  });
+  try {
+    await Promise.race([projector.waitFor(head), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** The task an attempt belongs to, as the projection knows it. */

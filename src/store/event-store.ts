@@ -53,7 +53,7 @@ export type Unsubscribe = () => void;
  * and stored once.
  */
 export interface EventStore {
-  append(events: NewEvent[]): Promise<AppendResult>;
+  append(events: NewEvent[], opts?: AppendOptions): Promise<AppendResult>;
   read(query: EventQuery): Promise<EventPage>;
   /** Events with seq > `fromSeq`, first the backlog then live, in order, until unsubscribed. */
   subscribe(fromSeq: number, onEvent: (e: StoredEvent) => void): Unsubscribe;
@@ -61,6 +61,16 @@ export interface EventStore {
   scan(fromSeq?: number): AsyncIterable<StoredEvent>;
   health(): StoreHealth;
   close(): Promise<void>;
+}
+
+export interface AppendOptions {
+  /**
+   * Runs where appends are serialised — for PostgreSQL inside the transaction, under the lock
+   * every replica appends under — with the seq of the log's head at that moment, before the batch
+   * is sealed. Throwing refuses this batch alone (with that error) and stores nothing of it. What
+   * it checks against is therefore the whole log, from every process, not a snapshot.
+   */
+  guard?: (head: number) => Promise<void>;
 }
 
 /** Error raised by stores with a stable code, mapped to HTTP in api/ only. */

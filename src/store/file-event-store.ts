@@ -1,4 +1,4 @@
-import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
+import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend } from './group-commit.ts';
 import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { checkLink, GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
 import {
   StoreError,
+  type AppendOptions,
   type AppendResult,
   type EventPage,
   type EventQuery,
@@ -415,17 +416,19 @@ export class FileEventStore implements EventStore {
   // ---------------------------------------------------------------- append
 
   /** Durably appends a batch (all or nothing); duplicate ids are acknowledged, not stored again. */
-  append(events: NewEvent[]): Promise<AppendResult> {
+  append(events: NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreError('store_closed', 'event store is closed'));
     if (!this.canWrite) {
       const p = this.problem ?? { code: 'store_read_only' as const, message: 'event store is read-only' };
       return Promise.reject(new StoreError(p.code, p.message));
     }
     if (events.length === 0) return Promise.resolve({ stored: [], duplicates: [] });
-    return this.appends.push(events);
+    return this.appends.push(events, opts.guard);
   }
 
-  private async commit(group: PendingAppend[]): Promise<void> {
+  private async commit(pending: PendingAppend[]): Promise<void> {
+    // One process owns the log (store.lock): everything up to `count` is all there is.
+    const group = await passGuards(pending, this.count);
     const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs);
     // The hash table answers most ids without IO; only a hit needs the disk to confirm.
     const time = new Date(timeMs).toISOString();

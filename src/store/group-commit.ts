@@ -4,6 +4,8 @@ import type { AppendResult } from './event-store.ts';
 /** One caller's batch, waiting for its commit. */
 export interface PendingAppend {
   events: NewEvent[];
+  /** See AppendOptions.guard. */
+  guard?: (head: number) => Promise<void>;
   resolve: (r: AppendResult) => void;
   reject: (e: unknown) => void;
 }
@@ -35,9 +37,9 @@ export class GroupCommitQueue {
     private readonly maxGroupEvents: number,
   ) {}
 
-  push(events: NewEvent[]): Promise<AppendResult> {
+  push(events: NewEvent[], guard?: (head: number) => Promise<void>): Promise<AppendResult> {
     return new Promise<AppendResult>((resolve, reject) => {
-      this.queue.push({ events, resolve, reject });
+      this.queue.push(guard ? { events, guard, resolve, reject } : { events, resolve, reject });
       // Start on a microtask so appends made in the same tick share the first commit too.
       this.flushing ??= Promise.resolve().then(() => this.drain());
     });
@@ -73,6 +75,24 @@ export class GroupCommitQueue {
     }
     return this.queue.splice(0, n);
   }
+}
+
+/**
+ * The batches of a group whose guards (if any) pass against `head`, in order; a batch whose guard
+ * throws is rejected with that error and left out. Guards run one after the other.
+ */
+export async function passGuards(group: PendingAppend[], head: number): Promise<PendingAppend[]> {
+  if (!group.some((p) => p.guard)) return group;
+  const admitted: PendingAppend[] = [];
+  for (const p of group) {
+    try {
+      if (p.guard) await p.guard(head);
+      admitted.push(p);
+    } catch (err) {
+      p.reject(err);
+    }
+  }
+  return admitted;
 }
 
 /**

@@ -1,10 +1,11 @@
-import { GroupCommitQueue, sealGroup, type PendingAppend } from './group-commit.ts';
+import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend } from './group-commit.ts';
 import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
 import { GENESIS_HASH, type NewEvent, type StoredEvent } from '../events/envelope.ts';
 import {
   StoreError,
+  type AppendOptions,
   type AppendResult,
   type EventPage,
   type EventQuery,
@@ -164,15 +165,16 @@ export class PostgresEventStore implements EventStore {
   // ---------------------------------------------------------------- append
 
   /** Durably appends a batch (all or nothing); duplicate ids are acknowledged, not stored again. */
-  append(events: NewEvent[]): Promise<AppendResult> {
+  append(events: NewEvent[], opts: AppendOptions = {}): Promise<AppendResult> {
     if (this.closed) return Promise.reject(new StoreError('store_closed', 'event store is closed'));
     if (events.length === 0) return Promise.resolve({ stored: [], duplicates: [] });
-    return this.appends.push(events);
+    return this.appends.push(events, opts.guard);
   }
 
   /**
-   * One transaction for a group of batches: lock, read head and known ids, seal, insert, notify,
-   * commit. A batch that cannot be sealed is rejected alone; a database failure rejects the group
+   * One transaction for a group of batches: lock, read head and known ids, run guards, seal,
+   * insert, notify, commit. A batch whose guard refuses or that cannot be sealed is rejected
+   * alone; a database failure rejects the group
    * (nothing of it was stored, or — if the connection died during COMMIT — all of it was, and a
    * retry with the same ids is acknowledged as duplicates).
    */
@@ -198,11 +200,13 @@ export class PostgresEventStore implements EventStore {
         [ids],
       );
       const headRow = rows.find((r) => r.k === 'h');
+      // Under the lock no replica can append: a guard sees the whole log at this head.
+      const admitted = await passGuards(group, headRow ? Number(headRow.seq) : 0);
       const inLog = new Set(rows.filter((r) => r.k === 'd').map((r) => r.v));
       // Never before the head, whichever replica's clock wrote it.
       const time = new Date(Math.max(this.clock.now().getTime(), headRow?.time ? Date.parse(headRow.time) : 0)).toISOString();
       const prepared = await sealGroup(
-        group,
+        admitted,
         { seq: headRow ? Number(headRow.seq) : 0, hash: headRow?.v ?? GENESIS_HASH },
         time,
         (id) => inLog.has(id),

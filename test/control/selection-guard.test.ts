@@ -1,5 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { appendChecked } from '../../src/control/selection-guard.ts';
+import type { Projector } from '../../src/projections/projector.ts';
+import { newEvent } from '../../src/events/envelope.ts';
 import { InProcessSchedulerControlPlane } from '../../src/scheduler/control-plane-port.ts';
 import { decide } from '../../src/scheduler/decide.ts';
 import { carryOut } from '../../src/scheduler/run-cycle.ts';
@@ -52,5 +55,15 @@ describe('a task is selected once', () => {
     expect(executor.started).toEqual([]);
     expect(outcome).toMatchObject({ outcome: 'blocked', reason: 'attempt_in_flight' });
     expect((await eventsOf(cp, 'task.selected')).map((e) => e.data.attempt_id)).toEqual(['from-trigger']);
+  });
+
+  it('refuses (503, retryable) rather than decide on a projection that cannot reach the head, storing nothing', async () => {
+    const head = cp.store.health().head.seq;
+    const stuck = { state: cp.projector.state, waitFor: () => new Promise<void>(() => {}) } as unknown as Projector;
+    const selection = newEvent({ actor: 'test', ...selected('stuck') });
+    await expect(appendChecked({ store: cp.store, projector: stuck }, [selection], 50)).rejects.toMatchObject({ code: 'store_unavailable' });
+    expect(cp.store.health().head.seq).toBe(head);
+    // The next selection is not held up by the refused one.
+    expect((await appendChecked({ store: cp.store, projector: cp.projector }, [newEvent({ actor: 'test', ...selected('next') })])).stored).toHaveLength(1);
   });
 });

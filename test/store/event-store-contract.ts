@@ -155,6 +155,33 @@ export function describeEventStoreContract(name: string, open: () => Promise<Con
       expect(retry.stored).toHaveLength(1);
     });
 
+    it('runs an append guard where appends are serialised, with the head every earlier append left', async () => {
+      await store.append(sampleEvents(2, 'g'));
+      const heads: number[] = [];
+      const refused = new Error('refused by guard');
+      // Sent together, so the three usually share one group: the guard sees the head before it.
+      const [before, guarded, refusedOne] = await Promise.allSettled([
+        store.append(sampleEvents(1, 'plain')),
+        store.append(sampleEvents(2, 'kept'), { guard: async (head) => void heads.push(head) }),
+        store.append(sampleEvents(1, 'dropped'), {
+          guard: async () => {
+            throw refused;
+          },
+        }),
+      ]);
+      expect(before.status).toBe('fulfilled');
+      expect(guarded.status).toBe('fulfilled');
+      expect(refusedOne).toEqual({ status: 'rejected', reason: refused });
+      expect(heads).toHaveLength(1);
+      expect([2, 3]).toContain(heads[0]);
+      const all = await collect(store.scan());
+      expect(all.map((e) => e.id)).toEqual(['g-0', 'g-1', 'plain-0', 'kept-0', 'kept-1']);
+      expectValidChain(all);
+      // Alone, a guard sees the whole log.
+      await store.append(sampleEvents(1, 'last'), { guard: async (head) => void heads.push(head) });
+      expect(heads[1]).toBe(5);
+    });
+
     it('accepts an empty batch as a no-op', async () => {
       expect(await store.append([])).toEqual({ stored: [], duplicates: [] });
       expect(store.health().head.seq).toBe(0);

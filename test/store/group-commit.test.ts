@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { checkLink, GENESIS_HASH, newEvent } from '../../src/events/envelope.ts';
 import type { AppendResult } from '../../src/store/event-store.ts';
-import { GroupCommitQueue, sealGroup, type PendingAppend } from '../../src/store/group-commit.ts';
+import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend } from '../../src/store/group-commit.ts';
 
 const ev = (id: string, data: Record<string, unknown> = {}) => newEvent({ id, type: 'a.b', actor: 't', data });
 const pending = (events: ReturnType<typeof ev>[]) => {
@@ -36,6 +36,30 @@ describe('sealGroup', () => {
     const sealed = await sealGroup([bad, good], { seq: 5, hash: GENESIS_HASH }, '2026-11-27T00:00:00.000Z', () => false);
     expect(bad.rejected).toBeInstanceOf(TypeError);
     expect(sealed.map((s) => s.result.stored.map((e) => [e.id, e.seq]))).toEqual([[['ok-2', 6]]]);
+  });
+});
+
+describe('passGuards', () => {
+  it('runs each guard with the head, in order, and leaves out (rejecting) only the batches whose guard throws', async () => {
+    const calls: string[] = [];
+    const plain = pending([ev('p')]);
+    const kept = pending([ev('k')]);
+    kept.guard = async (head) => void calls.push(`kept@${head}`);
+    const dropped = pending([ev('d')]);
+    const no = new Error('no');
+    dropped.guard = async (head) => {
+      calls.push(`dropped@${head}`);
+      throw no;
+    };
+    expect(await passGuards([plain, dropped, kept], 7)).toEqual([plain, kept]);
+    expect(calls).toEqual(['dropped@7', 'kept@7']);
+    expect(dropped.rejected).toBe(no);
+    expect(kept.rejected).toBeUndefined();
+  });
+
+  it('hands back a group without guards as it is', async () => {
+    const group = [pending([ev('a')]), pending([ev('b')])];
+    expect(await passGuards(group, 0)).toBe(group);
   });
 });
 

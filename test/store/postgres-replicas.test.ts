@@ -14,6 +14,7 @@ import { openPostgresEventStore } from '../../src/store/postgres-event-store.ts'
 import { startPostgres, type TestPostgres } from '../helpers/postgres.ts';
 import { expectValidChain } from './event-store-contract.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { seedEvents, taskSummary } from '../scheduler/seed.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TOKEN = 'replica-test-token-0123456789';
@@ -178,6 +179,30 @@ describe('serve replicas on one PostgreSQL database', () => {
       const res = await fetch(`${r.url}/v1/graph/events?limit=1`, { headers: { authorization: `Bearer ${TOKEN}` } });
       expect(((await res.json()) as { events: StoredEvent[] }).events[0]!.seq).toBe(all.length);
     }
+  });
+
+  it('a task selected through both replicas at once is selected once: the check runs under the append lock', { timeout: 120_000 }, async () => {
+    const db = await server.createDatabase('replicas_selection');
+    const [a, b] = await Promise.all([startReplica(db), startReplica(db)]);
+    const target = 'acme/widgets';
+    await post(a!, seedEvents([taskSummary('t1')], { target }));
+    const select = (r: Replica, attempt: string) =>
+      fetch(`${r.url}/v1/events`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ type: 'task.selected', target, data: { task_id: 't1', attempt_id: attempt } }),
+      });
+    for (let round = 0; round < 5; round++) {
+      // Each replica's own selections are serialised anyway; the race is between the replicas.
+      const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => select(i % 2 === 0 ? a! : b!, `r${round}-${i}`)));
+      const statuses = answers.map((res) => res.status).sort();
+      expect(statuses).toEqual([200, 409, 409, 409, 409, 409, 409, 409]);
+      const winner = answers.findIndex((res) => res.status === 200);
+      // End the attempt through the other replica, so the next round starts from a free task.
+      await post(winner % 2 === 0 ? b! : a!, { type: 'attempt.failed', target, data: { attempt_id: `r${round}-${winner}`, task_id: 't1', failure_type: 'timeout' } });
+    }
+    const selected = (await everyEvent(db)).filter((e) => e.type === 'task.selected');
+    expect(selected).toHaveLength(5);
   });
 
   it('an event posted to one replica reaches the live stream of the other within a second', { timeout: 60_000 }, async () => {
