@@ -13,6 +13,8 @@ import { refresherFromEnv } from './scheduler/backlog-refresh.ts';
 import { InProcessScheduler } from './scheduler/in-process-scheduler.ts';
 import { startWorkerWatch } from './scheduler/worker-watch.ts';
 import { createConsole } from './console/console.ts';
+import { sessionKey } from './console/session.ts';
+import { newEvent } from './events/envelope.ts';
 import { octokitPolicyPort, policyProposalRoutes } from './console/policy-proposal.ts';
 import { createHttpServer, type Mount } from './api/server.ts';
 import { healthBody } from './api/routes/status.ts';
@@ -121,6 +123,13 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       logger,
       verifyToken: (token) => auth.authenticate(`Bearer ${token}`),
       targets: () => Object.keys(projector.state.targets),
+      signOuts: {
+        record: async (s) => {
+          const data = { session: sessionKey(s.id), expires_at: new Date(s.expiresAt).toISOString() };
+          await store.append([newEvent({ type: 'console.signed_out', actor: s.actor, data })]);
+        },
+        has: (key) => Object.hasOwn(projector.state.signed_out_sessions, key),
+      },
     });
     const deps = {
       store,

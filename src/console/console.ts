@@ -50,6 +50,11 @@ export interface ConsoleOptions {
   verifyToken(token: string): Principal | null;
   /** Target ids, to decide whether a GitHub user may view the console at all. */
   targets(): string[];
+  /**
+   * Sign-outs shared through the log: `record` stores one (`console.signed_out`), `has` answers
+   * from the projection whether a session, by its sessionKey, was signed out on any replica.
+   */
+  signOuts?: { record(session: ConsoleSession): Promise<void>; has(key: string): boolean };
   logger: Logger;
   buildDir?: string;
 }
@@ -78,7 +83,7 @@ const CONTENT_TYPES: Record<string, string> = {
 export async function createConsole(opts: ConsoleOptions): Promise<Console> {
   const secret = await loadSessionSecret(opts.env.LEVIATHAN_SESSION_SECRET, opts.env.LEVIATHAN_DATA_DIR);
   const signer = new Signer(secret);
-  const sessions = new SessionStore(signer);
+  const sessions = new SessionStore(signer, Date.now, opts.signOuts ? (key) => opts.signOuts!.has(key) : undefined);
   const principals = new ConsolePrincipals(sessions, { githubApiUrl: opts.env.GITHUB_API_URL, logger: opts.logger, verifyToken: opts.verifyToken });
   const oauth =
     opts.env.GITHUB_CLIENT_ID && opts.env.GITHUB_CLIENT_SECRET
@@ -184,7 +189,11 @@ export async function createConsole(opts: ConsoleOptions): Promise<Console> {
         json(res, 403, { error: { code: 'forbidden', message: 'Missing or invalid CSRF token.' } });
         return true;
       }
-      if (s) sessions.destroy(s);
+      if (s) {
+        sessions.destroy(s);
+        // Signed out here whatever happens; the event makes it so on every replica and restart.
+        await opts.signOuts?.record(s).catch((err: unknown) => opts.logger.warn({ err: String(err) }, 'Sign-out not recorded in the log; other replicas accept the session until it expires'));
+      }
       redirect(res, '/sign-in', [serializeCookie(SESSION_COOKIE, '', { secure, maxAgeSeconds: 0 })]);
       return true;
     }

@@ -97,7 +97,8 @@ const cookiePayload = z
  * Sessions live in the cookie itself: signed (HMAC-SHA256), the user's GitHub token encrypted
  * (AES-256-GCM), so any replica sharing LEVIATHAN_SESSION_SECRET accepts them and a restart
  * signs nobody out. Sign-out clears the cookie and remembers the session id as revoked until
- * it would have expired.
+ * it would have expired: here at once, and everywhere through `signedOut` (the console records
+ * each sign-out as an event, so every replica and every restart refuses the cookie too).
  */
 export class SessionStore {
   private readonly revoked = new Map<string, number>();
@@ -106,6 +107,8 @@ export class SessionStore {
   constructor(
     readonly signer: Signer,
     private readonly now: () => number = Date.now,
+    /** Whether a session, by its sessionKey, was signed out anywhere (the log's view). */
+    private readonly signedOut: (key: string) => boolean = () => false,
   ) {
     this.key = createHash('sha256').update(`leviathan-console-session-token\0${signer.secretForKeys()}`).digest();
   }
@@ -128,7 +131,7 @@ export class SessionStore {
     const parsed = cookiePayload.safeParse(json);
     if (!parsed.success) return null;
     const p = parsed.data;
-    if (p.exp <= this.now() || this.revoked.has(p.id)) return null;
+    if (p.exp <= this.now() || this.revoked.has(p.id) || this.signedOut(sessionKey(p.id))) return null;
     const githubToken = p.gh ? this.decrypt(p.gh) : null;
     const apiToken = p.tk ? this.decrypt(p.tk) : null;
     if ((p.gh && !githubToken) || (p.tk && !apiToken)) return null;
@@ -233,4 +236,12 @@ export async function loadSessionSecret(configured: string | undefined, dataDir:
   await writeFile(path, `${secret}\n`, { mode: 0o600 });
   await chmod(path, 0o600);
   return secret;
+}
+
+/**
+ * What a sign-out event names a session by: a digest of its id, so the log never holds a piece
+ * of a credential (the id alone cannot forge a cookie, but it is no business of the log's).
+ */
+export function sessionKey(id: string): string {
+  return createHash('sha256').update(`leviathan-console-session-id\0${id}`).digest('hex').slice(0, 32);
 }

@@ -175,6 +175,15 @@ export const eventDataSchemas = {
       permission: z.string().optional(),
     })
     .passthrough(),
+  /** A console session signed out; every replica refuses its cookie from then on (see SessionStore). */
+  'console.signed_out': z
+    .object({
+      /** sessionKey(session id): a digest, never the id itself. */
+      session: z.string().regex(/^[0-9a-f]{32}$/),
+      /** When the session would have expired; the sign-out is forgotten after it. */
+      expires_at: z.string().datetime(),
+    })
+    .passthrough(),
 } as const;
 
 export type KnownEventType = keyof typeof eventDataSchemas;

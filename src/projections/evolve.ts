@@ -319,6 +319,15 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
     case 'scheduler.emergency_resumed':
       state.autonomy.emergency_stop = null;
       break;
+    case 'console.signed_out': {
+      const key = str(d.session);
+      const until = Date.parse(str(d.expires_at) ?? '');
+      const now = Date.parse(e.time);
+      // Only sign-outs of sessions that could still be presented are kept.
+      for (const [k, exp] of Object.entries(state.signed_out_sessions)) if (Date.parse(exp) <= now) delete state.signed_out_sessions[k];
+      if (key && until > now) state.signed_out_sessions[key] = new Date(until).toISOString();
+      break;
+    }
     default:
       // Unknown types are kept in the graph under their subject so nothing is invisible.
       if (e.subject && !state.graph.nodes[e.subject]) {

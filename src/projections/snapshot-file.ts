@@ -16,11 +16,13 @@ interface SnapshotHeader {
 }
 
 /**
- * Format 2, NDJSON: a header line, the state without its graph, then one line per graph node
+ * NDJSON: a header line, the state without its graph, then one line per graph node
  * (an object) and one per edge (`[from, type, to]`). Read line by line, a snapshot of a million
  * events never exists as one 35 MB string plus its parse tree, which set the process's RSS.
+ * The version goes up whenever the state's shape changes (3: signed_out_sessions); a snapshot of
+ * another version is ignored and the log replayed.
  */
-const SNAPSHOT_VERSION = 2;
+const SNAPSHOT_VERSION = 3;
 
 export function snapshotLines(state: ProjectionState, hash: string): string[] {
   const { graph, ...rest } = state;
@@ -56,7 +58,7 @@ export async function writeSnapshot(path: string, lines: string[]): Promise<void
   await writeFileAtomic(nodeStoreFs, dir, path, lines.map((l) => Buffer.from(l, 'utf8')));
 }
 
-/** The snapshot at `path`, or null when there is none or it is not a complete format-2 file. */
+/** The snapshot at `path`, or null when there is none or it is not a complete file of this version. */
 export async function readSnapshot(path: string): Promise<{ seq: number; hash: string; state: ProjectionState } | null> {
   let fd: number;
   try {

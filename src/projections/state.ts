@@ -15,6 +15,8 @@ export interface ProjectionState {
   /** Aggregates the metrics are derived from, so counters survive restarts. */
   counters: Counters;
   graph: GraphState;
+  /** sessionKey → expiry (ISO) of console sessions signed out and not yet expired. */
+  signed_out_sessions: Record<string, string>;
 }
 
 export interface AutonomyState {
@@ -184,6 +186,7 @@ export function emptyState(): ProjectionState {
     scheduler: { last_cycle_id: null, last_cycle_started_at: null, last_cycle_completed_at: null, cycles: 0 },
     counters: { events_by_type: {}, by_target: {}, scheduler_cycles: 0 },
     graph: { nodes: {}, edges: {} },
+    signed_out_sessions: {},
   };
 }
 

@@ -198,6 +198,38 @@ describe('console sessions on the API', () => {
     expect(out.status).toBe(303);
     expect((await fetch(`${cp.url}/v1/targets`, { headers: { cookie } })).status).toBe(401);
   });
+
+  it('a sign-out is an event: a restarted (or another) control plane on the same log refuses the cookie too', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'leviathan-signout-'));
+    dirs.push(dataDir);
+    const first = await startTestControlPlane({ dataDir, env: { LEVIATHAN_SESSION_SECRET: SECRET } });
+    let cookie: string;
+    let kept: string;
+    try {
+      ({ cookie } = await signInWithToken(first, WRITE_TOKEN));
+      const other = await signInWithToken(first, WRITE_TOKEN);
+      kept = other.cookie;
+      const { csrf } = await (await fetch(`${first.url}/auth/session`, { headers: { cookie } })).json().then((b) => b as { session: { csrf: string } }).then((b) => b.session);
+      const out = await fetch(`${first.url}/auth/sign-out`, {
+        method: 'POST',
+        redirect: 'manual',
+        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ csrf }),
+      });
+      expect(out.status).toBe(303);
+      const [signedOut] = ((await (await first.api('/v1/graph/events?type=console.signed_out')).json()) as { events: Array<{ actor: string; data: Record<string, unknown> }> }).events;
+      expect(signedOut!.actor).toMatch(/^token:/);
+      expect(signedOut!.data.session).toMatch(/^[0-9a-f]{32}$/);
+      // The log names the session by a digest, never by anything the cookie carries.
+      expect(decodeURIComponent(cookie)).not.toContain(String(signedOut!.data.session));
+    } finally {
+      await first.close();
+    }
+    cp = await startTestControlPlane({ dataDir, env: { LEVIATHAN_SESSION_SECRET: SECRET } });
+    expect((await fetch(`${cp.url}/v1/targets`, { headers: { cookie } })).status).toBe(401);
+    // Only that session: another one of the same user still works.
+    expect((await fetch(`${cp.url}/v1/targets`, { headers: { cookie: kept } })).status).toBe(200);
+  });
 });
 
 describe('console without a build', () => {

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadSessionSecret, parseCookies, serializeCookie, SESSION_COOKIE, SESSION_TTL_MS, SessionStore, Signer } from '../../src/console/session.ts';
+import { loadSessionSecret, parseCookies, serializeCookie, SESSION_COOKIE, SESSION_TTL_MS, sessionKey, SessionStore, Signer } from '../../src/console/session.ts';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
 
@@ -74,6 +74,18 @@ describe('SessionStore', () => {
     expect(a.csrf.length).toBeGreaterThanOrEqual(40);
     store.destroy(a);
     expect(store.fromCookieHeader(`${SESSION_COOKIE}=${encodeURIComponent(store.cookieValue(a))}`)).toBeNull();
+  });
+
+  it('refuses a session signed out elsewhere (by its key, which is a digest and not the id)', () => {
+    const signedOut = new Set<string>();
+    const store = new SessionStore(new Signer(SECRET), Date.now, (key) => signedOut.has(key));
+    const s = store.create({ kind: 'token', actor: 'token:a', login: null, canWrite: true, githubToken: null, apiToken: null });
+    const cookie = `${SESSION_COOKIE}=${encodeURIComponent(store.cookieValue(s))}`;
+    expect(store.fromCookieHeader(cookie)).not.toBeNull();
+    expect(sessionKey(s.id)).toMatch(/^[0-9a-f]{32}$/);
+    expect(sessionKey(s.id)).not.toContain(s.id.slice(0, 8));
+    signedOut.add(sessionKey(s.id));
+    expect(store.fromCookieHeader(cookie)).toBeNull();
   });
 });
 

@@ -188,3 +188,18 @@ describe('evolve: backlog', () => {
     expect(s.targets[T]!.backlog.tasks.map((t) => t.id)).toEqual(['a', 'b']); // the last good backlog stays known
   });
 });
+
+describe('evolve: console sign-outs', () => {
+  const out = (session: string, expires_at: string, at: string) => ({ type: 'console.signed_out', data: { session, expires_at }, at });
+  const key = (c: string) => c.repeat(32);
+
+  it('remembers a signed-out session until it would have expired, and forgets it after', () => {
+    given([out(key('a'), '2026-11-27T12:00:00.000Z', '2026-11-27T10:00:00.000Z')])
+      .when([out(key('b'), '2026-11-27T20:00:00Z', '2026-11-27T11:00:00.000Z')])
+      .then((s) => expect(s.signed_out_sessions).toEqual({ [key('a')]: '2026-11-27T12:00:00.000Z', [key('b')]: '2026-11-27T20:00:00.000Z' }));
+    // A later sign-out, after a's expiry, prunes a; one already expired is not kept at all.
+    given([out(key('a'), '2026-11-27T12:00:00.000Z', '2026-11-27T10:00:00.000Z')])
+      .when([out(key('c'), '2026-11-27T12:30:00.000Z', '2026-11-27T13:00:00.000Z')])
+      .then((s) => expect(s.signed_out_sessions).toEqual({}));
+  });
+});
