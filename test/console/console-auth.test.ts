@@ -33,6 +33,15 @@ async function signInWithToken(cp: TestControlPlane, token: string): Promise<{ c
   return { cookie, csrf, location: res.headers.get('location') };
 }
 
+function signOut(cp: TestControlPlane, cookie: string, csrf: string): Promise<Response> {
+  return fetch(`${cp.url}/auth/sign-out`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf }),
+  });
+}
+
 async function seed(cp: TestControlPlane): Promise<void> {
   const res = await cp.api('/v1/events', {
     method: 'POST',
@@ -182,20 +191,8 @@ describe('console sessions on the API', () => {
   it('signs out: the cookie no longer works', async () => {
     cp = await startTestControlPlane({ env: { LEVIATHAN_SESSION_SECRET: SECRET } });
     const { cookie, csrf } = await signInWithToken(cp, WRITE_TOKEN);
-    const wrong = await fetch(`${cp.url}/auth/sign-out`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf: 'nope' }),
-    });
-    expect(wrong.status).toBe(403);
-    const out = await fetch(`${cp.url}/auth/sign-out`, {
-      method: 'POST',
-      redirect: 'manual',
-      headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ csrf }),
-    });
-    expect(out.status).toBe(303);
+    expect((await signOut(cp, cookie, 'nope')).status).toBe(403);
+    expect((await signOut(cp, cookie, csrf)).status).toBe(303);
     expect((await fetch(`${cp.url}/v1/targets`, { headers: { cookie } })).status).toBe(401);
   });
 
@@ -206,17 +203,10 @@ describe('console sessions on the API', () => {
     let cookie: string;
     let kept: string;
     try {
-      ({ cookie } = await signInWithToken(first, WRITE_TOKEN));
-      const other = await signInWithToken(first, WRITE_TOKEN);
-      kept = other.cookie;
-      const { csrf } = await (await fetch(`${first.url}/auth/session`, { headers: { cookie } })).json().then((b) => b as { session: { csrf: string } }).then((b) => b.session);
-      const out = await fetch(`${first.url}/auth/sign-out`, {
-        method: 'POST',
-        redirect: 'manual',
-        headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ csrf }),
-      });
-      expect(out.status).toBe(303);
+      const signedIn = await signInWithToken(first, WRITE_TOKEN);
+      cookie = signedIn.cookie;
+      kept = (await signInWithToken(first, WRITE_TOKEN)).cookie;
+      expect((await signOut(first, cookie, signedIn.csrf)).status).toBe(303);
       const [signedOut] = ((await (await first.api('/v1/graph/events?type=console.signed_out')).json()) as { events: Array<{ actor: string; data: Record<string, unknown> }> }).events;
       expect(signedOut!.actor).toMatch(/^token:/);
       expect(signedOut!.data.session).toMatch(/^[0-9a-f]{32}$/);
