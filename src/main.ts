@@ -121,7 +121,11 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     const consoleUi = await createConsole({
       env,
       logger,
-      verifyToken: (token) => auth.authenticate(`Bearer ${token}`),
+      // A worker's attempt token reports its attempt; it never signs anyone in.
+      verifyToken: (token) => {
+        const p = auth.authenticate(`Bearer ${token}`);
+        return p?.worker ? null : p;
+      },
       targets: () => Object.keys(projector.state.targets),
       signOuts: {
         record: async (s) => {

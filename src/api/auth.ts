@@ -2,6 +2,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
+import { verifyWorkerToken, WORKER_TOKEN_PREFIX, type WorkerScope } from './worker-token.ts';
 
 /** Who is calling, and what they may do. */
 export interface Principal {
@@ -13,6 +14,8 @@ export interface Principal {
    * signed-in GitHub users need write, maintain or admin on the repository.
    */
   canActOn(target: string): Promise<boolean>;
+  /** Set for a worker's attempt-scoped token: it may only post that attempt's events. */
+  worker?: WorkerScope;
 }
 
 interface TokenEntry {
@@ -23,24 +26,30 @@ interface TokenEntry {
 
 /**
  * Bearer tokens from `LEVIATHAN_API_TOKEN`. Tokens are compared as SHA-256 digests with
- * timingSafeEqual, so neither the comparison nor the length leaks anything.
+ * timingSafeEqual, so neither the comparison nor the length leaks anything. Workers' attempt
+ * tokens (`lvw_…`, see worker-token.ts) are accepted too, signed by one of the write tokens.
  */
 export class TokenAuth {
   private readonly entries: TokenEntry[];
+  private readonly writeSecrets: string[];
 
-  constructor(spec: string) {
-    this.entries = spec
+  constructor(
+    spec: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    const raws = spec
       .split(',')
       .map((s) => s.trim())
-      .filter(Boolean)
-      .map((raw) => {
-        const readOnly = raw.startsWith('read:');
-        const secret = readOnly ? raw.slice(5) : raw;
-        const digest = sha256(secret);
-        const canWrite = !readOnly;
-        const principal: Principal = Object.freeze({ actor: `token:${digest.toString('hex').slice(0, 8)}`, canWrite, canActOn: async () => canWrite });
-        return { digest, principal };
-      });
+      .filter(Boolean);
+    this.writeSecrets = raws.filter((raw) => !raw.startsWith('read:'));
+    this.entries = raws.map((raw) => {
+      const readOnly = raw.startsWith('read:');
+      const secret = readOnly ? raw.slice(5) : raw;
+      const digest = sha256(secret);
+      const canWrite = !readOnly;
+      const principal: Principal = Object.freeze({ actor: `token:${digest.toString('hex').slice(0, 8)}`, canWrite, canActOn: async () => canWrite });
+      return { digest, principal };
+    });
     if (this.entries.length === 0) throw new Error('LEVIATHAN_API_TOKEN contains no token');
   }
 
@@ -48,6 +57,7 @@ export class TokenAuth {
   authenticate(header: string | undefined): Principal | null {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(header ?? '');
     if (!m) return null;
+    if (m[1]!.startsWith(WORKER_TOKEN_PREFIX)) return this.worker(m[1]!);
     const digest = sha256(m[1]!);
     let found: TokenEntry | null = null;
     // Compare against every entry (no early exit) so timing does not reveal which one matched.
@@ -56,11 +66,18 @@ export class TokenAuth {
     }
     return found ? found.principal : null;
   }
+
+  private worker(token: string): Principal | null {
+    const scope = verifyWorkerToken(this.writeSecrets, token, this.now());
+    if (!scope) return null;
+    return { actor: `worker:${scope.attempt_id}`, canWrite: true, canActOn: async () => false, worker: scope };
+  }
 }
 
-/** Throws 401/403 unless the principal exists (and may write, when asked). */
+/** Throws 401/403 unless the principal exists (and may write, when asked). A worker token may do nothing here. */
 export function requireScope(principal: Principal | null, need: 'read' | 'write'): Principal {
   if (!principal) throw new ApiError('unauthorized', 'Missing or invalid bearer token. Send "Authorization: Bearer <token>".');
+  if (principal.worker) throw new ApiError('forbidden', "A worker token may only post its own attempt's events (POST /v1/events).");
   if (need === 'write' && !principal.canWrite) throw new ApiError('forbidden', 'This token is read-only.');
   return principal;
 }

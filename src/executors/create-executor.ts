@@ -1,13 +1,14 @@
 import type { Logger } from 'pino';
 import type { Env } from '../env.ts';
-import type { Executor } from './executor.ts';
+import { mintWorkerToken } from '../api/worker-token.ts';
+import type { Executor, WorkerAssignment } from './executor.ts';
 import { LocalProcessExecutor } from './local-process.ts';
 
 /** What the composition root knows besides Env. */
 export interface ExecutorContext {
   /** Where workers post events (in `serve`, the address the server actually listens on). */
   controlPlaneUrl: string;
-  /** A write-scoped API token for workers (local executor; Kubernetes workers read their Secret). */
+  /** A write token: each worker gets an attempt token signed with it (never the token itself). */
   apiToken: string | null;
   /**
    * The launching process's environment: the local executor takes only PATH, HOME, TMPDIR, LANG
@@ -21,9 +22,10 @@ export interface ExecutorContext {
 const SYSTEM_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'HTTPS_PROXY', 'HTTP_PROXY', 'NO_PROXY', 'https_proxy', 'http_proxy', 'no_proxy'];
 
 /**
- * The worker environment of the local executor, passed explicitly: control plane URL and API
- * token, GitHub credentials and URLs, the agent command, the log level, and the few system
- * variables above. Webhook and session secrets, the database URL and anything else stay here.
+ * The worker environment of the local executor, passed explicitly: control plane URL, GitHub
+ * credentials and URLs, the agent command, the log level, and the few system variables above
+ * (the attempt token is added per start). Webhook and session secrets, the database URL, the
+ * operator's API token and anything else stay here.
  */
 export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, string> {
   const out: Record<string, string> = {};
@@ -35,7 +37,6 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
     if (v !== undefined && v !== null && v !== '') out[k] = v;
   };
   set('LEVIATHAN_CONTROL_PLANE_URL', ctx.controlPlaneUrl);
-  set('LEVIATHAN_API_TOKEN', ctx.apiToken);
   set('LEVIATHAN_AGENT_COMMAND', env.LEVIATHAN_AGENT_COMMAND);
   set('LOG_LEVEL', env.LOG_LEVEL === 'silent' ? 'info' : env.LOG_LEVEL);
   set('APP_ID', env.APP_ID);
@@ -55,11 +56,14 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
  * ~110 MB of RSS that the embedded mode never needs.
  */
 export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Executor> {
+  const signing = ctx.apiToken;
+  const workerToken = signing ? (a: WorkerAssignment) => mintWorkerToken(signing, a, Date.now()) : undefined;
   switch (env.LEVIATHAN_EXECUTOR) {
     case 'local':
       return new LocalProcessExecutor({
         dataDir: env.LEVIATHAN_DATA_DIR,
         env: localWorkerEnv(env, ctx),
+        ...(workerToken ? { workerToken } : {}),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });
     case 'kubernetes': {
@@ -75,6 +79,7 @@ export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Ex
         namespace: env.LEVIATHAN_NAMESPACE,
         image: env.LEVIATHAN_WORKER_IMAGE,
         controlPlaneUrl: ctx.controlPlaneUrl,
+        ...(workerToken ? { workerToken } : {}),
         ...(env.LEVIATHAN_AGENT_COMMAND ? { agentCommand: env.LEVIATHAN_AGENT_COMMAND } : {}),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });

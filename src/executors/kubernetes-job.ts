@@ -66,8 +66,11 @@ export interface KubernetesJobExecutorOptions {
   serviceAccountName?: string;
   /** Secret with the GitHub App credentials (`APP_ID`, `PRIVATE_KEY`, optional `GITHUB_TOKEN`). */
   secretName?: string;
-  /** Secret with `LEVIATHAN_API_TOKEN`, so the worker can post events. */
-  apiTokenSecretName?: string;
+  /**
+   * The attempt's own API token, so the worker can post its events (see worker-token.ts). It is
+   * in the pod spec: it allows nothing but reporting that attempt, until shortly after its deadline.
+   */
+  workerToken?: (assignment: WorkerAssignment) => string;
   /** `LEVIATHAN_AGENT_COMMAND` for the worker; unset leaves the image's default. */
   agentCommand?: string;
   /** Requests and limits of the worker container. */
@@ -172,7 +175,6 @@ export class KubernetesJobExecutor implements Executor {
       [ATTEMPT_LABEL]: assignment.attempt_id,
     };
     const githubSecret = this.opts.secretName ?? 'leviathan-github-app';
-    const tokenSecret = this.opts.apiTokenSecretName ?? 'leviathan-api-token';
     // Only the keys the worker needs, by reference: not envFrom, which would also hand it the
     // webhook secret and the OAuth client secret.
     const env: V1EnvVar[] = [
@@ -181,8 +183,8 @@ export class KubernetesJobExecutor implements Executor {
       { name: 'APP_ID', valueFrom: { secretKeyRef: { name: githubSecret, key: 'APP_ID' } } },
       { name: 'PRIVATE_KEY', valueFrom: { secretKeyRef: { name: githubSecret, key: 'PRIVATE_KEY' } } },
       { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: githubSecret, key: 'GITHUB_TOKEN', optional: true } } },
-      { name: 'LEVIATHAN_API_TOKEN', valueFrom: { secretKeyRef: { name: tokenSecret, key: 'LEVIATHAN_API_TOKEN' } } },
     ];
+    if (this.opts.workerToken) env.push({ name: 'LEVIATHAN_API_TOKEN', value: this.opts.workerToken(assignment) });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
 
     return {

@@ -21,10 +21,12 @@ export interface LocalProcessExecutorOptions {
   dataDir: string;
   /**
    * The worker's whole environment. Nothing of this process's environment is inherited: the
-   * caller passes exactly what the worker needs (PATH and HOME, control plane URL and API token,
-   * GitHub credentials, agent command).
+   * caller passes exactly what the worker needs (PATH and HOME, control plane URL, GitHub
+   * credentials, agent command).
    */
   env: Record<string, string>;
+  /** The attempt's own API token (`LEVIATHAN_API_TOKEN` of that worker only; see worker-token.ts). */
+  workerToken?: (assignment: WorkerAssignment) => string;
   /** The program to run; default `node bin/leviathan.mjs worker`. */
   command?: { file: string; args: string[] };
   /** After the deadline: SIGTERM to the process group, then SIGKILL after this long. */
@@ -87,7 +89,11 @@ export class LocalProcessExecutor implements Executor {
           cwd: dir,
           detached: true,
           stdio: ['ignore', log.fd, log.fd],
-          env: { ...this.opts.env, LEVIATHAN_TASK_FILE: taskFile },
+          env: {
+            ...this.opts.env,
+            ...(this.opts.workerToken ? { LEVIATHAN_API_TOKEN: this.opts.workerToken(assignment) } : {}),
+            LEVIATHAN_TASK_FILE: taskFile,
+          },
         });
         await Promise.race([once(child, 'spawn'), once(child, 'error').then(([err]) => Promise.reject(err as Error))]);
       } finally {

@@ -2,7 +2,8 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ensureGeneratedToken, TokenAuth } from '../../src/api/auth.ts';
+import { ensureGeneratedToken, requireScope, TokenAuth } from '../../src/api/auth.ts';
+import { mintWorkerToken } from '../../src/api/worker-token.ts';
 
 describe('TokenAuth', () => {
   const auth = new TokenAuth('alpha-secret, read:beta-secret');
@@ -25,6 +26,16 @@ describe('TokenAuth', () => {
     const p = auth.authenticate('Bearer alpha-secret')!;
     expect(p.actor).toMatch(/^token:[0-9a-f]{8}$/);
     expect(p.actor).not.toContain('alpha');
+  });
+
+  it("accepts a worker's attempt token signed by a write token (not by a read token), as a worker of that attempt only", () => {
+    const assignment = { target: 'acme/widgets', attempt_id: 'att-9', task: { id: 't1' }, timeout_seconds: 60 };
+    const p = auth.authenticate(`Bearer ${mintWorkerToken('alpha-secret', assignment, Date.now())}`)!;
+    expect(p).toMatchObject({ actor: 'worker:att-9', worker: { target: 'acme/widgets', attempt_id: 'att-9' } });
+    expect(auth.authenticate(`Bearer ${mintWorkerToken('beta-secret', assignment, Date.now())}`)).toBeNull();
+    // Every other route asks requireScope, which a worker never passes.
+    expect(() => requireScope(p, 'read')).toThrow(/worker token may only post its own attempt/);
+    expect(() => requireScope(p, 'write')).toThrow(/worker token may only post its own attempt/);
   });
 
   it('refuses an empty token list', () => {

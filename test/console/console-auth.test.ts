@@ -9,6 +9,7 @@ import { createHttpServer } from '../../src/api/server.ts';
 import { createConsole } from '../../src/console/console.ts';
 import { LOGIN_CSRF_COOKIE, SESSION_COOKIE, Signer } from '../../src/console/session.ts';
 import { envSchema } from '../../src/env.ts';
+import { mintWorkerToken } from '../../src/api/worker-token.ts';
 import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 
 const SECRET = 'console-test-session-secret-0123456789abcdef';
@@ -186,6 +187,15 @@ describe('console sessions on the API', () => {
     cp = await startTestControlPlane({ dataDir, env: { LEVIATHAN_SESSION_SECRET: SECRET, LEVIATHAN_API_TOKEN: 'a-different-token-0123456789' } });
     expect((await fetch(`${cp.url}/v1/targets`, { headers: { cookie } })).status).toBe(401);
     expect((await fetch(`${cp.url}/auth/session`, { headers: { cookie } })).status).toBe(401);
+  });
+
+  it("does not sign in with a worker's attempt token", async () => {
+    cp = await startTestControlPlane({ env: { LEVIATHAN_SESSION_SECRET: SECRET } });
+    const workerToken = mintWorkerToken(WRITE_TOKEN, { target: T, attempt_id: 'att-1', task: { id: 't1' }, timeout_seconds: 600 }, Date.now());
+    expect((await cp.api('/v1/events', { method: 'POST', json: { type: 'attempt.started', target: T, data: { attempt_id: 'att-1' } }, token: workerToken })).status).toBe(200);
+    const { cookie, location } = await signInWithToken(cp, workerToken);
+    expect(cookie).toBe('');
+    expect(location).toMatch(/^\/sign-in/);
   });
 
   it('signs out: the cookie no longer works', async () => {

@@ -12,8 +12,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tick } from '../../src/cli/tick.ts';
 import { envSchema } from '../../src/env.ts';
-import { localWorkerEnv } from '../../src/executors/create-executor.ts';
-import { LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import { createExecutor, localWorkerEnv } from '../../src/executors/create-executor.ts';
+import type { LocalProcessExecutor } from '../../src/executors/local-process.ts';
 import type { StoredEvent } from '../../src/events/envelope.ts';
 import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
@@ -100,9 +100,10 @@ describe('full loop on one machine', () => {
     const processEnv = { PATH: process.env.PATH, HOME: root, TMPDIR: root, GITHUB_SERVER_URL: env.GITHUB_SERVER_URL };
     const workerEnv = localWorkerEnv(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv });
     expect(Object.keys(workerEnv).sort()).toEqual(
-      ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'GITHUB_TOKEN', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_API_TOKEN', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
+      ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'GITHUB_TOKEN', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
     );
-    executor = new LocalProcessExecutor({ dataDir: env.LEVIATHAN_DATA_DIR, env: workerEnv });
+    // Each worker gets its attempt's own token, added at start; never the operator's.
+    executor = (await createExecutor(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv })) as LocalProcessExecutor;
 
     // When: one tick runs.
     const logs: string[] = [];

@@ -4,6 +4,9 @@ import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH } from '../../src/executors/kubernetes-job.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
+import { mintWorkerToken, verifyWorkerToken } from '../../src/api/worker-token.ts';
+
+const WRITE_TOKEN = 'operator-write-token-0123456789';
 
 const NS = 'leviathan';
 
@@ -49,6 +52,7 @@ beforeEach(async () => {
     namespace: NS,
     image: 'ghcr.io/leviathan/leviathan:0.1.0',
     controlPlaneUrl: 'http://leviathan-control-plane:8000',
+    workerToken: (a) => mintWorkerToken(WRITE_TOKEN, a, Date.now()),
   });
 });
 afterEach(async () => {
@@ -118,16 +122,20 @@ describe('KubernetesJobExecutor.start', () => {
     expect(JSON.parse(template.metadata.annotations[annotation])).toEqual(a);
   });
 
-  it('passes secrets only by reference, never as values', async () => {
+  it('passes secrets only by reference, never as values; the API token is the attempt\'s own', async () => {
     await executor.start(assignment());
     const job = api.objects.get('Job', NS, 'leviathan-worker-att-01')!;
     const env: any[] = job.spec.template.spec.containers[0].env;
-    for (const name of ['APP_ID', 'PRIVATE_KEY', 'LEVIATHAN_API_TOKEN']) {
+    for (const name of ['APP_ID', 'PRIVATE_KEY']) {
       const entry = env.find((e) => e.name === name);
       expect(entry, name).toBeDefined();
       expect(entry.value, name).toBeUndefined();
-      expect(entry.valueFrom.secretKeyRef.name).toMatch(/^leviathan-(github-app|api-token)$/);
+      expect(entry.valueFrom.secretKeyRef.name).toBe('leviathan-github-app');
     }
+    // Not the operator's token: one that may only report this attempt.
+    const token: string = env.find((e) => e.name === 'LEVIATHAN_API_TOKEN').value;
+    expect(JSON.stringify(job)).not.toContain(WRITE_TOKEN);
+    expect(verifyWorkerToken([WRITE_TOKEN], token, Date.now())).toMatchObject({ target: 'iangreen74/radix', attempt_id: 'att-01' });
     // Only what the worker needs: not the webhook secret or the OAuth client secret.
     expect(env.map((e) => e.name)).not.toContain('WEBHOOK_SECRET');
     expect(env.map((e) => e.name)).not.toContain('GITHUB_CLIENT_SECRET');

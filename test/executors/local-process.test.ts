@@ -77,6 +77,7 @@ describe('LocalProcessExecutor', () => {
     try {
       const executor = make({
         env: { PATH: process.env.PATH ?? '', OUT: out, LEVIATHAN_CONTROL_PLANE_URL: 'http://127.0.0.1:1' },
+        workerToken: (a) => `attempt-token-for-${a.attempt_id}`,
         command: node(`
           const fs = require('fs');
           const file = process.env.LEVIATHAN_TASK_FILE;
@@ -97,6 +98,7 @@ describe('LocalProcessExecutor', () => {
       expect(seen.task.attempt_id).toBe('att-1');
       expect(seen.env.LEVIATHAN_TASK_FILE).toBe(join(dir, 'workers', 'att-1.json'));
       expect(seen.env.LEVIATHAN_CONTROL_PLANE_URL).toBe('http://127.0.0.1:1');
+      expect(seen.env.LEVIATHAN_API_TOKEN).toBe('attempt-token-for-att-1');
       expect(seen.env.LEVIATHAN_LEAK_CHECK).toBeUndefined();
       // Its own process group, so the deadline can take everything it started.
       expect(Number(seen.pgid)).toBe(seen.pid);

@@ -3,7 +3,8 @@ import { fromInput, newEventSchema, parseNewEventFast, type NewEvent } from '../
 import { eventDataSchemas, isKnownType } from '../../events/types.ts';
 import { matchesFilter, type EventFilter, type EventQuery } from '../../store/event-store.ts';
 import { appendChecked } from '../../control/selection-guard.ts';
-import { requireScope } from '../auth.ts';
+import { requireScope, type Principal } from '../auth.ts';
+import { outsideScope } from '../worker-token.ts';
 import { ApiError } from '../errors.ts';
 import { mediaType, readBody, sendJson, type Router } from '../http.ts';
 import type { ApiDeps } from '../api-deps.ts';
@@ -113,8 +114,16 @@ function parseCursor(url: URL): number | undefined {
 
 export function eventRoutes(router: Router, deps: ApiDeps): void {
   router.on('POST', '/v1/events', async ({ req, res }) => {
-    const principal = requireScope(deps.authenticate(req), 'write');
+    const principal = ingestPrincipal(deps.authenticate(req));
     const events = await parseIngestBody(req, principal.actor);
+    const scope = principal.worker;
+    if (scope) {
+      // All or nothing, like every other refusal of a batch.
+      events.forEach((e, index) => {
+        const why = outsideScope(scope, e);
+        if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}.`, { index });
+      });
+    }
     const result = await appendChecked(deps, events);
     // Not even the log records are built when info is off (a 1000-event batch would build 1000).
     if (deps.logger.isLevelEnabled('info')) {
@@ -180,4 +189,9 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
     req.on('close', close);
     res.on('error', close);
   });
+}
+
+/** Who may post events: write tokens, and workers' attempt tokens (their events checked after parsing). */
+function ingestPrincipal(principal: Principal | null): Principal {
+  return principal?.worker ? principal : requireScope(principal, 'write');
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
+import { mintWorkerToken } from '../../../src/api/worker-token.ts';
+import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../../helpers/control-plane.ts';
 
 let cp: TestControlPlane;
 beforeAll(async () => {
@@ -183,5 +184,45 @@ describe('GET /v1/events/stream (SSE)', () => {
 
   it('sends heartbeats and refuses a bad Last-Event-ID', async () => {
     expect(await errorOf(await cp.api('/v1/events/stream', { headers: { 'last-event-id': 'nope' } }))).toMatchObject({ status: 400 });
+  });
+});
+
+describe("a worker's attempt token", () => {
+  const assignment = { target: 'acme/worker-scope', attempt_id: 'att-w1', task: { id: 't1' }, timeout_seconds: 600 };
+  const token = () => mintWorkerToken(WRITE_TOKEN, assignment, Date.now());
+  const report = (events: unknown) => cp.api('/v1/events', { method: 'POST', json: events, token: token() });
+
+  it('posts its own attempt events, recorded with the worker as actor', async () => {
+    const res = await report({ id: 'w-started', type: 'attempt.started', target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1' } });
+    expect(res.status).toBe(200);
+    const [stored] = (await cp.store.read({ type: 'attempt.started', target: 'acme/worker-scope', limit: 1 })).events;
+    expect(stored).toMatchObject({ id: 'w-started', actor: 'worker:att-w1' });
+  });
+
+  it('is refused (403, nothing of the batch stored) for anything else: another attempt, target or type', async () => {
+    const head = cp.store.health().head.seq;
+    const own = { type: 'attempt.failed', target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1', failure_type: 'timeout' } };
+    for (const [bad, why] of [
+      [{ ...own, data: { ...own.data, attempt_id: 'att-other' } }, /another attempt/],
+      [{ ...own, target: 'acme/elsewhere' }, /may not post for acme\/elsewhere/],
+      [{ type: 'autonomy.enabled', data: { reason: 'agent' } }, /may not post autonomy.enabled/],
+    ] as const) {
+      const e = await errorOf(await report([own, bad]));
+      expect(e).toMatchObject({ status: 403, code: 'forbidden' });
+      expect(e.message).toMatch(why);
+      expect(e.message).toMatch(/^events\[1\]/);
+    }
+    expect(cp.store.health().head.seq).toBe(head);
+  });
+
+  it('reads nothing and acts on nothing (console sign-in: test/console/console-auth.test.ts)', async () => {
+    expect((await cp.api('/v1/targets', { token: token() })).status).toBe(403);
+    expect((await cp.api('/v1/events/stream', { token: token() })).status).toBe(403);
+    expect((await cp.api('/v1/targets/acme/worker-scope/pause', { method: 'POST', json: { reason: 'x' }, token: token() })).status).toBe(403);
+  });
+
+  it('stops working once its attempt is long over', async () => {
+    const old = mintWorkerToken(WRITE_TOKEN, assignment, Date.now() - (600 + 3600) * 1000);
+    expect((await cp.api('/v1/events', { method: 'POST', json: { type: 'attempt.started', target: 'acme/worker-scope', data: { attempt_id: 'att-w1' } }, token: old })).status).toBe(401);
   });
 });

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { mintWorkerToken, outsideScope, verifyWorkerToken, WORKER_TOKEN_PREFIX } from '../../src/api/worker-token.ts';
+
+const NOW = Date.parse('2026-11-28T10:00:00Z');
+const assignment = { target: 'acme/widgets', attempt_id: 'att-1', task: { id: 't1' }, timeout_seconds: 900 };
+
+describe('worker tokens', () => {
+  const token = mintWorkerToken('operator-token', assignment, NOW);
+
+  it('carry their scope, signed by the write token, and never the write token itself', () => {
+    expect(token.startsWith(WORKER_TOKEN_PREFIX)).toBe(true);
+    expect(token).not.toContain('operator-token');
+    expect(verifyWorkerToken(['operator-token'], token, NOW)).toEqual({ target: 'acme/widgets', attempt_id: 'att-1', task_id: 't1', exp: NOW / 1000 + 900 + 1800 });
+  });
+
+  it('verify with any of the write tokens (rotation) and with none other', () => {
+    expect(verifyWorkerToken(['new-token', 'operator-token'], token, NOW)).not.toBeNull();
+    expect(verifyWorkerToken(['new-token'], token, NOW)).toBeNull();
+    expect(verifyWorkerToken([], token, NOW)).toBeNull();
+  });
+
+  it('expire after the attempt deadline and its grace', () => {
+    expect(verifyWorkerToken(['operator-token'], token, NOW + (900 + 1800 - 1) * 1000)).not.toBeNull();
+    expect(verifyWorkerToken(['operator-token'], token, NOW + (900 + 1800) * 1000)).toBeNull();
+  });
+
+  it('refuse any change: another scope under the old signature, a cut signature, garbage', () => {
+    const [payload, sig] = token.slice(WORKER_TOKEN_PREFIX.length).split('.') as [string, string];
+    const other = Buffer.from(JSON.stringify({ target: 'acme/other', attempt_id: 'att-1', task_id: 't1', exp: 9e9 })).toString('base64url');
+    for (const bad of [`${WORKER_TOKEN_PREFIX}${other}.${sig}`, `${WORKER_TOKEN_PREFIX}${payload}.${sig.slice(1)}`, `${WORKER_TOKEN_PREFIX}${payload}`, `${WORKER_TOKEN_PREFIX}.`, 'operator-token', `${WORKER_TOKEN_PREFIX}x.y`]) {
+      expect(verifyWorkerToken(['operator-token'], bad, NOW), bad).toBeNull();
+    }
+  });
+
+  it("allow only the attempt's own reports", () => {
+    const scope = verifyWorkerToken(['operator-token'], token, NOW)!;
+    const own = { type: 'attempt.failed', target: 'acme/widgets', data: { attempt_id: 'att-1', task_id: 't1' } };
+    expect(outsideScope(scope, own)).toBeNull();
+    expect(outsideScope(scope, { ...own, type: 'pr.created', data: { attempt_id: 'att-1', number: 3 } })).toBeNull();
+    expect(outsideScope(scope, { ...own, type: 'autonomy.enabled' })).toMatch(/may not post autonomy.enabled/);
+    expect(outsideScope(scope, { ...own, target: 'acme/other' })).toMatch(/may not post for acme\/other/);
+    expect(outsideScope(scope, { ...own, target: null })).toMatch(/no target/);
+    expect(outsideScope(scope, { ...own, data: { attempt_id: 'att-2', task_id: 't1' } })).toMatch(/another attempt/);
+    expect(outsideScope(scope, { ...own, data: { attempt_id: 'att-1', task_id: 't2' } })).toMatch(/another task/);
+  });
+});
