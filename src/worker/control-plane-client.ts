@@ -24,7 +24,7 @@ export interface EventSink {
 export interface HttpEventSinkOptions {
   /** Base URL of the control plane, e.g. http://leviathan-control-plane:8000. */
   url: string;
-  /** API bearer token. */
+  /** API bearer token: the attempt's own (see api/worker-token.ts). */
   token?: string;
   /**
    * Directory of spool files. This worker's undelivered events live in `<attempt>.ndjson`;
@@ -56,6 +56,16 @@ const responseSchema = z.object({
 type Delivery = 'delivered' | 'retry' | 'dropped';
 
 /**
+ * A queued event with the token it goes out with. A worker's token reports only its own attempt,
+ * so events adopted from an earlier run's spool keep that run's token (kept beside them in the
+ * spool file, mode 0600, until its attempt's deadline has passed and it is worthless).
+ */
+interface Queued {
+  event: NewEvent;
+  token: string | undefined;
+}
+
+/**
  * Posts events to `POST {url}/v1/events` as a JSON array. Ids are deterministic, so resending a
  * batch whose response was lost is harmless: the control plane answers with `duplicates`.
  *
@@ -65,10 +75,11 @@ type Delivery = 'delivered' | 'retry' | 'dropped';
  *
  * Events still undelivered when the worker exits remain in `<spoolDir>/<attempt>.ndjson`. The next
  * worker started with the same work directory adopts every spool file it finds there (atomic
- * rename, so two workers never adopt the same file) and delivers it before its own events.
+ * rename, so two workers never adopt the same file) and delivers it before its own events, with
+ * the token each was queued with.
  */
 export class HttpEventSink implements EventSink {
-  readonly #queue: NewEvent[] = [];
+  readonly #queue: Queued[] = [];
   readonly #o: Required<Omit<HttpEventSinkOptions, 'token'>> & { token?: string };
   #chain: Promise<unknown> = Promise.resolve();
   #adopted = false;
@@ -101,7 +112,7 @@ export class HttpEventSink implements EventSink {
   post(event: NewEvent): Promise<void> {
     const queued = this.#serial(async () => {
       await this.#adoptSpools();
-      this.#queue.push(this.#o.redactor.value(event));
+      this.#queue.push({ event: this.#o.redactor.value(event), token: this.#o.token });
       await this.#writeSpool();
     }).catch((e: unknown) => {
       this.#o.logger.warn({ error: this.#o.redactor.text(describe(e)) }, 'Worker: Could not queue an event');
@@ -150,11 +161,14 @@ export class HttpEventSink implements EventSink {
     return next;
   }
 
-  /** Sends queued batches in order; true when the queue is empty. */
+  /** Sends queued batches in order (one token per batch); true when the queue is empty. */
   async #drain(): Promise<boolean> {
     while (this.#queue.length > 0) {
-      const batch = this.#queue.slice(0, this.#o.batchSize);
-      const result = await this.#send(batch);
+      const token = this.#queue[0]!.token;
+      let n = 1;
+      while (n < this.#queue.length && n < this.#o.batchSize && this.#queue[n]!.token === token) n++;
+      const batch = this.#queue.slice(0, n).map((q) => q.event);
+      const result = await this.#send(batch, token);
       if (result === 'retry') return false;
       this.#queue.splice(0, batch.length);
       await this.#writeSpool();
@@ -162,10 +176,10 @@ export class HttpEventSink implements EventSink {
     return true;
   }
 
-  async #send(batch: NewEvent[]): Promise<Delivery> {
+  async #send(batch: NewEvent[], token: string | undefined): Promise<Delivery> {
     const url = `${this.#o.url.replace(/\/+$/, '')}/v1/events`;
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (this.#o.token) headers.authorization = `Bearer ${this.#o.token}`;
+    if (token) headers.authorization = `Bearer ${token}`;
     let res: Response;
     try {
       res = await this.#o.fetch(url, {
@@ -212,7 +226,7 @@ export class HttpEventSink implements EventSink {
       }
       await mkdir(this.#o.spoolDir, { recursive: true });
       const tmp = `${this.#spoolFile}.tmp`;
-      await writeFile(tmp, this.#queue.map((e) => JSON.stringify(e)).join('\n') + '\n');
+      await writeFile(tmp, this.#queue.map((q) => JSON.stringify(q)).join('\n') + '\n', { mode: 0o600 });
       await rename(tmp, this.#spoolFile);
     } catch (e) {
       // The in-memory queue still holds the events; a disk problem must not stop the attempt.
@@ -230,7 +244,7 @@ export class HttpEventSink implements EventSink {
       return;
     }
     const own = path.basename(this.#spoolFile);
-    const adopted: NewEvent[] = [];
+    const adopted: Queued[] = [];
     const claimedFiles: string[] = [];
     for (const name of names.sort()) {
       if (!name.endsWith('.ndjson')) continue;
@@ -244,10 +258,11 @@ export class HttpEventSink implements EventSink {
       }
       const text = await readFile(claimed, 'utf8').catch(() => '');
       for (const line of text.split('\n')) {
-        const e = safeJson(line) as NewEvent | undefined;
+        const q = queuedFrom(safeJson(line), this.#o.token);
         // Only what a worker itself reports: a spool file planted by an agent must not carry
-        // operator actions (autonomy, breaker resets) in under the worker's token.
-        if (e && typeof e.id === 'string' && SPOOLABLE_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(e);
+        // operator actions (autonomy, breaker resets) in (and a worker token would refuse them).
+        const e = q?.event;
+        if (q && e && typeof e.id === 'string' && SPOOLABLE_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(q);
       }
       claimedFiles.push(claimed);
       if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
@@ -258,6 +273,17 @@ export class HttpEventSink implements EventSink {
     await this.#writeSpool();
     for (const f of claimedFiles) await rm(f, { force: true });
   }
+}
+
+/** A spool line: `{ token, event }`, or a bare event (spools of earlier versions: our own token). */
+function queuedFrom(v: unknown, ownToken: string | undefined): Queued | null {
+  if (v === null || typeof v !== 'object') return null;
+  const o = v as Record<string, unknown>;
+  if ('event' in o) {
+    if (o.event === null || typeof o.event !== 'object') return null;
+    return { event: o.event as NewEvent, token: typeof o.token === 'string' ? o.token : ownToken };
+  }
+  return { event: o as unknown as NewEvent, token: ownToken };
 }
 
 /** Event types a worker posts, and so the only ones read back from a spool. */

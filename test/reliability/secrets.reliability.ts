@@ -15,8 +15,9 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tick } from '../../src/cli/tick.ts';
 import { envSchema } from '../../src/env.ts';
-import { localWorkerEnv } from '../../src/executors/create-executor.ts';
-import { LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import { WORKER_TOKEN_PREFIX } from '../../src/api/worker-token.ts';
+import { createExecutor } from '../../src/executors/create-executor.ts';
+import type { LocalProcessExecutor } from '../../src/executors/local-process.ts';
 import { READ_TOKEN, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
 import { record } from './helpers/figures.ts';
@@ -132,8 +133,8 @@ describe('no secret anywhere after a full loop', () => {
       PRIVATE_KEY,
       LOG_LEVEL: 'debug',
     });
-    const workerEnv = localWorkerEnv(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv: { PATH: process.env.PATH, HOME: root, TMPDIR: root, GITHUB_SERVER_URL: env.GITHUB_SERVER_URL } });
-    executor = new LocalProcessExecutor({ dataDir: env.LEVIATHAN_DATA_DIR, env: workerEnv });
+    // As `serve` builds it: each worker gets its attempt's own token (searched for below, too).
+    executor = (await createExecutor(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv: { PATH: process.env.PATH, HOME: root, TMPDIR: root, GITHUB_SERVER_URL: env.GITHUB_SERVER_URL } })) as LocalProcessExecutor;
     const tickLog: string[] = [];
     expect(await tick(env, { executor, refresher: null, logger: pino({ level: 'debug' }, { write: (l: string) => void tickLog.push(l) }) })).toBe(0);
 
@@ -179,6 +180,8 @@ describe('no secret anywhere after a full loop', () => {
       ...forms('WEBHOOK_SECRET', WEBHOOK_SECRET),
       ...forms('LEVIATHAN_SESSION_SECRET', SESSION_SECRET),
       ...keyForms(PRIVATE_KEY),
+      // Any worker's attempt token, whatever its value.
+      ['attempt token', WORKER_TOKEN_PREFIX] as const,
     ];
     const leaks: string[] = [];
     for (const [where, text] of haystacks) for (const [name, s] of secrets) if (text.includes(s)) leaks.push(`${name} in ${where}: …${text.slice(Math.max(0, text.indexOf(s) - 300), text.indexOf(s) + 80)}…`);

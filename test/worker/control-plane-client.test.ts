@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
@@ -111,6 +111,19 @@ describe('HttpEventSink', () => {
     await s.flush(Date.now() + 1000);
     expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'old:2', 'a:1']);
     expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
+  });
+
+  it("delivers an earlier attempt's spooled events with that attempt's token, its own with its own; the spool is 0600", async () => {
+    cp.tokens.add('attempt-token-old').add('attempt-token-new');
+    const earlier = sink({ token: 'attempt-token-old', attemptId: 'old', url: 'http://127.0.0.1:1', requestTimeoutMs: 200 });
+    await earlier.post(ev('old:1'));
+    expect(await earlier.flush(Date.now() + 50)).toMatchObject({ pending: 1 });
+    expect((await stat(path.join(dir, 'spool', 'old.ndjson'))).mode & 0o777).toBe(0o600);
+    const s = sink({ token: 'attempt-token-new', attemptId: 'new' });
+    await s.post(ev('new:1'));
+    await s.flush(Date.now() + 1000);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'new:1']);
+    expect(cp.authHeaders).toEqual(['Bearer attempt-token-old', 'Bearer attempt-token-new']);
   });
 
   it('reads back only what a worker reports: an operator action planted in the spool is dropped', async () => {

@@ -119,6 +119,8 @@ export class FakeControlPlane {
   readonly stored: NewEvent[] = [];
   readonly bodies: string[] = [];
   readonly authHeaders: Array<string | undefined> = [];
+  /** Bearer tokens it takes; anything else is 401. */
+  readonly tokens = new Set([API_TOKEN]);
   failNext = 0;
   #server: http.Server | undefined;
   port = 0;
@@ -141,7 +143,7 @@ export class FakeControlPlane {
           res.statusCode = 404;
           return res.end(JSON.stringify({ error: { code: 'not_found', message: 'no route' } }));
         }
-        if (req.headers.authorization !== `Bearer ${API_TOKEN}`) {
+        if (![...this.tokens].some((t) => req.headers.authorization === `Bearer ${t}`)) {
           res.statusCode = 401;
           return res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'bad token' } }));
         }

@@ -393,7 +393,7 @@ describe('runWorker end to end', () => {
     const result = await runWorker(d);
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'control_plane_unreachable', pr_number: 7 });
     const spool = await readFile(path.join(origin.workDir, 'spool', 'att-1.ndjson'), 'utf8');
-    expect(spool.trim().split('\n').map((l) => JSON.parse(l).type)).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    expect(spool.trim().split('\n').map((l) => JSON.parse(l).event.type)).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
     expect(spool).not.toContain(FAKE_TOKEN);
   });
 
