@@ -2,7 +2,7 @@ import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
-import { verifyWorkerToken, WORKER_TOKEN_PREFIX, type WorkerScope } from './worker-token.ts';
+import { verifyWorkerToken, workerActor, WORKER_TOKEN_PREFIX, type WorkerScope } from './worker-token.ts';
 
 /** Who is calling, and what they may do. */
 export interface Principal {
@@ -70,7 +70,7 @@ export class TokenAuth {
   private worker(token: string): Principal | null {
     const scope = verifyWorkerToken(this.writeSecrets, token, this.now());
     if (!scope) return null;
-    return { actor: `worker:${scope.attempt_id}`, canWrite: true, canActOn: async () => false, worker: scope };
+    return { actor: workerActor(scope), canWrite: true, canActOn: async () => false, worker: scope };
   }
 }
 

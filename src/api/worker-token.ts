@@ -80,12 +80,19 @@ export function verifyWorkerToken(writeTokens: readonly string[], token: string,
 }
 
 /** Why an event is outside a worker's scope, or null when it is its own to report. */
-export function outsideScope(scope: WorkerScope, e: { type: string; target: string | null; data: Record<string, unknown> }): string | null {
+export function outsideScope(scope: WorkerScope, e: { type: string; actor: string; target: string | null; data: Record<string, unknown> }): string | null {
   if (!WORKER_EVENT_TYPES.has(e.type)) return `a worker token may not post ${e.type}`;
+  // The audit trail names who did what: a worker speaks only as itself.
+  if (e.actor !== workerActor(scope)) return `a worker token posts as ${workerActor(scope)}, not as ${e.actor}`;
   if (e.target !== scope.target) return `a worker token for ${scope.target} may not post for ${e.target ?? 'no target'}`;
   if (e.data.attempt_id !== scope.attempt_id) return `a worker token for attempt ${scope.attempt_id} may not report another attempt`;
   if (e.data.task_id !== undefined && e.data.task_id !== scope.task_id) return `a worker token for task ${scope.task_id} may not report another task`;
   return null;
+}
+
+/** The actor of everything a worker token posts. */
+export function workerActor(scope: Pick<WorkerScope, 'attempt_id'>): string {
+  return `worker:${scope.attempt_id}`;
 }
 
 function keyOf(writeToken: string): Buffer {

@@ -34,10 +34,11 @@ describe('worker tokens', () => {
 
   it("allow only the attempt's own reports", () => {
     const scope = verifyWorkerToken(['operator-token'], token, NOW)!;
-    const own = { type: 'attempt.failed', target: 'acme/widgets', data: { attempt_id: 'att-1', task_id: 't1' } };
+    const own = { type: 'attempt.failed', actor: 'worker:att-1', target: 'acme/widgets', data: { attempt_id: 'att-1', task_id: 't1' } };
     expect(outsideScope(scope, own)).toBeNull();
     expect(outsideScope(scope, { ...own, type: 'pr.created', data: { attempt_id: 'att-1', number: 3 } })).toBeNull();
     expect(outsideScope(scope, { ...own, type: 'autonomy.enabled' })).toMatch(/may not post autonomy.enabled/);
+    expect(outsideScope(scope, { ...own, actor: 'github:octocat' })).toMatch(/posts as worker:att-1, not as github:octocat/);
     expect(outsideScope(scope, { ...own, target: 'acme/other' })).toMatch(/may not post for acme\/other/);
     expect(outsideScope(scope, { ...own, target: null })).toMatch(/no target/);
     expect(outsideScope(scope, { ...own, data: { attempt_id: 'att-2', task_id: 't1' } })).toMatch(/another attempt/);

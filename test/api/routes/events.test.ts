@@ -206,6 +206,7 @@ describe("a worker's attempt token", () => {
       [{ ...own, data: { ...own.data, attempt_id: 'att-other' } }, /another attempt/],
       [{ ...own, target: 'acme/elsewhere' }, /may not post for acme\/elsewhere/],
       [{ type: 'autonomy.enabled', data: { reason: 'agent' } }, /may not post autonomy.enabled/],
+      [{ ...own, actor: 'github:octocat' }, /posts as worker:att-w1, not as github:octocat/],
     ] as const) {
       const e = await errorOf(await report([own, bad]));
       expect(e).toMatchObject({ status: 403, code: 'forbidden' });
