@@ -1,5 +1,6 @@
 import type { StoredEvent } from '../events/envelope.ts';
 import { OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
+import { edgeAdded } from './edge-list.ts';
 import {
   DURATION_BUCKETS,
   RECENT_ATTEMPTS,
@@ -471,7 +472,11 @@ function touch(state: ProjectionState, e: StoredEvent, id: string): void {
 
 function edge(state: ProjectionState, from: string, to: string, type: GraphEdge['type']): void {
   const key = `${from}|${type}|${to}`;
-  state.graph.edges[key] ??= { from, to, type };
+  const edges = state.graph.edges;
+  if (edges[key]) return;
+  const added: GraphEdge = { from, to, type };
+  edges[key] = added;
+  edgeAdded(edges, added);
 }
 
 /**

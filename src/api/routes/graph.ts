@@ -1,3 +1,4 @@
+import { edgesOf } from '../../projections/edge-list.ts';
 import { evolve } from '../../projections/evolve.ts';
 import { emptyState, type GraphEdge, type GraphNode, type GraphState } from '../../projections/state.ts';
 import { requireScope } from '../auth.ts';
@@ -19,12 +20,9 @@ async function graphAsOf(deps: ApiDeps, asOf: string): Promise<GraphState> {
 }
 
 function neighbours(graph: GraphState, id: string): Array<{ edge: GraphEdge; direction: 'out' | 'in'; node: GraphNode | null }> {
-  const out: Array<{ edge: GraphEdge; direction: 'out' | 'in'; node: GraphNode | null }> = [];
-  for (const edge of Object.values(graph.edges)) {
-    if (edge.from === id) out.push({ edge, direction: 'out', node: graph.nodes[edge.to] ?? null });
-    else if (edge.to === id) out.push({ edge, direction: 'in', node: graph.nodes[edge.from] ?? null });
-  }
-  return out;
+  return edgesOf(graph, id).map((edge) =>
+    edge.from === id ? { edge, direction: 'out' as const, node: graph.nodes[edge.to] ?? null } : { edge, direction: 'in' as const, node: graph.nodes[edge.from] ?? null },
+  );
 }
 
 export function graphRoutes(router: Router, deps: ApiDeps): void {
