@@ -1,6 +1,6 @@
 import type { StoredEvent } from '../events/envelope.ts';
 import { OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
-import { edgeAdded } from './edge-list.ts';
+import { edgeAdded, nodeAdded } from './graph-lists.ts';
 import {
   DURATION_BUCKETS,
   RECENT_ATTEMPTS,
@@ -449,7 +449,7 @@ function node(
     existing.updated_at = e.time;
     return;
   }
-  state.graph.nodes[id] = {
+  const added: GraphNode = {
     id,
     type,
     target: targetId,
@@ -460,6 +460,8 @@ function node(
     created_at: e.time,
     updated_at: e.time,
   };
+  state.graph.nodes[id] = added;
+  nodeAdded(state.graph.nodes, added);
 }
 
 function touch(state: ProjectionState, e: StoredEvent, id: string): void {

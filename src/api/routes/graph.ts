@@ -1,4 +1,4 @@
-import { edgesOf } from '../../projections/edge-list.ts';
+import { edgesOf, firstAfter, nodesInOrder } from '../../projections/graph-lists.ts';
 import { evolve } from '../../projections/evolve.ts';
 import { emptyState, type GraphEdge, type GraphNode, type GraphState } from '../../projections/state.ts';
 import { requireScope } from '../auth.ts';
@@ -45,15 +45,20 @@ export function graphRoutes(router: Router, deps: ApiDeps): void {
     if (rawCursor && !/^\d{1,15}$/.test(rawCursor)) throw new ApiError('invalid_cursor', 'cursor must be the next_cursor of a previous page.');
     const after = rawCursor ? Number(rawCursor) : 0;
     // Nodes are ordered by the seq that created them: stable under appends, so cursors never skip.
-    const nodes = Object.values(deps.projector.state.graph.nodes)
-      .filter((n) => (!type || n.type === type) && (!target || n.target === target) && n.first_seq > after)
-      .sort((a, b) => a.first_seq - b.first_seq || a.id.localeCompare(b.id));
     // Several nodes can share a first_seq; a page never splits them so the cursor stays exact.
-    let end = Math.min(limit, nodes.length);
-    while (end < nodes.length && end > 0 && nodes[end]!.first_seq === nodes[end - 1]!.first_seq) end++;
-    const page = nodes.slice(0, end);
-    const next = end < nodes.length ? String(page.at(-1)!.first_seq) : null;
-    sendJson(res, 200, { nodes: page, next_cursor: next });
+    const all = nodesInOrder(deps.projector.state.graph);
+    const page: GraphNode[] = [];
+    let more = false;
+    for (let i = firstAfter(all, after); i < all.length; i++) {
+      const n = all[i]!;
+      if ((type && n.type !== type) || (target && n.target !== target)) continue;
+      if (page.length >= limit && n.first_seq !== page.at(-1)!.first_seq) {
+        more = true;
+        break;
+      }
+      page.push(n);
+    }
+    sendJson(res, 200, { nodes: page, next_cursor: more ? String(page.at(-1)!.first_seq) : null });
   });
 
   router.on('GET', '/v1/graph/nodes/:id*', async ({ req, res, url, params }) => {

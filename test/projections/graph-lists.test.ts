@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { edgesOf } from '../../src/projections/edge-list.ts';
+import { edgesOf, firstAfter, nodesInOrder } from '../../src/projections/graph-lists.ts';
 import { evolve } from '../../src/projections/evolve.ts';
-import { emptyState, type GraphEdge, type GraphState } from '../../src/projections/state.ts';
+import { emptyState, type GraphEdge, type GraphNode, type GraphState } from '../../src/projections/state.ts';
 import { T, log } from './given.ts';
 
 /** What the index must answer: every edge touching `id`, in the order added (a plain scan). */
@@ -40,3 +40,36 @@ describe('edgesOf', () => {
     expect(edgesOf(past.graph, target)).toEqual(scan(past.graph, target));
   });
 });
+
+/** The listing order the API promises: creating seq, then id. */
+const sorted = (g: GraphState): GraphNode[] => Object.values(g.nodes).sort((a, b) => a.first_seq - b.first_seq || a.id.localeCompare(b.id));
+
+describe('nodesInOrder', () => {
+  it('orders by creating seq then id, built on first use and kept in order as evolve adds nodes', () => {
+    const state = emptyState();
+    for (const e of history.slice(0, 3)) evolve(state, e);
+    expect(nodesInOrder(state.graph)).toEqual(sorted(state.graph));
+    // One event creating several nodes (ids out of order), and subjects that look like integers,
+    // which a plain object enumerates first whatever their seq.
+    const more = log([
+      ...history.map((e) => ({ type: e.type, target: e.target ?? undefined, subject: e.subject ?? undefined, data: e.data })),
+      { type: 'custom.thing', target: T, subject: '42' },
+      { type: 'custom.thing', target: T, subject: '7' },
+    ]);
+    for (const e of more.slice(3)) evolve(state, e);
+    expect(nodesInOrder(state.graph)).toEqual(sorted(state.graph));
+    expect(nodesInOrder(state.graph).map((n) => n.id)).toContain('7');
+  });
+
+  it('finds the first node after a cursor', () => {
+    const state = emptyState();
+    for (const e of history) evolve(state, e);
+    const nodes = nodesInOrder(state.graph);
+    for (const seq of [0, 1, 2, 3, 5, 99]) {
+      const i = firstAfter(nodes, seq);
+      expect(nodes.slice(0, i).every((n) => n.first_seq <= seq)).toBe(true);
+      expect(nodes.slice(i).every((n) => n.first_seq > seq)).toBe(true);
+    }
+  });
+});
+
