@@ -1,3 +1,4 @@
+import { partitionPoint } from '../partition-point.ts';
 import type { GraphEdge, GraphNode, GraphState } from './state.ts';
 
 /**
@@ -36,14 +37,7 @@ export function nodesInOrder(graph: GraphState): readonly GraphNode[] {
 
 /** First index of `nodes` (in that order) created after `seq`. */
 export function firstAfter(nodes: readonly GraphNode[], seq: number): number {
-  let lo = 0;
-  let hi = nodes.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (nodes[mid]!.first_seq <= seq) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return partitionPoint(0, nodes.length, (i) => nodes[i]!.first_seq <= seq);
 }
 
 /** Evolve's report of an edge it added; nothing to do until someone has asked for edgesOf. */

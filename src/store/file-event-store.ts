@@ -21,6 +21,7 @@ import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } fro
 import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, StringTable } from './posting-index.ts';
 import { nodeStoreFs, readFully, writeFully, type StoreFs } from './store-fs.ts';
+import { partitionPoint } from '../partition-point.ts';
 import { parseLogLine } from './verify.ts';
 
 /** The subset of pino the store logs through. */
@@ -619,25 +620,13 @@ export class FileEventStore implements EventStore {
    * string, exactly as `matchesFilter` compares, using the store's own time format.
    */
   private firstSeqAtOrAfter(since: string): number {
-    let lo = 0;
-    let hi = this.count - this.base;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (isoAt(this.times.data, mid) < since) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.base + lo + 1;
+    const times = this.times.data;
+    return this.base + partitionPoint(0, this.count - this.base, (i) => isoAt(times, i) < since) + 1;
   }
 
   private lastSeqAtOrBefore(until: string): number {
-    let lo = 0;
-    let hi = this.count - this.base;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (isoAt(this.times.data, mid) <= until) lo = mid + 1;
-      else hi = mid;
-    }
-    return this.base + lo;
+    const times = this.times.data;
+    return this.base + partitionPoint(0, this.count - this.base, (i) => isoAt(times, i) <= until);
   }
 
   private endOf(seq: number): number {

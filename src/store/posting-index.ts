@@ -1,3 +1,4 @@
+import { partitionPoint } from '../partition-point.ts';
 import type { PostingTable } from './index-snapshot.ts';
 
 /** A Float64Array that grows by doubling; holds the time per seq. */
@@ -106,14 +107,7 @@ export class OffsetArray {
   }
   /** First index in [from, to) whose offset is > `v`. */
   upperBound(v: number, from: number, to: number): number {
-    let lo = from;
-    let hi = to;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.at(mid) <= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(from, to, (i) => this.at(i) <= v);
   }
   /** Adopts `low` (no copy) whose first `length` entries are in use, with their `wraps`. */
   static wrap(low: Uint32Array, length: number, wraps: number[]): OffsetArray {
@@ -175,26 +169,12 @@ export class PostingList {
 
   /** First index whose seq is >= `v`. */
   lowerBound(v: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.at(mid) < v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(0, this.length, (i) => this.at(i) < v);
   }
 
   /** First index whose seq is > `v`. */
   upperBound(v: number): number {
-    let lo = 0;
-    let hi = this.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (this.at(mid) <= v) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
+    return partitionPoint(0, this.length, (i) => this.at(i) <= v);
   }
 
   has(v: number): boolean {
@@ -289,13 +269,6 @@ export class PostingIndex {
 }
 
 /** First index in ascending `list` whose value is > `v`. */
-export function upperBound(list: ArrayLike<number>, v: number, from = 0, to = list.length): number {
-  let lo = from;
-  let hi = to;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (list[mid]! <= v) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function upperBound(list: ArrayLike<number>, v: number): number {
+  return partitionPoint(0, list.length, (i) => list[i]! <= v);
 }
