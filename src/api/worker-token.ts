@@ -22,12 +22,12 @@ export interface WorkerScope {
   exp: number;
 }
 
-/** The only event types a worker token may post. */
+/** The only event types a worker token may post: what a worker reports (and reads back from its spool). */
 export const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(['attempt.started', 'attempt.succeeded', 'attempt.failed', 'pr.created']);
 
 /**
  * Beyond the attempt's own deadline: clock skew between the executor and the control plane, and
- * an assignment without a usable timeout (executors then apply their default, 15 min).
+ * an assignment without a usable timeout (the Kubernetes executor then applies its 15 min default).
  */
 const GRACE_SECONDS = 30 * 60;
 

@@ -2,6 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { WORKER_EVENT_TYPES } from '../api/worker-token.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import type { Redactor } from './redact.ts';
 
@@ -262,7 +263,7 @@ export class HttpEventSink implements EventSink {
         // Only what a worker itself reports: a spool file planted by an agent must not carry
         // operator actions (autonomy, breaker resets) in (and a worker token would refuse them).
         const e = q?.event;
-        if (q && e && typeof e.id === 'string' && SPOOLABLE_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(q);
+        if (q && e && typeof e.id === 'string' && WORKER_EVENT_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(q);
       }
       claimedFiles.push(claimed);
       if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
@@ -286,8 +287,6 @@ function queuedFrom(v: unknown, ownToken: string | undefined): Queued | null {
   return { event: o as unknown as NewEvent, token: ownToken };
 }
 
-/** Event types a worker posts, and so the only ones read back from a spool. */
-const SPOOLABLE_TYPES = new Set(['attempt.started', 'attempt.succeeded', 'attempt.failed', 'pr.created']);
 
 function safeJson(text: string): unknown {
   try {
