@@ -1,4 +1,4 @@
-import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend } from './group-commit.ts';
+import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend, type SealedBatch } from './group-commit.ts';
 import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import { constants } from 'node:fs';
 import { join } from 'node:path';
@@ -23,6 +23,22 @@ import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, Stri
 import { nodeStoreFs, readFully, writeFully, type StoreFs } from './store-fs.ts';
 import { partitionPoint } from '../partition-point.ts';
 import { parseLogLine } from './verify.ts';
+
+/** A group commit written to the log and waiting for the fdatasync that makes it durable. */
+interface UnsyncedGroup {
+  prepared: SealedBatch[];
+  /** Byte length of each stored event's line, newline included, in log order. */
+  lengths: number[];
+  buf: Buffer;
+  /** Where the group's bytes start and end in the log. */
+  pos: number;
+  end: number;
+  timeMs: number;
+  /** The head once this group is on: last seq and hash. */
+  seq: number;
+  hash: string;
+  epoch: number;
+}
 
 /** The subset of pino the store logs through. */
 export interface StoreLogger {
@@ -139,6 +155,20 @@ export class FileEventStore implements EventStore {
   private ids = new IdIndex();
 
   private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
+  /** Groups written but not yet covered by an fdatasync, oldest first (two at most). */
+  private readonly unsynced: UnsyncedGroup[] = [];
+  /** Ids stored by `unsynced`: duplicates of them are caught before the id index knows them. */
+  private readonly unsyncedIds = new Set<string>();
+  /** Settles once every written group is durable and answered (or refused). */
+  private durable: Promise<void> = Promise.resolve();
+  /** Log bytes known to be on disk. */
+  private syncedTo = 0;
+  /** Bumped when a sync fails: groups sealed in an earlier epoch were refused and cut off. */
+  private epoch = 0;
+  /** The write in progress (it answers its own failure; never rejects). */
+  private writing: Promise<unknown> | null = null;
+  /** Cutting refused groups off the log after a failed sync: no write may start meanwhile. */
+  private recovering: Promise<void> | null = null;
   private readonly subscribers: SubscriberSet;
   private inflightReads = new Set<Promise<unknown>>();
 
@@ -427,13 +457,25 @@ export class FileEventStore implements EventStore {
     return this.appends.push(events, opts.guard);
   }
 
+  /**
+   * Seals a group onto the head of what is written (durable or not), writes it, and hands it to
+   * the durability chain; resolves once the group is written and the group before it is durable.
+   * So one group's fdatasync overlaps the sealing and writing of the next (two groups in flight at
+   * most), and callers are still answered only once their bytes are on disk, in log order.
+   */
   private async commit(pending: PendingAppend[]): Promise<void> {
+    if (this.recovering) await this.recovering;
+    // A guard is checked against a head every reader has applied: wait until nothing is in flight.
+    if (pending.some((p) => p.guard)) await this.durable;
     // One process owns the log (store.lock): everything up to `count` is all there is.
     const group = await passGuards(pending, this.count);
-    const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs);
+    const epoch = this.epoch;
+    const head = this.writtenHead();
+    const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs, head.timeMs);
     // The hash table answers most ids without IO; only a hit needs the disk to confirm.
     const time = new Date(timeMs).toISOString();
-    const prepared = await sealGroup(group, { seq: this.count, hash: this.headHash }, time, (id) => {
+    const prepared = await sealGroup(group, head, time, (id) => {
+      if (this.unsyncedIds.has(id)) return true;
       const hits = this.ids.lookup(idHash(id));
       return hits.length > 0 ? this.idAt(id, hits) : false;
     });
@@ -448,7 +490,13 @@ export class FileEventStore implements EventStore {
       }
     }
     if (lengths.length === 0) {
-      for (const { p, result } of prepared) p.resolve(result);
+      // Duplicates only: answered once what they duplicate is durable (it may be in a group in flight).
+      await this.durable;
+      const se = epoch === this.epoch ? null : this.problemError();
+      for (const { p, result } of prepared) {
+        if (se) p.reject(se);
+        else p.resolve(result);
+      }
       return;
     }
     const buf = Buffer.allocUnsafe(total);
@@ -459,45 +507,144 @@ export class FileEventStore implements EventStore {
         buf[at++] = 0x0a;
       }
     }
-    const pos = this.logLength;
+    if (epoch !== this.epoch) {
+      // An earlier group failed to sync while this one was being sealed onto it (an id lookup read the disk).
+      const se = this.problemError();
+      for (const { p } of prepared) p.reject(se);
+      return;
+    }
+    const pos = head.end;
+    const writing = this.writeAt(buf, pos, epoch);
+    this.writing = writing;
+    const err = await writing;
+    if (epoch !== this.epoch) {
+      // A group before this one failed to sync while this one was being written: this one was
+      // sealed onto it, and its bytes are cut off with it (see failUnsynced).
+      const se = this.problemError();
+      for (const { p } of prepared) p.reject(se);
+      return;
+    }
+    if (err !== null) {
+      for (const { p } of prepared) p.reject(err);
+      return;
+    }
+    const g: UnsyncedGroup = { prepared, lengths, buf, pos, end: pos + total, timeMs, seq: head.seq + lengths.length, hash: head.hash, epoch };
+    // The hash of the group's last stored event: `prepared` may end in a batch of duplicates only.
+    for (let i = prepared.length - 1; i >= 0 && g.hash === head.hash; i--) {
+      const stored = prepared[i]!.result.stored;
+      if (stored.length > 0) g.hash = stored[stored.length - 1]!.hash;
+    }
+    this.unsynced.push(g);
+    for (const { result } of prepared) for (const e of result.stored) this.unsyncedIds.add(e.id);
+    const before = this.durable;
+    this.durable = before.then(() => this.makeDurable(g));
+    // Two groups in flight at most: the one syncing and this one. Measured against letting writes
+    // run ahead freely, that answers sooner (fewer, fuller groups) with the same overlap.
+    if (this.unsynced.length > 1) await before;
+  }
+
+  /** Where the next group goes: after the last written group, or the durable head when none is in flight. */
+  private writtenHead(): { seq: number; hash: string; end: number; timeMs: number } {
+    const g = this.unsynced[this.unsynced.length - 1];
+    return g ? g : { seq: this.count, hash: this.headHash, end: this.logLength, timeMs: this.lastTimeMs };
+  }
+
+  /** Writes a group's bytes at `pos`; on failure cuts them back off and returns the store error. */
+  private async writeAt(buf: Buffer, pos: number, epoch: number): Promise<StoreError | null> {
     try {
       if (this.dirtyTail) {
         await this.fs.ftruncate(this.fd, pos);
         this.dirtyTail = false;
       }
       await writeFully(this.fs, this.fd, buf, pos);
-      await this.fs.fdatasync(this.fd);
+      return null;
     } catch (err) {
-      await this.undoWrite(pos);
-      const se = toStoreError(err, `append to ${this.logPath} failed`);
-      this.failedWrite = true;
-      this.problem = { code: se.code, message: se.message };
-      this.logger.error({ path: this.logPath, code: se.code, err: String(err) }, 'Event append failed');
-      for (const { p } of prepared) p.reject(se);
-      return;
+      // After a sync failure of an earlier group the cut goes further back, there (never forward:
+      // a truncate past the end would pad the log with zeros).
+      if (epoch === this.epoch) await this.undoWrite(pos);
+      return this.fail(err);
     }
+  }
+
+  /** Once every group before `g` is settled: makes `g` durable (one fdatasync covers every group written so far), then answers it. */
+  private async makeDurable(g: UnsyncedGroup): Promise<void> {
+    if (g.epoch !== this.epoch) return;
+    if (this.syncedTo < g.end) {
+      const to = this.writtenHead().end;
+      try {
+        await this.fs.fdatasync(this.fd);
+      } catch (err) {
+        if (g.epoch === this.epoch) await this.failUnsynced(err);
+        return;
+      }
+      this.syncedTo = to;
+    }
+    this.unsynced.shift();
+    this.publish(g);
+  }
+
+  /**
+   * An fdatasync failed: what it covered may not be on disk, and every later group was sealed onto
+   * it. All of them are refused and cut off the log (after any write still in progress), and the
+   * head goes back to the last durable event.
+   */
+  private async failUnsynced(err: unknown): Promise<void> {
+    const failed = this.unsynced.splice(0);
+    this.epoch++;
+    const se = this.fail(err);
+    for (const g of failed) {
+      for (const { p, result } of g.prepared) {
+        for (const e of result.stored) this.unsyncedIds.delete(e.id);
+        p.reject(se);
+      }
+    }
+    const cut = async () => {
+      await this.writing;
+      await this.undoWrite(failed[0]!.pos);
+    };
+    this.recovering = cut().finally(() => {
+      this.recovering = null;
+    });
+    await this.recovering;
+  }
+
+  /** Records a failed write or sync: appends are refused with this error until one succeeds. */
+  private fail(err: unknown): StoreError {
+    const se = toStoreError(err, `append to ${this.logPath} failed`);
+    this.failedWrite = true;
+    this.problem = { code: se.code, message: se.message };
+    this.logger.error({ path: this.logPath, code: se.code, err: String(err) }, 'Event append failed');
+    return se;
+  }
+
+  private problemError(): StoreError {
+    const p = this.problem ?? { code: 'store_unavailable' as const, message: `append to ${this.logPath} failed` };
+    return new StoreError(p.code, p.message);
+  }
+
+  /** A group is durable: only now do the indexes (and so readers and subscribers) see its events. */
+  private publish(g: UnsyncedGroup): void {
     if (this.failedWrite) {
       this.failedWrite = false;
       this.problem = null;
       this.logger.info({ path: this.logPath }, 'Event store writable again');
     }
-    // Durable: only now do the indexes (and so readers and subscribers) see the new events.
-    let offset = pos;
+    let offset = g.pos;
     let i = 0;
-    // One time for the whole group: parsed once.
-    const t = Date.parse(time);
-    for (const { result } of prepared) {
+    // One time for the whole group.
+    for (const { result } of g.prepared) {
       for (const e of result.stored) {
-        const len = lengths[i++]!;
-        this.indexEvent(e, offset, offset + len, t);
+        const len = g.lengths[i++]!;
+        this.indexEvent(e, offset, offset + len, g.timeMs);
+        this.unsyncedIds.delete(e.id);
         offset += len;
       }
     }
-    this.logCrc = crc32(buf, this.logCrc);
-    this.lastAppendAt = new Date(timeMs).toISOString();
-    for (const { p, result } of prepared) p.resolve(result);
-    if (prepared.length === 1) this.subscribers.publish(prepared[0]!.result.stored);
-    else this.subscribers.publish(prepared.flatMap(({ result }) => result.stored));
+    this.logCrc = crc32(g.buf, this.logCrc);
+    this.lastAppendAt = new Date(g.timeMs).toISOString();
+    for (const { p, result } of g.prepared) p.resolve(result);
+    if (g.prepared.length === 1) this.subscribers.publish(g.prepared[0]!.result.stored);
+    else this.subscribers.publish(g.prepared.flatMap(({ result }) => result.stored));
     this.maybeSnapshot();
   }
 
@@ -863,6 +1010,7 @@ export class FileEventStore implements EventStore {
     this.closed = true;
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.appends.drained();
+    await this.durable;
     this.subscribers.clear();
     try {
       await this.snapshot();

@@ -596,3 +596,157 @@ describe('ids whose hashes collide', () => {
     await store.close();
   });
 });
+
+describe('file event store: pipelined group commit', () => {
+  /** Calls that wait, while the gate is closed, until the test lets each one through (`pass`) or fails it. */
+  function gate(isOpen: boolean) {
+    const held: { pass: () => void; fail: (e: Error) => void }[] = [];
+    return {
+      held,
+      open(): void {
+        isOpen = true;
+        for (const h of held.splice(0)) h.pass();
+      },
+      close(): void {
+        isOpen = false;
+      },
+      async enter(): Promise<void> {
+        if (!isOpen) await new Promise<void>((pass, fail) => held.push({ pass, fail }));
+      },
+      async waitFor(n: number): Promise<void> {
+        while (held.length < n) await new Promise((r) => setTimeout(r, 1));
+      },
+    };
+  }
+
+  async function gatedStore() {
+    const dir = await tempDir();
+    const syncs = gate(false);
+    const writes = gate(true);
+    let written = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      write: async (...args) => {
+        await writes.enter();
+        const n = await nodeStoreFs.write(...args);
+        written++;
+        return n;
+      },
+      fdatasync: async (fd) => {
+        await syncs.enter();
+        return nodeStoreFs.fdatasync(fd);
+      },
+    };
+    const store = await openFileEventStore({ dir, fs, logger: recordingLogger() });
+    const waitForWrites = async (n: number) => {
+      while (written < n) await new Promise((r) => setTimeout(r, 1));
+    };
+    return { dir, store, syncs, writes, written: () => written, waitForWrites };
+  }
+
+  /** The append's outcome so far, without waiting for it. */
+  function track<T>(p: Promise<T>) {
+    const t: { settled: boolean; value?: T; error?: unknown; done: Promise<unknown> } = { settled: false, done: p };
+    t.done = p.then(
+      (v) => Object.assign(t, { settled: true, value: v }),
+      (e) => Object.assign(t, { settled: true, error: e }),
+    );
+    return t;
+  }
+
+  it('writes the next group while the one before syncs, and answers each only once it is durable, in log order', async () => {
+    const { store, syncs, waitForWrites } = await gatedStore();
+    const a = track(store.append(sampleEvents(2, 'a')));
+    await syncs.waitFor(1);
+    const b = track(store.append(sampleEvents(1, 'b')));
+    await waitForWrites(2); // b is on the log while a's fdatasync is still in flight
+    await new Promise((r) => setTimeout(r, 5));
+    expect([a.settled, b.settled]).toEqual([false, false]);
+    expect((await store.read({ limit: 10 })).events).toEqual([]);
+    expect(store.health().head.seq).toBe(0);
+
+    syncs.held.shift()!.pass();
+    await a.done;
+    expect(a.value!.stored.map((e) => e.seq)).toEqual([1, 2]);
+    // b was written after a's sync began, so that sync does not cover it: b waits for its own.
+    await syncs.waitFor(1);
+    expect(b.settled).toBe(false);
+    expect(store.health().head.seq).toBe(2);
+    syncs.open();
+    await b.done;
+    expect(b.value!.stored.map((e) => e.seq)).toEqual([3]);
+    expectValidChain(await all(store));
+    await store.close();
+  });
+
+  it('a failed fdatasync refuses its group and every group written after it, cuts them off, and appends resume', async () => {
+    const { dir, store, syncs, waitForWrites } = await gatedStore();
+    syncs.open();
+    await store.append(sampleEvents(2, 'ok'));
+    const size = (await stat(join(dir, 'events.ndjson'))).size;
+    syncs.close();
+    const b = track(store.append(sampleEvents(3, 'b')));
+    await syncs.waitFor(1);
+    const c = track(store.append(sampleEvents(1, 'c')));
+    await waitForWrites(3);
+    syncs.held.shift()!.fail(errno('EIO'));
+    await Promise.all([b.done, c.done]);
+    expect(b.error).toMatchObject({ code: 'store_unavailable' });
+    expect(c.error).toMatchObject({ code: 'store_unavailable' });
+    expect(store.health()).toMatchObject({ writable: false, head: { seq: 2 } });
+    expect((await stat(join(dir, 'events.ndjson'))).size).toBe(size);
+
+    syncs.open();
+    const d = await store.append(sampleEvents(1, 'd'));
+    expect(d.stored[0]!.seq).toBe(3);
+    expect(store.health().writable).toBe(true);
+    await store.close();
+    expect(await verifyLogFile(join(dir, 'events.ndjson'))).toMatchObject({ ok: true, count: 3, tornTailBytes: 0 });
+    const again = await openFileEventStore({ dir });
+    expect((await all(again)).map((e) => e.id)).toEqual(['ok-0', 'ok-1', 'd-0']);
+    await again.close();
+  });
+
+  it('a group still being written when an earlier sync fails is refused and its bytes cut off too', async () => {
+    const { dir, store, syncs, writes } = await gatedStore();
+    const b = track(store.append(sampleEvents(2, 'b')));
+    await syncs.waitFor(1);
+    writes.close(); // the next write waits
+    const c = track(store.append(sampleEvents(2, 'c')));
+    await writes.waitFor(1);
+    syncs.held.shift()!.fail(errno('EIO'));
+    await b.done;
+    expect(b.error).toMatchObject({ code: 'store_unavailable' });
+    writes.open(); // c's bytes land after b's failure
+    await c.done;
+    expect(c.error).toMatchObject({ code: 'store_unavailable' });
+    syncs.open();
+    const d = await store.append(sampleEvents(1, 'd'));
+    expect(d.stored[0]!.seq).toBe(1);
+    await store.close();
+    expect(await verifyLogFile(join(dir, 'events.ndjson'))).toMatchObject({ ok: true, count: 1, tornTailBytes: 0 });
+  });
+
+  it('a duplicate of an event still syncing is answered once that event is durable, and refused if it never is', async () => {
+    const { store, syncs } = await gatedStore();
+    const first = track(store.append(sampleEvents(1, 'x')));
+    await syncs.waitFor(1);
+    const dup = track(store.append(sampleEvents(1, 'x')));
+    await new Promise((r) => setTimeout(r, 5));
+    expect(dup.settled).toBe(false);
+    syncs.held.shift()!.pass();
+    await Promise.all([first.done, dup.done]);
+    expect(dup.value).toEqual({ stored: [], duplicates: ['x-0'] });
+
+    const lost = track(store.append(sampleEvents(1, 'y')));
+    await syncs.waitFor(1);
+    const lostDup = track(store.append(sampleEvents(1, 'y')));
+    syncs.held.shift()!.fail(errno('EIO'));
+    syncs.open(); // cutting the refused group off syncs too
+    await Promise.all([lost.done, lostDup.done]);
+    expect(lost.error).toMatchObject({ code: 'store_unavailable' });
+    expect(lostDup.error).toMatchObject({ code: 'store_unavailable' });
+    expect((await store.append(sampleEvents(1, 'y'))).stored.map((e) => e.seq)).toEqual([2]);
+    await store.close();
+  });
+});
