@@ -2,23 +2,51 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ApiError, toErrorBody } from './errors.ts';
 
 /** Reads the whole body, refusing (413) as soon as it passes `limit` bytes. */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw new ApiError('payload_too_large', `Body is ${declared} bytes; the limit is ${limit}.`);
+    return Promise.reject(new ApiError('payload_too_large', `Body is ${declared} bytes; the limit is ${limit}.`));
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw new ApiError('payload_too_large', `Body exceeds the limit of ${limit} bytes.`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  if (req.readableEnded) return Promise.resolve(Buffer.alloc(0));
+  // Listeners rather than `for await`: the async iterator costs a few microseconds per request,
+  // a tenth of a small ingest's whole budget.
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        req.resume();
+        reject(new ApiError('payload_too_large', `Body exceeds the limit of ${limit} bytes.`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    };
+    const onError = (err: Error) => {
+      done();
+      reject(err);
+    };
+    // A client that goes away mid-body: the request is aborted, never ended.
+    const onClose = () => {
+      if (!req.complete) onError(new Error('request aborted'));
+    };
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }
 
 /** Parses a JSON body, answering 415 for other content types and 400 for invalid JSON. */
