@@ -52,7 +52,11 @@ export const envSchema = z.object({
    * GitHub Enterprise Server sets its host; tests point it at a directory of bare repositories.
    */
   GITHUB_SERVER_URL: z.string().default('https://github.com'),
-  /** A personal or installation token for development, used by the worker when no App credentials are given. */
+  /**
+   * The worker's GitHub token. In `serve` and `tick`: a development token handed to each worker
+   * when no App credentials are given (with them, each worker gets an installation token for its
+   * repository instead). In `leviathan worker`: the token it uses, set by the executor.
+   */
   GITHUB_TOKEN: optional(z.string()),
   /** Secret that signs console session cookies. Generated and stored under the data dir when unset. */
   LEVIATHAN_SESSION_SECRET: optional(z.string().min(32)),

@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { Env } from '../env.ts';
 import { mintWorkerToken } from '../api/worker-token.ts';
-import type { Executor, WorkerAssignment } from './executor.ts';
+import { InstallationTokenError, InstallationTokenMinter, readPrivateKey } from '../github/installation-token.ts';
+import type { Executor, GitHubTokenSource, WorkerAssignment } from './executor.ts';
 import { LocalProcessExecutor } from './local-process.ts';
 
 /** What the composition root knows besides Env. */
@@ -23,9 +24,9 @@ const SYSTEM_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SSL_CERT_FILE'
 
 /**
  * The worker environment of the local executor, passed explicitly: control plane URL, GitHub
- * credentials and URLs, the agent command, the log level, and the few system variables above
- * (the attempt token is added per start). Webhook and session secrets, the database URL, the
- * operator's API token and anything else stay here.
+ * URLs, the agent command, the log level, and the few system variables above (the attempt token
+ * and the repository's GitHub token are added per start). The App's credentials, webhook and
+ * session secrets, the database URL, the operator's API token and anything else stay here.
  */
 export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, string> {
   const out: Record<string, string> = {};
@@ -39,14 +40,38 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
   set('LEVIATHAN_CONTROL_PLANE_URL', ctx.controlPlaneUrl);
   set('LEVIATHAN_AGENT_COMMAND', env.LEVIATHAN_AGENT_COMMAND);
   set('LOG_LEVEL', env.LOG_LEVEL === 'silent' ? 'info' : env.LOG_LEVEL);
-  set('APP_ID', env.APP_ID);
-  set('PRIVATE_KEY', env.PRIVATE_KEY);
-  set('PRIVATE_KEY_PATH', env.PRIVATE_KEY_PATH);
-  set('GITHUB_TOKEN', env.GITHUB_TOKEN);
   set('GITHUB_API_URL', env.GITHUB_API_URL);
   // Only when configured: the worker then clones from it (tests: a directory of bare repositories).
   set('GITHUB_SERVER_URL', ctx.processEnv.GITHUB_SERVER_URL ? env.GITHUB_SERVER_URL : undefined);
   return out;
+}
+
+/**
+ * Where workers' GitHub tokens come from. With the App's credentials: an installation token per
+ * attempt, minted here for the target repository only (its installation is known from the
+ * installation webhooks); a target without a known installation falls back to GITHUB_TOKEN when
+ * set. Without the App: GITHUB_TOKEN as it is (development). Neither: undefined, and each worker
+ * fails at its first GitHub call with `auth_error`. APP_ID without a readable key fails every
+ * start with the fix, rather than starting workers that cannot push.
+ */
+export async function gitHubTokenSource(env: Env): Promise<GitHubTokenSource | undefined> {
+  const devToken = env.GITHUB_TOKEN;
+  if (env.APP_ID) {
+    const key = await readPrivateKey(env);
+    if (!key) {
+      const message = `APP_ID=${env.APP_ID} is set but neither PRIVATE_KEY nor a readable PRIVATE_KEY_PATH is: workers cannot be given a GitHub token`;
+      return async () => {
+        throw new InstallationTokenError(message);
+      };
+    }
+    const minter = new InstallationTokenMinter({ appId: env.APP_ID, privateKey: key, baseUrl: env.GITHUB_API_URL });
+    return async (a) => {
+      if (a.installation_id !== null) return (await minter.mint(a.installation_id, a.target)).token;
+      if (devToken) return devToken;
+      throw new InstallationTokenError(`No GitHub App installation is known for ${a.target}; reinstall the App on the repository.`);
+    };
+  }
+  return devToken ? async () => devToken : undefined;
 }
 
 /**
@@ -58,12 +83,14 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
 export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Executor> {
   const signing = ctx.apiToken;
   const workerToken = signing ? (a: WorkerAssignment) => mintWorkerToken(signing, a, Date.now()) : undefined;
+  const githubToken = await gitHubTokenSource(env);
   switch (env.LEVIATHAN_EXECUTOR) {
     case 'local':
       return new LocalProcessExecutor({
         dataDir: env.LEVIATHAN_DATA_DIR,
         env: localWorkerEnv(env, ctx),
         ...(workerToken ? { workerToken } : {}),
+        ...(githubToken ? { githubToken } : {}),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });
     case 'kubernetes': {
@@ -80,6 +107,7 @@ export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Ex
         image: env.LEVIATHAN_WORKER_IMAGE,
         controlPlaneUrl: ctx.controlPlaneUrl,
         ...(workerToken ? { workerToken } : {}),
+        ...(githubToken ? { githubToken } : {}),
         ...(env.LEVIATHAN_AGENT_COMMAND ? { agentCommand: env.LEVIATHAN_AGENT_COMMAND } : {}),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });

@@ -36,3 +36,10 @@ export interface Executor {
   /** Workers started by this executor that still exist (running or recently ended). */
   list(): Promise<WorkerRun[]>;
 }
+
+/**
+ * The GitHub token for one attempt's worker: an installation token minted for the assignment's
+ * repository alone, or the development GITHUB_TOKEN. The executor hands the worker this and no
+ * other GitHub credential. Throws an error with `code` `github_auth_failed` when none can be had.
+ */
+export type GitHubTokenSource = (assignment: WorkerAssignment) => Promise<string>;

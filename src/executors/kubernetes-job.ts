@@ -1,4 +1,14 @@
-import { BatchV1Api, type KubeConfig, type V1EnvVar, type V1Job, type V1ResourceRequirements } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CoreV1Api,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type V1EnvVar,
+  type V1Job,
+  type V1ResourceRequirements,
+  type V1Secret,
+} from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import {
   APP_LABEL,
@@ -13,7 +23,8 @@ import {
 } from '../kubernetes/labels.ts';
 import { jobState } from '../kubernetes/job-state.ts';
 import { KubernetesError, toKubernetesError } from '../kubernetes/kube-error.ts';
-import type { Executor, WorkerAssignment, WorkerRun } from './executor.ts';
+import { mergePatchOptions } from '../kubernetes/merge-patch.ts';
+import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from './executor.ts';
 
 /** Stable error codes of this executor (the scheduler's `executor_failed` reason code). */
 export const ExecutorErrorCode = {
@@ -45,6 +56,8 @@ export const TASK_FILE_PATH = '/etc/leviathan/task/assignment.json';
 export const DEFAULT_TIMEOUT_SECONDS = 900;
 /** Finished Jobs stay a day so `kubectl get jobs -l app=leviathan-worker` and logs can explain failures. */
 export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86_400;
+/** Key of the worker's GitHub token in its Secret, and the variable the worker reads it from. */
+export const GITHUB_TOKEN_KEY = 'GITHUB_TOKEN';
 /** Kubernetes rejects annotations above 256 KiB in total; leave room for the others. */
 const MAX_ASSIGNMENT_BYTES = 200 * 1024;
 
@@ -64,8 +77,11 @@ export interface KubernetesJobExecutorOptions {
   controlPlaneUrl: string;
   /** Defaults to `leviathan-worker`, which has no Kubernetes permissions. */
   serviceAccountName?: string;
-  /** Secret with the GitHub App credentials (`APP_ID`, `PRIVATE_KEY`, optional `GITHUB_TOKEN`). */
-  secretName?: string;
+  /**
+   * The worker's GitHub token (the repository's installation token). It goes into a Secret of
+   * the attempt's own ({@link workerSecretName}), owned by the Job; unset, the worker gets none.
+   */
+  githubToken?: GitHubTokenSource;
   /**
    * The attempt's own API token, so the worker can post its events (see worker-token.ts). It is
    * in the pod spec: it allows nothing but reporting that attempt, until shortly after its deadline.
@@ -79,35 +95,70 @@ export interface KubernetesJobExecutorOptions {
   logger?: Logger;
 }
 
+/** The Secret holding the GitHub token of the worker Job `jobName`. */
+export function workerSecretName(jobName: string): string {
+  return `${jobName}-github-token`;
+}
+
+// A JSON Patch (RFC 6902), so a `test` operation can make a change conditional on the object.
+const jsonPatchOptions = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
+
 /**
  * Runs each attempt as a batch/v1 Job `leviathan-worker-<attempt-id>`.
  *
  * The assignment travels in a pod-template annotation that a downward-API volume projects to
- * {@link TASK_FILE_PATH}; `LEVIATHAN_TASK_FILE` points there. That keeps start() one atomic
- * create (no ConfigMap to create first and garbage-collect later, no extra RBAC), the JSON is
- * not limited by the 128 KiB per-variable limit of the process environment, and it needs no
- * variable beyond those in `src/env.ts`. The assignment holds no credentials: secrets reach the
- * pod only as `secretKeyRef`s.
+ * {@link TASK_FILE_PATH}; `LEVIATHAN_TASK_FILE` points there. The JSON is not limited by the
+ * 128 KiB per-variable limit of the process environment, and it needs no variable beyond those
+ * in `src/env.ts`. The assignment holds no credentials.
+ *
+ * The worker's GitHub token — an installation token for the target repository alone, minted by
+ * the caller — goes into a Secret of its own (`<job>-github-token`), created before the Job and
+ * referenced by `secretKeyRef`, so it is in no pod spec and no `kubectl get job -o yaml`. Once
+ * the Job exists the Secret gets an ownerReference to it, and the garbage collector deletes it
+ * with the Job (TTL, emergency stop, `kubectl delete job`). A start that fails deletes it again.
+ * The App's own credentials never reach a worker.
  */
 export class KubernetesJobExecutor implements Executor {
   readonly kind = 'kubernetes' as const;
   private readonly batch: BatchV1Api;
+  private readonly core: CoreV1Api;
   private readonly opts: KubernetesJobExecutorOptions;
 
   constructor(opts: KubernetesJobExecutorOptions) {
     this.opts = opts;
     this.batch = opts.kubeConfig.makeApiClient(BatchV1Api);
+    this.core = opts.kubeConfig.makeApiClient(CoreV1Api);
   }
 
-  /** Creates the Job; a Job that already exists for the same attempt counts as started. */
+  /**
+   * Mints the worker's token, stores it in the attempt's Secret, creates the Job and makes the
+   * Job the Secret's owner. A Job that already exists for the same attempt counts as started.
+   */
   async start(assignment: WorkerAssignment): Promise<{ handle: string }> {
     const job = this.buildJob(assignment);
     const name = job.metadata!.name!;
+    // Errors of the token source pass through as they are (a GitHub problem, not a Kubernetes one).
+    const token = this.opts.githubToken ? await this.opts.githubToken(assignment) : undefined;
+    const secret = token === undefined ? null : await this.putSecret(this.buildSecret(assignment, token));
+    let created: { job: V1Job; adopted: boolean };
+    try {
+      created = await this.createJob(job, assignment);
+    } catch (err) {
+      if (secret) await this.deleteSecret(secret, assignment);
+      throw err;
+    }
+    if (secret) await this.ownSecret(secret, created, assignment);
+    return { handle: name };
+  }
+
+  /** Creates the Job, or finds the one a previous start of this attempt created. */
+  private async createJob(job: V1Job, assignment: WorkerAssignment): Promise<{ job: V1Job; adopted: boolean }> {
+    const name = job.metadata!.name!;
     const { namespace } = this.opts;
     try {
-      await this.batch.createNamespacedJob({ namespace, body: job });
+      const stored = await this.batch.createNamespacedJob({ namespace, body: job });
       this.opts.logger?.info({ job: name, attempt: assignment.attempt_id, target: assignment.target }, 'Executor: Job created');
-      return { handle: name };
+      return { job: stored, adopted: false };
     } catch (err) {
       const kerr = toKubernetesError(err, `create Job ${name} in namespace ${namespace}`);
       if (kerr.status !== 409) {
@@ -118,7 +169,7 @@ export class KubernetesJobExecutor implements Executor {
         const existing = ambiguous ? await this.readJob(name).catch(() => null) : null;
         if (existing?.metadata?.annotations?.[ATTEMPT_LABEL] === assignment.attempt_id) {
           this.opts.logger?.warn({ job: name, attempt: assignment.attempt_id }, 'Executor: Job create answered with an error but the Job exists; treating as started');
-          return { handle: name };
+          return { job: existing, adopted: false };
         }
         throw wrap(kerr);
       }
@@ -133,7 +184,78 @@ export class KubernetesJobExecutor implements Executor {
         );
       }
       this.opts.logger?.info({ job: name, attempt: assignment.attempt_id }, 'Executor: Job already exists, treating as started');
-      return { handle: name };
+      return { job: existing, adopted: true };
+    }
+  }
+
+  /**
+   * Creates the attempt's Secret. One that exists already is left by an earlier start of the same
+   * attempt (a crash between Secret and Job, or a retried start): its token is replaced by the
+   * fresh one, in one JSON Patch whose `test` makes sure it belongs to this attempt.
+   */
+  private async putSecret(secret: V1Secret): Promise<string> {
+    const name = secret.metadata!.name!;
+    const { namespace } = this.opts;
+    try {
+      await this.core.createNamespacedSecret({ namespace, body: secret });
+      return name;
+    } catch (err) {
+      const kerr = toKubernetesError(err, `create Secret ${name} in namespace ${namespace}`);
+      if (kerr.status !== 409) throw wrap(kerr);
+    }
+    const attempt = secret.metadata!.annotations![ATTEMPT_LABEL]!;
+    const body = [
+      { op: 'test', path: `/metadata/annotations/${pointerToken(ATTEMPT_LABEL)}`, value: attempt },
+      // `add` sets the member whether or not the Secret has data yet (`replace` needs it to exist).
+      { op: 'add', path: '/data', value: secret.data },
+    ];
+    try {
+      await this.core.patchNamespacedSecret({ name, namespace, body }, jsonPatchOptions);
+    } catch (err) {
+      const kerr = toKubernetesError(err, `replace the token in Secret ${name} in namespace ${namespace}`);
+      // The test failed: the name belongs to another attempt (or to something else entirely).
+      if (kerr.status === 422) throw new ExecutorError(ExecutorErrorCode.Failed, `Secret ${name} already exists and does not belong to attempt ${attempt}`);
+      throw wrap(kerr);
+    }
+    this.opts.logger?.info({ secret: name, attempt }, 'Executor: Worker Secret already existed; token replaced');
+    return name;
+  }
+
+  /**
+   * Makes the Job the Secret's owner, so Kubernetes deletes the Secret with the Job. When that
+   * fails for a Job this start created, the start is undone (Job and Secret deleted): a Secret
+   * nobody owns would outlive its Job. A Job found from an earlier start is left running.
+   */
+  private async ownSecret(secret: string, created: { job: V1Job; adopted: boolean }, assignment: WorkerAssignment): Promise<void> {
+    const { namespace } = this.opts;
+    const job = created.job.metadata!.name!;
+    const ownerReferences = [
+      // blockOwnerDeletion would need update on jobs/finalizers where OwnerReferencesPermissionEnforcement
+      // is on, and nothing needs to wait for this Secret; the Job controller does not manage it, so no controller.
+      { apiVersion: 'batch/v1', kind: 'Job', name: job, uid: created.job.metadata?.uid ?? '', blockOwnerDeletion: false },
+    ];
+    try {
+      await this.core.patchNamespacedSecret({ name: secret, namespace, body: { metadata: { ownerReferences } } }, mergePatchOptions);
+    } catch (err) {
+      const kerr = toKubernetesError(err, `set the owner of Secret ${secret} to Job ${job} in namespace ${namespace}`);
+      if (created.adopted) {
+        this.opts.logger?.warn({ secret, job, attempt: assignment.attempt_id, error: kerr.message }, 'Executor: Could not make the Job own its Secret');
+        return;
+      }
+      await this.batch.deleteNamespacedJob({ name: job, namespace, body: { propagationPolicy: 'Background' } }).catch(() => undefined);
+      await this.deleteSecret(secret, assignment);
+      throw wrap(kerr);
+    }
+  }
+
+  /** Deletes the attempt's Secret after a failed start; gone already is fine, anything else is logged. */
+  private async deleteSecret(name: string, assignment: WorkerAssignment): Promise<void> {
+    try {
+      await this.core.deleteNamespacedSecret({ name, namespace: this.opts.namespace });
+    } catch (err) {
+      const kerr = toKubernetesError(err, `delete Secret ${name} in namespace ${this.opts.namespace}`);
+      if (kerr.status === 404) return;
+      this.opts.logger?.warn({ secret: name, attempt: assignment.attempt_id, error: kerr.message }, 'Executor: Could not delete the Secret of a worker that did not start');
     }
   }
 
@@ -163,27 +285,14 @@ export class KubernetesJobExecutor implements Executor {
       Number.isInteger(assignment.timeout_seconds) && assignment.timeout_seconds > 0
         ? assignment.timeout_seconds
         : DEFAULT_TIMEOUT_SECONDS;
-    const labels = {
-      [APP_LABEL]: WORKER_APP,
-      [TARGET_LABEL]: targetLabelValue(assignment.target),
-      [TASK_LABEL]: toLabelValue(assignment.task.id),
-      [ATTEMPT_LABEL]: toLabelValue(assignment.attempt_id),
-    };
-    const annotations = {
-      [TARGET_LABEL]: assignment.target,
-      [TASK_LABEL]: assignment.task.id,
-      [ATTEMPT_LABEL]: assignment.attempt_id,
-    };
-    const githubSecret = this.opts.secretName ?? 'leviathan-github-app';
-    // Only the keys the worker needs, by reference: not envFrom, which would also hand it the
-    // webhook secret and the OAuth client secret.
+    const { labels, annotations } = jobMetadata(assignment);
     const env: V1EnvVar[] = [
       { name: 'LEVIATHAN_TASK_FILE', value: TASK_FILE_PATH },
       { name: 'LEVIATHAN_CONTROL_PLANE_URL', value: this.opts.controlPlaneUrl },
-      { name: 'APP_ID', valueFrom: { secretKeyRef: { name: githubSecret, key: 'APP_ID' } } },
-      { name: 'PRIVATE_KEY', valueFrom: { secretKeyRef: { name: githubSecret, key: 'PRIVATE_KEY' } } },
-      { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: githubSecret, key: 'GITHUB_TOKEN', optional: true } } },
     ];
+    // By reference to the attempt's own Secret. Not optional: start() creates it first, and a
+    // worker must not run with some other token.
+    if (this.opts.githubToken) env.push({ name: GITHUB_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: GITHUB_TOKEN_KEY } } });
     if (this.opts.workerToken) env.push({ name: 'LEVIATHAN_API_TOKEN', value: this.opts.workerToken(assignment) });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
 
@@ -253,6 +362,18 @@ export class KubernetesJobExecutor implements Executor {
     };
   }
 
+  /** The Secret holding the worker's token; labelled and annotated like its Job. */
+  buildSecret(assignment: WorkerAssignment, token: string): V1Secret {
+    const { labels, annotations } = jobMetadata(assignment);
+    return {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      type: 'Opaque',
+      metadata: { name: workerSecretName(workerJobName(assignment.attempt_id)), namespace: this.opts.namespace, labels, annotations },
+      data: { [GITHUB_TOKEN_KEY]: Buffer.from(token).toString('base64') },
+    };
+  }
+
   private async readJob(name: string): Promise<V1Job> {
     try {
       return await this.batch.readNamespacedJob({ name, namespace: this.opts.namespace });
@@ -260,6 +381,28 @@ export class KubernetesJobExecutor implements Executor {
       throw wrap(toKubernetesError(err, `read Job ${name} in namespace ${this.opts.namespace}`));
     }
   }
+}
+
+/** Labels (sanitised, for selectors) and annotations (exact values) of an attempt's objects. */
+function jobMetadata(assignment: WorkerAssignment): { labels: Record<string, string>; annotations: Record<string, string> } {
+  return {
+    labels: {
+      [APP_LABEL]: WORKER_APP,
+      [TARGET_LABEL]: targetLabelValue(assignment.target),
+      [TASK_LABEL]: toLabelValue(assignment.task.id),
+      [ATTEMPT_LABEL]: toLabelValue(assignment.attempt_id),
+    },
+    annotations: {
+      [TARGET_LABEL]: assignment.target,
+      [TASK_LABEL]: assignment.task.id,
+      [ATTEMPT_LABEL]: assignment.attempt_id,
+    },
+  };
+}
+
+/** A JSON Pointer reference token (RFC 6901): `~` and `/` escaped. */
+function pointerToken(key: string): string {
+  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function wrap(err: KubernetesError): ExecutorError {

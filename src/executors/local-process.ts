@@ -4,7 +4,7 @@ import { chmod, mkdir, open, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
-import type { Executor, WorkerAssignment, WorkerRun } from './executor.ts';
+import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from './executor.ts';
 
 /** The `leviathan` entry point next to this source tree. */
 export const LEVIATHAN_BIN = fileURLToPath(new URL('../../bin/leviathan.mjs', import.meta.url));
@@ -20,13 +20,18 @@ export interface LocalProcessExecutorOptions {
   /** Task files and worker logs go to `<dataDir>/workers/` (mode 0700; files 0600). */
   dataDir: string;
   /**
-   * The worker's whole environment. Nothing of this process's environment is inherited: the
-   * caller passes exactly what the worker needs (PATH and HOME, control plane URL, GitHub
-   * credentials, agent command).
+   * The worker's environment. Nothing of this process's environment is inherited: the caller
+   * passes exactly what the worker needs (PATH and HOME, control plane URL, GitHub URLs, agent
+   * command); the two tokens below are added per attempt.
    */
   env: Record<string, string>;
   /** The attempt's own API token (`LEVIATHAN_API_TOKEN` of that worker only; see worker-token.ts). */
   workerToken?: (assignment: WorkerAssignment) => string;
+  /**
+   * The worker's GitHub token (`GITHUB_TOKEN` of that worker only): the repository's installation
+   * token, never the App's credentials. Its failure fails the start with the source's own error.
+   */
+  githubToken?: GitHubTokenSource;
   /** The program to run; default `node bin/leviathan.mjs worker`. */
   command?: { file: string; args: string[] };
   /** After the deadline: SIGTERM to the process group, then SIGKILL after this long. */
@@ -74,6 +79,8 @@ export class LocalProcessExecutor implements Executor {
     const existing = this.runs.get(assignment.attempt_id);
     if (existing && existing.info.state === 'running') return { handle: existing.info.handle };
 
+    // Before anything is written: a token that cannot be had is the start's failure, as it is.
+    const githubToken = this.opts.githubToken ? await this.opts.githubToken(assignment) : undefined;
     const dir = join(this.opts.dataDir, 'workers');
     const name = assignment.attempt_id.replace(/[^A-Za-z0-9_.-]/g, '_');
     const taskFile = join(dir, `${name}.json`);
@@ -92,6 +99,7 @@ export class LocalProcessExecutor implements Executor {
           env: {
             ...this.opts.env,
             ...(this.opts.workerToken ? { LEVIATHAN_API_TOKEN: this.opts.workerToken(assignment) } : {}),
+            ...(githubToken !== undefined ? { GITHUB_TOKEN: githubToken } : {}),
             LEVIATHAN_TASK_FILE: taskFile,
           },
         });

@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import type { Env } from '../env.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { syncBacklog } from '../github/backlog-sync.ts';
+import { readPrivateKey } from '../github/installation-token.ts';
 import { rateLimitPlugin } from '../github/rate-limit-plugin.ts';
 import type { GitHubClient } from '../github/client.ts';
 import type { ReadProblem } from './decide.ts';
@@ -96,13 +96,10 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
 /** GitHub is read only with the App's credentials; without them the control plane's cache is used. */
 export async function refresherFromEnv(env: Env, logger: Logger): Promise<BacklogRefresher | null> {
   if (!env.APP_ID) return null;
-  let key = env.PRIVATE_KEY;
-  if (!key && env.PRIVATE_KEY_PATH) {
-    key = await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined);
-  }
+  const key = await readPrivateKey(env);
   if (!key) {
     logger.warn({ app_id: env.APP_ID }, 'Scheduler: APP_ID is set without a readable private key; using the cached backlogs');
     return null;
   }
-  return new GitHubBacklogRefresher({ appId: env.APP_ID, privateKey: key.includes('\\n') ? key.replace(/\\n/g, '\n') : key, baseUrl: env.GITHUB_API_URL });
+  return new GitHubBacklogRefresher({ appId: env.APP_ID, privateKey: key, baseUrl: env.GITHUB_API_URL });
 }

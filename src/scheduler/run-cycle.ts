@@ -150,7 +150,8 @@ export async function triggerTask(
 /**
  * Records the decision's events and starts its workers, in order. A worker is announced
  * (attempt.created) only after the executor accepted it; when the executor refuses, the attempt
- * fails with `executor_failed` and the target's outcome becomes error executor_failed.
+ * fails with `executor_failed` and the target's outcome becomes error executor_failed — or, when
+ * no GitHub token could be had for the worker, `auth_error` and error github_auth_failed.
  */
 export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor' | 'logger'>, decision: Decision): Promise<TargetDecision[]> {
   const { controlPlane, executor, logger } = deps;
@@ -202,9 +203,18 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
           );
         } catch (err) {
           const message = (err as Error).message ?? String(err);
+          // No GitHub token for the worker (App uninstalled, key revoked) is a credentials problem, not the executor's.
+          const auth = (err as { code?: unknown }).code === 'github_auth_failed';
           logger.error({ target: a.target, ...base, executor: executor.kind, error: message }, `Scheduler: Failed to submit job (${message})`);
           const o = outcomes.find((x) => x.attempt_id === a.attempt_id);
-          if (o) Object.assign(o, { outcome: 'error', reason: 'executor_failed', detail: `The executor could not start the worker: ${message}` });
+          if (o) {
+            Object.assign(
+              o,
+              auth
+                ? { outcome: 'error', reason: 'github_auth_failed', detail: message }
+                : { outcome: 'error', reason: 'executor_failed', detail: `The executor could not start the worker: ${message}` },
+            );
+          }
           pending.push(
             newEvent({
               id: `${a.attempt_id}:failed`,
@@ -212,7 +222,7 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
               actor: SCHEDULER_ACTOR,
               target: a.target,
               subject: subjects.attempt(a.attempt_id),
-              data: { ...base, failure_type: 'executor_failed', message: message.slice(0, 4000) },
+              data: { ...base, failure_type: auth ? 'auth_error' : 'executor_failed', message: message.slice(0, 4000) },
             }),
           );
           if (o) pending.push(skippedEvent(decision.cycle_id, o));

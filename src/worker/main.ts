@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Env } from '../env.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { HttpEventSink } from './control-plane-client.ts';
-import { appInstallationToken, CredentialsError, normalisePrivateKey, staticToken, type Credentials } from './credentials.ts';
+import { CredentialsError, staticToken, type Credentials } from './credentials.ts';
 import { OctokitPullRequests } from './github-pull-requests.ts';
 import { Redactor } from './redact.ts';
 import { runWorker, type WorkerResult } from './run-worker.ts';
@@ -93,7 +93,7 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
   }
 
   const workDir = options.workDir ?? path.join(os.tmpdir(), 'leviathan-worker');
-  const credentials = await buildCredentials(env, assignment);
+  const credentials = buildCredentials(env);
   const writeToken = apiTokens.find((t) => !t.startsWith('read:'));
   const result: WorkerResult = await runWorker({
     assignment,
@@ -139,23 +139,18 @@ async function readAssignment(env: Env, taskJson: string | undefined): Promise<W
   return parsed.data as unknown as WorkerAssignment;
 }
 
-/** App installation token when the App is configured and installed; else GITHUB_TOKEN; else a failure at first use. */
-async function buildCredentials(env: Env, a: WorkerAssignment): Promise<Credentials> {
-  const key = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined) : undefined);
-  if (env.APP_ID && key && a.installation_id !== null) {
-    return appInstallationToken({
-      appId: env.APP_ID,
-      privateKey: normalisePrivateKey(key),
-      installationId: a.installation_id,
-      target: a.target,
-      baseUrl: env.GITHUB_API_URL,
-    });
-  }
+/**
+ * GITHUB_TOKEN: the installation token the executor minted for this repository alone, or a
+ * development token. The worker never holds the App's credentials (the agent could read them).
+ * Without it, a failure at first use.
+ */
+function buildCredentials(env: Env): Credentials {
   if (env.GITHUB_TOKEN) return staticToken(env.GITHUB_TOKEN);
   return {
     token: async () => {
       throw new CredentialsError(
-        'No GitHub credentials for the worker: set APP_ID and PRIVATE_KEY (with the App installed on the target) or GITHUB_TOKEN',
+        'No GitHub token for the worker: the executor passes one when the scheduler has the App credentials (set APP_ID and PRIVATE_KEY there, ' +
+          'with the App installed on the target), or set GITHUB_TOKEN for development',
       );
     },
   };

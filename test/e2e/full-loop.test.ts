@@ -100,9 +100,9 @@ describe('full loop on one machine', () => {
     const processEnv = { PATH: process.env.PATH, HOME: root, TMPDIR: root, GITHUB_SERVER_URL: env.GITHUB_SERVER_URL };
     const workerEnv = localWorkerEnv(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv });
     expect(Object.keys(workerEnv).sort()).toEqual(
-      ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'GITHUB_TOKEN', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
+      ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
     );
-    // Each worker gets its attempt's own token, added at start; never the operator's.
+    // Each worker gets its attempt's own API token and its GitHub token (here the development one), added at start; never the operator's.
     executor = (await createExecutor(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv })) as LocalProcessExecutor;
 
     // When: one tick runs.

@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BacklogTask, EffectivePolicy } from '../../src/contract/types.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH } from '../../src/executors/kubernetes-job.ts';
+import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 import { mintWorkerToken, verifyWorkerToken } from '../../src/api/worker-token.ts';
@@ -44,15 +45,26 @@ function assignment(overrides: Partial<WorkerAssignment> = {}): WorkerAssignment
 
 let api: FakeKubeApi;
 let executor: KubernetesJobExecutor;
+/** Installation tokens handed out, one per start, as the executor's token source minted them. */
+let minted: string[];
+
+const JOB = 'leviathan-worker-att-01';
+const SECRET = `${JOB}-github-token`;
+const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 beforeEach(async () => {
   api = await startFakeKubeApi();
+  minted = [];
   executor = new KubernetesJobExecutor({
     kubeConfig: api.kubeConfig,
     namespace: NS,
     image: 'ghcr.io/leviathan/leviathan:0.1.0',
     controlPlaneUrl: 'http://leviathan-control-plane:8000',
     workerToken: (a) => mintWorkerToken(WRITE_TOKEN, a, Date.now()),
+    githubToken: async (a) => {
+      minted.push(`ghs_installation${minted.length + 1}for${a.target.replace(/\W/g, '')}0123456789`);
+      return minted.at(-1)!;
+    },
   });
 });
 afterEach(async () => {
@@ -122,16 +134,17 @@ describe('KubernetesJobExecutor.start', () => {
     expect(JSON.parse(template.metadata.annotations[annotation])).toEqual(a);
   });
 
-  it('passes secrets only by reference, never as values; the API token is the attempt\'s own', async () => {
+  it('gives the worker only its repository token, by reference to its own Secret; the API token is the attempt\'s own', async () => {
     await executor.start(assignment());
-    const job = api.objects.get('Job', NS, 'leviathan-worker-att-01')!;
+    const job = api.objects.get('Job', NS, JOB)!;
     const env: any[] = job.spec.template.spec.containers[0].env;
-    for (const name of ['APP_ID', 'PRIVATE_KEY']) {
-      const entry = env.find((e) => e.name === name);
-      expect(entry, name).toBeDefined();
-      expect(entry.value, name).toBeUndefined();
-      expect(entry.valueFrom.secretKeyRef.name).toBe('leviathan-github-app');
-    }
+    expect(env.find((e) => e.name === 'GITHUB_TOKEN')).toEqual({ name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: SECRET, key: 'GITHUB_TOKEN' } } });
+    // The App's credentials are nowhere in the pod, and the token is in no value of it.
+    for (const name of ['APP_ID', 'PRIVATE_KEY', 'PRIVATE_KEY_PATH']) expect(env.map((e) => e.name), name).not.toContain(name);
+    expect(JSON.stringify(job)).not.toContain('leviathan-github-app');
+    expect(minted).toHaveLength(1);
+    expect(JSON.stringify(job)).not.toContain(minted[0]);
+    expect(JSON.stringify(job)).not.toContain(b64(minted[0]!));
     // Not the operator's token: one that may only report this attempt.
     const token: string = env.find((e) => e.name === 'LEVIATHAN_API_TOKEN').value;
     expect(JSON.stringify(job)).not.toContain(WRITE_TOKEN);
@@ -165,7 +178,7 @@ describe('KubernetesJobExecutor.start', () => {
     const second = await executor.start(assignment());
     expect(second).toEqual(first);
     expect(api.objects.list('Job', NS)).toHaveLength(1);
-    expect(api.requests.filter((r) => r.method === 'POST').length).toBe(2);
+    expect(api.requests.filter((r) => r.method === 'POST' && r.path.endsWith('/jobs')).length).toBe(2);
   });
 
   it('refuses to adopt an existing Job that belongs to another attempt', async () => {
@@ -206,6 +219,106 @@ describe('KubernetesJobExecutor.start', () => {
     await api.close();
     await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', kubernetes: { code: 'kubernetes_unreachable' } });
     api = await startFakeKubeApi(); // afterEach closes it
+  });
+});
+
+describe('KubernetesJobExecutor: the worker\'s GitHub token Secret', () => {
+  const secretRequests = () =>
+    api.requests.filter((r) => r.path.includes('/secrets') || r.path.includes('/jobs')).map((r) => `${r.method} ${r.path.replace(`/namespaces/${NS}`, '')} ${r.contentType ?? ''}`.trim());
+
+  it('creates the Secret first, then the Job, then makes the Job its owner', async () => {
+    await executor.start(assignment());
+    const job = api.objects.get('Job', NS, JOB)!;
+    const secret = api.objects.get('Secret', NS, SECRET)!;
+    expect(secret.type).toBe('Opaque');
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!) });
+    expect(secret.metadata.labels).toEqual(job.metadata.labels);
+    expect(secret.metadata.annotations).toMatchObject({ 'leviathan.dev/attempt': 'att-01', 'leviathan.dev/target': 'iangreen74/radix' });
+    expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: JOB, uid: job.metadata.uid, blockOwnerDeletion: false }]);
+    expect(secretRequests()).toEqual([
+      'POST /api/v1/secrets application/json',
+      'POST /apis/batch/v1/jobs application/json',
+      `PATCH /api/v1/secrets/${SECRET} application/merge-patch+json`,
+    ]);
+  });
+
+  it('goes with its Job: deleting the Job (Background, as emergency stop and the TTL controller do) deletes the Secret', async () => {
+    await executor.start(assignment());
+    const uid = api.objects.get('Job', NS, JOB)!.metadata.uid;
+    const res = await fetch(`${api.url}/apis/batch/v1/namespaces/${NS}/jobs/${JOB}`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ propagationPolicy: 'Background' }),
+    });
+    expect(res.status).toBe(200);
+    expect(api.objects.get('Secret', NS, SECRET)).toBeUndefined();
+    expect(api.collected).toEqual([{ kind: 'Secret', namespace: NS, name: SECRET, owner: uid }]);
+  });
+
+  it('leaves no Secret behind when the Job cannot be created', async () => {
+    api.failNext({ method: 'POST', path: '/jobs', code: 403, reason: 'Forbidden', message: 'jobs.batch is forbidden: exceeded quota' });
+    const err = await executor.start(assignment()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'executor_failed', message: expect.stringContaining('exceeded quota') });
+    expect(api.objects.list('Secret', NS)).toEqual([]);
+    expect(api.objects.list('Job', NS)).toEqual([]);
+    expect(secretRequests()).toEqual(['POST /api/v1/secrets application/json', 'POST /apis/batch/v1/jobs application/json', `DELETE /api/v1/secrets/${SECRET} application/json`]);
+    expect(`${(err as Error).message}\n${(err as Error).stack}`).not.toContain(minted[0]);
+  });
+
+  it('undoes the start when the Job cannot be made the owner: no Job, no Secret', async () => {
+    api.failNext({ method: 'PATCH', path: '/secrets/', code: 500, reason: 'InternalError', message: 'etcd timeout' });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('etcd timeout') });
+    expect(api.objects.list('Secret', NS)).toEqual([]);
+    expect(api.objects.list('Job', NS)).toEqual([]);
+    expect(api.deletions.find((d) => d.kind === 'Job')).toMatchObject({ name: JOB, propagationPolicy: 'Background' });
+  });
+
+  it('a retried start of the same attempt replaces the token in its Secret and keeps one Job owning it', async () => {
+    await executor.start(assignment());
+    const uid = api.objects.get('Job', NS, JOB)!.metadata.uid;
+    await executor.start(assignment());
+    expect(minted).toHaveLength(2);
+    expect(api.objects.list('Job', NS)).toHaveLength(1);
+    const secret = api.objects.get('Secret', NS, SECRET)!;
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[1]!) });
+    expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', name: JOB, uid })]);
+  });
+
+  it('a Secret left by a start that crashed before its Job gets the fresh token and an owner', async () => {
+    api.objects.put('Secret', executor.buildSecret(assignment(), 'ghs_expiredLongAgo0123456789abcdef') as Record<string, any>);
+    await executor.start(assignment());
+    const secret = api.objects.get('Secret', NS, SECRET)!;
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!) });
+    expect(secret.metadata.ownerReferences?.[0]?.uid).toBe(api.objects.get('Job', NS, JOB)!.metadata.uid);
+  });
+
+  it('refuses a Secret of the same name that belongs to another attempt, and leaves it alone', async () => {
+    api.objects.put('Secret', { metadata: { name: SECRET, namespace: NS, annotations: { 'leviathan.dev/attempt': 'someone-else' } }, data: { GITHUB_TOKEN: b64('theirs') } });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('does not belong to attempt att-01') });
+    expect(api.objects.get('Secret', NS, SECRET)!.data).toEqual({ GITHUB_TOKEN: b64('theirs') });
+    expect(api.objects.list('Job', NS)).toEqual([]);
+  });
+
+  it('creates nothing when no token can be minted, and passes the credentials error on', async () => {
+    const failing = new KubernetesJobExecutor({
+      kubeConfig: api.kubeConfig,
+      namespace: NS,
+      image: 'ghcr.io/leviathan/leviathan:0.1.0',
+      controlPlaneUrl: 'http://leviathan-control-plane:8000',
+      githubToken: async () => {
+        throw new InstallationTokenError('Could not mint a GitHub token for iangreen74/radix (installation 42, HTTP 404)');
+      },
+    });
+    await expect(failing.start(assignment())).rejects.toMatchObject({ code: 'github_auth_failed' });
+    expect(api.requests).toEqual([]);
+  });
+
+  it('without a token source the worker gets no GitHub variable and no Secret is made', async () => {
+    const bare = new KubernetesJobExecutor({ kubeConfig: api.kubeConfig, namespace: NS, image: 'img:1', controlPlaneUrl: 'http://cp:8000' });
+    await bare.start(assignment());
+    const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
+    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL']);
+    expect(api.objects.list('Secret', NS)).toEqual([]);
   });
 });
 

@@ -1,10 +1,15 @@
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { envSchema } from '../../src/env.ts';
+import { gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { LocalExecutorError, LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
+import { GitHubMock } from '../helpers/github-mock.ts';
 
 function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignment {
   return {
@@ -105,6 +110,45 @@ describe('LocalProcessExecutor', () => {
     } finally {
       delete process.env.LEVIATHAN_LEAK_CHECK;
     }
+  });
+
+  it('hands the worker the repository token minted for it, and none of the App credentials', async () => {
+    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    const keyFile = join(dir, 'app.pem');
+    await writeFile(keyFile, privateKey);
+    const minted = 'ghs_mintedForAcmeWidgetsOnly0123456789';
+    const gh = new GitHubMock().on('POST', '/app/installations/1/access_tokens', 201, { token: minted, expires_at: '2030-01-01T00:00:00Z' }, { effect: (b) => (typeof b === 'string' ? b : JSON.stringify(b)) });
+    // The control plane's environment, App credentials and a development token included: as `serve` or `tick` has it.
+    const env = envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, PRIVATE_KEY_PATH: keyFile, GITHUB_TOKEN: 'ghp_developmentTokenNotForWorkers0123', WEBHOOK_SECRET: 'whsec' });
+    const base = localWorkerEnv(env, { controlPlaneUrl: 'http://127.0.0.1:1', apiToken: null, processEnv: { PATH: process.env.PATH } });
+    const executor = make({
+      env: { ...base, OUT: out },
+      githubToken: (await gitHubTokenSource(env))!,
+      command: node(`require('fs').writeFileSync(process.env.OUT, JSON.stringify(process.env));`),
+    });
+    await executor.start(assignment());
+    await until(async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined));
+    await gh.done();
+
+    const seen = JSON.parse(await readFile(out, 'utf8')) as Record<string, string>;
+    expect(seen.GITHUB_TOKEN).toBe(minted);
+    for (const name of ['APP_ID', 'PRIVATE_KEY', 'PRIVATE_KEY_PATH', 'WEBHOOK_SECRET']) expect(seen, name).not.toHaveProperty(name);
+    const values = Object.values(seen).join('\n');
+    expect(values).not.toContain(privateKey.split('\n')[1]);
+    expect(values).not.toContain('ghp_developmentTokenNotForWorkers0123');
+    expect(JSON.parse(gh.effects[0]!)).toEqual({ repositories: ['widgets'], permissions: { contents: 'write', pull_requests: 'write', metadata: 'read' } });
+  });
+
+  it('starts nothing when no GitHub token can be had, and says why', async () => {
+    const executor = make({
+      command: node(`require('fs').writeFileSync(process.env.OUT, 'started');`),
+      githubToken: async () => {
+        throw new InstallationTokenError('Could not mint a GitHub token for acme/widgets (installation 1, HTTP 404)');
+      },
+    });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('HTTP 404') });
+    expect(await executor.list()).toEqual([]);
+    expect(await readdir(dir)).toEqual([]);
   });
 
   it('kills the whole process group at the deadline and lists the run as failed timeout', async () => {

@@ -1,11 +1,12 @@
 /**
  * A tiny fake of the GitHub REST API over real HTTP on 127.0.0.1, for code running in a child
  * process (the local worker), which nock cannot reach. It knows just what Leviathan calls:
- * opening and listing pull requests, labelling them, and reading `.leviathan/` files with ETags.
+ * opening and listing pull requests, labelling them, reading `.leviathan/` files with ETags, and
+ * (with `app`) minting installation tokens for the App, checking its JWT like GitHub does.
  * Every call is recorded as a readable string (`acme/widgets#1:pr_opened`); anything else is
  * answered 404 and recorded as `unexpected …`, so a test can assert there was nothing else.
  */
-import { createHash } from 'node:crypto';
+import { createHash, createPublicKey, verify } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
@@ -31,8 +32,21 @@ export interface FakeGitHub {
   close(): Promise<void>;
 }
 
-/** Starts the fake; requests must carry `token` (as `token …` or `Bearer …`). */
-export async function startFakeGitHub(opts: { token: string }): Promise<FakeGitHub> {
+/** The App the fake mints installation tokens for. */
+export interface FakeGitHubApp {
+  id: string;
+  /** The App's private key: JWTs are verified against its public half. */
+  privateKey: string;
+  /** Every mint answers this token, which then authorises requests like `token`. */
+  installationToken: string;
+}
+
+/**
+ * Starts the fake; requests must carry `token` (as `token …` or `Bearer …`), or the App's
+ * installation token once minted. `POST /app/installations/{id}/access_tokens` needs a JWT
+ * signed with the App's key and records `installation <id>:token_minted(<repositories>; <permissions>)`.
+ */
+export async function startFakeGitHub(opts: { token: string; app?: FakeGitHubApp }): Promise<FakeGitHub> {
   const calls: string[] = [];
   const pulls: FakePull[] = [];
   const files: FakeGitHub['files'] = {};
@@ -45,7 +59,24 @@ export async function startFakeGitHub(opts: { token: string }): Promise<FakeGitH
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const u = new URL(req.url ?? '/', 'http://x');
     const auth = req.headers.authorization ?? '';
-    if (auth !== `token ${opts.token}` && auth !== `Bearer ${opts.token}`) {
+    const mint = /^\/app\/installations\/(\d+)\/access_tokens$/.exec(u.pathname);
+    if (mint && req.method === 'POST' && opts.app) {
+      if (!validAppJwt(auth, opts.app)) {
+        calls.push(`unauthorized ${req.method} ${u.pathname}`);
+        return send(res, 401, { message: 'A JSON web token could not be decoded' });
+      }
+      const b = ((await readJson(req)) ?? {}) as { repositories?: string[]; permissions?: Record<string, string> };
+      const perms = Object.entries(b.permissions ?? {}).map(([k, v]) => `${k}=${v}`).join(',');
+      calls.push(`installation ${mint[1]}:token_minted(${(b.repositories ?? ['*']).join(',')}; ${perms || 'all'})`);
+      return send(res, 201, {
+        token: opts.app.installationToken,
+        expires_at: new Date(Date.now() + 3_600_000).toISOString(),
+        permissions: b.permissions ?? {},
+        repository_selection: b.repositories ? 'selected' : 'all',
+      });
+    }
+    const accepted = [opts.token, ...(opts.app ? [opts.app.installationToken] : [])];
+    if (!accepted.some((t) => auth === `token ${t}` || auth === `Bearer ${t}`)) {
       calls.push(`unauthorized ${req.method} ${u.pathname}`);
       return send(res, 401, { message: 'Bad credentials' });
     }
@@ -128,6 +159,16 @@ export async function startFakeGitHub(opts: { token: string }): Promise<FakeGitH
         server.close(() => resolve());
       }),
   };
+}
+
+/** An RS256 JWT issued by the App and signed with its key, still valid: what GitHub requires of `/app` calls. */
+function validAppJwt(authorization: string, app: FakeGitHubApp): boolean {
+  const m = /^bearer (\S+)$/i.exec(authorization);
+  const [header, payload, signature] = m?.[1]?.split('.') ?? [];
+  if (!header || !payload || !signature) return false;
+  const ok = verify('RSA-SHA256', Buffer.from(`${header}.${payload}`), createPublicKey(app.privateKey), Buffer.from(signature, 'base64url'));
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8')) as { iss?: unknown; exp?: unknown };
+  return ok && String(claims.iss) === app.id && Number(claims.exp) * 1000 > Date.now();
 }
 
 async function readJson(req: IncomingMessage): Promise<unknown> {

@@ -5,15 +5,19 @@ import { KubeConfig } from '@kubernetes/client-node';
 
 /**
  * An in-process Kubernetes API server over real HTTP, for the few resources Leviathan uses:
- * batch/v1 Jobs and CronJobs and v1 ConfigMaps. It follows the real server where our code could
- * notice a difference: `metav1.Status` error bodies (404 NotFound, 409 AlreadyExists, 422 Invalid,
- * 415 UnsupportedMediaType, 401), DNS-1123 name and label validation, the three PATCH content
- * types with their different semantics, label selectors, DeleteOptions.propagationPolicy,
- * resourceVersion and creationTimestamp. Not implemented: watches, field selectors, server-side
- * apply (415), finalizers, pagination.
+ * batch/v1 Jobs and CronJobs and v1 ConfigMaps and Secrets. It follows the real server where our
+ * code could notice a difference: `metav1.Status` error bodies (404 NotFound, 409 AlreadyExists,
+ * 422 Invalid, 415 UnsupportedMediaType, 401), DNS-1123 name and label validation, the three PATCH
+ * content types with their different semantics, label selectors, DeleteOptions.propagationPolicy,
+ * resourceVersion and creationTimestamp; for Secrets, base64 `data`, write-only `stringData` and
+ * an immutable `type`. The garbage collector is modelled on `metadata.ownerReferences`: deleting
+ * an owner with propagation Background or Foreground deletes what it owns (Orphan, the default
+ * for Jobs, strips the reference instead), and an object whose owners all do not exist is
+ * deleted at once (the real collector does so shortly after). Not implemented: watches, field
+ * selectors, server-side apply (415), finalizers, pagination.
  */
 
-export type Kind = 'Job' | 'CronJob' | 'ConfigMap';
+export type Kind = 'Job' | 'CronJob' | 'ConfigMap' | 'Secret';
 // Objects are plain JSON as they travel over the wire; tests index into them freely.
  
 export type KubeObject = Record<string, any>;
@@ -65,6 +69,8 @@ export interface FakeKubeApi {
   };
   /** Deletions with the propagation policy each one asked for. */
   deletions: Array<{ kind: Kind; namespace: string; name: string; propagationPolicy: string | undefined }>;
+  /** Objects the garbage collector deleted, with the uid of the owner whose deletion took them. */
+  collected: Array<{ kind: Kind; namespace: string; name: string; owner: string }>;
   setJobStatus(namespace: string, name: string, status: FakeJobStatus): void;
   failNext(failure: InjectedFailure): void;
   close(): Promise<void>;
@@ -94,12 +100,19 @@ const KIND_INFO: Record<Kind, { apiVersion: string; group: string; resource: str
   Job: { apiVersion: 'batch/v1', group: 'batch', resource: 'jobs', listKind: 'JobList' },
   CronJob: { apiVersion: 'batch/v1', group: 'batch', resource: 'cronjobs', listKind: 'CronJobList' },
   ConfigMap: { apiVersion: 'v1', group: '', resource: 'configmaps', listKind: 'ConfigMapList' },
+  Secret: { apiVersion: 'v1', group: '', resource: 'secrets', listKind: 'SecretList' },
 };
+
+/** Core (`/api/v1`) resources by their path segment. */
+const CORE_KINDS: Record<string, Kind> = { configmaps: 'ConfigMap', secrets: 'Secret' };
 
 const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$/;
 const LABEL_NAME = /^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$/;
+const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
+// Go's encoding/json decodes []byte with standard, padded base64.
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 const MERGE_PATCH = 'application/merge-patch+json';
 const STRATEGIC_MERGE_PATCH = 'application/strategic-merge-patch+json';
@@ -372,18 +385,20 @@ function validatePodSpec(spec: unknown, field: string, causes: Cause[], restartP
 
 function validate(kind: Kind, obj: KubeObject, name: string): Cause[] {
   const causes: Cause[] = [];
-  const maxName = kind === 'ConfigMap' ? 253 : kind === 'CronJob' ? 52 : 63;
+  const subdomain = kind === 'ConfigMap' || kind === 'Secret';
+  const maxName = subdomain ? 253 : kind === 'CronJob' ? 52 : 63;
   // Jobs copy their name into the pods' `job-name` label, so the server limits them to 63.
-  const pattern = kind === 'ConfigMap' ? DNS1123_SUBDOMAIN : DNS1123_LABEL;
+  const pattern = subdomain ? DNS1123_SUBDOMAIN : DNS1123_LABEL;
   if (!name) causes.push({ reason: 'FieldValueRequired', message: 'Required value: name or generateName is required', field: 'metadata.name' });
   else if (name.length > maxName || !pattern.test(name)) {
     causes.push({
       reason: 'FieldValueInvalid',
-      message: `Invalid value: "${name}": a lowercase RFC 1123 ${kind === 'ConfigMap' ? 'subdomain' : 'label'} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (at most ${maxName} characters)`,
+      message: `Invalid value: "${name}": a lowercase RFC 1123 ${subdomain ? 'subdomain' : 'label'} must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (at most ${maxName} characters)`,
       field: 'metadata.name',
     });
   }
   validateLabels(obj.metadata?.labels, 'metadata.labels', causes);
+  validateOwnerReferences(obj.metadata?.ownerReferences, causes);
   if (kind === 'Job') {
     const spec = obj.spec;
     validateLabels(spec?.template?.metadata?.labels, 'spec.template.metadata.labels', causes);
@@ -413,7 +428,49 @@ function validate(kind: Kind, obj: KubeObject, name: string): Cause[] {
       causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: data values must be strings', field: 'data' });
     }
   }
+  if (kind === 'Secret') {
+    for (const k of Object.keys(isPlainObject(obj.data) ? obj.data : {})) {
+      if (!CONFIG_KEY.test(k)) causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: "${k}": a valid config key must consist of alphanumeric characters, '-', '_' or '.'`, field: `data[${k}]` });
+    }
+  }
   return causes;
+}
+
+function validateOwnerReferences(refs: unknown, causes: Cause[]): void {
+  if (refs === undefined || refs === null) return;
+  if (!Array.isArray(refs)) {
+    causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: must be a list', field: 'metadata.ownerReferences' });
+    return;
+  }
+  for (const ref of refs as unknown[]) {
+    const r = isPlainObject(ref) ? ref : {};
+    for (const f of ['apiVersion', 'kind', 'name', 'uid'] as const) {
+      if (typeof r[f] !== 'string' || r[f] === '') causes.push({ reason: 'FieldValueInvalid', message: `Invalid value: "": ${f} must not be empty`, field: `metadata.ownerReferences.${f}` });
+    }
+  }
+  if (refs.filter((r) => isPlainObject(r) && r.controller === true).length > 1) {
+    causes.push({ reason: 'FieldValueInvalid', message: 'Invalid value: Only one reference can have Controller set to true', field: 'metadata.ownerReferences' });
+  }
+}
+
+/**
+ * What the API server does to a Secret before storing it: `stringData` is written over `data`
+ * (base64-encoded) and dropped, `type` defaults to Opaque. Invalid base64 in `data` is a decoding
+ * error of the request (400), as for the real server.
+ */
+function normaliseSecret(obj: KubeObject): void {
+  const data: KubeObject = isPlainObject(obj.data) ? obj.data : {};
+  for (const [k, v] of Object.entries(data)) {
+    if (typeof v !== 'string' || !BASE64.test(v)) {
+      throw new StatusError(400, 'BadRequest', `Secret in version "v1" cannot be handled as a Secret: illegal base64 data in data[${k}]`);
+    }
+  }
+  if (isPlainObject(obj.stringData)) {
+    for (const [k, v] of Object.entries(obj.stringData)) data[k] = Buffer.from(String(v)).toString('base64');
+  }
+  delete obj.stringData;
+  if (Object.keys(data).length > 0) obj.data = data;
+  if (obj.type === undefined || obj.type === '') obj.type = 'Opaque';
 }
 
 function invalid(kind: Kind, name: string, causes: Cause[]): StatusError {
@@ -436,9 +493,10 @@ function parseRoute(pathname: string): Route | undefined {
     if (!kind) return undefined;
     return { kind, group: 'batch', resource, namespace: parts[4]!, name: parts[6] };
   }
-  // /api/v1/namespaces/{ns}/configmaps[/{name}]
-  if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'namespaces' && parts[4] === 'configmaps' && parts.length >= 5 && parts.length <= 6) {
-    return { kind: 'ConfigMap', group: '', resource: 'configmaps', namespace: parts[3]!, name: parts[5] };
+  // /api/v1/namespaces/{ns}/{configmaps|secrets}[/{name}]
+  const core = parts[4] === undefined ? undefined : CORE_KINDS[parts[4]];
+  if (parts[0] === 'api' && parts[1] === 'v1' && parts[2] === 'namespaces' && core && parts.length >= 5 && parts.length <= 6) {
+    return { kind: core, group: '', resource: parts[4]!, namespace: parts[3]!, name: parts[5] };
   }
   return undefined;
 }
@@ -455,6 +513,7 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
   const store = new Map<string, KubeObject>();
   const requests: RecordedRequest[] = [];
   const deletions: FakeKubeApi['deletions'] = [];
+  const collected: FakeKubeApi['collected'] = [];
   const failures: InjectedFailure[] = [];
   let resourceVersion = 1000;
 
@@ -493,7 +552,42 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
       obj.spec = { concurrencyPolicy: 'Allow', suspend: false, ...obj.spec };
       obj.status ??= {};
     }
+    if (kind === 'Secret') normaliseSecret(obj);
     return obj;
+  }
+
+  const uidExists = (namespace: string, uid: unknown) => [...store.values()].some((o) => o.metadata.namespace === namespace && o.metadata.uid === uid);
+
+  /**
+   * The garbage collector, after owner `uid` was deleted: with `cascade`, dependents left with no
+   * existing owner are deleted (and their own dependents after them); otherwise (Orphan) the
+   * reference to the owner is removed and the dependent stays.
+   */
+  function collect(namespace: string, uid: string, cascade: boolean): void {
+    for (const [k, o] of [...store.entries()]) {
+      const refs: KubeObject[] = o.metadata.ownerReferences ?? [];
+      if (o.metadata.namespace !== namespace || !refs.some((r) => r.uid === uid)) continue;
+      const rest = refs.filter((r) => r.uid !== uid);
+      if (cascade && !rest.some((r) => uidExists(namespace, r.uid))) {
+        store.delete(k);
+        collected.push({ kind: o.kind, namespace, name: o.metadata.name, owner: uid });
+        collect(namespace, o.metadata.uid, true);
+      } else {
+        if (rest.length > 0) o.metadata.ownerReferences = rest;
+        else delete o.metadata.ownerReferences;
+        o.metadata.resourceVersion = nextVersion();
+      }
+    }
+  }
+
+  /** Stores an object, unless every owner it names is missing: then the collector takes it at once. */
+  function save(k: string, obj: KubeObject): void {
+    store.set(k, obj);
+    const refs: KubeObject[] = obj.metadata.ownerReferences ?? [];
+    if (refs.length > 0 && !refs.some((r) => uidExists(obj.metadata.namespace, r.uid))) {
+      store.delete(k);
+      collected.push({ kind: obj.kind, namespace: obj.metadata.namespace, name: obj.metadata.name, owner: String(refs[0]!.uid) });
+    }
   }
 
   const objects: FakeKubeApi['objects'] = {
@@ -550,6 +644,7 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
           throw new StatusError(400, 'BadRequest', 'the namespace of the provided object does not match the namespace sent on the request');
         }
         const name = String(body.metadata?.name ?? '');
+        if (route.kind === 'Secret') normaliseSecret(body);
         const causes = validate(route.kind, body, name);
         if (causes.length) throw invalid(route.kind, name, causes);
         if (store.has(key(route.kind, route.namespace, name))) {
@@ -560,7 +655,7 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
           });
         }
         const obj = admit(route.kind, route.namespace, body);
-        store.set(key(route.kind, route.namespace, name), obj);
+        save(key(route.kind, route.namespace, name), obj);
         return { code: 201, body: clone(obj) };
       }
       throw new StatusError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`);
@@ -581,6 +676,9 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
       }
       store.delete(k);
       deletions.push({ kind: route.kind, namespace: route.namespace, name: route.name, propagationPolicy });
+      // Jobs alone keep the old default of orphaning what they own (kubectl asks for Background).
+      const policy = propagationPolicy ?? (route.kind === 'Job' ? 'Orphan' : 'Background');
+      collect(route.namespace, existing.metadata.uid, policy !== 'Orphan');
       return {
         code: 200,
         body: {
@@ -622,9 +720,15 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
       };
       patched.kind = route.kind;
       patched.apiVersion = info.apiVersion;
+      if (route.kind === 'Secret') {
+        normaliseSecret(patched);
+        if (patched.type !== existing.type) {
+          throw invalid(route.kind, route.name, [{ reason: 'FieldValueInvalid', message: `Invalid value: "${String(patched.type)}": field is immutable`, field: 'type' }]);
+        }
+      }
       const causes = validate(route.kind, patched, route.name);
       if (causes.length) throw invalid(route.kind, route.name, causes);
-      store.set(k, patched);
+      save(k, patched);
       return { code: 200, body: clone(patched) };
     }
     throw new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -697,6 +801,7 @@ export async function startFakeKubeApi(options: { token?: string } = {}): Promis
     requests,
     objects,
     deletions,
+    collected,
     setJobStatus(namespace, name, status) {
       const job = store.get(key('Job', namespace, name));
       if (!job) throw new Error(`fake-kube-api: no Job ${namespace}/${name}`);

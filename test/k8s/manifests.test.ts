@@ -14,7 +14,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { ServiceAccount } from 'kubernetes-models/v1/ServiceAccount';
 import { describe, expect, it } from 'vitest';
 import { envSchema } from '../../src/env.ts';
-import { KubernetesJobExecutor } from '../../src/executors/kubernetes-job.ts';
+import { KubernetesJobExecutor, workerSecretName } from '../../src/executors/kubernetes-job.ts';
 import { APP_LABEL, WORKER_APP } from '../../src/kubernetes/labels.ts';
 import { loadYamlFile, podSpecs, podTemplateMeta, renderKustomization, yamlFilesUnder, type Obj, type Rendered } from './render-kustomization.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
@@ -102,6 +102,7 @@ function executorJob(): Obj {
     namespace: 'leviathan',
     image: 'ghcr.io/leviathan/leviathan:0.1.0',
     controlPlaneUrl: 'http://leviathan-control-plane:8000',
+    githubToken: async () => 'ghs_never-minted-here',
   });
   return executor.buildJob({
     attempt_id: 'a1',
@@ -256,14 +257,21 @@ describe('the executor and the manifests agree', () => {
     expect(bound.map((s: Obj) => s.name)).not.toContain(sa.metadata.name);
   });
 
-  it('the worker secretKeyRefs point at Secrets and keys the example documents', () => {
+  it('the workloads\' secretKeyRefs point at Secrets and keys the example documents', () => {
     const documented = new Map(loadYamlFile(SECRETS_EXAMPLE).map((s) => [s.metadata.name, Object.keys(s.stringData ?? {})]));
-    const refs = [...containers(job), ...workloads(dev).flatMap(containers)]
+    const refs = workloads(dev)
+      .flatMap(containers)
       .flatMap((c) => c.env ?? [])
       .map((e: Obj) => e.valueFrom?.secretKeyRef)
       .filter(Boolean);
     expect(refs.length).toBeGreaterThan(0);
     for (const ref of refs) expect(documented.get(ref.name), `${ref.name}.${ref.key}`).toContain(ref.key);
+  });
+
+  it('a worker references only its own token Secret, never the GitHub App Secret', () => {
+    const refs = containers(job).flatMap((c) => c.env ?? []).filter((e: Obj) => e.valueFrom?.secretKeyRef);
+    expect(refs).toEqual([{ name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: workerSecretName(job.metadata.name), key: 'GITHUB_TOKEN' } } }]);
+    expect(JSON.stringify(job)).not.toMatch(/leviathan-github-app|APP_ID|PRIVATE_KEY/);
   });
 
   const rules = (role: string) => find(dev, 'Role', role).rules as Obj[];
@@ -291,8 +299,17 @@ describe('the executor and the manifests agree', () => {
     for (const r of [...rules('leviathan-control-plane'), ...rules('leviathan-scheduler')]) {
       expect(r.verbs).not.toContain('*');
       expect(r.resources).not.toContain('*');
-      expect(r.resources).not.toContain('secrets');
     }
+  });
+
+  it('both Roles that start workers may create, patch and delete Secrets in their namespace, and never read them', () => {
+    for (const role of ['leviathan-scheduler', 'leviathan-control-plane']) {
+      for (const verb of ['create', 'patch', 'delete']) expect(allows(role, '', 'secrets', verb), `${role} ${verb}`).toBe(true);
+      for (const verb of ['get', 'list', 'watch', 'update', 'deletecollection']) expect(allows(role, '', 'secrets', verb), `${role} ${verb}`).toBe(false);
+      expect(find(dev, 'Role', role).metadata.namespace).toBe('leviathan');
+    }
+    // Namespaced Roles only: nothing grants Secrets cluster-wide.
+    expect(dev.filter((r) => r.obj.kind === 'ClusterRole' || r.obj.kind === 'ClusterRoleBinding')).toEqual([]);
   });
 
   it('each Role is bound to the service account of the workload that uses it', () => {

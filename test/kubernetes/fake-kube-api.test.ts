@@ -120,6 +120,94 @@ describe('fake Kubernetes API', () => {
     expect((await call('DELETE', `${jobs}/d1`)).status).toBe(404);
   });
 
+  const secrets = '/api/v1/namespaces/leviathan/secrets';
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+
+  it('stores Secrets: base64 data, stringData folded into data, Opaque by default, 409 and 404 as Status objects', async () => {
+    const created = await call('POST', secrets, { metadata: { name: 's1', labels: { app: 'leviathan-worker' } }, data: { A: b64('one') }, stringData: { B: 'two' } });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ kind: 'Secret', apiVersion: 'v1', type: 'Opaque', data: { A: b64('one'), B: b64('two') } });
+    expect(created.body).not.toHaveProperty('stringData');
+    expect((await call('GET', `${secrets}/s1`)).body.data).toEqual({ A: b64('one'), B: b64('two') });
+
+    expect(await call('POST', secrets, { metadata: { name: 's1' }, data: {} })).toMatchObject({
+      status: 409,
+      body: { kind: 'Status', reason: 'AlreadyExists', message: 'secrets "s1" already exists', details: { name: 's1', kind: 'secrets' } },
+    });
+    expect(await call('GET', `${secrets}/nope`)).toMatchObject({ status: 404, body: { reason: 'NotFound', message: 'secrets "nope" not found' } });
+    expect(await call('DELETE', `${secrets}/nope`)).toMatchObject({ status: 404, body: { reason: 'NotFound' } });
+    // Not base64: the request cannot be decoded at all.
+    expect((await call('POST', secrets, { metadata: { name: 's2' }, data: { A: 'not base64!' } })).status).toBe(400);
+    expect((await call('POST', secrets, { metadata: { name: 's2' }, data: { 'bad/key': b64('x') } })).status).toBe(422);
+    expect(api.objects.get('Secret', 'leviathan', 's2')).toBeUndefined();
+  });
+
+  it('lists Secrets by label selector, patches them by merge and JSON patch, keeps their type, deletes them', async () => {
+    await call('POST', secrets, { metadata: { name: 'w1', labels: { app: 'leviathan-worker' }, annotations: { 'leviathan.dev/attempt': 'a1' } }, data: { T: b64('t1') } });
+    await call('POST', secrets, { metadata: { name: 'other', labels: { app: 'other' } }, data: {} });
+    const listed = await call('GET', `${secrets}?labelSelector=${encodeURIComponent('app=leviathan-worker')}`);
+    expect(listed.body).toMatchObject({ kind: 'SecretList' });
+    expect(listed.body.items.map((i: any) => i.metadata.name)).toEqual(['w1']);
+
+    // A JSON patch whose test fails changes nothing.
+    const wrongOwner = await call(
+      'PATCH',
+      `${secrets}/w1`,
+      [{ op: 'test', path: '/metadata/annotations/leviathan.dev~1attempt', value: 'a2' }, { op: 'replace', path: '/data', value: { T: b64('stolen') } }],
+      'application/json-patch+json',
+    );
+    expect(wrongOwner.status).toBe(422);
+    expect(api.objects.get('Secret', 'leviathan', 'w1')!.data).toEqual({ T: b64('t1') });
+    const replaced = await call(
+      'PATCH',
+      `${secrets}/w1`,
+      [{ op: 'test', path: '/metadata/annotations/leviathan.dev~1attempt', value: 'a1' }, { op: 'replace', path: '/data', value: { T: b64('t2') } }],
+      'application/json-patch+json',
+    );
+    expect(replaced.body.data).toEqual({ T: b64('t2') });
+
+    const merged = await call('PATCH', `${secrets}/w1`, { stringData: { U: 'u' } }, 'application/merge-patch+json');
+    expect(merged.body.data).toEqual({ T: b64('t2'), U: b64('u') });
+    const retyped = await call('PATCH', `${secrets}/w1`, { type: 'kubernetes.io/tls' }, 'application/merge-patch+json');
+    expect(retyped).toMatchObject({ status: 422, body: { reason: 'Invalid', details: { causes: [{ field: 'type' }] } } });
+
+    expect((await call('DELETE', `${secrets}/w1`)).body).toMatchObject({ kind: 'Status', status: 'Success' });
+    expect(api.objects.get('Secret', 'leviathan', 'w1')).toBeUndefined();
+  });
+
+  it('merge-patches ownerReferences, validates them, and collects dependents when the owner goes with Background or Foreground', async () => {
+    const owner = async (name: string) => (await call('POST', jobs, job(name))).body;
+    const owned = async (name: string, job: Record<string, any>) => {
+      await call('POST', secrets, { metadata: { name }, data: { T: b64(name) } });
+      const ref = { apiVersion: 'batch/v1', kind: 'Job', name: job.metadata.name, uid: job.metadata.uid, blockOwnerDeletion: false };
+      return call('PATCH', `${secrets}/${name}`, { metadata: { ownerReferences: [ref] } }, 'application/merge-patch+json');
+    };
+    const [j1, j2, j3] = [await owner('j1'), await owner('j2'), await owner('j3')];
+    const patched = await owned('s1', j1);
+    expect(patched.body.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: 'j1', uid: j1.metadata.uid, blockOwnerDeletion: false }]);
+    await owned('s2', j2);
+    await owned('s3', j3);
+
+    expect((await call('PATCH', `${secrets}/s1`, { metadata: { ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'j1' }] } }, 'application/merge-patch+json')).status).toBe(422);
+
+    await call('DELETE', `${jobs}/j1`, { propagationPolicy: 'Background' });
+    await call('DELETE', `${jobs}/j2?propagationPolicy=Foreground`);
+    expect(api.objects.get('Secret', 'leviathan', 's1')).toBeUndefined();
+    expect(api.objects.get('Secret', 'leviathan', 's2')).toBeUndefined();
+    expect(api.collected).toEqual([
+      { kind: 'Secret', namespace: 'leviathan', name: 's1', owner: j1.metadata.uid },
+      { kind: 'Secret', namespace: 'leviathan', name: 's2', owner: j2.metadata.uid },
+    ]);
+    // A Job deleted without a policy orphans what it owns (the API's default for Jobs).
+    await call('DELETE', `${jobs}/j3`);
+    expect(api.objects.get('Secret', 'leviathan', 's3')).toMatchObject({ data: { T: b64('s3') } });
+    expect(api.objects.get('Secret', 'leviathan', 's3')!.metadata.ownerReferences).toBeUndefined();
+
+    // An owner that does not exist: the collector deletes the object.
+    await call('POST', secrets, { metadata: { name: 'dangling', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'gone', uid: 'no-such-uid' }] }, data: {} });
+    expect(api.objects.get('Secret', 'leviathan', 'dangling')).toBeUndefined();
+  });
+
   it('lets a test set Job status and inject one failure', async () => {
     await call('POST', jobs, job('s'));
     api.setJobStatus('leviathan', 's', { phase: 'failed', reason: 'DeadlineExceeded' });

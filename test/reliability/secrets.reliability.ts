@@ -4,7 +4,8 @@
  * with every secret configured, then a search of everything the run left behind — control-plane
  * logs, the worker's log, every stored event, every file under the run's directories (including
  * the workspace's .git/config as the agent saw it), and the bodies of every API answer — for
- * each secret, its base64 form and the git basic-auth form of the token.
+ * each secret, its base64 form and the git basic-auth form of the tokens. The executor mints the
+ * worker's installation token from the fake GitHub as the App, so that token is searched for too.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -21,26 +22,28 @@ import type { LocalProcessExecutor } from '../../src/executors/local-process.ts'
 import { READ_TOKEN, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
 import { record } from './helpers/figures.ts';
-import { deliverTo, PRIVATE_KEY, prPayload, startLeviathan, WEBHOOK_SECRET } from './helpers/leviathan.ts';
+import { APP_ID, deliverTo, PRIVATE_KEY, prPayload, startLeviathan, WEBHOOK_SECRET } from './helpers/leviathan.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const AGENT = join(ROOT, 'fixtures/agents/good-change.sh');
 const TARGET = 'acme/widgets';
 const GITHUB_TOKEN = 'ghs_secretsRELIABILITYtoken0123456789abcdef';
+/** What the fake GitHub mints for the App: the only GitHub credential the worker may hold. */
+const INSTALLATION_TOKEN = 'ghs_installationRELIABILITYminted0123456789';
 const SESSION_SECRET = 'session-secret-for-the-reliability-run-0123456789';
 
 const GIT_ENV = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null', GIT_AUTHOR_NAME: 'Seed', GIT_AUTHOR_EMAIL: 's@example.com', GIT_COMMITTER_NAME: 'Seed', GIT_COMMITTER_EMAIL: 's@example.com' };
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, env: GIT_ENV, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
-/** Every form a secret could leak in: as is, base64 (plain and URL-safe), and git's basic-auth header forms. */
-function forms(name: string, secret: string): Array<[string, string]> {
+/** Every form a secret could leak in: as is, base64 (plain and URL-safe), and for GitHub tokens git's basic-auth header form. */
+function forms(name: string, secret: string, githubToken = false): Array<[string, string]> {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   const out: Array<[string, string]> = [
     [name, secret],
     [`${name} (base64)`, b64(secret)],
     [`${name} (base64url)`, Buffer.from(secret).toString('base64url')],
   ];
-  if (name === 'GITHUB_TOKEN') out.push([`${name} (x-access-token basic auth)`, b64(`x-access-token:${secret}`)]);
+  if (githubToken) out.push([`${name} (x-access-token basic auth)`, b64(`x-access-token:${secret}`)]);
   return out;
 }
 
@@ -75,7 +78,8 @@ describe('no secret anywhere after a full loop', () => {
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'leviathan-secrets-'));
-    github = await startFakeGitHub({ token: GITHUB_TOKEN });
+    // Only the minted token is accepted: GITHUB_TOKEN (configured below too) must not be what the worker uses.
+    github = await startFakeGitHub({ token: INSTALLATION_TOKEN, app: { id: APP_ID, privateKey: PRIVATE_KEY, installationToken: INSTALLATION_TOKEN } });
     cp = await startLeviathan({
       env: { LEVIATHAN_SESSION_SECRET: SESSION_SECRET, LOG_LEVEL: 'debug' },
       overrides: { executor: null, logger: pino({ level: 'debug' }, { write: (l: string) => void logLines.push(l) }) },
@@ -130,6 +134,7 @@ describe('no secret anywhere after a full loop', () => {
       GITHUB_SERVER_URL: `file://${join(root, 'git')}`,
       GITHUB_TOKEN,
       WEBHOOK_SECRET,
+      APP_ID,
       PRIVATE_KEY,
       LOG_LEVEL: 'debug',
     });
@@ -146,6 +151,11 @@ describe('no secret anywhere after a full loop', () => {
       if (!ended) await new Promise((r) => setTimeout(r, 200));
     }
     expect(ended, JSON.stringify((await cp.store.read({ type: 'attempt.failed', limit: 5 })).events.map((e) => e.data))).toBe('attempt.succeeded');
+    // The worker worked with a token for this one repository, minted by the executor as the App.
+    expect(github.calls.filter((c) => c.includes('token_minted') || c.includes('pr_opened') || c.startsWith('unauthorized'))).toEqual([
+      'installation 1:token_minted(widgets; contents=write,pull_requests=write,metadata=read)',
+      `${TARGET}#1:pr_opened(leviathan/docs-guide -> main)`,
+    ]);
     // The PR is merged on GitHub: a signed webhook, as GitHub would send it.
     const merged = await deliverTo(cp.url, 'pull_request', prPayload(TARGET, 1, 'closed', { updatedAt: new Date().toISOString(), merged: true, ours: true }));
     expect(merged.status).toBe(200);
@@ -174,7 +184,8 @@ describe('no secret anywhere after a full loop', () => {
       haystacks.push([`file ${f.slice(root.length)}`, (await readFile(f)).toString('latin1')]);
     }
     const secrets = [
-      ...forms('GITHUB_TOKEN', GITHUB_TOKEN),
+      ...forms('GITHUB_TOKEN', GITHUB_TOKEN, true),
+      ...forms('installation token (the worker\'s)', INSTALLATION_TOKEN, true),
       ...forms('LEVIATHAN_API_TOKEN (write)', WRITE_TOKEN),
       ...forms('LEVIATHAN_API_TOKEN (read)', READ_TOKEN),
       ...forms('WEBHOOK_SECRET', WEBHOOK_SECRET),

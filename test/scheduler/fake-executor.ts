@@ -5,11 +5,12 @@ export class FakeExecutor implements Executor {
   readonly kind = 'local' as const;
   readonly started: WorkerAssignment[] = [];
   runs: WorkerRun[] = [];
-  failWith: string | null = null;
+  /** Every start fails with this message, or this error as it is. */
+  failWith: string | Error | null = null;
   listFails = false;
 
   async start(a: WorkerAssignment): Promise<{ handle: string }> {
-    if (this.failWith) throw new Error(this.failWith);
+    if (this.failWith) throw typeof this.failWith === 'string' ? new Error(this.failWith) : this.failWith;
     this.started.push(a);
     const handle = `fake-${this.started.length}`;
     this.runs.push({ attempt_id: a.attempt_id, target: a.target, task_id: a.task.id, state: 'running', handle });

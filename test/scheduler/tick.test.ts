@@ -6,6 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tick } from '../../src/cli/tick.ts';
 import { envSchema } from '../../src/env.ts';
 import { newEvent } from '../../src/events/envelope.ts';
+import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { BacklogReadError, type BacklogRefresher } from '../../src/scheduler/backlog-refresh.ts';
 import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { FakeExecutor } from './fake-executor.ts';
@@ -155,6 +156,17 @@ describe('leviathan tick against a real control plane', () => {
     expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toMatchObject({ outcomes: { [TARGET]: 'error:executor_failed' } });
     expect(await targetStatus()).toMatchObject({ status: 'error', reason: 'executor_failed' });
     expect(messages().at(-1)).toBe('Scheduler: Exiting cleanly (blocked)');
+  });
+
+  it('a worker that cannot be given a GitHub token is a credentials problem: auth_error, error github_auth_failed', async () => {
+    executor.failWith = new InstallationTokenError('Could not mint a GitHub token for acme/widgets (installation 7, HTTP 404): check APP_ID');
+    await post(cp, seedEvents([taskSummary('docs-a')]));
+
+    expect(await runTick()).toBe(0);
+
+    expect((await eventsOf(cp, 'attempt.failed'))[0]?.data).toMatchObject({ attempt_id: 'cycle-1-1', failure_type: 'auth_error', message: expect.stringContaining('HTTP 404') });
+    expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toMatchObject({ outcomes: { [TARGET]: 'error:github_auth_failed' } });
+    expect(await targetStatus()).toMatchObject({ status: 'error', reason: 'github_auth_failed' });
   });
 
   it('records a worker that ended without reporting before deciding', async () => {

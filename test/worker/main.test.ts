@@ -68,6 +68,12 @@ describe('workerMain', () => {
     expect(String(cp.stored.at(-1)?.data.message)).toContain('set APP_ID and PRIVATE_KEY');
   });
 
+  it('never mints a token of its own: given only the App credentials, it fails auth_error without calling GitHub', async () => {
+    // The worker it replaced would have minted an installation token from these ("Could not mint …").
+    expect(await main('good-change.sh', { GITHUB_TOKEN: '', APP_ID: '123', PRIVATE_KEY: '-----BEGIN RSA PRIVATE KEY-----\\nabc\\n-----END RSA PRIVATE KEY-----' })).toBe(1);
+    expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'auth_error', message: expect.stringContaining('No GitHub token for the worker') });
+  });
+
   it('agent_error when no agent command is configured', async () => {
     expect(await main('good-change.sh', { LEVIATHAN_AGENT_COMMAND: '' })).toBe(1);
     expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'agent_error', message: 'No agent configured: set LEVIATHAN_AGENT_COMMAND' });

@@ -1,0 +1,67 @@
+import { generateKeyPairSync } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
+import { envSchema } from '../../src/env.ts';
+import { gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
+import type { WorkerAssignment } from '../../src/executors/executor.ts';
+import { GitHubMock } from '../helpers/github-mock.ts';
+
+const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048, privateKeyEncoding: { type: 'pkcs1', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+const DEV_TOKEN = 'ghp_developmentToken0123456789abcdef';
+
+function assignment(installation_id: number | null): WorkerAssignment {
+  return {
+    attempt_id: 'att-1',
+    target: 'acme/widgets',
+    installation_id,
+    default_branch: 'main',
+    task: { id: 'docs-a', title: 'Docs', scope: 'docs', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'], acceptance_criteria: [], estimated_size: 'small', line: 1 },
+    policy: { ...DEFAULT_POLICY, sources: {} },
+    timeout_seconds: 30,
+  };
+}
+
+let gh: GitHubMock;
+afterEach(async () => {
+  await gh.done();
+});
+
+describe('gitHubTokenSource', () => {
+  it('with the App: a token minted per attempt for the target repository, even when a development token is set', async () => {
+    gh = new GitHubMock()
+      .on('POST', '/app/installations/7/access_tokens', 201, { token: 'ghs_first0123456789abcdefghij', expires_at: '2030-01-01T00:00:00Z' })
+      .on('POST', '/app/installations/7/access_tokens', 201, { token: 'ghs_second0123456789abcdefghi', expires_at: '2030-01-01T00:00:00Z' });
+    const source = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, GITHUB_TOKEN: DEV_TOKEN })))!;
+    expect(await source(assignment(7))).toBe('ghs_first0123456789abcdefghij');
+    expect(await source(assignment(7))).toBe('ghs_second0123456789abcdefghi');
+  });
+
+  it('with the App, a target of no known installation gets the development token, or a credentials error without one', async () => {
+    gh = new GitHubMock();
+    const withDev = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, GITHUB_TOKEN: DEV_TOKEN })))!;
+    expect(await withDev(assignment(null))).toBe(DEV_TOKEN);
+    const without = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey })))!;
+    await expect(without(assignment(null))).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('reinstall the App') });
+  });
+
+  it('APP_ID without a readable key fails every start with the fix', async () => {
+    gh = new GitHubMock();
+    const source = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY_PATH: '/nonexistent/app.pem' })))!;
+    await expect(source(assignment(7))).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('PRIVATE_KEY') });
+  });
+
+  it('without the App: the development token as it is; with nothing: no source (workers fail auth_error)', async () => {
+    gh = new GitHubMock();
+    expect(await (await gitHubTokenSource(envSchema.parse({ GITHUB_TOKEN: DEV_TOKEN })))!(assignment(7))).toBe(DEV_TOKEN);
+    expect(await gitHubTokenSource(envSchema.parse({}))).toBeUndefined();
+  });
+});
+
+describe('localWorkerEnv', () => {
+  it('carries no GitHub credential: not the App\'s, not the development token (those come per attempt)', () => {
+    gh = new GitHubMock();
+    const env = envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, PRIVATE_KEY_PATH: '/keys/app.pem', GITHUB_TOKEN: DEV_TOKEN, WEBHOOK_SECRET: 'whsec', LEVIATHAN_AGENT_COMMAND: 'agent' });
+    const out = localWorkerEnv(env, { controlPlaneUrl: 'http://127.0.0.1:8000', apiToken: 'operator-token', processEnv: { PATH: '/bin', HOME: '/home/x', PRIVATE_KEY: 'from-process-env' } });
+    expect(Object.keys(out).sort()).toEqual(['GITHUB_API_URL', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH']);
+  });
+});
