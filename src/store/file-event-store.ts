@@ -30,6 +30,8 @@ interface UnsyncedGroup {
   /** Byte length of each stored event's line, newline included, in log order. */
   lengths: number[];
   buf: Buffer;
+  /** Ids of its stored events: a later group's duplicates of them are caught before the id index knows them. */
+  ids: Set<string>;
   /** Where the group's bytes start and end in the log. */
   pos: number;
   end: number;
@@ -157,8 +159,6 @@ export class FileEventStore implements EventStore {
   private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
   /** Groups written but not yet covered by an fdatasync, oldest first (two at most). */
   private readonly unsynced: UnsyncedGroup[] = [];
-  /** Ids stored by `unsynced`: duplicates of them are caught before the id index knows them. */
-  private readonly unsyncedIds = new Set<string>();
   /** Settles once every written group is durable and answered (or refused). */
   private durable: Promise<void> = Promise.resolve();
   /** Log bytes known to be on disk. */
@@ -474,22 +474,21 @@ export class FileEventStore implements EventStore {
     const timeMs = Math.max(this.clock.now().getTime(), this.lastTimeMs, head.timeMs);
     // The hash table answers most ids without IO; only a hit needs the disk to confirm.
     const time = new Date(timeMs).toISOString();
-    const prepared = await sealGroup(group, head, time, (id) => {
-      if (this.unsyncedIds.has(id)) return true;
-      const hits = this.ids.lookup(idHash(id));
-      return hits.length > 0 ? this.idAt(id, hits) : false;
-    });
-    // One buffer for the group, each line encoded straight into it (`lengths` in bytes, newline included).
-    const lengths: number[] = [];
-    let total = 0;
-    for (const { json } of prepared) {
-      for (const line of json) {
-        const len = Buffer.byteLength(line, 'utf8') + 1;
-        lengths.push(len);
-        total += len;
-      }
-    }
-    if (lengths.length === 0) {
+    const ids = new Set<string>();
+    const prepared = await sealGroup(
+      group,
+      head,
+      time,
+      (id) => {
+        for (const g of this.unsynced) if (g.ids.has(id)) return true;
+        const hits = this.ids.lookup(idHash(id));
+        return hits.length > 0 ? this.idAt(id, hits) : false;
+      },
+      undefined,
+      ids,
+    );
+    const lines = prepared.length === 1 ? prepared[0]!.json : prepared.flatMap((b) => b.json);
+    if (lines.length === 0) {
       // Duplicates only: answered once what they duplicate is durable (it may be in a group in flight).
       await this.durable;
       const se = epoch === this.epoch ? null : this.problemError();
@@ -499,13 +498,19 @@ export class FileEventStore implements EventStore {
       }
       return;
     }
+    // One buffer for the group, each line encoded straight into it (`lengths` in bytes, newline included).
+    const lengths: number[] = [];
+    let total = 0;
+    for (const line of lines) {
+      const len = Buffer.byteLength(line, 'utf8') + 1;
+      lengths.push(len);
+      total += len;
+    }
     const buf = Buffer.allocUnsafe(total);
     let at = 0;
-    for (const { json } of prepared) {
-      for (const line of json) {
-        at += buf.write(line, at, 'utf8');
-        buf[at++] = 0x0a;
-      }
+    for (const line of lines) {
+      at += buf.write(line, at, 'utf8');
+      buf[at++] = 0x0a;
     }
     if (epoch !== this.epoch) {
       // An earlier group failed to sync while this one was being sealed onto it (an id lookup read the disk).
@@ -528,14 +533,13 @@ export class FileEventStore implements EventStore {
       for (const { p } of prepared) p.reject(err);
       return;
     }
-    const g: UnsyncedGroup = { prepared, lengths, buf, pos, end: pos + total, timeMs, seq: head.seq + lengths.length, hash: head.hash, epoch };
+    const g: UnsyncedGroup = { prepared, lengths, buf, ids, pos, end: pos + total, timeMs, seq: head.seq + lengths.length, hash: head.hash, epoch };
     // The hash of the group's last stored event: `prepared` may end in a batch of duplicates only.
     for (let i = prepared.length - 1; i >= 0 && g.hash === head.hash; i--) {
       const stored = prepared[i]!.result.stored;
       if (stored.length > 0) g.hash = stored[stored.length - 1]!.hash;
     }
     this.unsynced.push(g);
-    for (const { result } of prepared) for (const e of result.stored) this.unsyncedIds.add(e.id);
     const before = this.durable;
     this.durable = before.then(() => this.makeDurable(g));
     // Two groups in flight at most: the one syncing and this one. Measured against letting writes
@@ -593,10 +597,7 @@ export class FileEventStore implements EventStore {
     this.epoch++;
     const se = this.fail(err);
     for (const g of failed) {
-      for (const { p, result } of g.prepared) {
-        for (const e of result.stored) this.unsyncedIds.delete(e.id);
-        p.reject(se);
-      }
+      for (const { p } of g.prepared) p.reject(se);
     }
     const cut = async () => {
       await this.writing;
@@ -636,7 +637,6 @@ export class FileEventStore implements EventStore {
       for (const e of result.stored) {
         const len = g.lengths[i++]!;
         this.indexEvent(e, offset, offset + len, g.timeMs);
-        this.unsyncedIds.delete(e.id);
         offset += len;
       }
     }

@@ -102,7 +102,7 @@ export async function passGuards(group: PendingAppend[], head: number): Promise<
  *
  * `inLog` may answer synchronously (PostgreSQL read the group's ids up front) or asynchronously
  * (the file store confirms an id-index hit on disk); false/true are not awaited, which keeps a
- * large batch free of a microtask per event.
+ * large batch free of a microtask per event. `ids` receives the id of every event stored.
  */
 export async function sealGroup(
   group: PendingAppend[],
@@ -110,36 +110,36 @@ export async function sealGroup(
   time: string,
   inLog: (id: string) => boolean | Promise<boolean>,
   prepare: (e: NewEvent) => NewEvent = (e) => e,
+  ids: Set<string> = new Set(),
 ): Promise<SealedBatch[]> {
   const sealed: SealedBatch[] = [];
-  const groupIds = new Set<string>();
   let seq = head.seq;
   let prevHash = head.hash;
   for (const p of group) {
+    const stored: StoredEvent[] = [];
     try {
-      const stored: StoredEvent[] = [];
       const json: string[] = [];
       const duplicates: string[] = [];
-      const batchIds = new Set<string>();
       let s = seq;
       let h = prevHash;
       for (const e of p.events) {
-        const known = batchIds.has(e.id) || groupIds.has(e.id) ? true : inLog(e.id);
+        // One set for the batch and the group: a batch that fails takes its ids back out (below).
+        const known = ids.has(e.id) ? true : inLog(e.id);
         if (known === true || (known !== false && (await known))) {
           duplicates.push(e.id);
           continue;
         }
-        batchIds.add(e.id);
         const sealedEvent = sealEventJson(prepare(e), ++s, time, h);
+        ids.add(e.id);
         h = sealedEvent.event.hash;
         stored.push(sealedEvent.event);
         json.push(sealedEvent.json);
       }
-      for (const id of batchIds) groupIds.add(id);
       seq = s;
       prevHash = h;
       sealed.push({ p, result: { stored, duplicates }, json });
     } catch (err) {
+      for (const e of stored) ids.delete(e.id);
       p.reject(err);
     }
   }

@@ -479,6 +479,28 @@ describe('file event store: queries use the indexes', () => {
   });
 });
 
+describe('file event store: line offsets', () => {
+  it('finds every line of a group mixing ASCII and multi-byte text, before and after a reopen', async () => {
+    const dir = await tempDir();
+    const texts = ['plain', 'é', '日本語', '🙂 emoji', '\u2028 separator', 'plain again'];
+    let store = await openFileEventStore({ dir });
+    // One group: appended in the same tick.
+    await Promise.all(texts.map((t, i) => store.append([newEvent({ id: `u-${i}`, type: 'a.b', actor: 't', subject: `s-${i}`, data: { t } })])));
+    const check = async () => {
+      for (let i = 0; i < texts.length; i++) {
+        const page = await store.read({ subject: `s-${i}`, limit: 5 });
+        expect(page.events.map((e) => [e.id, e.data])).toEqual([[`u-${i}`, { t: texts[i] }]]);
+      }
+      expectValidChain(await all(store));
+    };
+    await check();
+    await store.close();
+    store = await openFileEventStore({ dir });
+    await check();
+    await store.close();
+  });
+});
+
 describe('file event store: write failures', () => {
   /** The real fs, except that writes fail with `code` while `failing` is set. */
   function failingFs(code: string, partial: boolean) {

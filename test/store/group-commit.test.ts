@@ -32,10 +32,18 @@ describe('sealGroup', () => {
 
   it('rejects a batch that cannot be sealed alone; the next batch takes its seqs', async () => {
     const bad = pending([ev('ok-1'), ev('bad', { n: 10n })]);
-    const good = pending([ev('ok-2')]);
-    const sealed = await sealGroup([bad, good], { seq: 5, hash: GENESIS_HASH }, '2026-11-27T00:00:00.000Z', () => false);
+    // The rejected batch's ids were never stored: the same ids later in the group are new.
+    const good = pending([ev('ok-2'), ev('ok-1')]);
+    const ids = new Set<string>();
+    const sealed = await sealGroup([bad, good], { seq: 5, hash: GENESIS_HASH }, '2026-11-27T00:00:00.000Z', () => false, undefined, ids);
     expect(bad.rejected).toBeInstanceOf(TypeError);
-    expect(sealed.map((s) => s.result.stored.map((e) => [e.id, e.seq]))).toEqual([[['ok-2', 6]]]);
+    expect(sealed.map((s) => s.result.stored.map((e) => [e.id, e.seq]))).toEqual([
+      [
+        ['ok-2', 6],
+        ['ok-1', 7],
+      ],
+    ]);
+    expect([...ids]).toEqual(['ok-2', 'ok-1']);
   });
 });
 
