@@ -1,4 +1,4 @@
-import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend } from './group-commit.ts';
+import { GroupCommitQueue, passGuards, sealGroup, type PendingAppend, type SealedBatch } from './group-commit.ts';
 import { SubscriberSet, type Subscriber } from './subscribers.ts';
 import pg from 'pg';
 import type { PoolClient } from 'pg';
@@ -96,7 +96,7 @@ export class PostgresEventStore implements EventStore {
   private readProblem: string | null = null;
 
   /** Newest event this replica knows of (its own commits or fetched), for health(). */
-  private head = { seq: 0, hash: GENESIS_HASH };
+  private head: { seq: number; hash: string; time: string | null } = { seq: 0, hash: GENESIS_HASH, time: null };
   private lastAppendAt: string | null = null;
 
   private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
@@ -150,7 +150,7 @@ export class PostgresEventStore implements EventStore {
       'SELECT seq, hash, time FROM events ORDER BY seq DESC LIMIT 1',
     );
     if (rows[0]) {
-      this.head = { seq: Number(rows[0].seq), hash: rows[0].hash };
+      this.head = { seq: Number(rows[0].seq), hash: rows[0].hash, time: rows[0].time };
       this.lastAppendAt = rows[0].time;
     }
     this.feedSeq = this.head.seq;
@@ -171,14 +171,65 @@ export class PostgresEventStore implements EventStore {
     return this.appends.push(events, opts.guard);
   }
 
+  private async commit(pending: PendingAppend[]): Promise<void> {
+    // Guards need the head read under the lock before they run: only the general path has that.
+    const group = pending.some((p) => p.guard) ? pending : await this.commitOnHead(pending);
+    if (group.length > 0) await this.commitLocked(group);
+  }
+
   /**
-   * One transaction for a group of batches: lock, read head and known ids, run guards, seal,
+   * The common case in one round trip: seals the group onto the head this replica knows and
+   * hands it to `leviathan_append` (migration 2), which writes it only if that is still the head
+   * and none of the ids is in the log. Answers the batches it stored; returns those the general
+   * path must take instead (another replica appended meanwhile, or an id is a duplicate).
+   */
+  private async commitOnHead(group: PendingAppend[]): Promise<PendingAppend[]> {
+    const head = this.head;
+    const time = new Date(Math.max(this.clock.now().getTime(), head.time ? Date.parse(head.time) : 0)).toISOString();
+    // Duplicates within the group are found here; against the log, the function checks.
+    const prepared = await sealGroup(group, head, time, () => false, storable);
+    const left = prepared.map(({ p }) => p);
+    const stored = prepared.flatMap(({ result }) => result.stored);
+    if (stored.length === 0) return left;
+    let answer: string;
+    try {
+      const { rows } = await this.pool.query<{ r: string }>(
+        'SELECT leviathan_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r',
+        [head.seq, head.hash, ...columns(stored), String(stored.at(-1)!.seq)],
+      );
+      answer = rows[0]!.r;
+    } catch (err) {
+      this.fail(left, err);
+      return [];
+    }
+    if (answer !== 'ok') return left;
+    this.committed(prepared, stored);
+    return [];
+  }
+
+  /** After a commit: the head moves on, callers are answered, live subscribers get the events. */
+  private committed(prepared: SealedBatch[], stored: StoredEvent[]): void {
+    if (this.problem !== null) {
+      this.problem = null;
+      this.logger.info({}, 'Event store writable again');
+    }
+    if (stored.length > 0) {
+      const last = stored.at(-1)!;
+      if (last.seq > this.head.seq) this.head = { seq: last.seq, hash: last.hash, time: last.time };
+      this.lastAppendAt = last.time;
+    }
+    for (const { p, result } of prepared) p.resolve(result);
+    if (stored.length > 0) this.offer(stored);
+  }
+
+  /**
+   * The general path, one transaction for a group of batches: lock, read head and known ids, run guards, seal,
    * insert, notify, commit. A batch whose guard refuses or that cannot be sealed is rejected
    * alone; a database failure rejects the group
    * (nothing of it was stored, or — if the connection died during COMMIT — all of it was, and a
    * retry with the same ids is acknowledged as duplicates).
    */
-  private async commit(group: PendingAppend[]): Promise<void> {
+  private async commitLocked(group: PendingAppend[]): Promise<void> {
     let client: PoolClient;
     try {
       client = await this.pool.connect();
@@ -224,34 +275,12 @@ export class PostgresEventStore implements EventStore {
              RETURNING 1
            )
            SELECT pg_notify('${NOTIFY_CHANNEL}', $11) FROM (SELECT count(*) FROM ins) c`,
-          [
-            stored.map((e) => e.seq),
-            stored.map((e) => e.id),
-            stored.map((e) => e.type),
-            stored.map((e) => e.time),
-            stored.map((e) => e.actor),
-            stored.map((e) => e.target),
-            stored.map((e) => e.subject),
-            stored.map((e) => JSON.stringify(e.data)),
-            stored.map((e) => e.prev_hash),
-            stored.map((e) => e.hash),
-            String(last.seq),
-          ],
+          [...columns(stored), String(last.seq)],
         );
       }
       // The notification is queued in the transaction and delivered to listeners only on commit.
       await client.query('COMMIT');
-      if (this.problem !== null) {
-        this.problem = null;
-        this.logger.info({}, 'Event store writable again');
-      }
-      if (stored.length > 0) {
-        const last = stored.at(-1)!;
-        if (last.seq > this.head.seq) this.head = { seq: last.seq, hash: last.hash };
-        this.lastAppendAt = last.time;
-      }
-      for (const { p, result } of prepared) p.resolve(result);
-      if (stored.length > 0) this.offer(stored);
+      this.committed(prepared, stored);
     } catch (err) {
       broken = err;
       await client.query('ROLLBACK').catch(() => undefined);
@@ -439,7 +468,7 @@ export class PostgresEventStore implements EventStore {
     const last = fresh.at(-1)!;
     this.feedSeq = last.seq;
     if (last.seq > this.head.seq) {
-      this.head = { seq: last.seq, hash: last.hash };
+      this.head = { seq: last.seq, hash: last.hash, time: last.time };
       this.lastAppendAt = last.time;
     }
     this.subscribers.publish(fresh);
@@ -505,7 +534,7 @@ export class PostgresEventStore implements EventStore {
     const problem = this.problem ?? this.readProblem;
     const h: StoreHealth = {
       writable: !this.closed && problem === null,
-      head: { ...this.head },
+      head: { seq: this.head.seq, hash: this.head.hash },
       last_append_at: this.lastAppendAt,
       kind: 'postgres',
     };
@@ -545,6 +574,22 @@ function guardCheckedOut(client: PoolClient): () => void {
 }
 
 /** The event as it will read back: data through JSON (as the table stores it), no NULs in text. */
+/** The events as the column arrays of an insert through unnest, in COLUMNS order. */
+function columns(stored: StoredEvent[]): unknown[][] {
+  return [
+    stored.map((e) => e.seq),
+    stored.map((e) => e.id),
+    stored.map((e) => e.type),
+    stored.map((e) => e.time),
+    stored.map((e) => e.actor),
+    stored.map((e) => e.target),
+    stored.map((e) => e.subject),
+    stored.map((e) => JSON.stringify(e.data)),
+    stored.map((e) => e.prev_hash),
+    stored.map((e) => e.hash),
+  ];
+}
+
 function storable(e: NewEvent): NewEvent {
   for (const s of [e.id, e.type, e.actor, e.target, e.subject]) {
     if (s !== null && s.includes('\u0000')) throw new TypeError(`event ${JSON.stringify(e.id)} has a NUL character in a text field`);

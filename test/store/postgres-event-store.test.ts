@@ -238,3 +238,75 @@ describe('PostgresEventStore', () => {
     await store.close();
   });
 });
+
+describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
+  const call = (url: string, expect: { seq: number; hash: string }, e: StoredEvent) =>
+    sql<{ r: string }>(url, 'SELECT leviathan_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r', [
+      expect.seq,
+      expect.hash,
+      [e.seq],
+      [e.id],
+      [e.type],
+      [e.time],
+      [e.actor],
+      [e.target],
+      [e.subject],
+      [JSON.stringify(e.data)],
+      [e.prev_hash],
+      [e.hash],
+      String(e.seq),
+    ]).then((rows) => rows[0]!.r);
+
+  it('writes only onto the expected head and only new ids; otherwise it says why and writes nothing', async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresEventStore({ url });
+    const [first] = (await store.append(sampleEvents(1, 'a'))).stored;
+    await store.close();
+    // A well-formed next event, as a replica would seal it.
+    const next: StoredEvent = { ...first!, seq: 2, id: 'b-0', prev_hash: first!.hash, hash: 'f'.repeat(64) };
+    expect(await call(url, { seq: 1, hash: 'e'.repeat(64) }, next)).toBe('stale');
+    expect(await call(url, { seq: 0, hash: first!.prev_hash }, next)).toBe('stale');
+    expect(await call(url, { seq: 1, hash: first!.hash }, { ...next, id: first!.id })).toBe('duplicate');
+    expect(await sql(url, 'SELECT seq FROM events')).toHaveLength(1);
+    expect(await call(url, { seq: 1, hash: first!.hash }, next)).toBe('ok');
+    expect((await sql<{ id: string }>(url, 'SELECT id FROM events ORDER BY seq')).map((r) => r.id)).toEqual([first!.id, 'b-0']);
+  });
+
+  it('takes one statement for a plain append, and the general path when the head moved or an id is known', async () => {
+    const url = await freshDatabase();
+    const a = await openPostgresEventStore({ url });
+    const b = await openPostgresEventStore({ url });
+    // Every statement any client sends, by its text.
+    const texts: string[] = [];
+    const original = pg.Client.prototype.query;
+    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+      const q = args[0];
+      texts.push(typeof q === 'string' ? q : ((q as { text?: string } | undefined)?.text ?? ''));
+      return (original as (...a: unknown[]) => unknown).apply(this, args);
+    } as typeof original;
+    const statements = () => {
+      const seen = texts.splice(0).filter((t) => !t.includes('FROM events WHERE seq >')); // the feed's reads
+      return { fast: seen.filter((t) => t.includes('leviathan_append')).length, general: seen.filter((t) => t.startsWith('BEGIN')).length };
+    };
+    try {
+      await a.append(sampleEvents(3, 'plain'));
+      expect(statements()).toEqual({ fast: 1, general: 0 });
+      // Both replicas seal onto the same head at once: one finds it moved ('stale') and goes the
+      // general way; both are stored, on one chain.
+      await Promise.all([a.append(sampleEvents(1, 'x')), b.append(sampleEvents(1, 'y'))]);
+      expect(statements()).toEqual({ fast: 2, general: 1 });
+      // An id already in the log ('duplicate'): the general path acknowledges it.
+      await eventually(() => a.health().head.seq === 5);
+      texts.length = 0;
+      expect(await a.append(sampleEvents(1, 'plain'))).toEqual({ stored: [], duplicates: ['plain-0'] });
+      expect(statements()).toEqual({ fast: 1, general: 1 });
+    } finally {
+      pg.Client.prototype.query = original;
+    }
+    const all = await collect(a);
+    expect(all.map((e) => e.id).sort()).toEqual(['plain-0', 'plain-1', 'plain-2', 'x-0', 'y-0']);
+    expectValidChain(all);
+    await a.close();
+    await b.close();
+  });
+});
