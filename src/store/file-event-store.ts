@@ -105,7 +105,8 @@ export async function openFileEventStore(opts: FileEventStoreOptions): Promise<F
  * The embedded event store: an append-only NDJSON log, one sealed event per line, with in-memory
  * indexes of positions (offset, time, type, id hash, target and subject lists per seq) rather
  * than copies of events. Appends are serialised through one queue and group-committed (one
- * write + one fdatasync for everything that arrived while the previous commit was in flight).
+ * write for everything that arrived while the previous group was being written; one fdatasync
+ * for every group written while the previous sync was in flight — see commit).
  */
 export class FileEventStore implements EventStore {
   /** Path of the NDJSON log. */
