@@ -45,6 +45,10 @@ const PAGE_ROWS = 1000;
 const MAX_GROUP_EVENTS = 20_000;
 const MAX_RECONNECT_DELAY_MS = 10_000;
 
+/** How long appends take the locked path after another replica's append moved the head. */
+const CONTENDED_MS = 1000;
+/** A group at least this large is written while the next is sealed (see commit). */
+const PIPELINE_MIN_EVENTS = 256;
 const COLUMNS = 'seq, id, type, time, actor, target, subject, data, prev_hash, hash';
 
 interface EventRow {
@@ -97,6 +101,14 @@ export class PostgresEventStore implements EventStore {
 
   /** Newest event this replica knows of (its own commits or fetched), for health(). */
   private head: { seq: number; hash: string; time: string | null } = { seq: 0, hash: GENESIS_HASH, time: null };
+  /** Head once the groups sent with leviathan_append and not yet answered are in; null when none is. */
+  private expectedHead: { seq: number; hash: string; time: string | null } | null = null;
+  /** Until then appends take the locked path (another replica was appending; see commit). */
+  private lockedUntilMs = 0;
+  /** Events in the group sent last. */
+  private sentEvents = 0;
+  /** Settles once every group sent is answered (stored, refused, or through the general path). */
+  private inFlight: Promise<void> = Promise.resolve();
   private lastAppendAt: string | null = null;
 
   private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
@@ -172,39 +184,74 @@ export class PostgresEventStore implements EventStore {
   }
 
   private async commit(pending: PendingAppend[]): Promise<void> {
-    // Guards need the head read under the lock before they run: only the general path has that.
-    const group = pending.some((p) => p.guard) ? pending : await this.commitOnHead(pending);
-    if (group.length > 0) await this.commitLocked(group);
+    // Guards need the head read under the lock before they run: only the general path has that,
+    // after every group in flight is settled. So do appends for a while after another replica
+    // was found appending too: the one-statement call would mostly find the head moved.
+    if (pending.some((p) => p.guard) || this.clock.now().getTime() < this.lockedUntilMs) {
+      await this.inFlight;
+      await this.commitLocked(pending);
+      return;
+    }
+    const before = this.inFlight;
+    // Sealing a group while the one before is written pays off when that one is large (batches);
+    // behind a small one it only splits arrivals into more groups, each with its own commit flush.
+    if (this.sentEvents < PIPELINE_MIN_EVENTS) await before;
+    this.inFlight = this.commitOnHead(pending, before);
+    // Two groups in flight at most: this one, and the one before, which must be settled first.
+    await before;
   }
 
   /**
-   * The common case in one round trip: seals the group onto the head this replica knows and
-   * hands it to `leviathan_append` (migration 2), which writes it only if that is still the head
-   * and none of the ids is in the log. Answers the batches it stored; returns those the general
-   * path must take instead (another replica appended meanwhile, or an id is a duplicate).
+   * The common case in one round trip: seals the group onto the head this replica expects —
+   * the last group it sent, while that one is still in flight — and hands it to
+   * `leviathan_append` (migration 2), which writes it only if that is the head once it holds the
+   * append lock and none of the ids is in the log. So the next group is sealed and sent while
+   * PostgreSQL writes this one. Answers arrive in log order (after `before` is settled); a group
+   * the function refused (another replica appended, a known id, or the group before it failed)
+   * takes the general path.
    */
-  private async commitOnHead(group: PendingAppend[]): Promise<PendingAppend[]> {
-    const head = this.head;
+  private async commitOnHead(group: PendingAppend[], before: Promise<void>): Promise<void> {
+    const head = this.expectedHead ?? this.head;
     const time = new Date(Math.max(this.clock.now().getTime(), head.time ? Date.parse(head.time) : 0)).toISOString();
     // Duplicates within the group are found here; against the log, the function checks.
     const prepared = await sealGroup(group, head, time, () => false, storable);
     const left = prepared.map(({ p }) => p);
     const stored = prepared.flatMap(({ result }) => result.stored);
-    if (stored.length === 0) return left;
-    let answer: string;
-    try {
-      const { rows } = await this.pool.query<{ r: string }>(
-        'SELECT leviathan_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r',
-        [head.seq, head.hash, ...columns(stored), String(stored.at(-1)!.seq)],
-      );
-      answer = rows[0]!.r;
-    } catch (err) {
-      this.fail(left, err);
-      return [];
+    if (stored.length === 0) {
+      await before;
+      if (left.length > 0) await this.commitLocked(left);
+      return;
     }
-    if (answer !== 'ok') return left;
-    this.committed(prepared, stored);
-    return [];
+    const last = stored.at(-1)!;
+    this.expectedHead = { seq: last.seq, hash: last.hash, time: last.time };
+    this.sentEvents = stored.length;
+    const call = this.pool
+      .query<{ r: string }>('SELECT leviathan_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r', [
+        head.seq,
+        head.hash,
+        ...columns(stored),
+        String(last.seq),
+      ])
+      .then(
+        ({ rows }) => ({ answer: rows[0]!.r, err: null }),
+        (err: unknown) => ({ answer: null, err }),
+      );
+    await before;
+    const { answer, err } = await call;
+    // Nothing sent after this group: the next one seals onto `head`, which the feed also moves.
+    if (this.expectedHead?.seq === last.seq && this.expectedHead.hash === last.hash) this.expectedHead = null;
+    if (answer === 'ok') {
+      this.committed(prepared, stored);
+      return;
+    }
+    // A head at or past the one expected was moved by another replica (below it: a group of ours
+    // before this one was refused).
+    if (answer !== null && answer.startsWith('stale ') && Number(answer.slice(6)) >= head.seq) {
+      this.lockedUntilMs = this.clock.now().getTime() + CONTENDED_MS;
+    }
+    // A group sealed onto this one after it was sent is refused too, and takes this way as well.
+    if (err !== null) this.fail(left, err);
+    else await this.commitLocked(left);
   }
 
   /** After a commit: the head moves on, callers are answered, live subscribers get the events. */
@@ -552,6 +599,7 @@ export class PostgresEventStore implements EventStore {
   private async doClose(): Promise<void> {
     this.closed = true;
     await this.appends.drained();
+    await this.inFlight;
     if (this.pollTimer) clearInterval(this.pollTimer);
     if (this.reconnectTimer) clearTimeout(this.reconnectTimer);
     this.subscribers.clear();

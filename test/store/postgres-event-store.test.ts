@@ -239,6 +239,27 @@ describe('PostgresEventStore', () => {
   });
 });
 
+/** Counts the statements every pg client sends: one-statement appends and locked transactions. */
+function spyStatements() {
+  const texts: string[] = [];
+  const original = pg.Client.prototype.query;
+  pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
+    const q = args[0];
+    texts.push(typeof q === 'string' ? q : ((q as { text?: string } | undefined)?.text ?? ''));
+    return (original as (...a: unknown[]) => unknown).apply(this, args);
+  } as typeof original;
+  return {
+    /** What was sent since the last call. */
+    statements: () => {
+      const seen = texts.splice(0);
+      return { fast: seen.filter((t) => t.includes('leviathan_append')).length, general: seen.filter((t) => t.startsWith('BEGIN')).length };
+    },
+    restore: () => {
+      pg.Client.prototype.query = original;
+    },
+  };
+}
+
 describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
   const call = (url: string, expect: { seq: number; hash: string }, e: StoredEvent) =>
     sql<{ r: string }>(url, 'SELECT leviathan_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) AS r', [
@@ -264,8 +285,8 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
     await store.close();
     // A well-formed next event, as a replica would seal it.
     const next: StoredEvent = { ...first!, seq: 2, id: 'b-0', prev_hash: first!.hash, hash: 'f'.repeat(64) };
-    expect(await call(url, { seq: 1, hash: 'e'.repeat(64) }, next)).toBe('stale');
-    expect(await call(url, { seq: 0, hash: first!.prev_hash }, next)).toBe('stale');
+    expect(await call(url, { seq: 1, hash: 'e'.repeat(64) }, next)).toBe('stale 1');
+    expect(await call(url, { seq: 0, hash: first!.prev_hash }, next)).toBe('stale 1');
     expect(await call(url, { seq: 1, hash: first!.hash }, { ...next, id: first!.id })).toBe('duplicate');
     expect(await sql(url, 'SELECT seq FROM events')).toHaveLength(1);
     expect(await call(url, { seq: 1, hash: first!.hash }, next)).toBe('ok');
@@ -274,39 +295,88 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
 
   it('takes one statement for a plain append, and the general path when the head moved or an id is known', async () => {
     const url = await freshDatabase();
-    const a = await openPostgresEventStore({ url });
-    const b = await openPostgresEventStore({ url });
-    // Every statement any client sends, by its text.
-    const texts: string[] = [];
-    const original = pg.Client.prototype.query;
-    pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
-      const q = args[0];
-      texts.push(typeof q === 'string' ? q : ((q as { text?: string } | undefined)?.text ?? ''));
-      return (original as (...a: unknown[]) => unknown).apply(this, args);
-    } as typeof original;
-    const statements = () => {
-      const seen = texts.splice(0).filter((t) => !t.includes('FROM events WHERE seq >')); // the feed's reads
-      return { fast: seen.filter((t) => t.includes('leviathan_append')).length, general: seen.filter((t) => t.startsWith('BEGIN')).length };
-    };
+    let now = Date.parse('2026-11-28T00:00:00.000Z');
+    const clock = { now: () => new Date(now) };
+    const a = await openPostgresEventStore({ url, clock });
+    const b = await openPostgresEventStore({ url, clock });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const waiting = async () => Number((await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n);
+    const { statements, restore } = spyStatements();
     try {
       await a.append(sampleEvents(3, 'plain'));
       expect(statements()).toEqual({ fast: 1, general: 0 });
-      // Both replicas seal onto the same head at once: one finds it moved ('stale') and goes the
-      // general way; both are stored, on one chain.
-      await Promise.all([a.append(sampleEvents(1, 'x')), b.append(sampleEvents(1, 'y'))]);
+      // Both replicas seal onto the same head (3) and call while the lock is held elsewhere; a
+      // queued first, so b finds the head moved past it ('stale 4') and goes the general way.
+      await eventually(() => b.health().head.seq === 3);
+      await holder.query('SELECT pg_advisory_lock(1281717865, 2)');
+      const x = a.append(sampleEvents(1, 'x'));
+      await eventually(async () => (await waiting()) === 1);
+      const y = b.append(sampleEvents(1, 'y'));
+      await eventually(async () => (await waiting()) === 2);
+      await holder.query('SELECT pg_advisory_unlock(1281717865, 2)');
+      expect((await x).stored[0]!.seq).toBe(4);
+      expect((await y).stored[0]!.seq).toBe(5);
       expect(statements()).toEqual({ fast: 2, general: 1 });
+      // Another replica is appending: b takes the locked path for a while, then tries again.
+      await b.append(sampleEvents(1, 'z'));
+      expect(statements()).toEqual({ fast: 0, general: 1 });
+      now += 2000;
+      await b.append(sampleEvents(1, 'w'));
+      expect(statements()).toEqual({ fast: 1, general: 0 });
       // An id already in the log ('duplicate'): the general path acknowledges it.
-      await eventually(() => a.health().head.seq === 5);
-      texts.length = 0;
+      await eventually(() => a.health().head.seq === 7);
       expect(await a.append(sampleEvents(1, 'plain'))).toEqual({ stored: [], duplicates: ['plain-0'] });
       expect(statements()).toEqual({ fast: 1, general: 1 });
     } finally {
-      pg.Client.prototype.query = original;
+      restore();
+      await holder.end();
     }
     const all = await collect(a);
-    expect(all.map((e) => e.id).sort()).toEqual(['plain-0', 'plain-1', 'plain-2', 'x-0', 'y-0']);
+    expect(all.map((e) => e.id)).toEqual(['plain-0', 'plain-1', 'plain-2', 'x-0', 'y-0', 'z-0', 'w-0']);
     expectValidChain(all);
     await a.close();
     await b.close();
+  });
+
+  it('sends the next group while a large one before is in flight; when that one is refused, the next takes the general path too', async () => {
+    const url = await freshDatabase();
+    const store = await openPostgresEventStore({ url });
+    await store.append(sampleEvents(1, 'known'));
+    // Hold the append lock from outside, so the calls queue in the database.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const { statements, restore } = spyStatements();
+    try {
+      await holder.query('SELECT pg_advisory_lock(1281717865, 2)');
+      // The first group (large enough to be written while the next is sealed) carries a known id:
+      // the function refuses it ('duplicate'). The second was sealed onto it and sent before that
+      // answer: it finds the head below the one it expected ('stale').
+      const first = store.append([...sampleEvents(300, 'a'), ...sampleEvents(1, 'known')]);
+      await eventually(() => store['expectedHead'] !== null);
+      const second = store.append(sampleEvents(2, 'b'));
+      await eventually(async () => (await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n === '2');
+      expect(statements()).toEqual({ fast: 2, general: 0 });
+      await holder.query('SELECT pg_advisory_unlock(1281717865, 2)');
+      expect(await first).toMatchObject({ duplicates: ['known-0'] });
+      expect((await second).stored.map((e) => e.id)).toEqual(['b-0', 'b-1']);
+      expect(statements()).toEqual({ fast: 0, general: 2 });
+      // And with nothing refused, both calls are answered as they are.
+      await holder.query('SELECT pg_advisory_lock(1281717865, 2)');
+      const c = store.append(sampleEvents(300, 'c'));
+      await eventually(() => store['expectedHead'] !== null);
+      const d = store.append(sampleEvents(1, 'd'));
+      await eventually(async () => (await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n === '2');
+      await holder.query('SELECT pg_advisory_unlock(1281717865, 2)');
+      await Promise.all([c, d]);
+      expect(statements()).toEqual({ fast: 2, general: 0 });
+    } finally {
+      restore();
+      await holder.end();
+    }
+    const all = await collect(store);
+    expect(all.map((e) => e.id)).toEqual(['known-0', ...sampleEvents(300, 'a').map((e) => e.id), 'b-0', 'b-1', ...sampleEvents(300, 'c').map((e) => e.id), 'd-0']);
+    expectValidChain(all);
+    await store.close();
   });
 });

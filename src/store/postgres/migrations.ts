@@ -60,7 +60,7 @@ export const MIGRATIONS: readonly Migration[] = [
       -- An append sealed onto the head the replica believes current, in one statement: under the
       -- append lock (advisory 0x4c657669, 2, as every append takes it), and only if the head is
       -- still that one and no id is in the log yet. Otherwise nothing is written and the answer
-      -- says why ('stale', 'duplicate'), and the replica takes the general path (lock, read head
+      -- says why ('stale <head seq>', 'duplicate'), and the replica takes the general path (lock, read head
       -- and ids, seal, insert, commit). Run as one statement outside an explicit transaction, it
       -- commits when it returns, so the lock is held until then. Known ids are found by the
       -- unique index as the insert goes (a look-up of them all first read the whole table).
@@ -78,7 +78,7 @@ export const MIGRATIONS: readonly Migration[] = [
         -- A statement after the lock: its snapshot sees whatever the previous holder committed.
         SELECT seq, hash INTO head_seq, head_hash FROM events ORDER BY seq DESC LIMIT 1;
         IF coalesce(head_seq, 0) <> expect_seq OR (head_seq IS NOT NULL AND head_hash <> expect_hash) THEN
-          RETURN 'stale';
+          RETURN 'stale ' || coalesce(head_seq, 0);
         END IF;
         INSERT INTO events (seq, id, type, time, actor, target, subject, data, prev_hash, hash)
           SELECT * FROM unnest(p_seq, p_id, p_type, p_time, p_actor, p_target, p_subject, p_data, p_prev_hash, p_hash);
