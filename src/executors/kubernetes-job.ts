@@ -58,6 +58,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 900;
 export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86_400;
 /** Key of the worker's GitHub token in its Secret, and the variable the worker reads it from. */
 export const GITHUB_TOKEN_KEY = 'GITHUB_TOKEN';
+/** Key of the worker's attempt token (toward the control plane) in its Secret, and its variable. */
+export const API_TOKEN_KEY = 'LEVIATHAN_API_TOKEN';
 /** Kubernetes rejects annotations above 256 KiB in total; leave room for the others. */
 const MAX_ASSIGNMENT_BYTES = 200 * 1024;
 
@@ -83,8 +85,8 @@ export interface KubernetesJobExecutorOptions {
    */
   githubToken?: GitHubTokenSource;
   /**
-   * The attempt's own API token, so the worker can post its events (see worker-token.ts). It is
-   * in the pod spec: it allows nothing but reporting that attempt, until shortly after its deadline.
+   * The attempt's own API token, so the worker can post its events (see worker-token.ts). It goes
+   * into the attempt's Secret beside the GitHub token, never into the pod spec.
    */
   workerToken?: (assignment: WorkerAssignment) => string;
   /** `LEVIATHAN_AGENT_COMMAND` for the worker; unset leaves the image's default. */
@@ -95,9 +97,9 @@ export interface KubernetesJobExecutorOptions {
   logger?: Logger;
 }
 
-/** The Secret holding the GitHub token of the worker Job `jobName`. */
+/** The Secret holding the tokens of the worker Job `jobName`. */
 export function workerSecretName(jobName: string): string {
-  return `${jobName}-github-token`;
+  return `${jobName}-tokens`;
 }
 
 // A JSON Patch (RFC 6902), so a `test` operation can make a change conditional on the object.
@@ -112,8 +114,9 @@ const jsonPatchOptions = setHeaderOptions('Content-Type', PatchStrategy.JsonPatc
  * in `src/env.ts`. The assignment holds no credentials.
  *
  * The worker's GitHub token — an installation token for the target repository alone, minted by
- * the caller — goes into a Secret of its own (`<job>-github-token`), created before the Job and
- * referenced by `secretKeyRef`, so it is in no pod spec and no `kubectl get job -o yaml`. Once
+ * the caller — and its attempt token toward the control plane go into a Secret of its own
+ * (`<job>-tokens`), created before the Job and referenced by `secretKeyRef`, so neither is in
+ * the pod spec or in `kubectl get job -o yaml`. Once
  * the Job exists the Secret gets an ownerReference to it, and the garbage collector deletes it
  * with the Job (TTL, emergency stop, `kubectl delete job`). A start that fails deletes it again.
  * The App's own credentials never reach a worker.
@@ -138,8 +141,11 @@ export class KubernetesJobExecutor implements Executor {
     const job = this.buildJob(assignment);
     const name = job.metadata!.name!;
     // Errors of the token source pass through as they are (a GitHub problem, not a Kubernetes one).
-    const token = this.opts.githubToken ? await this.opts.githubToken(assignment) : undefined;
-    const secret = token === undefined ? null : await this.putSecret(this.buildSecret(assignment, token));
+    const tokens = {
+      github: this.opts.githubToken ? await this.opts.githubToken(assignment) : undefined,
+      api: this.opts.workerToken?.(assignment),
+    };
+    const secret = tokens.github === undefined && tokens.api === undefined ? null : await this.putSecret(this.buildSecret(assignment, tokens));
     let created: { job: V1Job; adopted: boolean };
     try {
       created = await this.createJob(job, assignment);
@@ -293,7 +299,7 @@ export class KubernetesJobExecutor implements Executor {
     // By reference to the attempt's own Secret. Not optional: start() creates it first, and a
     // worker must not run with some other token.
     if (this.opts.githubToken) env.push({ name: GITHUB_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: GITHUB_TOKEN_KEY } } });
-    if (this.opts.workerToken) env.push({ name: 'LEVIATHAN_API_TOKEN', value: this.opts.workerToken(assignment) });
+    if (this.opts.workerToken) env.push({ name: API_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: API_TOKEN_KEY } } });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
 
     return {
@@ -362,15 +368,18 @@ export class KubernetesJobExecutor implements Executor {
     };
   }
 
-  /** The Secret holding the worker's token; labelled and annotated like its Job. */
-  buildSecret(assignment: WorkerAssignment, token: string): V1Secret {
+  /** The Secret holding the worker's tokens; labelled and annotated like its Job. */
+  buildSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }): V1Secret {
     const { labels, annotations } = jobMetadata(assignment);
+    const data: Record<string, string> = {};
+    if (tokens.github !== undefined) data[GITHUB_TOKEN_KEY] = Buffer.from(tokens.github).toString('base64');
+    if (tokens.api !== undefined) data[API_TOKEN_KEY] = Buffer.from(tokens.api).toString('base64');
     return {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
       metadata: { name: workerSecretName(workerJobName(assignment.attempt_id)), namespace: this.opts.namespace, labels, annotations },
-      data: { [GITHUB_TOKEN_KEY]: Buffer.from(token).toString('base64') },
+      data,
     };
   }
 

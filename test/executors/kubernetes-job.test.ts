@@ -49,7 +49,7 @@ let executor: KubernetesJobExecutor;
 let minted: string[];
 
 const JOB = 'leviathan-worker-att-01';
-const SECRET = `${JOB}-github-token`;
+const SECRET = `${JOB}-tokens`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
 beforeEach(async () => {
@@ -134,7 +134,7 @@ describe('KubernetesJobExecutor.start', () => {
     expect(JSON.parse(template.metadata.annotations[annotation])).toEqual(a);
   });
 
-  it('gives the worker only its repository token, by reference to its own Secret; the API token is the attempt\'s own', async () => {
+  it('gives the worker only its repository token and its attempt token, both by reference to its own Secret', async () => {
     await executor.start(assignment());
     const job = api.objects.get('Job', NS, JOB)!;
     const env: any[] = job.spec.template.spec.containers[0].env;
@@ -145,8 +145,13 @@ describe('KubernetesJobExecutor.start', () => {
     expect(minted).toHaveLength(1);
     expect(JSON.stringify(job)).not.toContain(minted[0]);
     expect(JSON.stringify(job)).not.toContain(b64(minted[0]!));
-    // Not the operator's token: one that may only report this attempt.
-    const token: string = env.find((e) => e.name === 'LEVIATHAN_API_TOKEN').value;
+    // Not the operator's token: one that may only report this attempt, from the same Secret.
+    expect(env.find((e) => e.name === 'LEVIATHAN_API_TOKEN')).toEqual({
+      name: 'LEVIATHAN_API_TOKEN',
+      valueFrom: { secretKeyRef: { name: SECRET, key: 'LEVIATHAN_API_TOKEN' } },
+    });
+    const token = Buffer.from(api.objects.get('Secret', NS, SECRET)!.data.LEVIATHAN_API_TOKEN, 'base64').toString('utf8');
+    expect(JSON.stringify(job)).not.toContain(token);
     expect(JSON.stringify(job)).not.toContain(WRITE_TOKEN);
     expect(verifyWorkerToken([WRITE_TOKEN], token, Date.now())).toMatchObject({ target: 'iangreen74/radix', attempt_id: 'att-01' });
     // Only what the worker needs: not the webhook secret or the OAuth client secret.
@@ -222,7 +227,7 @@ describe('KubernetesJobExecutor.start', () => {
   });
 });
 
-describe('KubernetesJobExecutor: the worker\'s GitHub token Secret', () => {
+describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
   const secretRequests = () =>
     api.requests.filter((r) => r.path.includes('/secrets') || r.path.includes('/jobs')).map((r) => `${r.method} ${r.path.replace(`/namespaces/${NS}`, '')} ${r.contentType ?? ''}`.trim());
 
@@ -231,7 +236,7 @@ describe('KubernetesJobExecutor: the worker\'s GitHub token Secret', () => {
     const job = api.objects.get('Job', NS, JOB)!;
     const secret = api.objects.get('Secret', NS, SECRET)!;
     expect(secret.type).toBe('Opaque');
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!) });
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
     expect(secret.metadata.labels).toEqual(job.metadata.labels);
     expect(secret.metadata.annotations).toMatchObject({ 'leviathan.dev/attempt': 'att-01', 'leviathan.dev/target': 'iangreen74/radix' });
     expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: JOB, uid: job.metadata.uid, blockOwnerDeletion: false }]);
@@ -280,15 +285,15 @@ describe('KubernetesJobExecutor: the worker\'s GitHub token Secret', () => {
     expect(minted).toHaveLength(2);
     expect(api.objects.list('Job', NS)).toHaveLength(1);
     const secret = api.objects.get('Secret', NS, SECRET)!;
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[1]!) });
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[1]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', name: JOB, uid })]);
   });
 
   it('a Secret left by a start that crashed before its Job gets the fresh token and an owner', async () => {
-    api.objects.put('Secret', executor.buildSecret(assignment(), 'ghs_expiredLongAgo0123456789abcdef') as Record<string, any>);
+    api.objects.put('Secret', executor.buildSecret(assignment(), { github: 'ghs_expiredLongAgo0123456789abcdef' }) as Record<string, any>);
     await executor.start(assignment());
     const secret = api.objects.get('Secret', NS, SECRET)!;
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!) });
+    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
     expect(secret.metadata.ownerReferences?.[0]?.uid).toBe(api.objects.get('Job', NS, JOB)!.metadata.uid);
   });
 
@@ -319,6 +324,20 @@ describe('KubernetesJobExecutor: the worker\'s GitHub token Secret', () => {
     const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
     expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL']);
     expect(api.objects.list('Secret', NS)).toEqual([]);
+  });
+
+  it('with only an attempt token (no GitHub App, no GITHUB_TOKEN) the Secret holds just that', async () => {
+    const noGitHub = new KubernetesJobExecutor({
+      kubeConfig: api.kubeConfig,
+      namespace: NS,
+      image: 'img:1',
+      controlPlaneUrl: 'http://cp:8000',
+      workerToken: (a) => mintWorkerToken(WRITE_TOKEN, a, Date.now()),
+    });
+    await noGitHub.start(assignment());
+    const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
+    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL', 'LEVIATHAN_API_TOKEN']);
+    expect(Object.keys(api.objects.get('Secret', NS, SECRET)!.data)).toEqual(['LEVIATHAN_API_TOKEN']);
   });
 });
 
