@@ -52,8 +52,7 @@ export async function resolveAppConfig(
   if (!privateKey) {
     throw new GitHubConfigError(`APP_ID=${env.APP_ID} is set but neither PRIVATE_KEY nor PRIVATE_KEY_PATH is. Generate a private key on the App's settings page and set one of them.`);
   }
-  // Kubernetes secrets and .env files often carry the PEM on one line with literal "\n".
-  privateKey = privateKey.includes('\\n') ? privateKey.replace(/\\n/g, '\n') : privateKey;
+  privateKey = normalisePem(privateKey);
   if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(privateKey)) {
     throw new GitHubConfigError('The GitHub App private key is not a PEM private key (expected "-----BEGIN RSA PRIVATE KEY-----").');
   }
@@ -64,4 +63,9 @@ export async function resolveAppConfig(
     );
   }
   return { configured: true, appId: env.APP_ID, privateKey, secret: env.WEBHOOK_SECRET ?? null, baseUrl: env.GITHUB_API_URL };
+}
+
+/** Kubernetes secrets and .env files often carry the PEM on one line with literal "\n": newlines again. */
+export function normalisePem(key: string): string {
+  return key.includes('\\n') ? key.replace(/\\n/g, '\n') : key;
 }

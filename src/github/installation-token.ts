@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import type { Env } from '../env.ts';
+import { normalisePem } from './app-config.ts';
 
 /**
  * What a worker's token may do: push its branch and open its pull request. `metadata: read` is
@@ -88,5 +89,5 @@ export class InstallationTokenMinter {
 export async function readPrivateKey(env: Pick<Env, 'PRIVATE_KEY' | 'PRIVATE_KEY_PATH'>): Promise<string | undefined> {
   const key = env.PRIVATE_KEY ?? (env.PRIVATE_KEY_PATH ? await readFile(env.PRIVATE_KEY_PATH, 'utf8').catch(() => undefined) : undefined);
   if (!key) return undefined;
-  return key.includes('\\n') ? key.replace(/\\n/g, '\n') : key;
+  return normalisePem(key);
 }

@@ -492,11 +492,8 @@ export class FileEventStore implements EventStore {
     if (lines.length === 0) {
       // Duplicates only: answered once what they duplicate is durable (it may be in a group in flight).
       await this.durable;
-      const se = epoch === this.epoch ? null : this.problemError();
-      for (const { p, result } of prepared) {
-        if (se) p.reject(se);
-        else p.resolve(result);
-      }
+      if (epoch !== this.epoch) refuse(prepared, this.problemError());
+      else for (const { p, result } of prepared) p.resolve(result);
       return;
     }
     // One buffer for the group, each line encoded straight into it (`lengths` in bytes, newline included).
@@ -515,8 +512,7 @@ export class FileEventStore implements EventStore {
     }
     if (epoch !== this.epoch) {
       // An earlier group failed to sync while this one was being sealed onto it (an id lookup read the disk).
-      const se = this.problemError();
-      for (const { p } of prepared) p.reject(se);
+      refuse(prepared, this.problemError());
       return;
     }
     const pos = head.end;
@@ -526,20 +522,16 @@ export class FileEventStore implements EventStore {
     if (epoch !== this.epoch) {
       // A group before this one failed to sync while this one was being written: this one was
       // sealed onto it, and its bytes are cut off with it (see failUnsynced).
-      const se = this.problemError();
-      for (const { p } of prepared) p.reject(se);
+      refuse(prepared, this.problemError());
       return;
     }
     if (err !== null) {
-      for (const { p } of prepared) p.reject(err);
+      refuse(prepared, err);
       return;
     }
-    const g: UnsyncedGroup = { prepared, lengths, buf, ids, pos, end: pos + total, timeMs, seq: head.seq + lengths.length, hash: head.hash, epoch };
-    // The hash of the group's last stored event: `prepared` may end in a batch of duplicates only.
-    for (let i = prepared.length - 1; i >= 0 && g.hash === head.hash; i--) {
-      const stored = prepared[i]!.result.stored;
-      if (stored.length > 0) g.hash = stored[stored.length - 1]!.hash;
-    }
+    // The group's last event: `prepared` may end in a batch of duplicates only.
+    const last = prepared.findLast((b) => b.result.stored.length > 0)!.result.stored.at(-1)!;
+    const g: UnsyncedGroup = { prepared, lengths, buf, ids, pos, end: pos + total, timeMs, seq: last.seq, hash: last.hash, epoch };
     this.unsynced.push(g);
     const before = this.durable;
     this.durable = before.then(() => this.makeDurable(g));
@@ -597,9 +589,7 @@ export class FileEventStore implements EventStore {
     const failed = this.unsynced.splice(0);
     this.epoch++;
     const se = this.fail(err);
-    for (const g of failed) {
-      for (const { p } of g.prepared) p.reject(se);
-    }
+    for (const g of failed) refuse(g.prepared, se);
     const cut = async () => {
       await this.writing;
       await this.undoWrite(failed[0]!.pos);
@@ -1026,6 +1016,11 @@ export class FileEventStore implements EventStore {
     }
     this.removeLock();
   }
+}
+
+/** Answers every batch of a group with the same refusal. */
+function refuse(prepared: SealedBatch[], err: unknown): void {
+  for (const { p } of prepared) p.reject(err);
 }
 
 const NO_SEQS = new PostingList(new Uint32Array(0), 0, 0, undefined);

@@ -212,7 +212,7 @@ export class PostgresEventStore implements EventStore {
    */
   private async commitOnHead(group: PendingAppend[], before: Promise<void>): Promise<void> {
     const head = this.expectedHead ?? this.head;
-    const time = new Date(Math.max(this.clock.now().getTime(), head.time ? Date.parse(head.time) : 0)).toISOString();
+    const time = this.timeAfter(head.time);
     // Duplicates within the group are found here; against the log, the function checks.
     const prepared = await sealGroup(group, head, time, () => false, storable);
     const left = prepared.map(({ p }) => p);
@@ -252,6 +252,11 @@ export class PostgresEventStore implements EventStore {
     // A group sealed onto this one after it was sent is refused too, and takes this way as well.
     if (err !== null) this.fail(left, err);
     else await this.commitLocked(left);
+  }
+
+  /** The time of a new group: now, but never before the head, whichever replica's clock wrote it. */
+  private timeAfter(headTime: string | null): string {
+    return new Date(Math.max(this.clock.now().getTime(), headTime ? Date.parse(headTime) : 0)).toISOString();
   }
 
   /** After a commit: the head moves on, callers are answered, live subscribers get the events. */
@@ -301,8 +306,7 @@ export class PostgresEventStore implements EventStore {
       // Under the lock no replica can append: a guard sees the whole log at this head.
       const admitted = await passGuards(group, headRow ? Number(headRow.seq) : 0);
       const inLog = new Set(rows.filter((r) => r.k === 'd').map((r) => r.v));
-      // Never before the head, whichever replica's clock wrote it.
-      const time = new Date(Math.max(this.clock.now().getTime(), headRow?.time ? Date.parse(headRow.time) : 0)).toISOString();
+      const time = this.timeAfter(headRow?.time ?? null);
       const prepared = await sealGroup(
         admitted,
         { seq: headRow ? Number(headRow.seq) : 0, hash: headRow?.v ?? GENESIS_HASH },

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { BacklogTask, EffectivePolicy } from '../../src/contract/types.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
-import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH } from '../../src/executors/kubernetes-job.ts';
+import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH, type KubernetesJobExecutorOptions } from '../../src/executors/kubernetes-job.ts';
 import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
@@ -52,15 +52,23 @@ const JOB = 'leviathan-worker-att-01';
 const SECRET = `${JOB}-tokens`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
 
-beforeEach(async () => {
-  api = await startFakeKubeApi();
-  minted = [];
-  executor = new KubernetesJobExecutor({
+/** An executor on the fake API server, with these token sources (or none). */
+function executorWith(tokens: Pick<KubernetesJobExecutorOptions, 'workerToken' | 'githubToken'> = {}): KubernetesJobExecutor {
+  return new KubernetesJobExecutor({
     kubeConfig: api.kubeConfig,
     namespace: NS,
     image: 'ghcr.io/leviathan/leviathan:0.1.0',
     controlPlaneUrl: 'http://leviathan-control-plane:8000',
-    workerToken: (a) => mintWorkerToken(WRITE_TOKEN, a, Date.now()),
+    ...tokens,
+  });
+}
+const attemptToken = (a: WorkerAssignment) => mintWorkerToken(WRITE_TOKEN, a, Date.now());
+
+beforeEach(async () => {
+  api = await startFakeKubeApi();
+  minted = [];
+  executor = executorWith({
+    workerToken: attemptToken,
     githubToken: async (a) => {
       minted.push(`ghs_installation${minted.length + 1}for${a.target.replace(/\W/g, '')}0123456789`);
       return minted.at(-1)!;
@@ -305,11 +313,7 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
   });
 
   it('creates nothing when no token can be minted, and passes the credentials error on', async () => {
-    const failing = new KubernetesJobExecutor({
-      kubeConfig: api.kubeConfig,
-      namespace: NS,
-      image: 'ghcr.io/leviathan/leviathan:0.1.0',
-      controlPlaneUrl: 'http://leviathan-control-plane:8000',
+    const failing = executorWith({
       githubToken: async () => {
         throw new InstallationTokenError('Could not mint a GitHub token for iangreen74/radix (installation 42, HTTP 404)');
       },
@@ -319,22 +323,14 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
   });
 
   it('without a token source the worker gets no GitHub variable and no Secret is made', async () => {
-    const bare = new KubernetesJobExecutor({ kubeConfig: api.kubeConfig, namespace: NS, image: 'img:1', controlPlaneUrl: 'http://cp:8000' });
-    await bare.start(assignment());
+    await executorWith().start(assignment());
     const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
     expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL']);
     expect(api.objects.list('Secret', NS)).toEqual([]);
   });
 
   it('with only an attempt token (no GitHub App, no GITHUB_TOKEN) the Secret holds just that', async () => {
-    const noGitHub = new KubernetesJobExecutor({
-      kubeConfig: api.kubeConfig,
-      namespace: NS,
-      image: 'img:1',
-      controlPlaneUrl: 'http://cp:8000',
-      workerToken: (a) => mintWorkerToken(WRITE_TOKEN, a, Date.now()),
-    });
-    await noGitHub.start(assignment());
+    await executorWith({ workerToken: attemptToken }).start(assignment());
     const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
     expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL', 'LEVIATHAN_API_TOKEN']);
     expect(Object.keys(api.objects.get('Secret', NS, SECRET)!.data)).toEqual(['LEVIATHAN_API_TOKEN']);
