@@ -1,8 +1,6 @@
 import {
   BatchV1Api,
   CoreV1Api,
-  PatchStrategy,
-  setHeaderOptions,
   type KubeConfig,
   type V1EnvVar,
   type V1Job,
@@ -23,7 +21,6 @@ import {
 } from '../kubernetes/labels.ts';
 import { jobState } from '../kubernetes/job-state.ts';
 import { KubernetesError, toKubernetesError } from '../kubernetes/kube-error.ts';
-import { mergePatchOptions } from '../kubernetes/merge-patch.ts';
 import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from './executor.ts';
 
 /** Stable error codes of this executor (the scheduler's `executor_failed` reason code). */
@@ -102,9 +99,6 @@ export function workerSecretName(jobName: string): string {
   return `${jobName}-tokens`;
 }
 
-// A JSON Patch (RFC 6902), so a `test` operation can make a change conditional on the object.
-const jsonPatchOptions = setHeaderOptions('Content-Type', PatchStrategy.JsonPatch);
-
 /**
  * Runs each attempt as a batch/v1 Job `leviathan-worker-<attempt-id>`.
  *
@@ -115,11 +109,10 @@ const jsonPatchOptions = setHeaderOptions('Content-Type', PatchStrategy.JsonPatc
  *
  * The worker's GitHub token — an installation token for the target repository alone, minted by
  * the caller — and its attempt token toward the control plane go into a Secret of its own
- * (`<job>-tokens`), created before the Job and referenced by `secretKeyRef`, so neither is in
- * the pod spec or in `kubectl get job -o yaml`. Once
- * the Job exists the Secret gets an ownerReference to it, and the garbage collector deletes it
- * with the Job (TTL, emergency stop, `kubectl delete job`). A start that fails deletes it again.
- * The App's own credentials never reach a worker.
+ * (`<job>-tokens`), referenced by `secretKeyRef`, so neither is in the pod spec or in
+ * `kubectl get job -o yaml`. It is created right after the Job, owned by it, and the garbage
+ * collector deletes it with the Job. The App's own credentials never reach a worker, and the
+ * executor needs no verb on Secrets but create (see createSecret).
  */
 export class KubernetesJobExecutor implements Executor {
   readonly kind = 'kubernetes' as const;
@@ -134,8 +127,8 @@ export class KubernetesJobExecutor implements Executor {
   }
 
   /**
-   * Mints the worker's token, stores it in the attempt's Secret, creates the Job and makes the
-   * Job the Secret's owner. A Job that already exists for the same attempt counts as started.
+   * Mints the worker's tokens, creates the Job, then the Secret holding the tokens, owned by the
+   * Job from its creation. A Job that already exists for the same attempt counts as started.
    */
   async start(assignment: WorkerAssignment): Promise<{ handle: string }> {
     const job = this.buildJob(assignment);
@@ -145,15 +138,8 @@ export class KubernetesJobExecutor implements Executor {
       github: this.opts.githubToken ? await this.opts.githubToken(assignment) : undefined,
       api: this.opts.workerToken?.(assignment),
     };
-    const secret = tokens.github === undefined && tokens.api === undefined ? null : await this.putSecret(this.buildSecret(assignment, tokens));
-    let created: { job: V1Job; adopted: boolean };
-    try {
-      created = await this.createJob(job, assignment);
-    } catch (err) {
-      if (secret) await this.deleteSecret(secret, assignment);
-      throw err;
-    }
-    if (secret) await this.ownSecret(secret, created, assignment);
+    const created = await this.createJob(job, assignment);
+    if (tokens.github !== undefined || tokens.api !== undefined) await this.createSecret(assignment, tokens, created);
     return { handle: name };
   }
 
@@ -195,74 +181,45 @@ export class KubernetesJobExecutor implements Executor {
   }
 
   /**
-   * Creates the attempt's Secret. One that exists already is left by an earlier start of the same
-   * attempt (a crash between Secret and Job, or a retried start): its token is replaced by the
-   * fresh one, in one JSON Patch whose `test` makes sure it belongs to this attempt.
+   * Creates the attempt's Secret, owned by its Job, so the garbage collector deletes it with the
+   * Job (TTL, emergency stop, `kubectl delete job`). Until it exists the worker's pod waits
+   * (CreateContainerConfigError, retried by the kubelet); nothing else needs it. Create is the
+   * only verb on Secrets the Roles grant: nothing here can change or delete an existing Secret
+   * (the App's own included). So when the Secret cannot be made, the start is undone by deleting
+   * the Job, and a Secret the create may have stored after all goes with it.
    */
-  private async putSecret(secret: V1Secret): Promise<string> {
-    const name = secret.metadata!.name!;
+  private async createSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }, created: { job: V1Job; adopted: boolean }): Promise<void> {
+    const body = this.buildSecret(assignment, tokens, created.job);
+    const name = body.metadata!.name!;
     const { namespace } = this.opts;
+    let kerr: KubernetesError;
     try {
-      await this.core.createNamespacedSecret({ namespace, body: secret });
-      return name;
+      await this.core.createNamespacedSecret({ namespace, body });
+      return;
     } catch (err) {
-      const kerr = toKubernetesError(err, `create Secret ${name} in namespace ${namespace}`);
-      if (kerr.status !== 409) throw wrap(kerr);
+      kerr = toKubernetesError(err, `create Secret ${name} in namespace ${namespace}`);
     }
-    const attempt = secret.metadata!.annotations![ATTEMPT_LABEL]!;
-    const body = [
-      { op: 'test', path: `/metadata/annotations/${pointerToken(ATTEMPT_LABEL)}`, value: attempt },
-      // `add` sets the member whether or not the Secret has data yet (`replace` needs it to exist).
-      { op: 'add', path: '/data', value: secret.data },
-    ];
-    try {
-      await this.core.patchNamespacedSecret({ name, namespace, body }, jsonPatchOptions);
-    } catch (err) {
-      const kerr = toKubernetesError(err, `replace the token in Secret ${name} in namespace ${namespace}`);
-      // The test failed: the name belongs to another attempt (or to something else entirely).
-      if (kerr.status === 422) throw new ExecutorError(ExecutorErrorCode.Failed, `Secret ${name} already exists and does not belong to attempt ${attempt}`);
-      throw wrap(kerr);
+    if (kerr.status === 409 && created.adopted) {
+      // A retried start: the earlier start made this Job's Secret, and its worker already runs with it.
+      this.opts.logger?.info({ secret: name, attempt: assignment.attempt_id }, 'Executor: Worker Secret already exists, keeping it');
+      return;
     }
-    this.opts.logger?.info({ secret: name, attempt }, 'Executor: Worker Secret already existed; token replaced');
-    return name;
-  }
-
-  /**
-   * Makes the Job the Secret's owner, so Kubernetes deletes the Secret with the Job. When that
-   * fails for a Job this start created, the start is undone (Job and Secret deleted): a Secret
-   * nobody owns would outlive its Job. A Job found from an earlier start is left running.
-   */
-  private async ownSecret(secret: string, created: { job: V1Job; adopted: boolean }, assignment: WorkerAssignment): Promise<void> {
-    const { namespace } = this.opts;
     const job = created.job.metadata!.name!;
-    const ownerReferences = [
-      // blockOwnerDeletion would need update on jobs/finalizers where OwnerReferencesPermissionEnforcement
-      // is on, and nothing needs to wait for this Secret; the Job controller does not manage it, so no controller.
-      { apiVersion: 'batch/v1', kind: 'Job', name: job, uid: created.job.metadata?.uid ?? '', blockOwnerDeletion: false },
-    ];
-    try {
-      await this.core.patchNamespacedSecret({ name: secret, namespace, body: { metadata: { ownerReferences } } }, mergePatchOptions);
-    } catch (err) {
-      const kerr = toKubernetesError(err, `set the owner of Secret ${secret} to Job ${job} in namespace ${namespace}`);
-      if (created.adopted) {
-        this.opts.logger?.warn({ secret, job, attempt: assignment.attempt_id, error: kerr.message }, 'Executor: Could not make the Job own its Secret');
-        return;
-      }
-      await this.batch.deleteNamespacedJob({ name: job, namespace, body: { propagationPolicy: 'Background' } }).catch(() => undefined);
-      await this.deleteSecret(secret, assignment);
-      throw wrap(kerr);
+    // Should this delete fail too, the Job's pod waits for its Secret until activeDeadlineSeconds fails the Job.
+    await this.batch.deleteNamespacedJob({ name: job, namespace, body: { propagationPolicy: 'Background' } }).catch((err: unknown) => {
+      const derr = toKubernetesError(err, `delete Job ${job} in namespace ${namespace}`);
+      this.opts.logger?.warn({ job, attempt: assignment.attempt_id, error: derr.message }, 'Executor: Could not delete the Job of a worker whose Secret could not be created');
+    });
+    if (kerr.status === 409) {
+      // Not this Job's (it was just created): a Secret of an earlier Job of this name that the
+      // garbage collector has yet to remove, or something else entirely. Left alone either way.
+      throw new ExecutorError(ExecutorErrorCode.Failed, `Secret ${name} already exists and does not belong to Job ${job}; the start was undone`, {
+        code: kerr.code,
+        status: 409,
+        ...(kerr.reason !== undefined ? { reason: kerr.reason } : {}),
+      });
     }
-  }
-
-  /** Deletes the attempt's Secret after a failed start; gone already is fine, anything else is logged. */
-  private async deleteSecret(name: string, assignment: WorkerAssignment): Promise<void> {
-    try {
-      await this.core.deleteNamespacedSecret({ name, namespace: this.opts.namespace });
-    } catch (err) {
-      const kerr = toKubernetesError(err, `delete Secret ${name} in namespace ${this.opts.namespace}`);
-      if (kerr.status === 404) return;
-      this.opts.logger?.warn({ secret: name, attempt: assignment.attempt_id, error: kerr.message }, 'Executor: Could not delete the Secret of a worker that did not start');
-    }
+    throw wrap(kerr);
   }
 
   /** Every worker Job still in the namespace (running, or finished within the TTL). */
@@ -368,8 +325,8 @@ export class KubernetesJobExecutor implements Executor {
     };
   }
 
-  /** The Secret holding the worker's tokens; labelled and annotated like its Job. */
-  buildSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }): V1Secret {
+  /** The Secret holding the worker's tokens; labelled and annotated like its Job, and owned by `owner` (the Job). */
+  buildSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }, owner: V1Job): V1Secret {
     const { labels, annotations } = jobMetadata(assignment);
     const data: Record<string, string> = {};
     if (tokens.github !== undefined) data[GITHUB_TOKEN_KEY] = Buffer.from(tokens.github).toString('base64');
@@ -378,7 +335,15 @@ export class KubernetesJobExecutor implements Executor {
       apiVersion: 'v1',
       kind: 'Secret',
       type: 'Opaque',
-      metadata: { name: workerSecretName(workerJobName(assignment.attempt_id)), namespace: this.opts.namespace, labels, annotations },
+      metadata: {
+        name: workerSecretName(workerJobName(assignment.attempt_id)),
+        namespace: this.opts.namespace,
+        labels,
+        annotations,
+        // blockOwnerDeletion would need update on jobs/finalizers where OwnerReferencesPermissionEnforcement
+        // is on, and nothing needs to wait for this Secret; the Job controller does not manage it, so no controller.
+        ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: owner.metadata?.name ?? '', uid: owner.metadata?.uid ?? '', blockOwnerDeletion: false }],
+      },
       data,
     };
   }
@@ -407,11 +372,6 @@ function jobMetadata(assignment: WorkerAssignment): { labels: Record<string, str
       [ATTEMPT_LABEL]: assignment.attempt_id,
     },
   };
-}
-
-/** A JSON Pointer reference token (RFC 6901): `~` and `/` escaped. */
-function pointerToken(key: string): string {
-  return key.replace(/~/g, '~0').replace(/\//g, '~1');
 }
 
 function wrap(err: KubernetesError): ExecutorError {

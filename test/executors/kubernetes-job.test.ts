@@ -239,7 +239,7 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
   const secretRequests = () =>
     api.requests.filter((r) => r.path.includes('/secrets') || r.path.includes('/jobs')).map((r) => `${r.method} ${r.path.replace(`/namespaces/${NS}`, '')} ${r.contentType ?? ''}`.trim());
 
-  it('creates the Secret first, then the Job, then makes the Job its owner', async () => {
+  it('creates the Job, then its Secret, owned by the Job from the start', async () => {
     await executor.start(assignment());
     const job = api.objects.get('Job', NS, JOB)!;
     const secret = api.objects.get('Secret', NS, SECRET)!;
@@ -248,11 +248,8 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
     expect(secret.metadata.labels).toEqual(job.metadata.labels);
     expect(secret.metadata.annotations).toMatchObject({ 'leviathan.dev/attempt': 'att-01', 'leviathan.dev/target': 'iangreen74/radix' });
     expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: JOB, uid: job.metadata.uid, blockOwnerDeletion: false }]);
-    expect(secretRequests()).toEqual([
-      'POST /api/v1/secrets application/json',
-      'POST /apis/batch/v1/jobs application/json',
-      `PATCH /api/v1/secrets/${SECRET} application/merge-patch+json`,
-    ]);
+    // Create is the only verb used on Secrets: nothing here could change or delete an existing one.
+    expect(secretRequests()).toEqual(['POST /apis/batch/v1/jobs application/json', 'POST /api/v1/secrets application/json']);
   });
 
   it('goes with its Job: deleting the Job (Background, as emergency stop and the TTL controller do) deletes the Secret', async () => {
@@ -268,46 +265,60 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
     expect(api.collected).toEqual([{ kind: 'Secret', namespace: NS, name: SECRET, owner: uid }]);
   });
 
-  it('leaves no Secret behind when the Job cannot be created', async () => {
+  it('makes no Secret when the Job cannot be created', async () => {
     api.failNext({ method: 'POST', path: '/jobs', code: 403, reason: 'Forbidden', message: 'jobs.batch is forbidden: exceeded quota' });
     const err = await executor.start(assignment()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'executor_failed', message: expect.stringContaining('exceeded quota') });
     expect(api.objects.list('Secret', NS)).toEqual([]);
     expect(api.objects.list('Job', NS)).toEqual([]);
-    expect(secretRequests()).toEqual(['POST /api/v1/secrets application/json', 'POST /apis/batch/v1/jobs application/json', `DELETE /api/v1/secrets/${SECRET} application/json`]);
+    expect(secretRequests()).toEqual(['POST /apis/batch/v1/jobs application/json']);
     expect(`${(err as Error).message}\n${(err as Error).stack}`).not.toContain(minted[0]);
   });
 
-  it('undoes the start when the Job cannot be made the owner: no Job, no Secret', async () => {
-    api.failNext({ method: 'PATCH', path: '/secrets/', code: 500, reason: 'InternalError', message: 'etcd timeout' });
-    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('etcd timeout') });
+  it('undoes the start when the Secret cannot be created: the Job is deleted, nothing is left', async () => {
+    api.failNext({ method: 'POST', path: '/secrets', code: 403, reason: 'Forbidden', message: 'secrets is forbidden: exceeded quota' });
+    const err = await executor.start(assignment()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'executor_failed', message: expect.stringContaining('exceeded quota') });
     expect(api.objects.list('Secret', NS)).toEqual([]);
     expect(api.objects.list('Job', NS)).toEqual([]);
-    expect(api.deletions.find((d) => d.kind === 'Job')).toMatchObject({ name: JOB, propagationPolicy: 'Background' });
+    expect(api.deletions).toEqual([{ kind: 'Job', namespace: NS, name: JOB, propagationPolicy: 'Background' }]);
+    expect(`${(err as Error).message}\n${(err as Error).stack}`).not.toContain(minted[0]);
   });
 
-  it('a retried start of the same attempt replaces the token in its Secret and keeps one Job owning it', async () => {
+  it('a Secret stored by a create that then timed out goes with the Job the undone start deletes', async () => {
+    api.failNext({ method: 'POST', path: '/secrets', code: 504, reason: 'Timeout', message: 'request timed out', afterApply: true });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('timed out') });
+    expect(api.objects.list('Job', NS)).toEqual([]);
+    expect(api.objects.list('Secret', NS)).toEqual([]);
+    expect(api.collected).toEqual([expect.objectContaining({ kind: 'Secret', name: SECRET })]);
+  });
+
+  it('a retried start of the same attempt keeps its Job and the Secret the first start made', async () => {
     await executor.start(assignment());
     const uid = api.objects.get('Job', NS, JOB)!.metadata.uid;
     await executor.start(assignment());
-    expect(minted).toHaveLength(2);
     expect(api.objects.list('Job', NS)).toHaveLength(1);
+    expect(api.deletions).toEqual([]);
     const secret = api.objects.get('Secret', NS, SECRET)!;
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[1]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
+    // The running worker read the first token already; a fresh one comes from the control plane when it needs one.
+    expect(secret.data.GITHUB_TOKEN).toBe(b64(minted[0]!));
     expect(secret.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', name: JOB, uid })]);
   });
 
-  it('a Secret left by a start that crashed before its Job gets the fresh token and an owner', async () => {
-    api.objects.put('Secret', executor.buildSecret(assignment(), { github: 'ghs_expiredLongAgo0123456789abcdef' }) as Record<string, any>);
+  it('a Job an earlier start left without its Secret gets one, owned by that Job', async () => {
+    api.failNext({ method: 'POST', path: '/secrets', code: 403, reason: 'Forbidden', message: 'secrets is forbidden' });
+    api.failNext({ method: 'DELETE', path: '/jobs/', code: 503, reason: 'ServiceUnavailable', message: 'etcd unavailable' });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed' });
+    const uid = api.objects.get('Job', NS, JOB)!.metadata.uid;
+    expect(api.objects.list('Secret', NS)).toEqual([]);
     await executor.start(assignment());
-    const secret = api.objects.get('Secret', NS, SECRET)!;
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
-    expect(secret.metadata.ownerReferences?.[0]?.uid).toBe(api.objects.get('Job', NS, JOB)!.metadata.uid);
+    expect(api.objects.get('Secret', NS, SECRET)!.metadata.ownerReferences).toEqual([expect.objectContaining({ kind: 'Job', name: JOB, uid })]);
+    expect(api.objects.get('Secret', NS, SECRET)!.data.GITHUB_TOKEN).toBe(b64(minted[1]!));
   });
 
-  it('refuses a Secret of the same name that belongs to another attempt, and leaves it alone', async () => {
+  it('refuses a Secret of the same name that is not its new Job\'s: leaves it alone and undoes the Job', async () => {
     api.objects.put('Secret', { metadata: { name: SECRET, namespace: NS, annotations: { 'leviathan.dev/attempt': 'someone-else' } }, data: { GITHUB_TOKEN: b64('theirs') } });
-    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining('does not belong to attempt att-01') });
+    await expect(executor.start(assignment())).rejects.toMatchObject({ code: 'executor_failed', message: expect.stringContaining(`does not belong to Job ${JOB}`) });
     expect(api.objects.get('Secret', NS, SECRET)!.data).toEqual({ GITHUB_TOKEN: b64('theirs') });
     expect(api.objects.list('Job', NS)).toEqual([]);
   });

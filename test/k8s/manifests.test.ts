@@ -302,10 +302,13 @@ describe('the executor and the manifests agree', () => {
     }
   });
 
-  it('both Roles that start workers may create, patch and delete Secrets in their namespace, and never read them', () => {
+  it('both Roles that start workers may only create Secrets in their namespace: never read, change or delete one (the App\'s included)', () => {
     for (const role of ['leviathan-scheduler', 'leviathan-control-plane']) {
-      for (const verb of ['create', 'patch', 'delete']) expect(allows(role, '', 'secrets', verb), `${role} ${verb}`).toBe(true);
-      for (const verb of ['get', 'list', 'watch', 'update', 'deletecollection']) expect(allows(role, '', 'secrets', verb), `${role} ${verb}`).toBe(false);
+      expect(allows(role, '', 'secrets', 'create'), `${role} create`).toBe(true);
+      for (const verb of ['get', 'list', 'watch', 'update', 'patch', 'delete', 'deletecollection']) {
+        expect(allows(role, '', 'secrets', verb), `${role} ${verb}`).toBe(false);
+        expect(allows(role, '', 'secrets', verb, 'leviathan-github-app'), `${role} ${verb} leviathan-github-app`).toBe(false);
+      }
       expect(find(dev, 'Role', role).metadata.namespace).toBe('leviathan');
     }
     // Namespaced Roles only: nothing grants Secrets cluster-wide.
