@@ -16,7 +16,7 @@ import {
 } from './event-store.ts';
 import { ArchiveReader, CHECKPOINT_FILE, readCheckpoint, type Checkpoint } from './archive.ts';
 import { IdIndex, idHash } from './id-index.ts';
-import { lockHolder, releaseLock, takeLock } from './store-lock.ts';
+import { describeHolder, LOCK_LEASE_MS, LOCK_RENEW_MS, lockHolder, releaseLock, renewLock, takeLock, type OwnLock } from './store-lock.ts';
 import { encodeSnapshot, readSnapshot, writeFileAtomic, type IndexSnapshot } from './index-snapshot.ts';
 import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, StringTable } from './posting-index.ts';
@@ -72,6 +72,8 @@ export interface FileEventStoreOptions {
    * (scan, subscription backlog, open) is always asynchronous.
    */
   syncQueryReads?: boolean;
+  /** How often the lock's lease is renewed (default {@link LOCK_RENEW_MS}); tests shorten it. */
+  lockRenewMs?: number;
 }
 
 /** Name of the log inside the store directory. */
@@ -142,7 +144,10 @@ export class FileEventStore implements EventStore {
    */
   private base = 0;
   private archive: ArchiveReader | null = null;
-  private lockWritten = false;
+  /** This process's lock while it holds one, and the timer renewing its lease. */
+  private lock: OwnLock | null = null;
+  private lockTimer: NodeJS.Timeout | null = null;
+  private readonly lockRenewMs: number;
   private logLength = 0;
   private logCrc = 0;
   private headHash = GENESIS_HASH;
@@ -191,6 +196,7 @@ export class FileEventStore implements EventStore {
     this.snapshotIntervalMs = opts.snapshotIntervalMs ?? 60_000;
     this.allowCorrupt = opts.allowCorrupt ?? false;
     this.syncQueryReads = (opts.syncQueryReads ?? true) && this.fs.readSync !== undefined;
+    this.lockRenewMs = opts.lockRenewMs ?? LOCK_RENEW_MS;
   }
 
   /** Where the chain breaks, when the store was opened with `allowCorrupt` on a broken log. */
@@ -203,13 +209,15 @@ export class FileEventStore implements EventStore {
   /** @internal Opens the files and builds the indexes; called once by openFileEventStore. */
   async init(): Promise<void> {
     const holder = await lockHolder(this.dir);
-    if (holder?.alive && holder.pid !== process.pid) {
+    if (holder?.alive && (holder.remote || holder.pid !== process.pid)) {
       // Before anything is opened: even cutting a torn tail would cut into the other's appends.
       throw new StoreError(
         'store_unavailable',
-        `Another control plane (pid ${holder.pid}, since ${holder.opened_at ?? '?'}) has the store in ${this.dir} open; two writers would break its hash chain. Stop it, or give this one another LEVIATHAN_DATA_DIR.`,
+        `Another control plane (${describeHolder(holder)}) has the store in ${this.dir} open; two writers would break its hash chain. Stop it, or give this one another LEVIATHAN_DATA_DIR.` +
+          (holder.remote ? ` Its lock is taken over once its lease has not been renewed for ${LOCK_LEASE_MS / 1000} s.` : ''),
       );
     }
+    if (holder?.remote) this.logger.warn({ path: this.dir, holder: describeHolder(holder) }, 'Store lock of another host has lapsed; taking it over');
     await this.openFiles();
     if (this.fd < 0) return;
     if (this.canWrite) {
@@ -283,13 +291,47 @@ export class FileEventStore implements EventStore {
   }
 
   private writeLock(): void {
-    this.lockWritten = takeLock(this.dir);
+    this.lock = takeLock(this.dir);
+    if (!this.lock) return;
+    this.lockTimer = setInterval(() => void this.renewLease(), this.lockRenewMs);
+    this.lockTimer.unref();
+  }
+
+  /**
+   * Renews the lease. Finding the lock in another writer's name means this process stalled past
+   * the lease (or lost the volume a while) and was taken over: it stops appending at once, since
+   * every further write would interleave with the other writer's.
+   */
+  private async renewLease(): Promise<void> {
+    const own = this.lock;
+    if (!own || this.closed) return;
+    let renewed: Awaited<ReturnType<typeof renewLock>>;
+    try {
+      renewed = await renewLock(this.dir, own);
+    } catch (err) {
+      this.logger.warn({ path: this.dir, err: String(err) }, 'Could not renew the store lock');
+      return;
+    }
+    if (renewed.ok || this.lock !== own) return;
+    this.stopLockTimer();
+    this.lock = null;
+    const other = renewed.holder ? `host ${renewed.holder.hostname ?? '?'} (pid ${renewed.holder.pid})` : 'nobody (the lock was removed)';
+    const message = `The store lock in ${this.dir} now names ${other}: another control plane took the store over, so this one stopped appending. Restart it once only one should write.`;
+    this.canWrite = false;
+    this.problem = { code: 'store_unavailable', message };
+    this.logger.error({ path: this.dir }, message);
+  }
+
+  private stopLockTimer(): void {
+    if (this.lockTimer) clearInterval(this.lockTimer);
+    this.lockTimer = null;
   }
 
   private removeLock(): void {
-    if (!this.lockWritten) return;
-    this.lockWritten = false;
-    releaseLock(this.dir);
+    this.stopLockTimer();
+    if (!this.lock) return;
+    releaseLock(this.dir, this.lock);
+    this.lock = null;
   }
 
   private async openFiles(): Promise<void> {
@@ -466,6 +508,11 @@ export class FileEventStore implements EventStore {
    */
   private async commit(pending: PendingAppend[]): Promise<void> {
     if (this.recovering) await this.recovering;
+    if (!this.canWrite) {
+      // The lease was lost while these waited: another writer has the log now.
+      for (const p of pending) p.reject(this.problemError());
+      return;
+    }
     // A guard is checked against a head every reader has applied: wait until nothing is in flight.
     if (pending.some((p) => p.guard)) await this.durable;
     // One process owns the log (store.lock): everything up to `count` is all there is.

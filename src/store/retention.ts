@@ -6,7 +6,7 @@ import { GENESIS_HASH } from '../events/envelope.ts';
 import { ARCHIVE_DIR, CHECKPOINT_FILE, readCheckpoint, verifyDataDir, type ArchiveSegment, type Checkpoint } from './archive.ts';
 import { INDEX_FILE, LOG_FILE, openFileEventStore } from './file-event-store.ts';
 import { scanLines } from './ndjson-scan.ts';
-import { LOCK_FILE, lockHolder } from './store-lock.ts';
+import { describeHolder, LOCK_FILE, LOCK_LEASE_MS, lockHolder } from './store-lock.ts';
 import { nodeStoreFs } from './store-fs.ts';
 import { parseLogLine } from './verify.ts';
 
@@ -27,19 +27,24 @@ export class MaintenanceError extends Error {
 }
 
 /**
- * Refuses while another live process has the store open for writing (its advisory lock names a
- * pid that still runs on this host). A lock from another host cannot be checked: `force` says the
- * operator stopped it. A lock naming a dead pid is what a crash leaves and is ignored.
+ * Refuses while another live process has the store open for writing: its lock names a pid that
+ * still runs on this host, or comes from another host and its lease is still being renewed.
+ * `force` overrides the latter and removes that lock (the operator knows that writer is stopped,
+ * e.g. behind a frozen mount). A lock naming a dead pid, or whose lease lapsed, is what a crash leaves and is ignored.
  */
 export async function assertNoLiveWriter(dir: string, force = false): Promise<void> {
   const lock = await lockHolder(dir);
   // This very process counts too: a control plane started in-process holds the store as much as another one.
-  if (lock === null || lock.alive === false) return;
-  if (lock.alive === null) {
-    if (force) return;
+  if (lock === null || !lock.alive) return;
+  if (lock.remote) {
+    if (force) {
+      // The operator says that writer is stopped: its lock goes, or every open here would refuse it.
+      await rm(join(dir, LOCK_FILE), { force: true });
+      return;
+    }
     throw new MaintenanceError(
       'store_in_use',
-      `${join(dir, LOCK_FILE)} says host ${lock.hostname ?? '?'} (pid ${lock.pid}) has the store open since ${lock.opened_at ?? '?'}. Stop that control plane (scale it to 0), then pass --force.`,
+      `${join(dir, LOCK_FILE)} says another host has the store open (${describeHolder(lock)}). Stop that control plane (scale it to 0) and wait for its lease to lapse (${LOCK_LEASE_MS / 1000} s), or pass --force if it is stopped.`,
     );
   }
   throw new MaintenanceError(

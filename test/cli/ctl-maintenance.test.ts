@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -123,11 +123,15 @@ describe('leviathan ctl compact / backup / restore / verify --offline', () => {
     expect(await run(dataDir, 'restore', join(dataDir, 'nope'))).toMatchObject({ code: 1, err: expect.stringMatching(/not a complete backup/) });
   });
 
-  it('treats a lock from another host as busy unless --force, and a dead pid on this host as stale', async () => {
+  it('treats a lock from another host as busy while its lease is renewed unless --force, and a lapsed lease or a dead pid on this host as stale', async () => {
     const dataDir = await tempDir();
     await writeFile(join(dataDir, 'store.lock'), JSON.stringify({ pid: 1, hostname: 'elsewhere', opened_at: 'x' }));
-    expect(await run(dataDir, 'compact', '--before', '1d')).toMatchObject({ code: 1, err: expect.stringMatching(/host elsewhere .* pass --force/) });
+    expect(await run(dataDir, 'compact', '--before', '1d')).toMatchObject({ code: 1, err: expect.stringMatching(/another host .*host elsewhere, pid 1.* lease renewed 0 s ago.* pass --force/) });
     expect((await run(dataDir, 'compact', '--before', '1d', '--force')).code).toBe(0);
+    await writeFile(join(dataDir, 'store.lock'), JSON.stringify({ pid: 1, hostname: 'elsewhere', opened_at: 'x' }));
+    const lapsed = new Date(Date.now() - 60_000);
+    await utimes(join(dataDir, 'store.lock'), lapsed, lapsed);
+    expect((await run(dataDir, 'compact', '--before', '1d')).code).toBe(0);
     await writeFile(join(dataDir, 'store.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
     expect((await run(dataDir, 'compact', '--before', '1d')).code).toBe(0);
   });
