@@ -5,6 +5,7 @@ import { pino, type Logger } from 'pino';
 import { ensureGeneratedToken, TokenAuth } from './api/auth.ts';
 import type { Clock } from './api/api-deps.ts';
 import { createApiRouter } from './api/router.ts';
+import { attemptRoutes } from './api/routes/attempts.ts';
 import type { OperatorControlOptions } from './control/autonomy-controls.ts';
 import type { ClusterControls } from './kubernetes/cluster-controls.ts';
 import { createExecutor } from './executors/create-executor.ts';
@@ -169,6 +170,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     }
     const clients = github?.clients;
     policyProposalRoutes(router, deps, clients ? async (installationId) => octokitPolicyPort(await clients.forInstallation(installationId)) : null);
+    attemptRoutes(router, deps, github?.workerTokens ?? null);
     const server = createHttpServer({ router, mounts, fallback: consoleUi.mount, logger });
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

@@ -77,9 +77,24 @@ export class TokenAuth {
 /** Throws 401/403 unless the principal exists (and may write, when asked). A worker token may do nothing here. */
 export function requireScope(principal: Principal | null, need: 'read' | 'write'): Principal {
   if (!principal) throw new ApiError('unauthorized', 'Missing or invalid bearer token. Send "Authorization: Bearer <token>".');
-  if (principal.worker) throw new ApiError('forbidden', "A worker token may only post its own attempt's events (POST /v1/events).");
+  if (principal.worker) {
+    throw new ApiError('forbidden', "A worker token may only post its own attempt's events (POST /v1/events) and ask for its own GitHub token.");
+  }
   if (need === 'write' && !principal.canWrite) throw new ApiError('forbidden', 'This token is read-only.');
   return principal;
+}
+
+/**
+ * Throws 401/403 unless the principal is the worker of `attemptId`, i.e. presents that attempt's
+ * own token. Operators never pass: nothing they do needs a worker's credentials.
+ */
+export function requireWorkerOf(principal: Principal | null, attemptId: string): Principal & { worker: WorkerScope } {
+  if (!principal) throw new ApiError('unauthorized', 'Missing, invalid or expired bearer token. Send "Authorization: Bearer <attempt token>".');
+  if (!principal.worker) throw new ApiError('forbidden', `Only the worker of attempt ${attemptId}, with its attempt token, may do that.`);
+  if (principal.worker.attempt_id !== attemptId) {
+    throw new ApiError('forbidden', `A worker token for attempt ${principal.worker.attempt_id} may not act for attempt ${attemptId}.`);
+  }
+  return principal as Principal & { worker: WorkerScope };
 }
 
 /**

@@ -18,6 +18,14 @@ export const ERROR_STATUS = {
   internal: 500,
   upstream_failed: 502,
   not_configured: 501,
+  /** A worker asked for a GitHub token and this control plane has no App to mint one (it keeps its own). */
+  github_app_not_configured: 503,
+  /** A worker asked for a GitHub token for a target whose App installation is not known (any more). */
+  github_installation_unknown: 409,
+  /** GitHub refused to mint a worker's token (credentials, installation, permissions). */
+  github_auth_failed: 502,
+  /** A worker asked for a GitHub token for an attempt that has already ended. */
+  attempt_ended: 409,
   store_unavailable: 503,
   store_read_only: 503,
   store_full: 507,

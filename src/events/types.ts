@@ -117,6 +117,11 @@ export const eventDataSchemas = {
       duration_seconds: z.number().optional(),
     })
     .passthrough(),
+  /**
+   * The control plane minted a fresh GitHub token for a running attempt's worker (its first one
+   * expires after an hour). Only when and until when: never the token.
+   */
+  'attempt.token_refreshed': z.object({ attempt_id: attemptId, task_id: taskId.optional(), expires_at: z.string().datetime({ offset: true }) }).passthrough(),
   'pr.created': z
     .object({
       number: prNumber,

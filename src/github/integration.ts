@@ -16,6 +16,7 @@ import { leviathanApp } from './app.ts';
 import { resolveAppConfig, WEBHOOK_PATH } from './app-config.ts';
 import { BackgroundWork } from './background.ts';
 import type { GitHubClient, GitHubClients } from './client.ts';
+import { InstallationTokenMinter } from './installation-token.ts';
 import { reconcile, type ReconcileResult } from './reconcile.ts';
 import { githubRoutes } from './routes.ts';
 import type { AppRuntime } from './runtime.ts';
@@ -44,6 +45,8 @@ export interface GitHubIntegration {
   close(): Promise<void>;
   /** Installation clients (e.g. policy proposals open PRs with them); null without the App. */
   clients: GitHubClients | null;
+  /** Mints workers' repository tokens (POST /v1/attempts/:id/github-token); null without the App. */
+  workerTokens: InstallationTokenMinter | null;
 }
 
 /** Options of {@link createGitHubIntegration}. */
@@ -77,6 +80,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
       },
       registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: null, notConfiguredMessage: config.message }),
       clients: null,
+      workerTokens: null,
       start: async () => undefined,
       close: async () => undefined,
     };
@@ -130,6 +134,8 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
     mount,
     registerRoutes: (router) => githubRoutes(router, { authenticate, reconcile: runReconcile, notConfiguredMessage: '' }),
     clients,
+    // The executor mints each attempt's first token the same way (executors/create-executor.ts).
+    workerTokens: new InstallationTokenMinter({ appId: config.appId, privateKey: config.privateKey, baseUrl: config.baseUrl }),
     async start() {
       if (!(opts.reconcileOnStart ?? true)) return;
       // In the background: GitHub may be slow or down, and the API must be up meanwhile.

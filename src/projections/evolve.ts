@@ -188,6 +188,13 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       }
       break;
     }
+    case 'attempt.token_refreshed': {
+      // An audit record: it changes no state. The attempt's node shows it was active then; an
+      // attempt the graph does not know is not invented from it.
+      const attemptId = str(d.attempt_id);
+      if (attemptId) touch(state, e, subjects.attempt(attemptId));
+      break;
+    }
     case 'pr.created':
     case 'pr.observed':
     case 'pr.reopened': {

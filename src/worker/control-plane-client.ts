@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import { WORKER_EVENT_TYPES } from '../api/worker-token.ts';
 import type { NewEvent } from '../events/envelope.ts';
+import { CredentialsError, type TokenRefresh, type TokenRefresher } from './credentials.ts';
 import type { Redactor } from './redact.ts';
 
 /** Where the worker reports its events. */
@@ -273,6 +274,85 @@ export class HttpEventSink implements EventSink {
     // Written to our own spool before the adopted files go, so a crash in between loses nothing.
     await this.#writeSpool();
     for (const f of claimedFiles) await rm(f, { force: true });
+  }
+}
+
+/** Configuration of {@link ControlPlaneTokenRefresher}; the timing hooks exist for tests. */
+export interface ControlPlaneTokenRefresherOptions {
+  /** Base URL of the control plane. */
+  url: string;
+  /** The attempt's own API token (`lvw_…`): the only one the route accepts. */
+  token: string;
+  attemptId: string;
+  /** Tries in all when the control plane is unreachable or answers 5xx/429 (default 3). */
+  tries?: number;
+  /** Delay before the second try, doubled for each further one. */
+  baseDelayMs?: number;
+  requestTimeoutMs?: number;
+  sleep?: (ms: number) => Promise<void>;
+  fetch?: typeof fetch;
+}
+
+const tokenAnswerSchema = z.object({ token: z.string().min(1), expires_at: z.string().min(1) });
+const errorAnswerSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+/** The control plane's answers that mean "no tokens minted here for this attempt", not a failure. */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['github_app_not_configured', 'github_installation_unknown']);
+
+/**
+ * Asks the control plane for a fresh GitHub token for this attempt
+ * (`POST {url}/v1/attempts/{attempt_id}/github-token`, with the attempt token). Unreachable, 5xx
+ * and 429 are tried again; every failure is a {@link CredentialsError} naming the endpoint and
+ * the status, never a token.
+ */
+export class ControlPlaneTokenRefresher implements TokenRefresher {
+  readonly #o: Required<ControlPlaneTokenRefresherOptions>;
+
+  constructor(options: ControlPlaneTokenRefresherOptions) {
+    this.#o = {
+      tries: 3,
+      baseDelayMs: 1_000,
+      requestTimeoutMs: 30_000,
+      sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+      fetch: globalThis.fetch,
+      ...options,
+    };
+  }
+
+  /** Where it asks; also what its errors name. */
+  get endpoint(): string {
+    return `${this.#o.url.replace(/\/+$/, '')}/v1/attempts/${encodeURIComponent(this.#o.attemptId)}/github-token`;
+  }
+
+  async refresh(): Promise<TokenRefresh> {
+    let failure = '';
+    for (let i = 0; i < this.#o.tries; i++) {
+      if (i > 0) await this.#o.sleep(this.#o.baseDelayMs * 2 ** (i - 1));
+      let res: Response;
+      try {
+        res = await this.#o.fetch(this.endpoint, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${this.#o.token}` },
+          signal: AbortSignal.timeout(this.#o.requestTimeoutMs),
+        });
+      } catch (e) {
+        failure = `failed: ${describe(e)}`;
+        continue;
+      }
+      const body = safeJson(await res.text().catch(() => ''));
+      if (res.ok) {
+        const answer = tokenAnswerSchema.safeParse(body);
+        if (answer.success) return { kind: 'refreshed', ...answer.data };
+        throw new CredentialsError(`Could not refresh the GitHub token: POST ${this.endpoint} answered HTTP ${res.status} without a token`);
+      }
+      const error = errorAnswerSchema.safeParse(body);
+      const code = error.success ? error.data.error.code : null;
+      const message = error.success ? error.data.error.message.slice(0, 500) : '';
+      if (code && UNAVAILABLE_CODES.has(code)) return { kind: 'unavailable', code, message };
+      failure = `answered HTTP ${res.status}${code ? ` (${code}: ${message})` : ''}`;
+      if (res.status < 500 && res.status !== 429) break;
+    }
+    throw new CredentialsError(`Could not refresh the GitHub token: POST ${this.endpoint} ${failure}`);
   }
 }
 

@@ -1,5 +1,5 @@
 import { ProbotOctokit } from 'probot';
-import type { Credentials } from './credentials.ts';
+import { CredentialsError, type Credentials } from './credentials.ts';
 
 /** A pull request as the worker needs it. */
 export interface PullRequestRef {
@@ -42,11 +42,12 @@ export class GitHubApiError extends Error {
 type OctokitInstance = InstanceType<typeof ProbotOctokit>;
 
 /**
- * PullRequestPort on Octokit. The client is built on first use with the attempt's token, so the
- * worker mints one token and uses it for both git and the API.
+ * PullRequestPort on Octokit, authenticated with the worker's credentials: the token is asked for
+ * at every call (the same one git pushed with, or a fresher one past the first token's hour), and
+ * the client is rebuilt only when the token changed.
  */
 export class OctokitPullRequests implements PullRequestPort {
-  #octokit: Promise<OctokitInstance> | undefined;
+  #octokit: { token: string; client: OctokitInstance } | undefined;
 
   constructor(
     private readonly options: {
@@ -58,19 +59,22 @@ export class OctokitPullRequests implements PullRequestPort {
     },
   ) {}
 
-  #client(): Promise<OctokitInstance> {
-    this.#octokit ??= this.options.credentials.token().then(
-      (token) =>
-        new ProbotOctokit({
-          auth: { token },
-          baseUrl: this.options.baseUrl ?? 'https://api.github.com',
-          retry: { enabled: this.options.retry ?? true },
-          throttle: { enabled: this.options.throttle ?? true },
-          // Octokit's default logger writes to console; the worker logs through pino only.
-          log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
-        }),
-    );
-    return this.#octokit;
+  async #client(): Promise<OctokitInstance> {
+    const token = await this.options.credentials.token().catch((e: unknown) => {
+      throw e instanceof CredentialsError ? e : new CredentialsError(e instanceof Error ? e.message : String(e));
+    });
+    if (this.#octokit?.token !== token) {
+      const client = new ProbotOctokit({
+        auth: { token },
+        baseUrl: this.options.baseUrl ?? 'https://api.github.com',
+        retry: { enabled: this.options.retry ?? true },
+        throttle: { enabled: this.options.throttle ?? true },
+        // Octokit's default logger writes to console; the worker logs through pino only.
+        log: { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined },
+      });
+      this.#octokit = { token, client };
+    }
+    return this.#octokit.client;
   }
 
   async openPullRequest(input: NewPullRequest): Promise<PullRequestRef> {

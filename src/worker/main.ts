@@ -5,8 +5,9 @@ import pino, { type Logger } from 'pino';
 import { z } from 'zod';
 import type { Env } from '../env.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
-import { HttpEventSink } from './control-plane-client.ts';
-import { CredentialsError, staticToken, type Credentials } from './credentials.ts';
+import { WORKER_TOKEN_PREFIX } from '../api/worker-token.ts';
+import { ControlPlaneTokenRefresher, HttpEventSink } from './control-plane-client.ts';
+import { CredentialsError, refreshingToken, staticToken, type Credentials } from './credentials.ts';
 import { OctokitPullRequests } from './github-pull-requests.ts';
 import { Redactor } from './redact.ts';
 import { runWorker, type WorkerResult } from './run-worker.ts';
@@ -27,6 +28,8 @@ export interface WorkerMainOptions {
   githubRetry?: boolean;
   eventRetry?: { baseDelayMs?: number; maxDelayMs?: number };
   timings?: { agentTimeoutMs?: number; killGraceMs?: number; flushTimeoutMs?: number };
+  /** The clock of the GitHub token's refresh, and the delay between its tries (tests). */
+  tokenRefresh?: { now?: () => number; baseDelayMs?: number };
 }
 
 // The assignment comes from a file or variable written by the executor: validated like any edge.
@@ -93,8 +96,14 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
   }
 
   const workDir = options.workDir ?? path.join(os.tmpdir(), 'leviathan-worker');
-  const credentials = buildCredentials(env);
   const writeToken = apiTokens.find((t) => !t.startsWith('read:'));
+  const credentials = buildCredentials(env, {
+    attemptId: assignment.attempt_id,
+    attemptToken: apiTokens.find((t) => t.startsWith(WORKER_TOKEN_PREFIX)),
+    logger,
+    redactor,
+    ...(options.tokenRefresh ? { tokenRefresh: options.tokenRefresh } : {}),
+  });
   const result: WorkerResult = await runWorker({
     assignment,
     controlPlane: new HttpEventSink({
@@ -142,9 +151,28 @@ async function readAssignment(env: Env, taskJson: string | undefined): Promise<W
 /**
  * GITHUB_TOKEN: the installation token the executor minted for this repository alone, or a
  * development token. The worker never holds the App's credentials (the agent could read them).
- * Without it, a failure at first use.
+ * With an attempt token, the worker asks the control plane for a fresh one before GitHub's hour
+ * is up (see refreshingToken); without one (development, a plain GITHUB_TOKEN) it keeps the
+ * token it was given. Without any token, a failure at first use.
  */
-function buildCredentials(env: Env): Credentials {
+function buildCredentials(
+  env: Env,
+  ctx: { attemptId: string; attemptToken: string | undefined; logger: Logger; redactor: Redactor; tokenRefresh?: WorkerMainOptions['tokenRefresh'] },
+): Credentials {
+  if (env.GITHUB_TOKEN && ctx.attemptToken) {
+    return refreshingToken({
+      initial: env.GITHUB_TOKEN,
+      refresher: new ControlPlaneTokenRefresher({
+        url: env.LEVIATHAN_CONTROL_PLANE_URL,
+        token: ctx.attemptToken,
+        attemptId: ctx.attemptId,
+        ...(ctx.tokenRefresh?.baseDelayMs !== undefined ? { baseDelayMs: ctx.tokenRefresh.baseDelayMs } : {}),
+      }),
+      now: ctx.tokenRefresh?.now ?? Date.now,
+      logger: ctx.logger,
+      onToken: (token) => ctx.redactor.add(token),
+    });
+  }
   if (env.GITHUB_TOKEN) return staticToken(env.GITHUB_TOKEN);
   return {
     token: async () => {

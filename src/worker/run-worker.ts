@@ -5,7 +5,7 @@ import { newEvent } from '../events/envelope.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { runAgent } from './agent.ts';
 import type { EventSink } from './control-plane-client.ts';
-import type { Credentials } from './credentials.ts';
+import { CredentialsError, type Credentials } from './credentials.ts';
 import { DEFAULT_AUTHOR, GitCommandError, GitRunner, lastLines, type GitAuthor } from './git.ts';
 import { GitHubApiError, type PullRequestPort } from './github-pull-requests.ts';
 import { checkDiff, type PathViolation } from './path-policy.ts';
@@ -131,8 +131,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   }
   return result;
 
-  async function attempt(): Promise<{ number: number; url: string }> {
-    if (!deps.agentCommand.trim()) throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
+  /** The GitHub token to use now, known to the redactor; failing to get one is an `auth_error`. */
+  async function currentToken(): Promise<string> {
     let token: string;
     try {
       token = await deps.credentials.token();
@@ -140,6 +140,12 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       throw new WorkerError('auth_error', e instanceof Error ? e.message : String(e));
     }
     redactor.add(token);
+    return token;
+  }
+
+  async function attempt(): Promise<{ number: number; url: string }> {
+    if (!deps.agentCommand.trim()) throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
+    const token = await currentToken();
 
     await rm(attemptDir, { recursive: true, force: true });
     await mkdir(attemptDir, { recursive: true });
@@ -237,6 +243,9 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         files_changed: committed.length,
       });
     }
+    // Asked again, not kept from the clone: the agent may have run past the first token's hour,
+    // and the credentials then hand out a fresh one.
+    git.setToken(await currentToken());
     await step('push_rejected', () => ws.push(deps.remoteUrl, branch));
     log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
 
@@ -272,6 +281,8 @@ function kind(k: WorkerErrorKind): Record<string, unknown> {
 
 function toWorkerError(e: unknown): WorkerError {
   if (e instanceof WorkerError) return e;
+  // No token for the pull request (a refresh that failed once the held token was too old).
+  if (e instanceof CredentialsError) return new WorkerError('auth_error', e.message);
   if (e instanceof GitHubApiError) {
     const auth = e.status === 401 || e.status === 403;
     const message = `GitHub API error${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`;

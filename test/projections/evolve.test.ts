@@ -144,6 +144,22 @@ describe('evolve: attempts and the breaker', () => {
     expect(s.targets[T]!.breaker.consecutive_failures).toBe(1);
     expect(s.targets[T]!.tasks.a!.in_flight_attempt).toBeNull();
   });
+
+  it("a worker's token refresh is an audit record: the attempt stays as it was, its node shows the activity, no node is invented", () => {
+    const selected = [
+      { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+      { type: 'attempt.started', target: T, data: { attempt_id: 'x1', task_id: 'a' } },
+    ];
+    const refreshed = (id: string) => ({ type: 'attempt.token_refreshed', target: T, actor: `worker:${id}`, subject: `attempt:${id}`, data: { attempt_id: id, task_id: 'a', expires_at: '2026-11-27T12:00:00Z' } });
+    const before = given(registered).when(selected).state;
+    const after = given(registered).when([...selected, refreshed('x1'), refreshed('ghost')]).state;
+    expect(after.targets[T]!.tasks).toEqual(before.targets[T]!.tasks);
+    expect(after.targets[T]!.recent_attempts).toEqual(before.targets[T]!.recent_attempts);
+    expect(after.counters.by_target).toEqual(before.counters.by_target);
+    expect(after.graph.nodes['attempt:x1']).toMatchObject({ props: before.graph.nodes['attempt:x1']!.props, last_seq: after.seq - 1 });
+    expect(after.graph.nodes['attempt:ghost']).toBeUndefined();
+    expect(Object.keys(after.graph.nodes).sort()).toEqual(Object.keys(before.graph.nodes).sort());
+  });
 });
 
 describe('evolve: replay', () => {

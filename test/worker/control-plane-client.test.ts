@@ -4,7 +4,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newEvent } from '../../src/events/envelope.ts';
-import { HttpEventSink } from '../../src/worker/control-plane-client.ts';
+import { ControlPlaneTokenRefresher, HttpEventSink } from '../../src/worker/control-plane-client.ts';
+import { CredentialsError } from '../../src/worker/credentials.ts';
 import { Redactor } from '../../src/worker/redact.ts';
 import { API_TOKEN, captureLogs, FAKE_TOKEN, FakeControlPlane } from './harness.ts';
 
@@ -135,5 +136,68 @@ describe('HttpEventSink', () => {
     await s.post(ev('a:1'));
     await s.flush(Date.now() + 1000);
     expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'a:1']);
+  });
+});
+
+describe('ControlPlaneTokenRefresher', () => {
+  const TOKEN = 'ghs_refreshedREFRESHEDrefreshed0123456789';
+  const delays: number[] = [];
+  const refresher = (over: Partial<ConstructorParameters<typeof ControlPlaneTokenRefresher>[0]> = {}) =>
+    new ControlPlaneTokenRefresher({ url: `${cp.url}/`, token: API_TOKEN, attemptId: 'att 1', sleep: async (ms) => void delays.push(ms), ...over });
+  beforeEach(() => {
+    delays.length = 0;
+  });
+
+  it('POSTs to its own attempt with the attempt token and returns the token with its expiry', async () => {
+    cp.tokenAnswers.push({ status: 200, body: { token: TOKEN, expires_at: '2026-11-28T12:00:00.000Z' } });
+    expect(await refresher().refresh()).toEqual({ kind: 'refreshed', token: TOKEN, expires_at: '2026-11-28T12:00:00.000Z' });
+    expect(cp.tokenRequests).toEqual(['att 1']);
+    expect(cp.authHeaders).toEqual([`Bearer ${API_TOKEN}`]);
+  });
+
+  it.each([
+    [503, 'github_app_not_configured'],
+    [409, 'github_installation_unknown'],
+  ])('HTTP %s %s: unavailable (the worker keeps its development token), asked once', async (status, code) => {
+    cp.tokenAnswers.push({ status, body: { error: { code, message: 'no tokens here' } } });
+    expect(await refresher().refresh()).toEqual({ kind: 'unavailable', code, message: 'no tokens here' });
+    expect(cp.tokenRequests).toHaveLength(1);
+  });
+
+  it('a 5xx is tried again with backoff; once every try failed, a CredentialsError naming the endpoint and the last status', async () => {
+    const failed = { status: 502, body: { error: { code: 'github_auth_failed', message: 'Could not mint a GitHub token for acme/widgets (installation 42, HTTP 401)' } } };
+    cp.tokenAnswers.push(failed, failed, failed);
+    const err = await refresher().refresh().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialsError);
+    expect((err as Error).message).toBe(
+      `Could not refresh the GitHub token: POST ${cp.url}/v1/attempts/att%201/github-token answered HTTP 502 (github_auth_failed: Could not mint a GitHub token for acme/widgets (installation 42, HTTP 401))`,
+    );
+    expect((err as Error).message).not.toContain(API_TOKEN);
+    expect(delays).toEqual([1000, 2000]);
+  });
+
+  it('a 5xx then a token: the token', async () => {
+    cp.tokenAnswers.push({ status: 503, body: { error: { code: 'store_unavailable', message: 'busy' } } }, { status: 200, body: { token: TOKEN, expires_at: '2026-11-28T12:00:00Z' } });
+    expect(await refresher().refresh()).toMatchObject({ kind: 'refreshed', token: TOKEN });
+    expect(delays).toEqual([1000]);
+  });
+
+  it('a refusal (409 attempt_ended, 401) is not tried again', async () => {
+    cp.tokenAnswers.push({ status: 409, body: { error: { code: 'attempt_ended', message: 'Attempt att 1 has failed' } } });
+    await expect(refresher().refresh()).rejects.toThrow(/github-token answered HTTP 409 \(attempt_ended: Attempt att 1 has failed\)$/);
+    cp.tokens.clear();
+    const err = await refresher().refresh().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialsError);
+    expect((err as Error).message).toMatch(/github-token answered HTTP 401 \(unauthorized: bad token\)$/);
+    expect(cp.tokenRequests).toHaveLength(2);
+    expect(delays).toEqual([]);
+  });
+
+  it('a 200 without a token, or no control plane at all: CredentialsError', async () => {
+    cp.tokenAnswers.push({ status: 200, body: { nothing: true } });
+    await expect(refresher().refresh()).rejects.toThrow(/answered HTTP 200 without a token/);
+    const down = refresher({ url: 'http://127.0.0.1:1', requestTimeoutMs: 500 });
+    await expect(down.refresh()).rejects.toThrow(/^Could not refresh the GitHub token: POST http:\/\/127\.0\.0\.1:1\/v1\/attempts\/att%201\/github-token failed: /);
+    expect(delays).toEqual([1000, 2000]);
   });
 });

@@ -122,6 +122,10 @@ export class FakeControlPlane {
   /** Bearer tokens it takes; anything else is 401. */
   readonly tokens = new Set([API_TOKEN]);
   failNext = 0;
+  /** Answers of `POST /v1/attempts/:id/github-token`, in order; 404 once none is left. */
+  readonly tokenAnswers: Array<{ status: number; body: unknown }> = [];
+  /** The attempt ids of those requests, in order. */
+  readonly tokenRequests: string[] = [];
   #server: http.Server | undefined;
   port = 0;
 
@@ -139,6 +143,17 @@ export class FakeControlPlane {
         this.bodies.push(body);
         this.authHeaders.push(req.headers.authorization);
         res.setHeader('content-type', 'application/json');
+        const tokenRoute = req.method === 'POST' ? /^\/v1\/attempts\/([^/]+)\/github-token$/.exec(req.url ?? '') : null;
+        if (tokenRoute) {
+          this.tokenRequests.push(decodeURIComponent(tokenRoute[1]!));
+          if (![...this.tokens].some((t) => req.headers.authorization === `Bearer ${t}`)) {
+            res.statusCode = 401;
+            return res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'bad token' } }));
+          }
+          const answer = this.tokenAnswers.shift() ?? { status: 404, body: { error: { code: 'not_found', message: 'no token answer queued' } } };
+          res.statusCode = answer.status;
+          return res.end(JSON.stringify(answer.body));
+        }
         if (req.method !== 'POST' || req.url !== '/v1/events') {
           res.statusCode = 404;
           return res.end(JSON.stringify({ error: { code: 'not_found', message: 'no route' } }));
@@ -205,7 +220,8 @@ export function alive(pid: number): boolean {
 /**
  * Smart-HTTP git server on loopback (`git http-backend` as CGI) that requires
  * `Authorization: Basic base64(x-access-token:<token>)`, so the tests see the token travel the
- * way it does to GitHub, and nowhere else.
+ * way it does to GitHub, and nowhere else. `token` may name one for fetches and another for
+ * pushes (`git-receive-pack`), to see which token each step used.
  */
 export class FakeGitHttpServer {
   readonly authHeaders: Array<string | undefined> = [];
@@ -214,7 +230,7 @@ export class FakeGitHttpServer {
 
   constructor(
     private readonly projectRoot: string,
-    private readonly token: string,
+    private readonly token: string | { fetch: string; push: string },
   ) {}
 
   /** URL of a repository under the project root, e.g. `origin.git`. */
@@ -223,9 +239,11 @@ export class FakeGitHttpServer {
   }
 
   async start(): Promise<this> {
-    const expected = `Basic ${Buffer.from(`x-access-token:${this.token}`).toString('base64')}`;
+    const basic = (token: string) => `Basic ${Buffer.from(`x-access-token:${token}`).toString('base64')}`;
+    const tokens = typeof this.token === 'string' ? { fetch: this.token, push: this.token } : this.token;
     this.#server = http.createServer((req, res) => {
       this.authHeaders.push(req.headers.authorization);
+      const expected = basic((req.url ?? '').includes('git-receive-pack') ? tokens.push : tokens.fetch);
       if (req.headers.authorization !== expected) {
         res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="test"' });
         return res.end('Authentication required');

@@ -1,9 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import nock from 'nock';
 import { describe, expect, it } from 'vitest';
 import { loadEnv } from '../../src/env.ts';
-import { repositoryUrl, workerMain } from '../../src/worker/main.ts';
+import { repositoryUrl, workerMain, type WorkerMainOptions } from '../../src/worker/main.ts';
 import { AGENTS, API_TOKEN, assignment, captureLogs, FakeControlPlane, FAKE_TOKEN, git, makeOrigin, useWorkerFixture } from './harness.ts';
 
 type Origin = Awaited<ReturnType<typeof makeOrigin>>;
@@ -13,7 +14,7 @@ let logs: ReturnType<typeof captureLogs>;
 
 useWorkerFixture((f) => ({ origin, cp, logs } = f));
 
-function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.stringify(assignment())) {
+function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.stringify(assignment()), extra: Partial<WorkerMainOptions> = {}) {
   const processEnv: Record<string, string | undefined> = {
     PATH: process.env.PATH,
     HOME: origin.root,
@@ -33,6 +34,7 @@ function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.
     logStream: logs.stream,
     githubRetry: false,
     eventRetry: { baseDelayMs: 5, maxDelayMs: 10 },
+    ...extra,
   });
 }
 
@@ -55,6 +57,56 @@ describe('workerMain', () => {
     const written = logs.lines.join('') + cp.bodies.join('') + agentEnv;
     for (const secret of [FAKE_TOKEN, API_TOKEN, 'reader-token-000']) expect(written).not.toContain(secret);
     expect(logs.lines.join('')).toContain('Worker: Finished');
+  });
+
+  describe('with an attempt token (as every executor starts workers)', () => {
+    const MIN = 60_000;
+    const ATTEMPT_TOKEN = 'lvw_eyJhdHRlbXB0X2lkIjoiYXR0LTEifQ.c2lnbmF0dXJlLW9mLWF0dC0x';
+    const REFRESHED = 'ghs_mainREFRESHEDrefreshed0123456789abcd';
+    /** The worker's clock: 50 minutes on once the agent has run (it wrote stdin.json). */
+    const start = Date.now();
+    const clock = () => start + (existsSync(path.join(origin.outDir, 'stdin.json')) ? 50 * MIN : 0);
+
+    it('an agent past the first 45 minutes: asks the control plane for a fresh GitHub token and opens the PR with it', async () => {
+      cp.tokens.add(ATTEMPT_TOKEN);
+      cp.tokenAnswers.push({ status: 200, body: { token: REFRESHED, expires_at: new Date(start + 110 * MIN).toISOString() } });
+      nock('https://api.github.com')
+        .matchHeader('authorization', `token ${REFRESHED}`)
+        .post('/repos/acme/widgets/pulls')
+        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+        .post('/repos/acme/widgets/issues/9/labels')
+        .reply(200, []);
+      expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN }, undefined, { tokenRefresh: { now: clock } })).toBe(0);
+      expect(cp.tokenRequests).toEqual(['att-1']);
+      expect(new Set(cp.authHeaders)).toEqual(new Set([`Bearer ${ATTEMPT_TOKEN}`]));
+      expect(logs.lines.join('')).toContain('Worker: GitHub token refreshed');
+      const written = logs.lines.join('') + cp.bodies.join('');
+      for (const secret of [FAKE_TOKEN, REFRESHED, ATTEMPT_TOKEN]) expect(written).not.toContain(secret);
+    });
+
+    it('a control plane without the GitHub App (503 github_app_not_configured): keeps the development GITHUB_TOKEN', async () => {
+      cp.tokens.add(ATTEMPT_TOKEN);
+      cp.tokenAnswers.push({ status: 503, body: { error: { code: 'github_app_not_configured', message: 'no App here' } } });
+      nock('https://api.github.com')
+        .matchHeader('authorization', `token ${FAKE_TOKEN}`)
+        .post('/repos/acme/widgets/pulls')
+        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+        .post('/repos/acme/widgets/issues/9/labels')
+        .reply(200, []);
+      expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN }, undefined, { tokenRefresh: { now: clock } })).toBe(0);
+      expect(cp.tokenRequests).toEqual(['att-1']);
+    });
+  });
+
+  it('without an attempt token (development): GITHUB_TOKEN throughout, the control plane never asked for one', async () => {
+    nock('https://api.github.com')
+      .matchHeader('authorization', `token ${FAKE_TOKEN}`)
+      .post('/repos/acme/widgets/pulls')
+      .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+      .post('/repos/acme/widgets/issues/9/labels')
+      .reply(200, []);
+    expect(await main('good-change.sh', {}, undefined, { tokenRefresh: { now: () => Date.now() + 5 * 60 * 60_000 } })).toBe(0);
+    expect(cp.tokenRequests).toEqual([]);
   });
 
   it('exit 1 and an attempt.failed event when the attempt fails', async () => {

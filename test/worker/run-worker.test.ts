@@ -6,8 +6,8 @@ import nock from 'nock';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
-import { HttpEventSink, type EventSink } from '../../src/worker/control-plane-client.ts';
-import { staticToken } from '../../src/worker/credentials.ts';
+import { ControlPlaneTokenRefresher, HttpEventSink, type EventSink } from '../../src/worker/control-plane-client.ts';
+import { refreshingToken, staticToken, type Credentials } from '../../src/worker/credentials.ts';
 import { OctokitPullRequests } from '../../src/worker/github-pull-requests.ts';
 import { Redactor } from '../../src/worker/redact.ts';
 import { runWorker, type WorkerDeps, type WorkerResult } from '../../src/worker/run-worker.ts';
@@ -300,6 +300,34 @@ describe('runWorker end to end', () => {
     expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
   });
 
+  it('no fresh token once the first one is about to expire: auth_error naming the endpoint and status, nothing pushed', async () => {
+    const failed = { status: 502, body: { error: { code: 'github_auth_failed', message: 'Could not mint a GitHub token for acme/widgets (installation 42, HTTP 401)' } } };
+    cp.tokenAnswers.push(failed, failed, failed);
+    const clock = { now: Date.now() };
+    const refreshing = refreshingToken({
+      initial: FAKE_TOKEN,
+      refresher: new ControlPlaneTokenRefresher({ url: cp.url, token: API_TOKEN, attemptId: 'att-1', baseDelayMs: 1 }),
+      now: () => clock.now,
+    });
+    // The agent works for 56 minutes: the executor's token has less than 5 left.
+    const credentials: Credentials = {
+      token: async () => {
+        const token = await refreshing.token();
+        clock.now += 56 * 60_000;
+        return token;
+      },
+    };
+    const result = await runWorker(deps('good-change.sh', { credentials }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
+    expect(result.message).toBe(
+      `Could not refresh the GitHub token: POST ${cp.url}/v1/attempts/att-1/github-token answered HTTP 502 (github_auth_failed: Could not mint a GitHub token for acme/widgets (installation 42, HTTP 401))`,
+    );
+    expect(failedEvent().data).toMatchObject({ failure_type: 'auth_error', message: result.message });
+    expect(cp.tokenRequests).toEqual(['att-1', 'att-1', 'att-1']);
+    expect(pushedBranches()).toBe('');
+    await expectNoSecrets(result);
+  });
+
   it('GitHub refuses the token when opening the PR: auth_error', async () => {
     nock('https://api.github.com').post('/repos/acme/widgets/pulls').reply(401, { message: 'Bad credentials' });
     const result = await runWorker(deps('good-change.sh'));
@@ -432,6 +460,45 @@ describe('runWorker end to end', () => {
       expect(wsConfig).toContain(`url = ${server.url('origin.git')}`);
       expect(wsConfig).not.toMatch(/extraheader|Authorization/i);
       await expectNoSecrets(result);
+    });
+
+    it("an agent that outlives the first token's 45 minutes: the push and the PR use a token refreshed from the control plane", async () => {
+      const REFRESHED = 'ghs_REFRESHEDrefreshedREFRESHED012345678';
+      server = await new FakeGitHttpServer(origin.root, { fetch: FAKE_TOKEN, push: REFRESHED }).start();
+      const clock = { now: Date.now() };
+      cp.tokenAnswers.push({ status: 200, body: { token: REFRESHED, expires_at: new Date(clock.now + 110 * 60_000).toISOString() } });
+      const pr = nock('https://api.github.com')
+        .matchHeader('authorization', `token ${REFRESHED}`)
+        .post('/repos/acme/widgets/pulls')
+        .reply(201, { number: 8, html_url: 'https://github.com/acme/widgets/pull/8' })
+        .post('/repos/acme/widgets/issues/8/labels')
+        .reply(200, []);
+      const refreshing = refreshingToken({
+        initial: FAKE_TOKEN,
+        refresher: new ControlPlaneTokenRefresher({ url: cp.url, token: API_TOKEN, attemptId: 'att-1' }),
+        now: () => clock.now,
+      });
+      // The clone takes the executor's token; then the agent works for 50 minutes.
+      const credentials: Credentials = {
+        token: async () => {
+          const token = await refreshing.token();
+          if (token === FAKE_TOKEN) clock.now += 50 * 60_000;
+          return token;
+        },
+      };
+      const result = await runWorker(
+        deps('good-change.sh', { remoteUrl: server.url('origin.git'), credentials, github: new OctokitPullRequests({ credentials, retry: false, throttle: false }) }),
+      );
+      expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 8 });
+      expect(pr.isDone()).toBe(true);
+      expect(cp.tokenRequests).toEqual(['att-1']);
+      expect(pushedBranches()).toBe('leviathan/docs-guide');
+      const basic = (t: string) => `Basic ${Buffer.from(`x-access-token:${t}`).toString('base64')}`;
+      expect(new Set(server.authHeaders.filter(Boolean))).toEqual(new Set([basic(FAKE_TOKEN), basic(REFRESHED)]));
+      await expectNoSecrets(result);
+      const written = cp.bodies.join('\n') + logs.lines.join('') + JSON.stringify(result);
+      expect(written).not.toContain(REFRESHED);
+      expect(written).not.toContain(Buffer.from(`x-access-token:${REFRESHED}`).toString('base64'));
     });
 
     it('a token the server refuses: auth_error, and the error text carries no token', async () => {

@@ -38,6 +38,8 @@ export function describeEvent(e: Pick<StoredEvent, 'type' | 'data' | 'actor' | '
       return { mark: '✓', text: `Attempt succeeded${paren(task)}` };
     case 'attempt.failed':
       return { mark: '✗', text: `Attempt failed: ${task ?? str(d.attempt_id) ?? 'unknown task'}${paren(str(d.failure_type))}` };
+    case 'attempt.token_refreshed':
+      return { mark: '•', text: `GitHub token renewed for the attempt${paren(task)}, valid until ${str(d.expires_at) ?? '?'}` };
     case 'circuit_breaker.tripped':
       return { mark: '⚠', text: `Circuit breaker tripped after ${num(d.consecutive_failures)} consecutive failures` };
     case 'circuit_breaker.reset':
