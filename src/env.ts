@@ -58,6 +58,11 @@ export const envSchema = z.object({
    * repository instead). In `leviathan worker`: the token it uses, set by the executor.
    */
   GITHUB_TOKEN: optional(z.string()),
+  /**
+   * In `leviathan worker`: when GITHUB_TOKEN expires (ISO 8601), set by the executor for an
+   * installation token; the worker asks the control plane for a fresh one 10 minutes before.
+   */
+  GITHUB_TOKEN_EXPIRES_AT: optional(z.string().datetime({ offset: true })),
   /** Secret that signs console session cookies. Generated and stored under the data dir when unset. */
   LEVIATHAN_SESSION_SECRET: optional(z.string().min(32)),
   /** GitHub organisations whose members may view the console (comma-separated). */

@@ -66,12 +66,12 @@ export async function gitHubTokenSource(env: Env): Promise<GitHubTokenSource | u
     }
     const minter = new InstallationTokenMinter({ appId: env.APP_ID, privateKey: key, baseUrl: env.GITHUB_API_URL });
     return async (a) => {
-      if (a.installation_id !== null) return (await minter.mint(a.installation_id, a.target)).token;
-      if (devToken) return devToken;
+      if (a.installation_id !== null) return minter.mint(a.installation_id, a.target);
+      if (devToken) return { token: devToken };
       throw new InstallationTokenError(`No GitHub App installation is known for ${a.target}; reinstall the App on the repository.`);
     };
   }
-  return devToken ? async () => devToken : undefined;
+  return devToken ? async () => ({ token: devToken }) : undefined;
 }
 
 /**

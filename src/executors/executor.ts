@@ -37,9 +37,18 @@ export interface Executor {
   list(): Promise<WorkerRun[]>;
 }
 
+/** A worker's GitHub token and, for an installation token, when GitHub expires it (ISO 8601). */
+export interface WorkerGitHubToken {
+  token: string;
+  /** Absent for a development token, which does not expire on GitHub's hour. */
+  expires_at?: string;
+}
+
 /**
  * The GitHub token for one attempt's worker: an installation token minted for the assignment's
  * repository alone, or the development GITHUB_TOKEN. The executor hands the worker this and no
- * other GitHub credential. Throws an error with `code` `github_auth_failed` when none can be had.
+ * other GitHub credential (as GITHUB_TOKEN, with GITHUB_TOKEN_EXPIRES_AT so the worker knows when
+ * to ask the control plane for the next one). Throws an error with `code` `github_auth_failed`
+ * when none can be had.
  */
-export type GitHubTokenSource = (assignment: WorkerAssignment) => Promise<string>;
+export type GitHubTokenSource = (assignment: WorkerAssignment) => Promise<WorkerGitHubToken>;

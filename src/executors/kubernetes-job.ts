@@ -21,7 +21,7 @@ import {
 } from '../kubernetes/labels.ts';
 import { jobState } from '../kubernetes/job-state.ts';
 import { KubernetesError, toKubernetesError } from '../kubernetes/kube-error.ts';
-import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from './executor.ts';
+import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerGitHubToken, WorkerRun } from './executor.ts';
 
 /** Stable error codes of this executor (the scheduler's `executor_failed` reason code). */
 export const ExecutorErrorCode = {
@@ -55,6 +55,8 @@ export const DEFAULT_TIMEOUT_SECONDS = 900;
 export const DEFAULT_TTL_SECONDS_AFTER_FINISHED = 86_400;
 /** Key of the worker's GitHub token in its Secret, and the variable the worker reads it from. */
 export const GITHUB_TOKEN_KEY = 'GITHUB_TOKEN';
+/** Key of its expiry beside it (an installation token's; none for a development token), and its variable. */
+export const GITHUB_TOKEN_EXPIRES_AT_KEY = 'GITHUB_TOKEN_EXPIRES_AT';
 /** Key of the worker's attempt token (toward the control plane) in its Secret, and its variable. */
 export const API_TOKEN_KEY = 'LEVIATHAN_API_TOKEN';
 /** Kubernetes rejects annotations above 256 KiB in total; leave room for the others. */
@@ -92,6 +94,12 @@ export interface KubernetesJobExecutorOptions {
   resources?: V1ResourceRequirements;
   ttlSecondsAfterFinished?: number;
   logger?: Logger;
+}
+
+/** What goes into an attempt's Secret: its GitHub token (with expiry) and its attempt token. */
+export interface SecretTokens {
+  github?: WorkerGitHubToken;
+  api?: string;
 }
 
 /** The Secret holding the tokens of the worker Job `jobName`. */
@@ -188,7 +196,7 @@ export class KubernetesJobExecutor implements Executor {
    * (the App's own included). So when the Secret cannot be made, the start is undone by deleting
    * the Job, and a Secret the create may have stored after all goes with it.
    */
-  private async createSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }, created: { job: V1Job; adopted: boolean }): Promise<void> {
+  private async createSecret(assignment: WorkerAssignment, tokens: SecretTokens, created: { job: V1Job; adopted: boolean }): Promise<void> {
     const body = this.buildSecret(assignment, tokens, created.job);
     const name = body.metadata!.name!;
     const { namespace } = this.opts;
@@ -253,9 +261,13 @@ export class KubernetesJobExecutor implements Executor {
       { name: 'LEVIATHAN_TASK_FILE', value: TASK_FILE_PATH },
       { name: 'LEVIATHAN_CONTROL_PLANE_URL', value: this.opts.controlPlaneUrl },
     ];
-    // By reference to the attempt's own Secret. Not optional: start() creates it first, and a
-    // worker must not run with some other token.
-    if (this.opts.githubToken) env.push({ name: GITHUB_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: GITHUB_TOKEN_KEY } } });
+    // By reference to the attempt's own Secret. Not optional: the container waits until start()
+    // has created it, and a worker must not run with some other token. The expiry travels in the
+    // same Secret, so it always describes the token beside it; a development token has none.
+    if (this.opts.githubToken) {
+      env.push({ name: GITHUB_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: GITHUB_TOKEN_KEY } } });
+      env.push({ name: GITHUB_TOKEN_EXPIRES_AT_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: GITHUB_TOKEN_EXPIRES_AT_KEY, optional: true } } });
+    }
     if (this.opts.workerToken) env.push({ name: API_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: API_TOKEN_KEY } } });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
 
@@ -326,10 +338,11 @@ export class KubernetesJobExecutor implements Executor {
   }
 
   /** The Secret holding the worker's tokens; labelled and annotated like its Job, and owned by `owner` (the Job). */
-  buildSecret(assignment: WorkerAssignment, tokens: { github?: string; api?: string }, owner: V1Job): V1Secret {
+  buildSecret(assignment: WorkerAssignment, tokens: SecretTokens, owner: V1Job): V1Secret {
     const { labels, annotations } = jobMetadata(assignment);
     const data: Record<string, string> = {};
-    if (tokens.github !== undefined) data[GITHUB_TOKEN_KEY] = Buffer.from(tokens.github).toString('base64');
+    if (tokens.github !== undefined) data[GITHUB_TOKEN_KEY] = Buffer.from(tokens.github.token).toString('base64');
+    if (tokens.github?.expires_at !== undefined) data[GITHUB_TOKEN_EXPIRES_AT_KEY] = Buffer.from(tokens.github.expires_at).toString('base64');
     if (tokens.api !== undefined) data[API_TOKEN_KEY] = Buffer.from(tokens.api).toString('base64');
     return {
       apiVersion: 'v1',

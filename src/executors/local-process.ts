@@ -99,7 +99,8 @@ export class LocalProcessExecutor implements Executor {
           env: {
             ...this.opts.env,
             ...(this.opts.workerToken ? { LEVIATHAN_API_TOKEN: this.opts.workerToken(assignment) } : {}),
-            ...(githubToken !== undefined ? { GITHUB_TOKEN: githubToken } : {}),
+            ...(githubToken !== undefined ? { GITHUB_TOKEN: githubToken.token } : {}),
+            ...(githubToken?.expires_at !== undefined ? { GITHUB_TOKEN_EXPIRES_AT: githubToken.expires_at } : {}),
             LEVIATHAN_TASK_FILE: taskFile,
           },
         });

@@ -41,10 +41,10 @@ export interface TokenRefresher {
 /** GitHub installation tokens expire an hour after they are minted. */
 export const INSTALLATION_TOKEN_LIFETIME_MS = 60 * 60_000;
 /**
- * The executor mints the worker's first token just before it starts the worker, and the worker
- * cannot see when (GITHUB_TOKEN carries no expiry), so that token counts as minted when the
- * worker started and is replaced 45 minutes later: a quarter of an hour of margin for the time
- * between the mint and the start (a Job's pod being scheduled, its image pulled).
+ * When the executor did not say when the first token expires (GITHUB_TOKEN_EXPIRES_AT: an
+ * executor of an earlier release), that token counts as minted when the worker started and is
+ * replaced 45 minutes later: a quarter of an hour of margin for the time between the mint and the
+ * start (a Job's pod being scheduled, its image pulled).
  */
 export const FIRST_TOKEN_REFRESH_AFTER_MS = 45 * 60_000;
 /** A token from the control plane, whose expiry is known, is replaced this long before it. */
@@ -60,6 +60,8 @@ export const MIN_REMAINING_MS = 5 * 60_000;
 export interface RefreshingTokenOptions {
   /** GITHUB_TOKEN as the executor set it. */
   initial: string;
+  /** GITHUB_TOKEN_EXPIRES_AT, when the executor set it: the first token is then replaced 10 minutes before. */
+  initialExpiresAt?: string;
   refresher: TokenRefresher;
   /** Epoch milliseconds; tests pass a fake clock. */
   now: () => number;
@@ -72,8 +74,9 @@ export interface RefreshingTokenOptions {
 
 /**
  * Credentials that outlive GitHub's one-hour installation tokens: GITHUB_TOKEN until
- * {@link FIRST_TOKEN_REFRESH_AFTER_MS} after the start, then a fresh token from the control plane,
- * cached until {@link REFRESH_BEFORE_EXPIRY_MS} before its expiry, and so on. Like the AWS SDKs'
+ * {@link REFRESH_BEFORE_EXPIRY_MS} before its expiry (or {@link FIRST_TOKEN_REFRESH_AFTER_MS}
+ * after the start when none was given), then a fresh token from the control plane, cached until
+ * {@link REFRESH_BEFORE_EXPIRY_MS} before its expiry, and so on. Like the AWS SDKs'
  * advisory and mandatory refresh windows, a failed refresh falls back on the held token while it
  * has {@link MIN_REMAINING_MS} left (logged, tried again at the next use), and fails only after.
  * When the control plane mints no tokens for this attempt, the worker was given a development
@@ -82,9 +85,10 @@ export interface RefreshingTokenOptions {
 export function refreshingToken(o: RefreshingTokenOptions): Credentials {
   const startedAt = o.startedAt ?? o.now();
   let current = o.initial;
-  // The first token's expiry is assumed (see FIRST_TOKEN_REFRESH_AFTER_MS); later ones are known.
-  let expiresAt = startedAt + INSTALLATION_TOKEN_LIFETIME_MS;
-  let refreshAt = startedAt + FIRST_TOKEN_REFRESH_AFTER_MS;
+  // The first token's expiry as the executor gave it, else assumed (see FIRST_TOKEN_REFRESH_AFTER_MS).
+  const given = o.initialExpiresAt !== undefined ? Date.parse(o.initialExpiresAt) : NaN;
+  let expiresAt = Number.isFinite(given) ? given : startedAt + INSTALLATION_TOKEN_LIFETIME_MS;
+  let refreshAt = Number.isFinite(given) ? given - REFRESH_BEFORE_EXPIRY_MS : startedAt + FIRST_TOKEN_REFRESH_AFTER_MS;
   let pending: Promise<string> | null = null;
 
   // A failed refresh: the held token while it is still good for a while, else the failure.

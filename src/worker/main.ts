@@ -162,6 +162,7 @@ function buildCredentials(
   if (env.GITHUB_TOKEN && ctx.attemptToken) {
     return refreshingToken({
       initial: env.GITHUB_TOKEN,
+      ...(env.GITHUB_TOKEN_EXPIRES_AT ? { initialExpiresAt: env.GITHUB_TOKEN_EXPIRES_AT } : {}),
       refresher: new ControlPlaneTokenRefresher({
         url: env.LEVIATHAN_CONTROL_PLANE_URL,
         token: ctx.attemptToken,

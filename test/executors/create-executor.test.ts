@@ -32,14 +32,15 @@ describe('gitHubTokenSource', () => {
       .on('POST', '/app/installations/7/access_tokens', 201, { token: 'ghs_first0123456789abcdefghij', expires_at: '2030-01-01T00:00:00Z' })
       .on('POST', '/app/installations/7/access_tokens', 201, { token: 'ghs_second0123456789abcdefghi', expires_at: '2030-01-01T00:00:00Z' });
     const source = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, GITHUB_TOKEN: DEV_TOKEN })))!;
-    expect(await source(assignment(7))).toBe('ghs_first0123456789abcdefghij');
-    expect(await source(assignment(7))).toBe('ghs_second0123456789abcdefghi');
+    // With GitHub's expiry, which the worker gets as GITHUB_TOKEN_EXPIRES_AT.
+    expect(await source(assignment(7))).toEqual({ token: 'ghs_first0123456789abcdefghij', expires_at: '2030-01-01T00:00:00Z' });
+    expect(await source(assignment(7))).toEqual({ token: 'ghs_second0123456789abcdefghi', expires_at: '2030-01-01T00:00:00Z' });
   });
 
   it('with the App, a target of no known installation gets the development token, or a credentials error without one', async () => {
     gh = new GitHubMock();
     const withDev = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, GITHUB_TOKEN: DEV_TOKEN })))!;
-    expect(await withDev(assignment(null))).toBe(DEV_TOKEN);
+    expect(await withDev(assignment(null))).toEqual({ token: DEV_TOKEN });
     const without = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey })))!;
     await expect(without(assignment(null))).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('reinstall the App') });
   });
@@ -52,7 +53,7 @@ describe('gitHubTokenSource', () => {
 
   it('without the App: the development token as it is; with nothing: no source (workers fail auth_error)', async () => {
     gh = new GitHubMock();
-    expect(await (await gitHubTokenSource(envSchema.parse({ GITHUB_TOKEN: DEV_TOKEN })))!(assignment(7))).toBe(DEV_TOKEN);
+    expect(await (await gitHubTokenSource(envSchema.parse({ GITHUB_TOKEN: DEV_TOKEN })))!(assignment(7))).toEqual({ token: DEV_TOKEN });
     expect(await gitHubTokenSource(envSchema.parse({}))).toBeUndefined();
   });
 });

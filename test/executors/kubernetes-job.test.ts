@@ -51,6 +51,7 @@ let minted: string[];
 const JOB = 'leviathan-worker-att-01';
 const SECRET = `${JOB}-tokens`;
 const b64 = (s: string) => Buffer.from(s).toString('base64');
+const EXPIRES_AT = '2026-11-28T11:00:00.000Z';
 
 /** An executor on the fake API server, with these token sources (or none). */
 function executorWith(tokens: Pick<KubernetesJobExecutorOptions, 'workerToken' | 'githubToken'> = {}): KubernetesJobExecutor {
@@ -71,7 +72,7 @@ beforeEach(async () => {
     workerToken: attemptToken,
     githubToken: async (a) => {
       minted.push(`ghs_installation${minted.length + 1}for${a.target.replace(/\W/g, '')}0123456789`);
-      return minted.at(-1)!;
+      return { token: minted.at(-1)!, expires_at: EXPIRES_AT };
     },
   });
 });
@@ -147,6 +148,11 @@ describe('KubernetesJobExecutor.start', () => {
     const job = api.objects.get('Job', NS, JOB)!;
     const env: any[] = job.spec.template.spec.containers[0].env;
     expect(env.find((e) => e.name === 'GITHUB_TOKEN')).toEqual({ name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: SECRET, key: 'GITHUB_TOKEN' } } });
+    // Its expiry from the same Secret, so the two always match; optional: a development token has none.
+    expect(env.find((e) => e.name === 'GITHUB_TOKEN_EXPIRES_AT')).toEqual({
+      name: 'GITHUB_TOKEN_EXPIRES_AT',
+      valueFrom: { secretKeyRef: { name: SECRET, key: 'GITHUB_TOKEN_EXPIRES_AT', optional: true } },
+    });
     // The App's credentials are nowhere in the pod, and the token is in no value of it.
     for (const name of ['APP_ID', 'PRIVATE_KEY', 'PRIVATE_KEY_PATH']) expect(env.map((e) => e.name), name).not.toContain(name);
     expect(JSON.stringify(job)).not.toContain('leviathan-github-app');
@@ -244,7 +250,11 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
     const job = api.objects.get('Job', NS, JOB)!;
     const secret = api.objects.get('Secret', NS, SECRET)!;
     expect(secret.type).toBe('Opaque');
-    expect(secret.data).toEqual({ GITHUB_TOKEN: b64(minted[0]!), LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/) });
+    expect(secret.data).toEqual({
+      GITHUB_TOKEN: b64(minted[0]!),
+      GITHUB_TOKEN_EXPIRES_AT: b64(EXPIRES_AT),
+      LEVIATHAN_API_TOKEN: expect.stringMatching(/^[A-Za-z0-9+/=]+$/),
+    });
     expect(secret.metadata.labels).toEqual(job.metadata.labels);
     expect(secret.metadata.annotations).toMatchObject({ 'leviathan.dev/attempt': 'att-01', 'leviathan.dev/target': 'iangreen74/radix' });
     expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: 'batch/v1', kind: 'Job', name: JOB, uid: job.metadata.uid, blockOwnerDeletion: false }]);

@@ -132,6 +132,7 @@ describe('LocalProcessExecutor', () => {
 
     const seen = JSON.parse(await readFile(out, 'utf8')) as Record<string, string>;
     expect(seen.GITHUB_TOKEN).toBe(minted);
+    expect(seen.GITHUB_TOKEN_EXPIRES_AT).toBe('2030-01-01T00:00:00Z');
     for (const name of ['APP_ID', 'PRIVATE_KEY', 'PRIVATE_KEY_PATH', 'WEBHOOK_SECRET']) expect(seen, name).not.toHaveProperty(name);
     const values = Object.values(seen).join('\n');
     expect(values).not.toContain(privateKey.split('\n')[1]);

@@ -102,7 +102,7 @@ function executorJob(): Obj {
     namespace: 'leviathan',
     image: 'ghcr.io/leviathan/leviathan:0.1.0',
     controlPlaneUrl: 'http://leviathan-control-plane:8000',
-    githubToken: async () => 'ghs_never-minted-here',
+    githubToken: async () => ({ token: 'ghs_never-minted-here', expires_at: '2026-11-28T11:00:00Z' }),
   });
   return executor.buildJob({
     attempt_id: 'a1',
@@ -270,7 +270,11 @@ describe('the executor and the manifests agree', () => {
 
   it('a worker references only its own token Secret, never the GitHub App Secret', () => {
     const refs = containers(job).flatMap((c) => c.env ?? []).filter((e: Obj) => e.valueFrom?.secretKeyRef);
-    expect(refs).toEqual([{ name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: workerSecretName(job.metadata.name), key: 'GITHUB_TOKEN' } } }]);
+    const own = workerSecretName(job.metadata.name);
+    expect(refs).toEqual([
+      { name: 'GITHUB_TOKEN', valueFrom: { secretKeyRef: { name: own, key: 'GITHUB_TOKEN' } } },
+      { name: 'GITHUB_TOKEN_EXPIRES_AT', valueFrom: { secretKeyRef: { name: own, key: 'GITHUB_TOKEN_EXPIRES_AT', optional: true } } },
+    ]);
     expect(JSON.stringify(job)).not.toMatch(/leviathan-github-app|APP_ID|PRIVATE_KEY/);
   });
 

@@ -32,12 +32,17 @@ function fakeRefresher(...answers: Array<TokenRefresh | Error>): TokenRefresher 
 
 /** refreshingToken on a fake clock starting at START. */
 function setup(...answers: Array<TokenRefresh | Error>) {
+  return setupWith({}, ...answers);
+}
+
+function setupWith(opts: { initialExpiresAt?: string }, ...answers: Array<TokenRefresh | Error>) {
   const clock = { now: START };
   const refresher = fakeRefresher(...answers);
   const learnt: string[] = [];
   const logs = captureLogs();
   const credentials = refreshingToken({
     initial: INITIAL,
+    ...opts,
     refresher,
     now: () => clock.now,
     logger: pino({ level: 'debug' }, logs.stream),
@@ -59,6 +64,18 @@ describe('refreshingToken', () => {
     clock.now = START + 45 * MIN - 1;
     expect(await credentials.token()).toBe(INITIAL);
     expect(refresher.calls).toBe(0);
+  });
+
+  it('with the expiry the executor gave (GITHUB_TOKEN_EXPIRES_AT) keeps GITHUB_TOKEN until 10 minutes before it, however late the worker started', async () => {
+    // A pod that waited 40 minutes for its node: the token has 20 minutes left when the worker starts.
+    const expiry = START + 20 * MIN;
+    const { clock, refresher, credentials } = setupWith({ initialExpiresAt: new Date(expiry).toISOString() }, fresh(1, expiry + 60 * MIN));
+    clock.now = expiry - 10 * MIN - 1;
+    expect(await credentials.token()).toBe(INITIAL);
+    expect(refresher.calls).toBe(0);
+    clock.now = expiry - 10 * MIN;
+    expect(await credentials.token()).toBe(freshToken(1));
+    expect(refresher.calls).toBe(1);
   });
 
   it('past 45 minutes asks the control plane once, then uses the fresh token until 10 minutes before it expires', async () => {

@@ -84,6 +84,23 @@ describe('workerMain', () => {
       for (const secret of [FAKE_TOKEN, REFRESHED, ATTEMPT_TOKEN]) expect(written).not.toContain(secret);
     });
 
+    it('a token whose expiry the executor gave (GITHUB_TOKEN_EXPIRES_AT) is renewed 10 minutes before it, not 45 minutes after the start', async () => {
+      cp.tokens.add(ATTEMPT_TOKEN);
+      cp.tokenAnswers.push({ status: 200, body: { token: REFRESHED, expires_at: new Date(start + 110 * MIN).toISOString() } });
+      nock('https://api.github.com')
+        .matchHeader('authorization', `token ${REFRESHED}`)
+        .post('/repos/acme/widgets/pulls')
+        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+        .post('/repos/acme/widgets/issues/9/labels')
+        .reply(200, []);
+      // Minted long before the worker started (a pod that waited for its node): 25 minutes left at
+      // the start, 5 at the push 20 minutes later, well before the 45 minutes assumed without an expiry.
+      const expires = new Date(start + 25 * MIN).toISOString();
+      const now = () => start + (existsSync(path.join(origin.outDir, 'stdin.json')) ? 20 * MIN : 0);
+      expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN, GITHUB_TOKEN_EXPIRES_AT: expires }, undefined, { tokenRefresh: { now } })).toBe(0);
+      expect(cp.tokenRequests).toEqual(['att-1']);
+    });
+
     it('a control plane without the GitHub App (503 github_app_not_configured): keeps the development GITHUB_TOKEN', async () => {
       cp.tokens.add(ATTEMPT_TOKEN);
       cp.tokenAnswers.push({ status: 503, body: { error: { code: 'github_app_not_configured', message: 'no App here' } } });
