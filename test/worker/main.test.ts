@@ -40,12 +40,7 @@ function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.
 
 describe('workerMain', () => {
   it('exit 0 after a good change, with GITHUB_TOKEN used for the API and hidden from agent and logs', async () => {
-    nock('https://api.github.com')
-      .matchHeader('authorization', `token ${FAKE_TOKEN}`)
-      .post('/repos/acme/widgets/pulls')
-      .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
-      .post('/repos/acme/widgets/issues/9/labels')
-      .reply(200, []);
+    expectPullRequestWith(FAKE_TOKEN);
     expect(await main('good-change.sh')).toBe(0);
     expect(nock.isDone()).toBe(true);
     expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
@@ -59,6 +54,15 @@ describe('workerMain', () => {
     expect(logs.lines.join('')).toContain('Worker: Finished');
   });
 
+  /** GitHub expects the PR (and its label) to be opened with exactly this token. */
+  const expectPullRequestWith = (token: string) =>
+    nock('https://api.github.com')
+      .matchHeader('authorization', `token ${token}`)
+      .post('/repos/acme/widgets/pulls')
+      .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
+      .post('/repos/acme/widgets/issues/9/labels')
+      .reply(200, []);
+
   describe('with an attempt token (as every executor starts workers)', () => {
     const MIN = 60_000;
     const ATTEMPT_TOKEN = 'lvw_eyJhdHRlbXB0X2lkIjoiYXR0LTEifQ.c2lnbmF0dXJlLW9mLWF0dC0x';
@@ -70,12 +74,7 @@ describe('workerMain', () => {
     it('an agent past the first 45 minutes: asks the control plane for a fresh GitHub token and opens the PR with it', async () => {
       cp.tokens.add(ATTEMPT_TOKEN);
       cp.tokenAnswers.push({ status: 200, body: { token: REFRESHED, expires_at: new Date(start + 110 * MIN).toISOString() } });
-      nock('https://api.github.com')
-        .matchHeader('authorization', `token ${REFRESHED}`)
-        .post('/repos/acme/widgets/pulls')
-        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
-        .post('/repos/acme/widgets/issues/9/labels')
-        .reply(200, []);
+      expectPullRequestWith(REFRESHED);
       expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN }, undefined, { tokenRefresh: { now: clock } })).toBe(0);
       expect(cp.tokenRequests).toEqual(['att-1']);
       expect(new Set(cp.authHeaders)).toEqual(new Set([`Bearer ${ATTEMPT_TOKEN}`]));
@@ -87,12 +86,7 @@ describe('workerMain', () => {
     it('a token whose expiry the executor gave (GITHUB_TOKEN_EXPIRES_AT) is renewed 10 minutes before it, not 45 minutes after the start', async () => {
       cp.tokens.add(ATTEMPT_TOKEN);
       cp.tokenAnswers.push({ status: 200, body: { token: REFRESHED, expires_at: new Date(start + 110 * MIN).toISOString() } });
-      nock('https://api.github.com')
-        .matchHeader('authorization', `token ${REFRESHED}`)
-        .post('/repos/acme/widgets/pulls')
-        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
-        .post('/repos/acme/widgets/issues/9/labels')
-        .reply(200, []);
+      expectPullRequestWith(REFRESHED);
       // Minted long before the worker started (a pod that waited for its node): 25 minutes left at
       // the start, 5 at the push 20 minutes later, well before the 45 minutes assumed without an expiry.
       const expires = new Date(start + 25 * MIN).toISOString();
@@ -104,24 +98,14 @@ describe('workerMain', () => {
     it('a control plane without the GitHub App (503 github_app_not_configured): keeps the development GITHUB_TOKEN', async () => {
       cp.tokens.add(ATTEMPT_TOKEN);
       cp.tokenAnswers.push({ status: 503, body: { error: { code: 'github_app_not_configured', message: 'no App here' } } });
-      nock('https://api.github.com')
-        .matchHeader('authorization', `token ${FAKE_TOKEN}`)
-        .post('/repos/acme/widgets/pulls')
-        .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
-        .post('/repos/acme/widgets/issues/9/labels')
-        .reply(200, []);
+      expectPullRequestWith(FAKE_TOKEN);
       expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN }, undefined, { tokenRefresh: { now: clock } })).toBe(0);
       expect(cp.tokenRequests).toEqual(['att-1']);
     });
   });
 
   it('without an attempt token (development): GITHUB_TOKEN throughout, the control plane never asked for one', async () => {
-    nock('https://api.github.com')
-      .matchHeader('authorization', `token ${FAKE_TOKEN}`)
-      .post('/repos/acme/widgets/pulls')
-      .reply(201, { number: 9, html_url: 'https://github.com/acme/widgets/pull/9' })
-      .post('/repos/acme/widgets/issues/9/labels')
-      .reply(200, []);
+    expectPullRequestWith(FAKE_TOKEN);
     expect(await main('good-change.sh', {}, undefined, { tokenRefresh: { now: () => Date.now() + 5 * 60 * 60_000 } })).toBe(0);
     expect(cp.tokenRequests).toEqual([]);
   });
