@@ -18,8 +18,6 @@ export const ERROR_STATUS = {
   internal: 500,
   upstream_failed: 502,
   not_configured: 501,
-  /** A worker asked for a GitHub token and this control plane has no App to mint one (it keeps its own). */
-  github_app_not_configured: 503,
   /** A worker asked for a GitHub token for a target whose App installation is not known (any more). */
   github_installation_unknown: 409,
   /** GitHub refused to mint a worker's token (credentials, installation, permissions). */

@@ -296,8 +296,11 @@ export interface ControlPlaneTokenRefresherOptions {
 const tokenAnswerSchema = z.object({ token: z.string().min(1), expires_at: z.string().min(1) });
 const errorAnswerSchema = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 
-/** The control plane's answers that mean "no tokens minted here for this attempt", not a failure. */
-const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['github_app_not_configured', 'github_installation_unknown']);
+/**
+ * The control plane's answers that mean "no tokens minted here for this attempt", not a failure:
+ * no GitHub App (`not_configured`, as every route that needs it answers), or no installation.
+ */
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['not_configured', 'github_installation_unknown']);
 
 /**
  * Asks the control plane for a fresh GitHub token for this attempt

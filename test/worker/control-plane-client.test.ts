@@ -156,7 +156,7 @@ describe('ControlPlaneTokenRefresher', () => {
   });
 
   it.each([
-    [503, 'github_app_not_configured'],
+    [501, 'not_configured'],
     [409, 'github_installation_unknown'],
   ])('HTTP %s %s: unavailable (the worker keeps its development token), asked once', async (status, code) => {
     cp.tokenAnswers.push({ status, body: { error: { code, message: 'no tokens here' } } });

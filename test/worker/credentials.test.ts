@@ -127,13 +127,13 @@ describe('refreshingToken', () => {
   });
 
   it('the control plane mints no tokens here (no App, no installation): keeps GITHUB_TOKEN and stops asking', async () => {
-    const { clock, refresher, credentials, logs } = setup({ kind: 'unavailable', code: 'github_app_not_configured', message: 'no App' });
+    const { clock, refresher, credentials, logs } = setup({ kind: 'unavailable', code: 'not_configured', message: 'no App' });
     clock.now = START + 46 * MIN;
     expect(await credentials.token()).toBe(INITIAL);
     clock.now = START + 300 * MIN;
     expect(await credentials.token()).toBe(INITIAL);
     expect(refresher.calls).toBe(1);
-    expect(logs.lines.join('')).toContain('github_app_not_configured');
+    expect(logs.lines.join('')).toContain('not_configured');
   });
 
   it('no token any more after the control plane has handed one out (the App was uninstalled): a failure like any other', async () => {

@@ -95,9 +95,9 @@ describe('workerMain', () => {
       expect(cp.tokenRequests).toEqual(['att-1']);
     });
 
-    it('a control plane without the GitHub App (503 github_app_not_configured): keeps the development GITHUB_TOKEN', async () => {
+    it('a control plane without the GitHub App (501 not_configured): keeps the development GITHUB_TOKEN', async () => {
       cp.tokens.add(ATTEMPT_TOKEN);
-      cp.tokenAnswers.push({ status: 503, body: { error: { code: 'github_app_not_configured', message: 'no App here' } } });
+      cp.tokenAnswers.push({ status: 501, body: { error: { code: 'not_configured', message: 'no App here' } } });
       expectPullRequestWith(FAKE_TOKEN);
       expect(await main('good-change.sh', { LEVIATHAN_API_TOKEN: ATTEMPT_TOKEN }, undefined, { tokenRefresh: { now: clock } })).toBe(0);
       expect(cp.tokenRequests).toEqual(['att-1']);

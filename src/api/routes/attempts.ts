@@ -27,7 +27,7 @@ const NOT_CONFIGURED =
  * Only that attempt's own token may ask (operators never need a worker's credentials); the token
  * is minted for the scope's target alone, with the permissions every worker gets, and recorded as
  * `attempt.token_refreshed` (when and until when, never the token). `minter` is null without the
- * App: 503 `github_app_not_configured`, and the worker keeps the development token it was given.
+ * App: 501 `not_configured`, as every route that needs the App answers, and the worker keeps the development token it was given.
  */
 export function attemptRoutes(router: Router, deps: ApiDeps, minter: WorkerTokenMinter | null): void {
   // The last token handed to each attempt, in this process only (see REUSE_MIN_REMAINING_MS);
@@ -39,7 +39,7 @@ export function attemptRoutes(router: Router, deps: ApiDeps, minter: WorkerToken
     const { worker, actor } = requireWorkerOf(deps.authenticate(req), attemptId);
     // The body, if any, carries nothing; drain it so the connection can be reused.
     req.resume();
-    if (!minter) throw new ApiError('github_app_not_configured', NOT_CONFIGURED);
+    if (!minter) throw new ApiError('not_configured', NOT_CONFIGURED);
 
     // Judge the attempt and the target on everything acknowledged so far (another replica, the
     // worker's own last report).

@@ -181,10 +181,10 @@ describe('POST /v1/attempts/:attempt_id/github-token without the GitHub App', ()
     await gh.done();
   });
 
-  it('503 github_app_not_configured: the worker keeps the development token it was given', async () => {
+  it('501 not_configured (as every route that needs the App): the worker keeps the development token it was given', async () => {
     const res = await ask('att-1', workerToken());
-    expect(res.status).toBe(503);
-    expect(((await res.json()) as Json).error).toMatchObject({ code: 'github_app_not_configured', message: expect.stringContaining('APP_ID') });
+    expect(res.status).toBe(501);
+    expect(((await res.json()) as Json).error).toMatchObject({ code: 'not_configured', message: expect.stringContaining('APP_ID') });
   });
 
   it('still only for the worker of that attempt', async () => {
