@@ -313,9 +313,16 @@ export class FileEventStore implements EventStore {
       return;
     }
     if (renewed.ok || this.lock !== own) return;
+    if (renewed.holder === null) {
+      // Removed by hand (or unreadable): nobody else holds it, or it would name them. Written again.
+      this.lock = takeLock(this.dir, own);
+      this.logger.warn({ path: this.dir }, 'Store lock was removed while the store was open; written again');
+      if (!this.lock) this.stopLockTimer();
+      return;
+    }
     this.stopLockTimer();
     this.lock = null;
-    const other = renewed.holder ? `host ${renewed.holder.hostname ?? '?'} (pid ${renewed.holder.pid})` : 'nobody (the lock was removed)';
+    const other = `host ${renewed.holder.hostname ?? '?'} (pid ${renewed.holder.pid})`;
     const message = `The store lock in ${this.dir} now names ${other}: another control plane took the store over, so this one stopped appending. Restart it once only one should write.`;
     this.canWrite = false;
     this.problem = { code: 'store_unavailable', message };

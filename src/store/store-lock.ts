@@ -81,9 +81,11 @@ export interface OwnLock {
   opened_at: string;
 }
 
-/** Names this process as the store's writer; null when the lock cannot be written (then it only informs less). */
-export function takeLock(dir: string): OwnLock | null {
-  const own = { pid: process.pid, hostname: hostname(), opened_at: new Date().toISOString() };
+/**
+ * Names this process as the store's writer (`own`: writes that record again); null when the lock
+ * cannot be written (then it only informs less).
+ */
+export function takeLock(dir: string, own: OwnLock = { pid: process.pid, hostname: hostname(), opened_at: new Date().toISOString() }): OwnLock | null {
   try {
     writeFileSync(join(dir, LOCK_FILE), `${JSON.stringify(own)}\n`);
     return own;
@@ -93,8 +95,8 @@ export function takeLock(dir: string): OwnLock | null {
 }
 
 /**
- * Renews this process's lease. `lost` (with who holds it now) when the lock names another
- * writer: this process stalled past the lease (or the lock was removed) and someone took over.
+ * Renews this process's lease. Not ok, with who holds it now, when the lock names another writer
+ * (this process stalled past the lease and someone took over) or none (it was removed).
  */
 export async function renewLock(dir: string, own: OwnLock): Promise<{ ok: true } | { ok: false; holder: LockRecord | null }> {
   const path = join(dir, LOCK_FILE);

@@ -102,6 +102,21 @@ describe('store lock', () => {
     expect(await readFile(join(dir, LOG_FILE), 'utf8')).not.toContain('"after"');
   });
 
+  it('writes its lock again when someone removed it while the store was open, and keeps appending', async () => {
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const logger = { info() {}, error() {}, warn: (_: unknown, msg: string) => warnings.push(msg) };
+    const store = await openFileEventStore({ dir, lockRenewMs: 20, logger });
+    const before = await readFile(join(dir, LOCK_FILE), 'utf8');
+    await rm(join(dir, LOCK_FILE));
+    await expect.poll(() => readFile(join(dir, LOCK_FILE), 'utf8').catch(() => null), { timeout: 5_000, interval: 20 }).toBe(before);
+    expect(warnings).toContain('Store lock was removed while the store was open; written again');
+    await store.append([newEvent({ id: 'still-writing', type: 'test.event', actor: 'test', data: {} })]);
+    expect(store.health().writable).toBe(true);
+    await store.close();
+    expect(await lockHolder(dir)).toBeNull();
+  });
+
   it('reads a holder on another host by its lease, and an unreadable lock as none', async () => {
     const dir = await tempDir();
     await lock(dir, 1, 'another-host');
