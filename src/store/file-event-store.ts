@@ -227,10 +227,12 @@ export class FileEventStore implements EventStore {
     const size = (await this.fs.fstat(this.fd)).size;
     await this.loadBase(size);
     let snapshot = await this.loadSnapshot(size);
-    if (snapshot && !this.applySnapshot(snapshot)) {
+    const applied = snapshot ? this.applySnapshot(snapshot) : null;
+    if (snapshot && applied === null) {
       this.logger.info({ path: this.indexPath, reason: 'inconsistent tables' }, 'Index snapshot ignored; replaying the log');
       snapshot = null;
     }
+    if (this.base > 0 && !applied?.archivedIds) await this.indexArchivedIds();
     await this.indexTail(size);
     this.snapshotCount = snapshot ? this.base + snapshot.count : 0;
     this.lastSnapshotMs = this.clock.now().getTime();
@@ -403,13 +405,17 @@ export class FileEventStore implements EventStore {
     return crc;
   }
 
-  /** Adopts the snapshot's arrays as the live indexes; false if they are not self-consistent. */
-  private applySnapshot(s: IndexSnapshot): boolean {
+  /**
+   * Adopts the snapshot's arrays as the live indexes; null if they are not self-consistent.
+   * `archivedIds`: its id table holds the archived events' ids too (snapshots of earlier releases
+   * hold only the live log's).
+   */
+  private applySnapshot(s: IndexSnapshot): { archivedIds: boolean } | null {
     const n = s.count;
     const ids = IdIndex.fromTable(s.ids);
     const targets = PostingIndex.fromTable(s.targets);
     const subjects = PostingIndex.fromTable(s.subjects);
-    if (!ids || !targets || !subjects || ids.size !== n) return false;
+    if (!ids || !targets || !subjects || (ids.size !== n && ids.size !== this.base + n)) return null;
     this.ids = ids;
     this.targets = targets;
     this.subjects = subjects;
@@ -423,7 +429,7 @@ export class FileEventStore implements EventStore {
     this.logCrc = s.logCrc;
     this.headHash = s.headHash;
     this.lastTimeMs = s.lastTimeMs;
-    return true;
+    return { archivedIds: this.base > 0 && ids.size === this.base + n };
   }
 
   /**
@@ -705,10 +711,29 @@ export class FileEventStore implements EventStore {
     }
   }
 
+  /**
+   * Puts the archived events' ids into the id index, so an event re-sent after its original was
+   * compacted away is still a duplicate. One pass over the archive, when no snapshot holds them
+   * yet: `ctl compact` ends with an open that does it and writes the snapshot, so `serve` does
+   * not (unless that snapshot is lost).
+   */
+  private async indexArchivedIds(): Promise<void> {
+    const started = Date.now();
+    for await (const e of this.archive!.scan(1, this.base)) this.ids.insert(idHash(e.id), e.seq);
+    this.logger.info({ path: this.dir, archived: this.base, ms: Date.now() - started }, 'Archived ids indexed for duplicate detection');
+  }
+
   /** Is `id` the id of one of `seqs` (hash hits)? Read from disk, so a hash collision costs IO, never an event. */
   private async idAt(id: string, seqs: number[]): Promise<boolean> {
     seqs.sort((a, b) => a - b);
-    const events = await this.readSeqs(seqs);
+    const archived = partitionPoint(0, seqs.length, (i) => seqs[i]! <= this.base);
+    if (archived > 0) {
+      // Rare (an id re-sent after compaction, or a hash collision with an old event): one read per hit.
+      for (const seq of seqs.slice(0, archived)) {
+        for await (const e of this.archive!.scan(seq, seq)) if (e.id === id) return true;
+      }
+    }
+    const events = await this.readSeqs(archived > 0 ? seqs.slice(archived) : seqs);
     return events.some((e) => e.id === id);
   }
 

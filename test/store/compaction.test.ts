@@ -7,6 +7,7 @@ import { Projector } from '../../src/projections/projector.ts';
 import { readCheckpoint, verifyDataDir } from '../../src/store/archive.ts';
 import type { EventQuery } from '../../src/store/event-store.ts';
 import { openFileEventStore, type FileEventStore } from '../../src/store/file-event-store.ts';
+import { idHash } from '../../src/store/id-index.ts';
 import { backupStore, checkBackup, compactStore, restoreStore } from '../../src/store/retention.ts';
 import { verifyChain } from '../../src/store/verify.ts';
 
@@ -189,6 +190,59 @@ describe('compaction', () => {
     expect(await all(store)).toHaveLength(91);
     await store.close();
     expect(await verifyDataDir(dir)).toMatchObject({ ok: true, archived: 90, live: 1 });
+  });
+
+  it('an event re-sent after its original was archived is still a duplicate, with or without the index snapshot', async () => {
+    const dir = await tempDir();
+    const events = await fill(dir, 60);
+    await compactStore(dir, at(events, 31));
+    const resend = (id: string) => newEvent({ id, type: 'attempt.started', actor: 'test', target: 'acme/repo0', data: {} });
+    const logs: string[] = [];
+    const logger = { info: (_: unknown, msg: string) => logs.push(msg), warn() {}, error() {} };
+
+    // Compaction's own closing open indexed the archived ids and wrote them into the snapshot.
+    let store = await openFileEventStore({ dir, logger });
+    expect(logs).not.toContain('Archived ids indexed for duplicate detection');
+    expect(await store.append([resend('e-0'), resend('e-29'), resend('e-30'), resend('new-1')])).toMatchObject({
+      duplicates: ['e-0', 'e-29', 'e-30'],
+      stored: [expect.objectContaining({ id: 'new-1', seq: 61 })],
+    });
+    await store.close();
+
+    // Without the snapshot (lost, or written by an earlier release), the open reads them from the archive.
+    await rm(join(dir, 'events.idx'));
+    store = await openFileEventStore({ dir, logger });
+    expect(logs).toContain('Archived ids indexed for duplicate detection');
+    expect((await store.append([resend('e-1'), resend('new-1'), resend('new-2')])).duplicates).toEqual(['e-1', 'new-1']);
+    expect(await all(store)).toHaveLength(62);
+    await store.close();
+    expect(await verifyDataDir(dir)).toMatchObject({ ok: true, archived: 30, live: 32 });
+  });
+
+  it('an id whose hash collides with an archived one is told apart by reading the archive', async () => {
+    const dir = await tempDir();
+    // Two distinct ids with the same 32-bit hash (a birthday search finds one in ~2^16 tries).
+    const seen = new Map<number, string>();
+    let pair: [string, string] | null = null;
+    for (let i = 0; !pair; i++) {
+      const id = `evt-${i}`;
+      const other = seen.get(idHash(id));
+      if (other) pair = [other, id];
+      else seen.set(idHash(id), id);
+    }
+    const [a, b] = pair;
+    const clock = steppingClock();
+    let store = await openFileEventStore({ dir, clock });
+    await store.append([newEvent({ id: a, type: 'test.collided', actor: 'test', data: {} })]);
+    clock.advance(minute);
+    await store.append([newEvent({ id: 'later', type: 'test.event', actor: 'test', data: {} })]);
+    await store.close();
+    await compactStore(dir, '2026-01-01T00:00:30.000Z');
+    store = await openFileEventStore({ dir, clock });
+    const r = await store.append([newEvent({ id: b, type: 'test.collided', actor: 'test', data: {} }), newEvent({ id: a, type: 'test.collided', actor: 'test', data: {} })]);
+    expect(r.stored.map((e) => e.id)).toEqual([b]);
+    expect(r.duplicates).toEqual([a]);
+    await store.close();
   });
 
   it('survives a compaction interrupted after the checkpoint was written, and finishes it on the next run', async () => {
