@@ -10,6 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 import { expect } from 'vitest';
 import type { StoredEvent } from '../../../src/events/envelope.ts';
 import { Projector } from '../../../src/projections/projector.ts';
@@ -154,6 +155,23 @@ interface TrialResult {
   projectionsEqual: boolean;
 }
 
+/** Waits until no other session is connected to `databaseUrl`'s database (at most 15 s). */
+async function backendsGone(databaseUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      const { rows } = await client.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()');
+      if (rows[0]!.n === 0) return;
+      if (Date.now() > deadline) throw new Error(`${rows[0]!.n} sessions of the killed server still connected after 15 s`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await client.end();
+  }
+}
+
 async function trial(n: number, dataDir: string, acked: Set<string>, databaseUrl?: string): Promise<TrialResult> {
   const load: Load = { acked, requests: 0, byKind: { single: 0, batch: 0, webhook: 0, retry: 0 } };
   const { proc, url } = await spawnServer(dataDir, databaseUrl);
@@ -172,6 +190,9 @@ async function trial(n: number, dataDir: string, acked: Set<string>, databaseUrl
     await exited;
   }
   if (!databaseUrl) expect((await verifyLogFile(join(dataDir, 'events.ndjson'))).ok).toBe(true);
+  // A COMMIT the killed server had sent still completes in its PostgreSQL backend: read only once
+  // those backends are gone, or the log could grow between two reads below.
+  else await backendsGone(databaseUrl);
 
   // Restart: a fixed clock so time-relative fields of the views compare equal across restarts.
   const clock = { now: () => new Date('2026-06-01T00:00:00.000Z') };
