@@ -24,12 +24,14 @@ export const MAINTENANCE_HELP = `Maintenance (file store; works on LEVIATHAN_DAT
   compact --before <time|Nd> [--force]
                          move events older than <time> (ISO 8601, or e.g. 90d ago) into an
                          archive segment + checkpoint; the chain stays verifiable end to end.
-                         The control plane must be stopped.
+                         The control plane must be stopped (--force: one on another host,
+                         whose lock is still renewed, is known to be stopped; its lock goes).
   backup <dir>           consistent, verified copy of log, index, projection snapshot and archive
                          (safe while serving). Secrets (api-token, session-secret) are not copied.
   restore <dir> [--force]
                          verify a backup completely, then restore it (control plane stopped;
-                         --force moves an existing log aside instead of refusing)
+                         --force moves an existing log aside instead of refusing, and takes
+                         another host's lock as compact --force does)
   verify --offline       check archive segments, checkpoint and live log on disk
 `;
 

@@ -35,15 +35,25 @@ interface LockRecord {
   opened_at: string | null;
 }
 
-async function readLock(path: string): Promise<LockRecord | null> {
+/** A lock file's record, or null when it is not one (unparsable, no pid). */
+function parseLock(text: string): LockRecord | null {
   let lock: { pid?: unknown; hostname?: unknown; opened_at?: unknown };
   try {
-    lock = JSON.parse(await readFile(path, 'utf8')) as typeof lock;
+    lock = JSON.parse(text) as typeof lock;
   } catch {
     return null;
   }
-  if (typeof lock.pid !== 'number') return null;
+  if (typeof lock?.pid !== 'number') return null;
   return { pid: lock.pid, hostname: typeof lock.hostname === 'string' ? lock.hostname : null, opened_at: typeof lock.opened_at === 'string' ? lock.opened_at : null };
+}
+
+async function readLock(path: string): Promise<LockRecord | null> {
+  return parseLock(await readFile(path, 'utf8').catch(() => ''));
+}
+
+/** Does the lock still say what this process wrote? */
+function isOwn(lock: LockRecord | null, own: OwnLock): boolean {
+  return lock !== null && lock.pid === own.pid && lock.hostname === own.hostname && lock.opened_at === own.opened_at;
 }
 
 /** Who `dir`'s lock names, if anyone; null when there is no readable lock. */
@@ -101,7 +111,7 @@ export function takeLock(dir: string, own: OwnLock = { pid: process.pid, hostnam
 export async function renewLock(dir: string, own: OwnLock): Promise<{ ok: true } | { ok: false; holder: LockRecord | null }> {
   const path = join(dir, LOCK_FILE);
   const lock = await readLock(path);
-  if (lock === null || lock.pid !== own.pid || lock.hostname !== own.hostname || lock.opened_at !== own.opened_at) return { ok: false, holder: lock };
+  if (!isOwn(lock, own)) return { ok: false, holder: lock };
   const now = new Date();
   await utimes(path, now, now);
   return { ok: true };
@@ -111,9 +121,7 @@ export async function renewLock(dir: string, own: OwnLock): Promise<{ ok: true }
 export function releaseLock(dir: string, own: OwnLock): void {
   const path = join(dir, LOCK_FILE);
   try {
-    const lock = JSON.parse(readFileSync(path, 'utf8')) as Partial<OwnLock>;
-    if (lock.pid !== own.pid || lock.hostname !== own.hostname || lock.opened_at !== own.opened_at) return;
-    rmSync(path, { force: true });
+    if (isOwn(parseLock(readFileSync(path, 'utf8')), own)) rmSync(path, { force: true });
   } catch {
     // Gone already, or unreadable: as a crash would leave it.
   }
