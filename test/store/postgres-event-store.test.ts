@@ -240,6 +240,12 @@ describe('PostgresEventStore', () => {
 });
 
 /** Counts the statements every pg client sends: one-statement appends and locked transactions. */
+/** Calls queued on an advisory lock (the append lock, while a test holds it). */
+async function lockWaiters(url: string): Promise<number> {
+  const rows = await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted");
+  return Number(rows[0]!.n);
+}
+
 function spyStatements() {
   const texts: string[] = [];
   const original = pg.Client.prototype.query;
@@ -301,7 +307,7 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
     const b = await openPostgresEventStore({ url, clock });
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    const waiting = async () => Number((await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n);
+    const waiting = () => lockWaiters(url);
     const { statements, restore } = spyStatements();
     try {
       await a.append(sampleEvents(3, 'plain'));
@@ -346,6 +352,7 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
     // Hold the append lock from outside, so the calls queue in the database.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
+    const waiting = () => lockWaiters(url);
     const { statements, restore } = spyStatements();
     try {
       await holder.query('SELECT pg_advisory_lock(1281717865, 2)');
@@ -353,9 +360,11 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
       // the function refuses it ('duplicate'). The second was sealed onto it and sent before that
       // answer: it finds the head below the one it expected ('stale').
       const first = store.append([...sampleEvents(300, 'a'), ...sampleEvents(1, 'known')]);
-      await eventually(() => store['expectedHead'] !== null);
+      // Queued on the lock before the next is sent: a small call sent later can reach the lock
+      // first (the large one's parameters take longer to bind), which is a different case.
+      await eventually(async () => (await waiting()) === 1);
       const second = store.append(sampleEvents(2, 'b'));
-      await eventually(async () => (await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n === '2');
+      await eventually(async () => (await waiting()) === 2);
       expect(statements()).toEqual({ fast: 2, general: 0 });
       await holder.query('SELECT pg_advisory_unlock(1281717865, 2)');
       expect(await first).toMatchObject({ duplicates: ['known-0'] });
@@ -364,9 +373,9 @@ describe('PostgresEventStore: one-round-trip append (leviathan_append)', () => {
       // And with nothing refused, both calls are answered as they are.
       await holder.query('SELECT pg_advisory_lock(1281717865, 2)');
       const c = store.append(sampleEvents(300, 'c'));
-      await eventually(() => store['expectedHead'] !== null);
+      await eventually(async () => (await waiting()) === 1);
       const d = store.append(sampleEvents(1, 'd'));
-      await eventually(async () => (await sql<{ n: string }>(url, "SELECT count(*)::text AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"))[0]!.n === '2');
+      await eventually(async () => (await waiting()) === 2);
       await holder.query('SELECT pg_advisory_unlock(1281717865, 2)');
       await Promise.all([c, d]);
       expect(statements()).toEqual({ fast: 2, general: 0 });
