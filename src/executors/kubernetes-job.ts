@@ -49,6 +49,8 @@ export class ExecutorError extends Error {
 export const ASSIGNMENT_ANNOTATION = 'leviathan.dev/assignment';
 /** Where the worker container finds the assignment (`LEVIATHAN_TASK_FILE`). */
 export const TASK_FILE_PATH = '/etc/leviathan/task/assignment.json';
+/** The workspace volume: the worker's clones (LEVIATHAN_WORK_DIR) and working directory. */
+export const WORKSPACE_PATH = '/workspace';
 /** Default `activeDeadlineSeconds` when an assignment carries no usable timeout (15 minutes). */
 export const DEFAULT_TIMEOUT_SECONDS = 900;
 /** Finished Jobs stay a day so `kubectl get jobs -l app=leviathan-worker` and logs can explain failures. */
@@ -260,6 +262,8 @@ export class KubernetesJobExecutor implements Executor {
     const env: V1EnvVar[] = [
       { name: 'LEVIATHAN_TASK_FILE', value: TASK_FILE_PATH },
       { name: 'LEVIATHAN_CONTROL_PLANE_URL', value: this.opts.controlPlaneUrl },
+      // Clones go to the workspace volume (4Gi), not /tmp (1Gi, for git's and the agent's scratch).
+      { name: 'LEVIATHAN_WORK_DIR', value: WORKSPACE_PATH },
     ];
     // By reference to the attempt's own Secret. Not optional: the container waits until start()
     // has created it, and a worker must not run with some other token. The expiry travels in the
@@ -313,10 +317,10 @@ export class KubernetesJobExecutor implements Executor {
                 },
                 volumeMounts: [
                   { name: 'tmp', mountPath: '/tmp' },
-                  { name: 'workspace', mountPath: '/workspace' },
+                  { name: 'workspace', mountPath: WORKSPACE_PATH },
                   { name: 'task', mountPath: '/etc/leviathan/task', readOnly: true },
                 ],
-                workingDir: '/workspace',
+                workingDir: WORKSPACE_PATH,
               },
             ],
             volumes: [

@@ -18,7 +18,7 @@ export interface WorkerMainOptions {
   processEnv: Record<string, string | undefined>;
   /** The assignment as JSON, when `LEVIATHAN_TASK_FILE` is not set (env `LEVIATHAN_TASK_JSON`). */
   taskJson?: string;
-  /** Base directory for clones and the event spool. Default: `<tmpdir>/leviathan-worker`. */
+  /** Base directory for clones and the event spool. Default: LEVIATHAN_WORK_DIR, else `<tmpdir>/leviathan-worker`. */
   workDir?: string;
   /** Repository URL override (tests: a local bare repository). Default: derived from GITHUB_API_URL. */
   remoteUrl?: string;
@@ -95,7 +95,7 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
     return 1;
   }
 
-  const workDir = options.workDir ?? path.join(os.tmpdir(), 'leviathan-worker');
+  const workDir = options.workDir ?? env.LEVIATHAN_WORK_DIR ?? path.join(os.tmpdir(), 'leviathan-worker');
   const writeToken = apiTokens.find((t) => !t.startsWith('read:'));
   const credentials = buildCredentials(env, {
     attemptId: assignment.attempt_id,

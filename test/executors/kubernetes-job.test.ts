@@ -136,6 +136,8 @@ describe('KubernetesJobExecutor.start', () => {
     const env = Object.fromEntries(template.spec.containers[0].env.map((e: any) => [e.name, e]));
     expect(env.LEVIATHAN_TASK_FILE.value).toBe(TASK_FILE_PATH);
     expect(env.LEVIATHAN_CONTROL_PLANE_URL.value).toBe('http://leviathan-control-plane:8000');
+    // Clones go to the 4Gi workspace volume, not the 1Gi /tmp.
+    expect(env.LEVIATHAN_WORK_DIR.value).toBe('/workspace');
 
     const item = template.spec.volumes.find((v: any) => v.name === 'task').downwardAPI.items[0];
     expect(`/etc/leviathan/task/${item.path}`).toBe(TASK_FILE_PATH);
@@ -346,14 +348,14 @@ describe('KubernetesJobExecutor: the worker\'s tokens Secret', () => {
   it('without a token source the worker gets no GitHub variable and no Secret is made', async () => {
     await executorWith().start(assignment());
     const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
-    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL']);
+    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL', 'LEVIATHAN_WORK_DIR']);
     expect(api.objects.list('Secret', NS)).toEqual([]);
   });
 
   it('with only an attempt token (no GitHub App, no GITHUB_TOKEN) the Secret holds just that', async () => {
     await executorWith({ workerToken: attemptToken }).start(assignment());
     const env: any[] = api.objects.get('Job', NS, JOB)!.spec.template.spec.containers[0].env;
-    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL', 'LEVIATHAN_API_TOKEN']);
+    expect(env.map((e) => e.name)).toEqual(['LEVIATHAN_TASK_FILE', 'LEVIATHAN_CONTROL_PLANE_URL', 'LEVIATHAN_WORK_DIR', 'LEVIATHAN_API_TOKEN']);
     expect(Object.keys(api.objects.get('Secret', NS, SECRET)!.data)).toEqual(['LEVIATHAN_API_TOKEN']);
   });
 });

@@ -29,7 +29,8 @@ function main(agent: string, vars: Record<string, string> = {}, taskJson = JSON.
   return workerMain(loadEnv(processEnv as NodeJS.ProcessEnv), {
     processEnv,
     taskJson,
-    workDir: origin.workDir,
+    // LEVIATHAN_WORK_DIR, when a test sets it, is the worker's own choice.
+    ...(vars.LEVIATHAN_WORK_DIR ? {} : { workDir: origin.workDir }),
     remoteUrl: origin.remoteUrl,
     logStream: logs.stream,
     githubRetry: false,
@@ -137,6 +138,13 @@ describe('workerMain', () => {
     expect(cp.bodies).toEqual([]);
     expect(logs.lines.join('')).toContain('Worker: Invalid assignment');
     expect(logs.lines.join('')).toContain('target');
+  });
+
+  it('clones under LEVIATHAN_WORK_DIR when set (the Job mounts its workspace volume there)', async () => {
+    expectPullRequestWith(FAKE_TOKEN);
+    const workDir = path.join(origin.root, 'mounted-workspace');
+    expect(await main('good-change.sh', { LEVIATHAN_WORK_DIR: workDir })).toBe(0);
+    expect((await readFile(path.join(origin.outDir, 'cwd.txt'), 'utf8')).startsWith(`${workDir}/`)).toBe(true);
   });
 
   it('reads the assignment from LEVIATHAN_TASK_FILE when set', async () => {
