@@ -77,6 +77,14 @@ export const envSchema = z.object({
   LEVIATHAN_NAMESPACE: z.string().default('leviathan'),
   /** Name of the scheduler CronJob that emergency stop suspends. */
   LEVIATHAN_SCHEDULER_CRONJOB: z.string().default('leviathan-dev-scheduler'),
+  /**
+   * With LEVIATHAN_EXECUTOR=local: the numeric uid local workers (and their agents) run as, so
+   * they cannot read the control plane's files, environment or the GitHub App's key. Needs
+   * `serve`/`tick` to run as root. Unset: workers run as this process's own user.
+   */
+  LEVIATHAN_WORKER_UID: optional(z.coerce.number().int().min(1).max(0x7fffffff)),
+  /** The numeric gid of local workers with LEVIATHAN_WORKER_UID (default: the same number as the uid). */
+  LEVIATHAN_WORKER_GID: optional(z.coerce.number().int().min(0).max(0x7fffffff)),
   /** Container image for worker Jobs. */
   LEVIATHAN_WORKER_IMAGE: optional(z.string()),
   /** The agent program the worker runs in the workspace (any command; receives the task as JSON). */

@@ -17,6 +17,8 @@ export interface ExecutorContext {
    */
   processEnv: Record<string, string | undefined>;
   logger?: Logger;
+  /** The program local workers run; default `node bin/leviathan.mjs worker` of this installation. */
+  localWorkerCommand?: { file: string; args: string[] };
 }
 
 /** Variables of the launching process a local worker needs to run git and an agent at all. */
@@ -85,14 +87,26 @@ export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Ex
   const workerToken = signing ? (a: WorkerAssignment) => mintWorkerToken(signing, a, Date.now()) : undefined;
   const githubToken = await gitHubTokenSource(env);
   switch (env.LEVIATHAN_EXECUTOR) {
-    case 'local':
-      return new LocalProcessExecutor({
+    case 'local': {
+      const workerUser = env.LEVIATHAN_WORKER_UID !== undefined ? { uid: env.LEVIATHAN_WORKER_UID, gid: env.LEVIATHAN_WORKER_GID ?? env.LEVIATHAN_WORKER_UID } : undefined;
+      const executor = new LocalProcessExecutor({
         dataDir: env.LEVIATHAN_DATA_DIR,
         env: localWorkerEnv(env, ctx),
         ...(workerToken ? { workerToken } : {}),
         ...(githubToken ? { githubToken } : {}),
+        ...(workerUser ? { workerUser } : {}),
+        ...(ctx.localWorkerCommand ? { command: ctx.localWorkerCommand } : {}),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });
+      await executor.preflight();
+      if (!workerUser && env.APP_ID) {
+        ctx.logger?.warn(
+          { executor: 'local' },
+          "Local workers run as this process's user: an agent could read the GitHub App's key. Set LEVIATHAN_WORKER_UID (serve and tick as root), or use the Kubernetes executor where agents are not trusted.",
+        );
+      }
+      return executor;
+    }
     case 'kubernetes': {
       if (!env.LEVIATHAN_WORKER_IMAGE) {
         throw new Error('LEVIATHAN_EXECUTOR=kubernetes needs LEVIATHAN_WORKER_IMAGE (the image of this release, pinned by tag or digest).');

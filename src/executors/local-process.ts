@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, mkdir, open, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { chmod, chown, lstat, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from './executor.ts';
@@ -13,6 +13,24 @@ export const LEVIATHAN_BIN = fileURLToPath(new URL('../../bin/leviathan.mjs', im
 export class LocalExecutorError extends Error {
   override readonly name = 'LocalExecutorError';
   readonly code = 'executor_failed';
+}
+
+/** The user local workers run as (LEVIATHAN_WORKER_UID / LEVIATHAN_WORKER_GID). */
+export interface WorkerUser {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Why this process cannot run workers as `user`, or null. Switching to another uid takes root;
+ * running them as root would give them more than this process has, not less.
+ */
+export function workerUserProblem(user: WorkerUser, currentUid: number): string | null {
+  if (user.uid === 0) return 'LEVIATHAN_WORKER_UID must not be 0: workers would run as root.';
+  if (currentUid !== 0 && user.uid !== currentUid) {
+    return `LEVIATHAN_WORKER_UID=${user.uid} needs serve and tick to run as root (to switch each worker to that uid); they run as uid ${currentUid}.`;
+  }
+  return null;
 }
 
 /** Constructor options of {@link LocalProcessExecutor}; nothing is read from the environment. */
@@ -32,6 +50,13 @@ export interface LocalProcessExecutorOptions {
    * token, never the App's credentials. Its failure fails the start with the source's own error.
    */
   githubToken?: GitHubTokenSource;
+  /**
+   * Run workers (and so their agents) as this uid and gid rather than this process's own: they
+   * can then read neither the control plane's files (the App's key, the data dir) nor its
+   * environment. HOME, TMPDIR and the working directory become `<dataDir>/workers/home`, owned by
+   * that user; the task file is handed over to it. Needs this process to run as root.
+   */
+  workerUser?: WorkerUser;
   /** The program to run; default `node bin/leviathan.mjs worker`. */
   command?: { file: string; args: string[] };
   /** After the deadline: SIGTERM to the process group, then SIGKILL after this long. */
@@ -70,8 +95,21 @@ export class LocalProcessExecutor implements Executor {
   private readonly runs = new Map<string, Run>();
   private readonly opts: LocalProcessExecutorOptions;
 
+  /** Home directory preparations, one at a time (two starts must not both create it). */
+  private preparing: Promise<unknown> = Promise.resolve();
+
   constructor(opts: LocalProcessExecutorOptions) {
     this.opts = opts;
+    const problem = opts.workerUser ? workerUserProblem(opts.workerUser, process.getuid?.() ?? 0) : null;
+    if (problem) throw new LocalExecutorError(problem);
+  }
+
+  /**
+   * Checks that workers can be started as configured (with a worker user: that it can reach its
+   * home and the program), so a misconfiguration stops `serve` at boot rather than every attempt.
+   */
+  async preflight(): Promise<void> {
+    if (this.opts.workerUser) await this.workerHome(this.opts.workerUser);
   }
 
   /** Starts the worker; starting an attempt that is already running returns the same handle. */
@@ -84,20 +122,28 @@ export class LocalProcessExecutor implements Executor {
     const dir = join(this.opts.dataDir, 'workers');
     const name = assignment.attempt_id.replace(/[^A-Za-z0-9_.-]/g, '_');
     const taskFile = join(dir, `${name}.json`);
+    const user = this.opts.workerUser;
     let child: ChildProcess;
     try {
+      const home = user ? await this.workerHome(user) : null;
       await mkdir(dir, { recursive: true, mode: 0o700 });
+      // Written by root into its own directory, then handed over: nothing the worker user can
+      // plant (a symlink) is ever followed.
       await writeFile(taskFile, JSON.stringify(assignment), { mode: 0o600 });
       await chmod(taskFile, 0o600);
+      if (user) await chown(taskFile, user.uid, user.gid);
       const log = await open(join(dir, `${name}.log`), 'a', 0o600);
       try {
         const command = this.opts.command ?? { file: process.execPath, args: [LEVIATHAN_BIN, 'worker'] };
         child = spawn(command.file, command.args, {
-          cwd: dir,
+          cwd: home ?? dir,
           detached: true,
           stdio: ['ignore', log.fd, log.fd],
+          // libuv drops the supplementary groups too (setgroups) before setgid and setuid.
+          ...(user ? { uid: user.uid, gid: user.gid } : {}),
           env: {
             ...this.opts.env,
+            ...(home ? { HOME: home, TMPDIR: home } : {}),
             ...(this.opts.workerToken ? { LEVIATHAN_API_TOKEN: this.opts.workerToken(assignment) } : {}),
             ...(githubToken !== undefined ? { GITHUB_TOKEN: githubToken.token } : {}),
             ...(githubToken?.expires_at !== undefined ? { GITHUB_TOKEN_EXPIRES_AT: githubToken.expires_at } : {}),
@@ -154,6 +200,40 @@ export class LocalProcessExecutor implements Executor {
     return { handle: run.info.handle };
   }
 
+  /**
+   * `<dataDir>/workers/home`, the worker user's HOME, TMPDIR and working directory (clones and
+   * the event spool live there, shared by its workers as they would share /tmp): created and
+   * handed over once, then only checked. `workers/` itself stays root's, searchable but not
+   * listable (0711), so the worker user reaches its home and its own task file and nothing else.
+   */
+  private workerHome(user: WorkerUser): Promise<string> {
+    const dir = join(this.opts.dataDir, 'workers');
+    const home = join(dir, 'home');
+    const prepared = this.preparing.then(async () => {
+      await mkdir(dir, { recursive: true, mode: 0o711 });
+      await chmod(dir, 0o711);
+      const blocked = await unsearchableFor(user, dir);
+      if (blocked) throw new LocalExecutorError(`Workers run as uid ${user.uid}, which cannot reach ${dir}: ${blocked}. Make it searchable (chmod o+x) or move LEVIATHAN_DATA_DIR.`);
+      if (!this.opts.command) {
+        const blockedBin = await unsearchableFor(user, dirname(LEVIATHAN_BIN));
+        if (blockedBin) throw new LocalExecutorError(`Workers run as uid ${user.uid}, which cannot reach the worker program ${LEVIATHAN_BIN}: ${blockedBin}.`);
+      }
+      try {
+        await mkdir(home, { mode: 0o700 });
+        await chown(home, user.uid, user.gid);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const st = await lstat(home);
+      if (!st.isDirectory() || st.uid !== user.uid) {
+        throw new LocalExecutorError(`${home} must be a directory owned by uid ${user.uid} (LEVIATHAN_WORKER_UID); it is ${st.isDirectory() ? `owned by uid ${st.uid}` : 'not a directory'}. Remove it and it is created again.`);
+      }
+      return home;
+    });
+    this.preparing = prepared.catch(() => undefined);
+    return prepared;
+  }
+
   /** Running workers and those that ended within `retainEndedMs` (default one hour). */
   async list(): Promise<WorkerRun[]> {
     const keep = this.opts.retainEndedMs ?? 60 * 60 * 1000;
@@ -179,6 +259,24 @@ export class LocalProcessExecutor implements Executor {
   private now(): number {
     return (this.opts.now ?? Date.now)();
   }
+}
+
+/**
+ * The first directory from `/` down to `dir` that `user` may not search (mode and owner, as the
+ * kernel decides for a process with no supplementary groups), or null when it reaches `dir`.
+ */
+async function unsearchableFor(user: WorkerUser, dir: string): Promise<string | null> {
+  const chain: string[] = [];
+  for (let d = resolve(dir); ; d = dirname(d)) {
+    chain.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of chain) {
+    const st = await stat(d);
+    const bit = st.uid === user.uid ? 0o100 : st.gid === user.gid ? 0o010 : 0o001;
+    if ((st.mode & bit) === 0) return `${d} (mode ${(st.mode & 0o777).toString(8).padStart(4, '0')}, uid ${st.uid}) is not searchable by it`;
+  }
+  return null;
 }
 
 function killGroup(pid: number, signal: NodeJS.Signals): void {

@@ -3,8 +3,10 @@
  * `leviathan worker` as a detached child process → clone from a bare repository
  * (GITHUB_SERVER_URL=file://…) → agent script → push → pull request on the fake GitHub server →
  * attempt and PR events → `pr.merged` (as the webhook would post it) → task completed, no open PRs.
+ * Once with workers as this process's user, once as another uid (LEVIATHAN_WORKER_UID; root).
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +22,7 @@ import { startFakeGitHub, type FakeGitHub } from '../helpers/fake-github.ts';
 import { git, seedBareRepository } from '../worker/harness.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const AGENT = join(ROOT, 'fixtures/agents/good-change.sh');
+const NOBODY = { uid: 65534, gid: 65534 };
 const TARGET = 'acme/widgets';
 const GITHUB_TOKEN = 'ghs_e2eFAKEtoken0123456789abcdefghijklmn';
 
@@ -41,16 +43,45 @@ async function waitFor<T>(what: string, f: () => Promise<T | undefined>, ms: num
   }
 }
 
-describe('full loop on one machine', () => {
+/**
+ * What a worker user must be able to read, hard-linked (copied across file systems) under `dir`:
+ * the checkout itself may sit below a directory only root can search (a 0700 mktemp, /root).
+ */
+async function runtimeCopy(dir: string): Promise<string> {
+  const copy = join(dir, 'runtime');
+  await mkdir(copy, { mode: 0o755 });
+  const parts = ['bin', 'src', 'node_modules', 'fixtures', 'package.json', 'tsconfig.json'].map((p) => join(ROOT, p));
+  try {
+    execFileSync('cp', ['-al', ...parts, copy]);
+  } catch {
+    execFileSync('cp', ['-a', ...parts, copy]);
+  }
+  return copy;
+}
+
+describe.each([
+  { workers: "as the control plane's user", workerUser: null },
+  { workers: 'as another uid (LEVIATHAN_WORKER_UID)', workerUser: NOBODY },
+])('full loop on one machine, workers $workers', ({ workerUser }) => {
   let root: string;
   let cp: TestControlPlane;
   let github: FakeGitHub;
   let executor: LocalProcessExecutor;
   let bare: string;
+  /** The installation workers run from. */
+  let runtime = ROOT;
 
   beforeAll(async () => {
     root = await mkdtemp(join(tmpdir(), 'leviathan-e2e-'));
     bare = await seedRepository(root);
+    if (workerUser) {
+      // Switching a worker to another uid takes root; CI runs as root. Not a skip: a loud failure.
+      if (process.getuid?.() !== 0) throw new Error(`workers as uid ${workerUser.uid} need root (running as uid ${process.getuid?.()})`);
+      await chmod(root, 0o711);
+      runtime = await runtimeCopy(root);
+      // The "GitHub" side of the clone: the worker user pushes to it, like any remote it may write.
+      execFileSync('chown', ['-R', `${workerUser.uid}:${workerUser.gid}`, join(root, 'git')]);
+    }
     github = await startFakeGitHub({ token: GITHUB_TOKEN });
     cp = await startTestControlPlane({ overrides: { executor: null } });
   });
@@ -90,7 +121,8 @@ describe('full loop on one machine', () => {
       LEVIATHAN_CONTROL_PLANE_URL: cp.url,
       LEVIATHAN_API_TOKEN: WRITE_TOKEN,
       LEVIATHAN_DATA_DIR: join(root, 'data'),
-      LEVIATHAN_AGENT_COMMAND: `sh ${AGENT}`,
+      LEVIATHAN_AGENT_COMMAND: `sh ${join(runtime, 'fixtures/agents/good-change.sh')}`,
+      ...(workerUser ? { LEVIATHAN_WORKER_UID: String(workerUser.uid) } : {}),
       GITHUB_API_URL: github.url,
       GITHUB_SERVER_URL: `file://${join(root, 'git')}`,
       GITHUB_TOKEN,
@@ -103,7 +135,8 @@ describe('full loop on one machine', () => {
       ['GITHUB_API_URL', 'GITHUB_SERVER_URL', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH', 'TMPDIR'].sort(),
     );
     // Each worker gets its attempt's own API token and its GitHub token (here the development one), added at start; never the operator's.
-    executor = (await createExecutor(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv })) as LocalProcessExecutor;
+    const localWorkerCommand = { file: process.execPath, args: [join(runtime, 'bin/leviathan.mjs'), 'worker'] };
+    executor = (await createExecutor(env, { controlPlaneUrl: cp.url, apiToken: WRITE_TOKEN, processEnv, localWorkerCommand })) as LocalProcessExecutor;
 
     // When: one tick runs.
     const logs: string[] = [];
@@ -134,7 +167,12 @@ describe('full loop on one machine', () => {
     // The PR request reached GitHub, labelled, and the branch is in the repository.
     expect(github.calls).toEqual([`${TARGET}#1:pr_opened(leviathan/docs-guide -> main)`, `${TARGET}#1:labeled(leviathan)`]);
     expect(github.pulls[0]?.body).toContain(`Leviathan-Attempt: ${attemptId}`);
-    expect(git(bare, 'ls-tree', '-r', '--name-only', 'leviathan/docs-guide')).toContain('docs/new.md');
+    expect(git(bare, '-c', 'safe.directory=*', 'ls-tree', '-r', '--name-only', 'leviathan/docs-guide')).toContain('docs/new.md');
+    if (workerUser) {
+      // The worker cloned and spooled in its own home, as its own user.
+      const home = join(env.LEVIATHAN_DATA_DIR, 'workers', 'home');
+      expect((await stat(join(home, 'leviathan-worker'))).uid).toBe(workerUser.uid);
+    }
 
     // The executor saw the process end cleanly; nothing secret reached the worker's log.
     await waitFor('the worker process to exit', async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined), 10_000, workerLog);

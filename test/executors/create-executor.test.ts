@@ -1,8 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 import { envSchema } from '../../src/env.ts';
-import { gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
+import { createExecutor, gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
 
@@ -64,5 +68,28 @@ describe('localWorkerEnv', () => {
     const env = envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, PRIVATE_KEY_PATH: '/keys/app.pem', GITHUB_TOKEN: DEV_TOKEN, WEBHOOK_SECRET: 'whsec', LEVIATHAN_AGENT_COMMAND: 'agent' });
     const out = localWorkerEnv(env, { controlPlaneUrl: 'http://127.0.0.1:8000', apiToken: 'operator-token', processEnv: { PATH: '/bin', HOME: '/home/x', PRIVATE_KEY: 'from-process-env' } });
     expect(Object.keys(out).sort()).toEqual(['GITHUB_API_URL', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH']);
+  });
+});
+
+describe('createExecutor (local)', () => {
+  it("warns that local workers can read the App's key unless they run as another uid", async () => {
+    gh = new GitHubMock();
+    const dir = await mkdtemp(join(tmpdir(), 'leviathan-create-executor-'));
+    try {
+      await chmod(dir, 0o711);
+      const warnings: string[] = [];
+      const logger = pino({ level: 'warn' }, { write: (l: string) => void warnings.push((JSON.parse(l) as { msg: string }).msg) });
+      const ctx = { controlPlaneUrl: 'http://127.0.0.1:1', apiToken: null, processEnv: {}, logger, localWorkerCommand: { file: process.execPath, args: ['-e', ''] } };
+      const app = { APP_ID: '123', PRIVATE_KEY: privateKey, LEVIATHAN_DATA_DIR: dir };
+      await createExecutor(envSchema.parse(app), ctx);
+      expect(warnings).toEqual([expect.stringContaining("Local workers run as this process's user: an agent could read the GitHub App's key. Set LEVIATHAN_WORKER_UID")]);
+      warnings.length = 0;
+      // As root (CI) the worker user is taken, its home prepared at once, and there is nothing to warn about.
+      if (process.getuid?.() !== 0) throw new Error('this test needs root to switch workers to uid 65534');
+      await createExecutor(envSchema.parse({ ...app, LEVIATHAN_WORKER_UID: '65534' }), ctx);
+      expect(warnings).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,12 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { envSchema } from '../../src/env.ts';
 import { gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
-import { LocalExecutorError, LocalProcessExecutor } from '../../src/executors/local-process.ts';
+import { LocalExecutorError, LocalProcessExecutor, workerUserProblem } from '../../src/executors/local-process.ts';
 import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
@@ -204,5 +204,99 @@ describe('LocalProcessExecutor', () => {
     expect(err).toBeInstanceOf(LocalExecutorError);
     expect((err as LocalExecutorError).code).toBe('executor_failed');
     expect(await executor.list()).toEqual([]);
+  });
+});
+
+describe('LocalProcessExecutor with a worker user (LEVIATHAN_WORKER_UID)', () => {
+  const NOBODY = { uid: 65534, gid: 65534 };
+  let dir: string;
+  const executors: LocalProcessExecutor[] = [];
+  const make = (opts: Partial<ConstructorParameters<typeof LocalProcessExecutor>[0]>) => {
+    const e = new LocalProcessExecutor({ dataDir: join(dir, 'data'), env: { PATH: process.env.PATH ?? '', HOME: '/root', TMPDIR: tmpdir() }, workerUser: NOBODY, ...opts });
+    executors.push(e);
+    return e;
+  };
+
+  beforeAll(() => {
+    // Switching a child to another uid takes root; CI runs as root. Not a skip: a loud failure.
+    if (process.getuid?.() !== 0) throw new Error(`these tests start workers as uid ${NOBODY.uid} and need root (running as uid ${process.getuid?.()})`);
+  });
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'leviathan-local-uid-'));
+  });
+  afterEach(async () => {
+    for (const e of executors.splice(0)) await e.stopAll();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('runs the worker as that user in a home of its own, with its task file and nothing of the control plane within reach', async () => {
+    await chmod(dir, 0o711);
+    const keyFile = join(dir, 'app.pem');
+    await writeFile(keyFile, 'the App key', { mode: 0o600 });
+    const executor = make({
+      env: { PATH: process.env.PATH ?? '', HOME: '/root', TMPDIR: tmpdir(), KEY: keyFile, PARENT: String(process.pid) },
+      command: node(`
+        const fs = require('fs'), os = require('os'), path = require('path');
+        const attempt = (f) => { try { f(); return 'ok'; } catch (e) { return e.code; } };
+        const task = process.env.LEVIATHAN_TASK_FILE;
+        const seen = {
+          uid: process.getuid(), gid: process.getgid(), groups: process.getgroups(),
+          home: process.env.HOME, tmp: os.tmpdir(), cwd: process.cwd(),
+          task: JSON.parse(fs.readFileSync(task, 'utf8')).attempt_id, taskOwner: fs.statSync(task).uid,
+          key: attempt(() => fs.readFileSync(process.env.KEY)),
+          environ: attempt(() => fs.readFileSync('/proc/' + process.env.PARENT + '/environ')),
+          listWorkers: attempt(() => fs.readdirSync(path.dirname(task))),
+          writeHome: attempt(() => fs.mkdirSync(path.join(os.tmpdir(), 'leviathan-worker'), { recursive: true })),
+        };
+        fs.writeFileSync(path.join(process.env.HOME, 'seen.json'), JSON.stringify(seen));`),
+    });
+    await executor.start(assignment());
+    await until(async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined));
+
+    const home = join(dir, 'data', 'workers', 'home');
+    expect(JSON.parse(await readFile(join(home, 'seen.json'), 'utf8'))).toEqual({
+      uid: 65534,
+      gid: 65534,
+      groups: [65534],
+      home,
+      tmp: home,
+      cwd: home,
+      task: 'att-1',
+      taskOwner: 65534,
+      key: 'EACCES',
+      environ: 'EACCES',
+      listWorkers: 'EACCES',
+      writeHome: 'ok',
+    });
+    const workers = await stat(join(dir, 'data', 'workers'));
+    expect([workers.uid, workers.mode & 0o777]).toEqual([0, 0o711]);
+    const homeStat = await stat(home);
+    expect([homeStat.uid, homeStat.gid, homeStat.mode & 0o777]).toEqual([65534, 65534, 0o700]);
+    // The log is the control plane's (the worker writes it through the descriptor it was given).
+    const log = await stat(join(dir, 'data', 'workers', 'att-1.log'));
+    expect([log.uid, log.mode & 0o777]).toEqual([0, 0o600]);
+  });
+
+  it('refuses at preflight, and starts nothing, when that user cannot reach the data dir', async () => {
+    // mkdtemp's own 0700 stands in the way.
+    const executor = make({ command: node('') });
+    await expect(executor.preflight()).rejects.toThrow(`Workers run as uid 65534, which cannot reach ${join(dir, 'data', 'workers')}: ${dir} (mode 0700, uid 0) is not searchable by it`);
+    await expect(executor.start(assignment())).rejects.toBeInstanceOf(LocalExecutorError);
+    expect(await executor.list()).toEqual([]);
+    expect(await readdir(join(dir, 'data', 'workers'))).toEqual([]);
+  });
+
+  it("refuses a home that is not the worker user's own", async () => {
+    await chmod(dir, 0o711);
+    await mkdir(join(dir, 'data', 'workers', 'home'), { recursive: true });
+    const executor = make({ command: node('') });
+    await expect(executor.preflight()).rejects.toThrow(`${join(dir, 'data', 'workers', 'home')} must be a directory owned by uid 65534 (LEVIATHAN_WORKER_UID); it is owned by uid 0`);
+  });
+
+  it('is refused for uid 0, and without root for any uid but its own', () => {
+    expect(workerUserProblem({ uid: 0, gid: 0 }, 0)).toMatch(/must not be 0/);
+    expect(workerUserProblem({ uid: 65534, gid: 65534 }, 1000)).toBe('LEVIATHAN_WORKER_UID=65534 needs serve and tick to run as root (to switch each worker to that uid); they run as uid 1000.');
+    expect(workerUserProblem({ uid: 1000, gid: 1000 }, 1000)).toBeNull();
+    expect(workerUserProblem({ uid: 65534, gid: 65534 }, 0)).toBeNull();
   });
 });
