@@ -35,7 +35,7 @@ export function workerUserProblem(user: WorkerUser, currentUid: number): string 
 
 /** Constructor options of {@link LocalProcessExecutor}; nothing is read from the environment. */
 export interface LocalProcessExecutorOptions {
-  /** Task files and worker logs go to `<dataDir>/workers/` (mode 0700; files 0600). */
+  /** Task files and worker logs go to `<dataDir>/workers/` (mode 0700, 0711 with a worker user; files 0600). */
   dataDir: string;
   /**
    * The worker's environment. Nothing of this process's environment is inherited: the caller
