@@ -33,8 +33,10 @@ export function schedulerRoutes(router: Router, deps: ApiDeps, scheduler: Schedu
   });
 
   router.on('POST', '/v1/tasks/trigger', async (ctx) => {
+    // Who is asking before what they ask: without a valid token the answer is 401, whatever the body.
+    const caller = requireScope(deps.authenticate(ctx.req), 'write');
     const b = await body(ctx, triggerBody);
-    const principal = await mayAct(deps.authenticate(ctx.req), b.target);
+    const principal = await mayAct(caller, b.target);
     const t = deps.projector.state.targets[b.target];
     if (!t || t.lifecycle === 'removed') throw new OperationError('target_not_found', `No target ${b.target}. Is the GitHub App installed on it?`);
     if (!scheduler.executor) throw new OperationError('not_configured', 'No worker executor is configured on this control plane (see LEVIATHAN_EXECUTOR).');

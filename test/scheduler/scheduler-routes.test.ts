@@ -79,6 +79,13 @@ describe('POST /v1/tasks/trigger', () => {
     expect(await eventsOf(cp, 'task.triggered')).toEqual([]);
   });
 
+  it('asks who is calling before looking at the body: 401 without a token, 403 read-only, bad body or not', async () => {
+    const bare = (json: unknown) => cp.api('/v1/tasks/trigger', { method: 'POST', json, token: null });
+    expect((await bare({})).status).toBe(401);
+    expect((await bare({ target: TARGET, task_id: 'x' })).status).toBe(401);
+    expect((await trigger({}, READ_TOKEN)).status).toBe(403);
+  });
+
   it('answers 404 for an unknown target and 422 for a bad body', async () => {
     expect((await trigger({ target: 'nobody/here', task_id: 'x' })).status).toBe(404);
     expect((await trigger({ target: 'not a repo', task_id: 'x' })).status).toBe(422);
