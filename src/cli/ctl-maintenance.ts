@@ -83,7 +83,6 @@ export async function ctlMaintenance(env: Env, argv: string[], io: Io, now: () =
       case 'restore': {
         const src = positionals[0];
         if (!src) return usage(io, 'restore <dir> [--force]');
-        await assertNoLiveWriter(dir, values.force === true);
         const r = await restoreStore(src, dir, values.force === true);
         if (values.json) return print(JSON.stringify(r)), 0;
         if (r.movedAside) print(`The previous store files were moved to ${r.movedAside}.`);

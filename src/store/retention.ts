@@ -323,12 +323,14 @@ export interface RestoreResult {
 
 /**
  * Restores a backup into `dir` after checking it completely; a broken backup is refused before
- * anything in `dir` changes. An existing store is moved aside (never deleted), and only with
- * `force`. Offline: the caller has checked no control plane has `dir` open.
+ * anything in `dir` changes, another host's lock included. Refused while a control plane has
+ * `dir` open (see assertNoLiveWriter; `force` removes a live lease of another host). An existing
+ * event log is moved aside (never deleted), and only with `force`.
  */
 export async function restoreStore(src: string, dir: string, force = false): Promise<RestoreResult> {
   const manifest = await checkBackup(src);
   await mkdir(dir, { recursive: true });
+  await assertNoLiveWriter(dir, force);
   const present = (await readdir(dir)).filter((f) => [LOG_FILE, INDEX_FILE, CHECKPOINT_FILE, PROJECTION_FILE, ARCHIVE_DIR].includes(f));
   const logSize = (await sizeOf(join(dir, LOG_FILE))) ?? 0;
   let movedAside: string | null = null;

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -134,5 +134,13 @@ describe('leviathan ctl compact / backup / restore / verify --offline', () => {
     expect((await run(dataDir, 'compact', '--before', '1d')).code).toBe(0);
     await writeFile(join(dataDir, 'store.lock'), JSON.stringify({ pid: 2 ** 22 + 12345, hostname: hostname() }));
     expect((await run(dataDir, 'compact', '--before', '1d')).code).toBe(0);
+  });
+
+  it('restore --force checks the backup before it removes another host\'s lock', async () => {
+    const dataDir = await tempDir();
+    const lock = JSON.stringify({ pid: 1, hostname: 'elsewhere', opened_at: 'x' });
+    await writeFile(join(dataDir, 'store.lock'), lock);
+    expect(await run(dataDir, 'restore', join(dataDir, 'nope'), '--force')).toMatchObject({ code: 1, err: expect.stringMatching(/not a complete backup/) });
+    expect(await readFile(join(dataDir, 'store.lock'), 'utf8')).toBe(lock);
   });
 });
