@@ -42,10 +42,19 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
   set('LEVIATHAN_CONTROL_PLANE_URL', ctx.controlPlaneUrl);
   set('LEVIATHAN_AGENT_COMMAND', env.LEVIATHAN_AGENT_COMMAND);
   set('LOG_LEVEL', env.LOG_LEVEL === 'silent' ? 'info' : env.LOG_LEVEL);
-  set('GITHUB_API_URL', env.GITHUB_API_URL);
-  // Only when configured: the worker then clones from it (tests: a directory of bare repositories).
-  set('GITHUB_SERVER_URL', ctx.processEnv.GITHUB_SERVER_URL ? env.GITHUB_SERVER_URL : undefined);
+  const github = workerGitHub(env, ctx);
+  set('GITHUB_API_URL', github.apiUrl);
+  set('GITHUB_SERVER_URL', github.serverUrl);
   return out;
+}
+
+/**
+ * Where every worker reaches GitHub, as the control plane does: the API URL, and the server URL
+ * only when configured — the worker then clones from it (Enterprise Server; tests: a directory of
+ * bare repositories); otherwise it derives the clone URL from the API URL.
+ */
+function workerGitHub(env: Env, ctx: ExecutorContext): { apiUrl: string; serverUrl?: string } {
+  return { apiUrl: env.GITHUB_API_URL, ...(ctx.processEnv.GITHUB_SERVER_URL ? { serverUrl: env.GITHUB_SERVER_URL } : {}) };
 }
 
 /**
@@ -123,6 +132,7 @@ export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Ex
         ...(workerToken ? { workerToken } : {}),
         ...(githubToken ? { githubToken } : {}),
         ...(env.LEVIATHAN_AGENT_COMMAND ? { agentCommand: env.LEVIATHAN_AGENT_COMMAND } : {}),
+        github: workerGitHub(env, ctx),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });
     }

@@ -90,8 +90,13 @@ export interface KubernetesJobExecutorOptions {
    * into the attempt's Secret beside the GitHub token, never into the pod spec.
    */
   workerToken?: (assignment: WorkerAssignment) => string;
-  /** `LEVIATHAN_AGENT_COMMAND` for the worker; unset leaves the image's default. */
+  /**
+   * `LEVIATHAN_AGENT_COMMAND` for the worker. The image has no agent of its own: unset, every
+   * attempt fails `agent_error` (the manifests take it from the `leviathan-worker-config` ConfigMap).
+   */
   agentCommand?: string;
+  /** Where the worker reaches GitHub: `GITHUB_API_URL`, and `GITHUB_SERVER_URL` when configured (Enterprise Server). */
+  github?: { apiUrl: string; serverUrl?: string };
   /** Requests and limits of the worker container. */
   resources?: V1ResourceRequirements;
   ttlSecondsAfterFinished?: number;
@@ -274,6 +279,10 @@ export class KubernetesJobExecutor implements Executor {
     }
     if (this.opts.workerToken) env.push({ name: API_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: API_TOKEN_KEY } } });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
+    if (this.opts.github) {
+      env.push({ name: 'GITHUB_API_URL', value: this.opts.github.apiUrl });
+      if (this.opts.github.serverUrl) env.push({ name: 'GITHUB_SERVER_URL', value: this.opts.github.serverUrl });
+    }
 
     return {
       apiVersion: 'batch/v1',

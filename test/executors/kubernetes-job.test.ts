@@ -1,4 +1,9 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { envSchema } from '../../src/env.ts';
+import { createExecutor } from '../../src/executors/create-executor.ts';
 import type { BacklogTask, EffectivePolicy } from '../../src/contract/types.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
 import { ExecutorError, KubernetesJobExecutor, TASK_FILE_PATH, type KubernetesJobExecutorOptions } from '../../src/executors/kubernetes-job.ts';
@@ -127,6 +132,32 @@ describe('KubernetesJobExecutor.start', () => {
     const volumes = Object.fromEntries(pod.volumes.map((v: any) => [v.name, v]));
     expect(volumes.tmp.emptyDir).toBeDefined();
     expect(volumes.workspace.emptyDir).toBeDefined();
+  });
+
+  it('tells the worker where GitHub is, as the control plane has it (Enterprise Server), when built from the environment', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'leviathan-kubeconfig-'));
+    const file = join(dir, 'config');
+    await writeFile(file, api.kubeConfig.exportConfig());
+    const saved = process.env.KUBECONFIG;
+    process.env.KUBECONFIG = file;
+    try {
+      const env = envSchema.parse({
+        LEVIATHAN_EXECUTOR: 'kubernetes',
+        LEVIATHAN_NAMESPACE: NS,
+        LEVIATHAN_WORKER_IMAGE: 'ghcr.io/leviathan/leviathan:0.1.0',
+        LEVIATHAN_AGENT_COMMAND: 'my-agent --task-from-stdin',
+        GITHUB_API_URL: 'https://ghe.example.com/api/v3',
+        GITHUB_SERVER_URL: 'https://ghe.example.com',
+      });
+      const built = await createExecutor(env, { controlPlaneUrl: 'http://leviathan-control-plane:8000', apiToken: WRITE_TOKEN, processEnv: { GITHUB_SERVER_URL: 'https://ghe.example.com' } });
+      await built.start(assignment());
+      const vars = Object.fromEntries(api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
+      expect(vars).toMatchObject({ GITHUB_API_URL: 'https://ghe.example.com/api/v3', GITHUB_SERVER_URL: 'https://ghe.example.com', LEVIATHAN_AGENT_COMMAND: 'my-agent --task-from-stdin' });
+    } finally {
+      if (saved === undefined) delete process.env.KUBECONFIG;
+      else process.env.KUBECONFIG = saved;
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('hands the assignment to the worker as a file projected from a pod annotation', async () => {

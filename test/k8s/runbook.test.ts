@@ -110,7 +110,7 @@ describe('README runbook against the manifests', () => {
       const i = words.indexOf(word);
       if (i >= 0 && words[i + 1] && !words[i + 1]!.startsWith('-')) expect(find(kind, words[i + 1]!), `${kind} ${words[i + 1]}`).toBeDefined();
     };
-    named('ConfigMap', 'configmap');
+    if (!words.includes('create')) named('ConfigMap', 'configmap');
     named('CronJob', 'cronjob');
     named('Service', 'svc');
 
@@ -131,17 +131,18 @@ describe('README runbook against the manifests', () => {
       expect(typeof patch.spec.suspend).toBe('boolean');
     }
 
-    if (words[1] === '-n' && words[3] === 'create' && words[4] === 'secret') {
-      // Every key given is one a pod reads from that Secret, as an environment variable we parse.
-      const secret = words[6]!;
+    if (words[1] === '-n' && words[3] === 'create' && (words[4] === 'secret' || words[4] === 'configmap')) {
+      // Every key given is one a pod reads from that Secret (ConfigMap), as an environment variable we parse.
+      const ref = words[4] === 'secret' ? 'secretKeyRef' : 'configMapKeyRef';
+      const secret = words[words[4] === 'secret' ? 6 : 5]!;
       const keys = words.filter((w) => w.startsWith('--from-')).map((w) => w.split('=')[1]!);
       const referenced = new Set(
         objects
           .flatMap((o) => podSpecs(o))
           .flatMap((spec) => (spec.containers ?? []) as Obj[])
           .flatMap((c) => (c.env ?? []) as Obj[])
-          .filter((e) => e.valueFrom?.secretKeyRef?.name === secret)
-          .map((e) => e.valueFrom.secretKeyRef.key as string),
+          .filter((e) => e.valueFrom?.[ref]?.name === secret)
+          .map((e) => e.valueFrom[ref].key as string),
       );
       for (const key of keys) {
         expect(referenced, `${secret} key ${key}`).toContain(key);
