@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { loadEnv } from '../env.ts';
 import { VERSION } from '../version.ts';
 import { asBulkLoad } from '../bulk-load.ts';
@@ -11,9 +12,20 @@ Usage:
   leviathan ctl <command> [args]              the API from a terminal (leviathan ctl help)
 `;
 
+/**
+ * `./.env`, where Probot's manifest flow writes the App's credentials (README, "Register the
+ * GitHub App"), for the operator's commands; a variable already in the environment wins. Never
+ * for `worker`: its environment is exactly what the executor gave it, and its working directory
+ * is one an agent can write to.
+ */
+function loadDotEnv(): void {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+}
+
 /** Thin dispatch; each command lives in its own module and is loaded only when used. */
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === 'serve' || command === 'tick' || command === 'ctl') loadDotEnv();
   switch (command) {
     case 'serve':
       return asBulkLoad(async () => {
