@@ -89,6 +89,12 @@ export const envSchema = z.object({
   LEVIATHAN_WORKER_IMAGE: optional(z.string()),
   /** The agent program the worker runs in the workspace (any command; receives the task as JSON). */
   LEVIATHAN_AGENT_COMMAND: optional(z.string()),
+  /**
+   * With LEVIATHAN_EXECUTOR=local: names of variables of `serve`'s (or `tick`'s) own environment
+   * handed to every local worker for its agent (comma-separated), e.g. its LLM API key. In
+   * Kubernetes the Secret `leviathan-agent-env` does this. Leviathan's own secrets are refused.
+   */
+  LEVIATHAN_AGENT_ENV: optional(z.string().regex(/^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$/, 'must be variable names separated by commas')),
   /** Task file for the worker (written by the executor). */
   LEVIATHAN_TASK_FILE: optional(z.string()),
   /** The worker's assignment as JSON, when no task file is given. */

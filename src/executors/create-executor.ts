@@ -4,6 +4,7 @@ import { mintWorkerToken } from '../api/worker-token.ts';
 import { InstallationTokenError, InstallationTokenMinter, readPrivateKey } from '../github/installation-token.ts';
 import type { Executor, GitHubTokenSource, WorkerAssignment } from './executor.ts';
 import { LocalProcessExecutor } from './local-process.ts';
+import { SECRET_ENV } from '../worker/secret-env.ts';
 
 /** What the composition root knows besides Env. */
 export interface ExecutorContext {
@@ -32,7 +33,7 @@ const SYSTEM_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SSL_CERT_FILE'
  */
 export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const k of SYSTEM_KEYS) {
+  for (const k of [...SYSTEM_KEYS, ...agentEnvNames(env)]) {
     const v = ctx.processEnv[k];
     if (v !== undefined && v !== '') out[k] = v;
   }
@@ -46,6 +47,18 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
   set('GITHUB_API_URL', github.apiUrl);
   set('GITHUB_SERVER_URL', github.serverUrl);
   return out;
+}
+
+/**
+ * LEVIATHAN_AGENT_ENV: what the operator hands local agents from this process's environment.
+ * Leviathan's own secrets and settings are refused by name, so a typo cannot give an agent the
+ * App's key or the operator's token (the worker would drop them before the agent anyway).
+ */
+function agentEnvNames(env: Env): string[] {
+  const names = (env.LEVIATHAN_AGENT_ENV ?? '').split(',').map((n) => n.trim()).filter(Boolean);
+  const refused = names.filter((n) => SECRET_ENV.test(n) || n.startsWith('LEVIATHAN_'));
+  if (refused.length > 0) throw new Error(`LEVIATHAN_AGENT_ENV may not hand agents Leviathan's own variables: ${refused.join(', ')}.`);
+  return names;
 }
 
 /**

@@ -49,6 +49,11 @@ export class ExecutorError extends Error {
 export const ASSIGNMENT_ANNOTATION = 'leviathan.dev/assignment';
 /** Where the worker container finds the assignment (`LEVIATHAN_TASK_FILE`). */
 export const TASK_FILE_PATH = '/etc/leviathan/task/assignment.json';
+/**
+ * The operator's Secret of the agent's own credentials (an LLM API key, say): every key becomes a
+ * variable of the worker, which hands it to the agent. Optional: without it workers start all the same.
+ */
+export const AGENT_ENV_SECRET = 'leviathan-agent-env';
 /** The workspace volume: the worker's clones (LEVIATHAN_WORK_DIR) and working directory. */
 export const WORKSPACE_PATH = '/workspace';
 /** Default `activeDeadlineSeconds` when an assignment carries no usable timeout (15 minutes). */
@@ -316,6 +321,9 @@ export class KubernetesJobExecutor implements Executor {
                 imagePullPolicy: 'IfNotPresent',
                 args: ['worker'],
                 env,
+                // Explicit `env` wins over `envFrom` for a name in both: the Secret cannot redirect
+                // the worker (control plane URL, tokens), only add the agent's variables.
+                envFrom: [{ secretRef: { name: AGENT_ENV_SECRET, optional: true } }],
                 resources: this.opts.resources ?? DEFAULT_RESOURCES,
                 securityContext: {
                   runAsNonRoot: true,

@@ -12,6 +12,7 @@ import { checkDiff, type PathViolation } from './path-policy.ts';
 import { Redactor } from './redact.ts';
 import { WorkerError, type WorkerErrorKind, type WorkerFailureType } from './worker-error.ts';
 import { Workspace } from './workspace.ts';
+import { SECRET_ENV } from './secret-env.ts';
 
 /** Milliseconds since the epoch; passed in so tests control time. */
 export interface Clock {
@@ -61,8 +62,6 @@ export const PR_LABEL = 'leviathan';
 /** Trailer of commits and marker line of PR bodies; the GitHub App links PRs to attempts by it. */
 export const ATTEMPT_MARKER = 'Leviathan-Attempt';
 
-// Names of variables the agent must never see, whatever their value.
-const SECRET_ENV = /^(GITHUB_TOKEN|GH_TOKEN|GH_ENTERPRISE_TOKEN|GITHUB_PAT|LEVIATHAN_API_TOKEN|LEVIATHAN_SESSION_SECRET|LEVIATHAN_DATABASE_URL|PRIVATE_KEY|PRIVATE_KEY_PATH|WEBHOOK_SECRET|GITHUB_CLIENT_SECRET|APP_ID|GIT_CONFIG_.*|GIT_ASKPASS|SSH_AUTH_SOCK)$/;
 
 /**
  * Runs one attempt: clone → agent → final diff check → commit → push → pull request, reporting

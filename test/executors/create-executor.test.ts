@@ -69,6 +69,19 @@ describe('localWorkerEnv', () => {
     const out = localWorkerEnv(env, { controlPlaneUrl: 'http://127.0.0.1:8000', apiToken: 'operator-token', processEnv: { PATH: '/bin', HOME: '/home/x', PRIVATE_KEY: 'from-process-env' } });
     expect(Object.keys(out).sort()).toEqual(['GITHUB_API_URL', 'HOME', 'LEVIATHAN_AGENT_COMMAND', 'LEVIATHAN_CONTROL_PLANE_URL', 'LOG_LEVEL', 'PATH']);
   });
+
+  it('hands the agent what LEVIATHAN_AGENT_ENV names from this environment, and refuses to name Leviathan\'s own', () => {
+    gh = new GitHubMock();
+    const ctx = { controlPlaneUrl: 'http://127.0.0.1:8000', apiToken: 'operator-token', processEnv: { PATH: '/bin', ANTHROPIC_API_KEY: 'sk-ant-agent', OPENAI_API_KEY: 'sk-agent', OTHER: 'not named' } };
+    const out = localWorkerEnv(envSchema.parse({ LEVIATHAN_AGENT_ENV: 'ANTHROPIC_API_KEY, OPENAI_API_KEY,UNSET_ONE' }), ctx);
+    expect(out).toMatchObject({ ANTHROPIC_API_KEY: 'sk-ant-agent', OPENAI_API_KEY: 'sk-agent' });
+    expect(out).not.toHaveProperty('OTHER');
+    expect(out).not.toHaveProperty('UNSET_ONE');
+    for (const name of ['PRIVATE_KEY', 'GITHUB_TOKEN', 'LEVIATHAN_API_TOKEN', 'LEVIATHAN_DATABASE_URL']) {
+      expect(() => localWorkerEnv(envSchema.parse({ LEVIATHAN_AGENT_ENV: `ANTHROPIC_API_KEY,${name}` }), ctx)).toThrow(`LEVIATHAN_AGENT_ENV may not hand agents Leviathan's own variables: ${name}.`);
+    }
+    expect(envSchema.safeParse({ LEVIATHAN_AGENT_ENV: 'A KEY' }).success).toBe(false);
+  });
 });
 
 describe('createExecutor (local)', () => {

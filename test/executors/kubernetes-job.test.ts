@@ -169,6 +169,8 @@ describe('KubernetesJobExecutor.start', () => {
     expect(env.LEVIATHAN_CONTROL_PLANE_URL.value).toBe('http://leviathan-control-plane:8000');
     // Clones go to the 4Gi workspace volume, not the 1Gi /tmp.
     expect(env.LEVIATHAN_WORK_DIR.value).toBe('/workspace');
+    // The agent's own credentials, from the operator's Secret when there is one; never over the worker's variables.
+    expect(template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: 'leviathan-agent-env', optional: true } }]);
 
     const item = template.spec.volumes.find((v: any) => v.name === 'task').downwardAPI.items[0];
     expect(`/etc/leviathan/task/${item.path}`).toBe(TASK_FILE_PATH);
