@@ -73,8 +73,10 @@ function workerGitHub(env: Env, ctx: ExecutorContext): { apiUrl: string; serverU
 /**
  * Where workers' GitHub tokens come from. With the App's credentials: an installation token per
  * attempt, minted here for the target repository only (its installation is known from the
- * installation webhooks); a target without a known installation falls back to GITHUB_TOKEN when
- * set. Without the App: GITHUB_TOKEN as it is (development). Neither: undefined, and each worker
+ * installation webhooks); a target without a known installation fails the start, even with
+ * GITHUB_TOKEN set: that may be a personal token to every repository its owner can reach, which
+ * no agent should hold where the App runs. Without the App: GITHUB_TOKEN as it is
+ * (development). Neither: undefined, and each worker
  * fails at its first GitHub call with `auth_error`. APP_ID without a readable key fails every
  * start with the fix, rather than starting workers that cannot push.
  */
@@ -91,7 +93,6 @@ export async function gitHubTokenSource(env: Env): Promise<GitHubTokenSource | u
     const minter = new InstallationTokenMinter({ appId: env.APP_ID, privateKey: key, baseUrl: env.GITHUB_API_URL });
     return async (a) => {
       if (a.installation_id !== null) return minter.mint(a.installation_id, a.target);
-      if (devToken) return { token: devToken };
       throw new InstallationTokenError(`No GitHub App installation is known for ${a.target}; reinstall the App on the repository.`);
     };
   }

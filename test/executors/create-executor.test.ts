@@ -41,12 +41,12 @@ describe('gitHubTokenSource', () => {
     expect(await source(assignment(7))).toEqual({ token: 'ghs_second0123456789abcdefghi', expires_at: '2030-01-01T00:00:00Z' });
   });
 
-  it('with the App, a target of no known installation gets the development token, or a credentials error without one', async () => {
+  it('with the App, a target of no known installation fails the start, even with a development token set', async () => {
     gh = new GitHubMock();
-    const withDev = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, GITHUB_TOKEN: DEV_TOKEN })))!;
-    expect(await withDev(assignment(null))).toEqual({ token: DEV_TOKEN });
-    const without = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey })))!;
-    await expect(without(assignment(null))).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('reinstall the App') });
+    for (const extra of [{ GITHUB_TOKEN: DEV_TOKEN }, {}]) {
+      const source = (await gitHubTokenSource(envSchema.parse({ APP_ID: '123', PRIVATE_KEY: privateKey, ...extra })))!;
+      await expect(source(assignment(null))).rejects.toMatchObject({ code: 'github_auth_failed', message: expect.stringContaining('reinstall the App') });
+    }
   });
 
   it('APP_ID without a readable key fails every start with the fix', async () => {
