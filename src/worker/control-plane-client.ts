@@ -298,9 +298,12 @@ const errorAnswerSchema = z.object({ error: z.object({ code: z.string(), message
 
 /**
  * The control plane's answers that mean "no tokens minted here for this attempt", not a failure:
- * no GitHub App (`not_configured`, as every route that needs it answers), or no installation.
+ * no GitHub App (`not_configured`, as every route that needs it answers), so the worker was
+ * started with a development token. With the App every worker starts with an installation token
+ * (the executor refuses a target of no known installation), so `github_installation_unknown`
+ * mid-attempt is a failure like any other.
  */
-const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['not_configured', 'github_installation_unknown']);
+const UNAVAILABLE_CODES: ReadonlySet<string> = new Set(['not_configured']);
 
 /**
  * Asks the control plane for a fresh GitHub token for this attempt

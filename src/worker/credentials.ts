@@ -27,9 +27,8 @@ export interface ExpiringToken {
 
 /**
  * What asking for a fresh token gives: a token, or `unavailable` when the control plane mints
- * none for this attempt (no GitHub App, no installation known for the target). The executor then
- * started the worker with a development token, which keeps working. Any other failure throws a
- * {@link CredentialsError}.
+ * none at all (no GitHub App). The executor then started the worker with a development token,
+ * which keeps working. Any other failure throws a {@link CredentialsError}.
  */
 export type TokenRefresh = ({ kind: 'refreshed' } & ExpiringToken) | { kind: 'unavailable'; code: string; message: string };
 

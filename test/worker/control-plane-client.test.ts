@@ -155,12 +155,17 @@ describe('ControlPlaneTokenRefresher', () => {
     expect(cp.authHeaders).toEqual([`Bearer ${API_TOKEN}`]);
   });
 
-  it.each([
-    [501, 'not_configured'],
-    [409, 'github_installation_unknown'],
-  ])('HTTP %s %s: unavailable (the worker keeps its development token), asked once', async (status, code) => {
-    cp.tokenAnswers.push({ status, body: { error: { code, message: 'no tokens here' } } });
-    expect(await refresher().refresh()).toEqual({ kind: 'unavailable', code, message: 'no tokens here' });
+  it('HTTP 501 not_configured: unavailable (no App: the worker keeps its development token), asked once', async () => {
+    cp.tokenAnswers.push({ status: 501, body: { error: { code: 'not_configured', message: 'no tokens here' } } });
+    expect(await refresher().refresh()).toEqual({ kind: 'unavailable', code: 'not_configured', message: 'no tokens here' });
+    expect(cp.tokenRequests).toHaveLength(1);
+  });
+
+  it('HTTP 409 github_installation_unknown: a failure, asked once (with the App every worker holds an installation token, which will expire)', async () => {
+    cp.tokenAnswers.push({ status: 409, body: { error: { code: 'github_installation_unknown', message: 'No GitHub App installation is known for acme/widgets' } } });
+    const err = await refresher().refresh().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CredentialsError);
+    expect((err as Error).message).toContain('answered HTTP 409 (github_installation_unknown: No GitHub App installation is known for acme/widgets)');
     expect(cp.tokenRequests).toHaveLength(1);
   });
 

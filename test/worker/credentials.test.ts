@@ -126,7 +126,7 @@ describe('refreshingToken', () => {
     expect((again as Error).message).toBe('socket hang up');
   });
 
-  it('the control plane mints no tokens here (no App, no installation): keeps GITHUB_TOKEN and stops asking', async () => {
+  it('the control plane mints no tokens (no App): keeps GITHUB_TOKEN and stops asking', async () => {
     const { clock, refresher, credentials, logs } = setup({ kind: 'unavailable', code: 'not_configured', message: 'no App' });
     clock.now = START + 46 * MIN;
     expect(await credentials.token()).toBe(INITIAL);
@@ -136,9 +136,9 @@ describe('refreshingToken', () => {
     expect(logs.lines.join('')).toContain('not_configured');
   });
 
-  it('no token any more after the control plane has handed one out (the App was uninstalled): a failure like any other', async () => {
+  it('no token any more after the control plane has handed one out (restarted without the App): a failure like any other', async () => {
     const firstExpiry = START + 105 * MIN;
-    const gone: TokenRefresh = { kind: 'unavailable', code: 'github_installation_unknown', message: 'No GitHub App installation is known for acme/widgets' };
+    const gone: TokenRefresh = { kind: 'unavailable', code: 'not_configured', message: 'no GitHub App credentials' };
     const { clock, refresher, credentials } = setup(fresh(1, firstExpiry), gone, gone);
     clock.now = START + 45 * MIN;
     expect(await credentials.token()).toBe(freshToken(1));
@@ -146,7 +146,7 @@ describe('refreshingToken', () => {
     expect(await credentials.token()).toBe(freshToken(1));
     clock.now = firstExpiry - 4 * MIN;
     await expect(credentials.token()).rejects.toThrow(
-      new CredentialsError('Could not refresh the GitHub token: the control plane answered github_installation_unknown: No GitHub App installation is known for acme/widgets'),
+      new CredentialsError('Could not refresh the GitHub token: the control plane answered not_configured: no GitHub App credentials'),
     );
     expect(refresher.calls).toBe(3);
   });
