@@ -321,8 +321,8 @@ export class KubernetesJobExecutor implements Executor {
                 imagePullPolicy: 'IfNotPresent',
                 args: ['worker'],
                 env,
-                // Explicit `env` wins over `envFrom` for a name in both: the Secret cannot redirect
-                // the worker (control plane URL, tokens), only add the agent's variables.
+                // Explicit `env` wins over `envFrom` for a name in both: a key of the operator's
+                // Secret never replaces the worker's control plane URL, tokens or work dir.
                 envFrom: [{ secretRef: { name: AGENT_ENV_SECRET, optional: true } }],
                 resources: this.opts.resources ?? DEFAULT_RESOURCES,
                 securityContext: {
