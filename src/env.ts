@@ -79,7 +79,7 @@ export const envSchema = z.object({
   LEVIATHAN_SCHEDULER_CRONJOB: z.string().default('leviathan-dev-scheduler'),
   /**
    * With LEVIATHAN_EXECUTOR=local: the numeric uid local workers (and their agents) run as, so
-   * they cannot read the control plane's files, environment or the GitHub App's key. Needs
+   * they cannot read the control plane's secret files, environment or the GitHub App's key. Needs
    * `serve`/`tick` to run as root. Unset: workers run as this process's own user.
    */
   LEVIATHAN_WORKER_UID: optional(z.coerce.number().int().min(1).max(0x7fffffff)),

@@ -52,9 +52,9 @@ export interface LocalProcessExecutorOptions {
   githubToken?: GitHubTokenSource;
   /**
    * Run workers (and so their agents) as this uid and gid rather than this process's own: they
-   * can then read neither the control plane's files (the App's key, the data dir) nor its
-   * environment. HOME, TMPDIR and the working directory become `<dataDir>/workers/home`, owned by
-   * that user; the task file is handed over to it. Needs this process to run as root.
+   * can then read neither the control plane's secrets (the App's key, the data dir's 0600 files)
+   * nor its environment. HOME, TMPDIR and the working directory become `<dataDir>/workers/home`,
+   * owned by that user; the task file is handed over to it. Needs this process to run as root.
    */
   workerUser?: WorkerUser;
   /** The program to run; default `node bin/leviathan.mjs worker`. */
