@@ -95,6 +95,14 @@ export const envSchema = z.object({
    * Kubernetes the Secret `leviathan-agent-env` does this. Leviathan's own secrets are refused.
    */
   LEVIATHAN_AGENT_ENV: optional(z.string().regex(/^\s*[A-Za-z_][A-Za-z0-9_]*(\s*,\s*[A-Za-z_][A-Za-z0-9_]*)*\s*$/, 'must be variable names separated by commas')),
+  /**
+   * Which variables of the agent's environment hold secrets (comma-separated globs, `*` matching
+   * any run), so the worker masks their values in its logs and events and refuses a diff holding
+   * one. Default: names ending in _KEY, _TOKEN, _SECRET, _PASSWORD, _PASSPHRASE, _CREDENTIALS or
+   * _CONNECTION_STRING; set it to replace that list. Read by the worker; the local executor and
+   * Kubernetes Jobs pass `serve`'s (or `tick`'s) value on.
+   */
+  LEVIATHAN_REDACTED_VARS: optional(z.string().regex(/^\s*[A-Za-z0-9_*]+(\s*,\s*[A-Za-z0-9_*]+)*\s*$/, 'must be variable-name globs separated by commas, e.g. *_KEY,MY_CREDS')),
   /** Task file for the worker (written by the executor). */
   LEVIATHAN_TASK_FILE: optional(z.string()),
   /** The worker's assignment as JSON, when no task file is given. */

@@ -27,9 +27,10 @@ const SYSTEM_KEYS = ['PATH', 'HOME', 'TMPDIR', 'LANG', 'LC_ALL', 'SSL_CERT_FILE'
 
 /**
  * The worker environment of the local executor, passed explicitly: control plane URL, GitHub
- * URLs, the agent command, the log level, and the few system variables above (the attempt token
- * and the repository's GitHub token are added per start). The App's credentials, webhook and
- * session secrets, the database URL, the operator's API token and anything else stay here.
+ * URLs, the agent command, the redacted-variable globs, the log level, and the few system
+ * variables above (the attempt token and the repository's GitHub token are added per start). The
+ * App's credentials, webhook and session secrets, the database URL, the operator's API token and
+ * anything else stay here.
  */
 export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, string> {
   const out: Record<string, string> = {};
@@ -42,6 +43,7 @@ export function localWorkerEnv(env: Env, ctx: ExecutorContext): Record<string, s
   };
   set('LEVIATHAN_CONTROL_PLANE_URL', ctx.controlPlaneUrl);
   set('LEVIATHAN_AGENT_COMMAND', env.LEVIATHAN_AGENT_COMMAND);
+  set('LEVIATHAN_REDACTED_VARS', env.LEVIATHAN_REDACTED_VARS);
   set('LOG_LEVEL', env.LOG_LEVEL === 'silent' ? 'info' : env.LOG_LEVEL);
   const github = workerGitHub(env, ctx);
   set('GITHUB_API_URL', github.apiUrl);
@@ -146,6 +148,7 @@ export async function createExecutor(env: Env, ctx: ExecutorContext): Promise<Ex
         ...(workerToken ? { workerToken } : {}),
         ...(githubToken ? { githubToken } : {}),
         ...(env.LEVIATHAN_AGENT_COMMAND ? { agentCommand: env.LEVIATHAN_AGENT_COMMAND } : {}),
+        ...(env.LEVIATHAN_REDACTED_VARS ? { redactedVars: env.LEVIATHAN_REDACTED_VARS } : {}),
         github: workerGitHub(env, ctx),
         ...(ctx.logger ? { logger: ctx.logger } : {}),
       });

@@ -100,6 +100,11 @@ export interface KubernetesJobExecutorOptions {
    * attempt fails `agent_error` (the manifests take it from the `leviathan-worker-config` ConfigMap).
    */
   agentCommand?: string;
+  /**
+   * `LEVIATHAN_REDACTED_VARS` for the worker: globs of the agent variables whose values it masks
+   * and keeps out of the diff. Unset, the worker uses its built-in list.
+   */
+  redactedVars?: string;
   /** Where the worker reaches GitHub: `GITHUB_API_URL`, and `GITHUB_SERVER_URL` when configured (Enterprise Server). */
   github?: { apiUrl: string; serverUrl?: string };
   /** Requests and limits of the worker container. */
@@ -284,6 +289,7 @@ export class KubernetesJobExecutor implements Executor {
     }
     if (this.opts.workerToken) env.push({ name: API_TOKEN_KEY, valueFrom: { secretKeyRef: { name: workerSecretName(name), key: API_TOKEN_KEY } } });
     if (this.opts.agentCommand) env.push({ name: 'LEVIATHAN_AGENT_COMMAND', value: this.opts.agentCommand });
+    if (this.opts.redactedVars) env.push({ name: 'LEVIATHAN_REDACTED_VARS', value: this.opts.redactedVars });
     if (this.opts.github) {
       env.push({ name: 'GITHUB_API_URL', value: this.opts.github.apiUrl });
       if (this.opts.github.serverUrl) env.push({ name: 'GITHUB_SERVER_URL', value: this.opts.github.serverUrl });

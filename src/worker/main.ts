@@ -9,7 +9,7 @@ import { WORKER_TOKEN_PREFIX } from '../api/worker-token.ts';
 import { ControlPlaneTokenRefresher, HttpEventSink } from './control-plane-client.ts';
 import { CredentialsError, refreshingToken, staticToken, type Credentials } from './credentials.ts';
 import { OctokitPullRequests } from './github-pull-requests.ts';
-import { Redactor } from './redact.ts';
+import { Redactor, redactedVarGlobs } from './redact.ts';
 import { runWorker, type WorkerResult } from './run-worker.ts';
 
 /** What `leviathan worker` needs besides the parsed Env. */
@@ -125,6 +125,7 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
     remoteUrl: options.remoteUrl ?? repositoryUrl(env.GITHUB_API_URL, assignment.target),
     agentCommand: env.LEVIATHAN_AGENT_COMMAND ?? '',
     agentEnv: options.processEnv,
+    redactedVars: redactedVarGlobs(env.LEVIATHAN_REDACTED_VARS),
     gitEnv: Object.fromEntries(GIT_ENV_KEYS.map((k) => [k, options.processEnv[k]])),
     workDir,
     clock: { now: Date.now },

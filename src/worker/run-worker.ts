@@ -9,9 +9,9 @@ import { CredentialsError, type Credentials } from './credentials.ts';
 import { DEFAULT_AUTHOR, GitCommandError, GitRunner, lastLines, type GitAuthor } from './git.ts';
 import { GitHubApiError, type PullRequestPort } from './github-pull-requests.ts';
 import { checkDiff, type PathViolation } from './path-policy.ts';
-import { Redactor } from './redact.ts';
+import { DEFAULT_REDACTED_VARS, isRedactedVar, Redactor } from './redact.ts';
 import { WorkerError, type WorkerErrorKind, type WorkerFailureType } from './worker-error.ts';
-import { Workspace } from './workspace.ts';
+import { MODE_GITLINK, Workspace, type Change } from './workspace.ts';
 import { SECRET_ENV } from './secret-env.ts';
 
 /** Milliseconds since the epoch; passed in so tests control time. */
@@ -42,6 +42,11 @@ export interface WorkerDeps {
   logger: Logger;
   /** Shared with the log stream and the event sink; the worker adds the token once minted. */
   redactor?: Redactor;
+  /**
+   * Globs of agentEnv names whose values are the agent's own credentials (LEVIATHAN_REDACTED_VARS;
+   * default DEFAULT_REDACTED_VARS): masked in everything the worker writes, refused in the change.
+   */
+  redactedVars?: readonly string[];
   author?: GitAuthor;
   /** Keep the clone after the run (debugging, tests). */
   keepWorkspace?: boolean;
@@ -71,6 +76,8 @@ export const ATTEMPT_MARKER = 'Leviathan-Attempt';
 export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { assignment: a, clock } = deps;
   const redactor = deps.redactor ?? new Redactor();
+  const globs = deps.redactedVars ?? DEFAULT_REDACTED_VARS;
+  for (const [name, value] of Object.entries(deps.agentEnv)) if (value && isRedactedVar(name, globs)) redactor.mask(name, value);
   const log = redactingLogger(deps.logger, redactor);
   const started = clock.now();
   const timeoutMs = a.timeout_seconds * 1000;
@@ -242,6 +249,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
         files_changed: committed.length,
       });
     }
+    await refuseSecrets(ws, sha, committed, redactor);
     // Asked again, not kept from the clone: the agent may have run past the first token's hour,
     // and the credentials then hand out a fresh one.
     git.setToken(await currentToken());
@@ -258,6 +266,32 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     );
     return pr;
   }
+}
+
+/**
+ * Refuses a commit that carries a secret the worker knows (an agent's key it echoed into a file,
+ * say): once pushed it is in the repository's history for good. Names the files and whose
+ * secret it is, never the value. Only verbatim values are caught; a secret encoded or split is not.
+ */
+async function refuseSecrets(ws: Workspace, sha: string, committed: Change[], redactor: Redactor): Promise<void> {
+  const paths = committed.filter((c) => c.status !== 'D' && c.newMode !== MODE_GITLINK).map((c) => c.path);
+  const found = new Map<string, Set<string>>();
+  for (const { value, label } of redactor.known) {
+    // A multi-line secret (a PEM key) is looked for by its longest line: git greps line by line.
+    const needle = value.split('\n').reduce((a, b) => (b.trim().length > a.length ? b.trim() : a), '');
+    if (needle.length < 6) continue;
+    for (const file of await step('other', () => ws.filesContaining(sha, paths, needle))) {
+      found.set(file, (found.get(file) ?? new Set()).add(label));
+    }
+  }
+  if (found.size === 0) return;
+  const labels = [...new Set([...found.values()].flatMap((l) => [...l]))];
+  const files = [...found.keys()];
+  throw new WorkerError(
+    'other',
+    `The change contains ${labels.join(', ')} in ${files.slice(0, 10).map((f) => truncate(f, 200)).join(', ')}${files.length > 10 ? ', …' : ''}; nothing was pushed.`,
+    { ...kind('secret_in_change'), files: files.slice(0, 100).map((f) => truncate(f, 300)), files_total: files.length, secrets: labels },
+  );
 }
 
 /** Runs a git step, turning its failure into the step's failure type (auth problems are always `auth_error`). */

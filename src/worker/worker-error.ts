@@ -12,7 +12,7 @@ export type WorkerFailureType = Extract<
 >;
 
 /** Finer cause of an `other` failure, carried as `error_kind` in the event data. */
-export type WorkerErrorKind = 'github_error' | 'workspace_error';
+export type WorkerErrorKind = 'github_error' | 'workspace_error' | 'secret_in_change';
 
 /** A failure of one worker step; `code` becomes the event's `failure_type`. Messages are redacted before use. */
 export class WorkerError extends Error {

@@ -1,6 +1,6 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { GitRunner } from './git.ts';
+import { GitCommandError, type GitRunner } from './git.ts';
 
 /** One entry of the final diff, as git reports it after `git add -A`. */
 export interface Change {
@@ -83,6 +83,23 @@ export class Workspace {
   /** Content of a staged blob: for a symlink, its target. */
   async blob(sha: string): Promise<string> {
     return (await this.git.run(['cat-file', 'blob', sha], this.dir)).toString('utf8');
+  }
+
+  /**
+   * Which of `paths` contain `needle` (a fixed string) in commit `sha`. git streams the files, so
+   * a large one costs no memory here; the needle goes in on stdin, not on a command line.
+   */
+  async filesContaining(sha: string, paths: string[], needle: string): Promise<string[]> {
+    if (paths.length === 0 || needle.includes('\n')) return [];
+    const literal = paths.map((p) => `:(literal)${p}`);
+    try {
+      const out = await this.git.run(['grep', '-l', '-z', '-F', '--no-color', '--no-textconv', '-f', '-', sha, '--', ...literal], this.dir, `${needle}\n`);
+      // Each hit is `<sha>:<path>`.
+      return out.toString('utf8').split('\0').filter(Boolean).map((hit) => hit.slice(sha.length + 1));
+    } catch (e) {
+      if (e instanceof GitCommandError && e.exitCode === 1 && !e.timedOut) return [];
+      throw e;
+    }
   }
 
   /** Commits what is staged; returns the new commit id. Hooks are off via the runner's config. */

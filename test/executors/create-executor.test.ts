@@ -82,6 +82,20 @@ describe('localWorkerEnv', () => {
     }
     expect(envSchema.safeParse({ LEVIATHAN_AGENT_ENV: 'A KEY' }).success).toBe(false);
   });
+
+  it('passes LEVIATHAN_REDACTED_VARS on when set, so the worker masks what the operator names', () => {
+    gh = new GitHubMock();
+    const ctx = { controlPlaneUrl: 'http://127.0.0.1:8000', apiToken: 'operator-token', processEnv: { PATH: '/bin' } };
+    expect(localWorkerEnv(envSchema.parse({ LEVIATHAN_REDACTED_VARS: '*_KEY, *_TOKEN,MY_LLM_CREDS' }), ctx)).toMatchObject({ LEVIATHAN_REDACTED_VARS: '*_KEY, *_TOKEN,MY_LLM_CREDS' });
+    // Unset (or empty, as Kubernetes renders it): the worker's own defaults apply.
+    expect(localWorkerEnv(envSchema.parse({}), ctx)).not.toHaveProperty('LEVIATHAN_REDACTED_VARS');
+    expect(localWorkerEnv(envSchema.parse({ LEVIATHAN_REDACTED_VARS: '' }), ctx)).not.toHaveProperty('LEVIATHAN_REDACTED_VARS');
+    for (const bad of ['A B', '$(x)', '*_KEY,', 'A;B', 'A-B']) {
+      const parsed = envSchema.safeParse({ LEVIATHAN_REDACTED_VARS: bad });
+      expect(parsed.success, bad).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toBe('must be variable-name globs separated by commas, e.g. *_KEY,MY_CREDS');
+    }
+  });
 });
 
 describe('createExecutor (local)', () => {

@@ -134,7 +134,7 @@ describe('KubernetesJobExecutor.start', () => {
     expect(volumes.workspace.emptyDir).toBeDefined();
   });
 
-  it('tells the worker where GitHub is, as the control plane has it (Enterprise Server), when built from the environment', async () => {
+  it('tells the worker where GitHub is, as the control plane has it (Enterprise Server), and what to redact, when built from the environment', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'leviathan-kubeconfig-'));
     const file = join(dir, 'config');
     await writeFile(file, api.kubeConfig.exportConfig());
@@ -146,13 +146,14 @@ describe('KubernetesJobExecutor.start', () => {
         LEVIATHAN_NAMESPACE: NS,
         LEVIATHAN_WORKER_IMAGE: 'ghcr.io/leviathan/leviathan:0.1.0',
         LEVIATHAN_AGENT_COMMAND: 'my-agent --task-from-stdin',
+        LEVIATHAN_REDACTED_VARS: '*_KEY,MY_LLM_CREDS',
         GITHUB_API_URL: 'https://ghe.example.com/api/v3',
         GITHUB_SERVER_URL: 'https://ghe.example.com',
       });
       const built = await createExecutor(env, { controlPlaneUrl: 'http://leviathan-control-plane:8000', apiToken: WRITE_TOKEN, processEnv: { GITHUB_SERVER_URL: 'https://ghe.example.com' } });
       await built.start(assignment());
       const vars = Object.fromEntries(api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.template.spec.containers[0].env.map((e: any) => [e.name, e.value]));
-      expect(vars).toMatchObject({ GITHUB_API_URL: 'https://ghe.example.com/api/v3', GITHUB_SERVER_URL: 'https://ghe.example.com', LEVIATHAN_AGENT_COMMAND: 'my-agent --task-from-stdin' });
+      expect(vars).toMatchObject({ GITHUB_API_URL: 'https://ghe.example.com/api/v3', GITHUB_SERVER_URL: 'https://ghe.example.com', LEVIATHAN_AGENT_COMMAND: 'my-agent --task-from-stdin', LEVIATHAN_REDACTED_VARS: '*_KEY,MY_LLM_CREDS' });
     } finally {
       if (saved === undefined) delete process.env.KUBECONFIG;
       else process.env.KUBECONFIG = saved;
@@ -169,6 +170,8 @@ describe('KubernetesJobExecutor.start', () => {
     expect(env.LEVIATHAN_CONTROL_PLANE_URL.value).toBe('http://leviathan-control-plane:8000');
     // Clones go to the 4Gi workspace volume, not the 1Gi /tmp.
     expect(env.LEVIATHAN_WORK_DIR.value).toBe('/workspace');
+    // Unset: the worker's built-in redaction list, not an empty one.
+    expect(env).not.toHaveProperty('LEVIATHAN_REDACTED_VARS');
     // The agent's own credentials, from the operator's Secret when there is one; never over the worker's variables.
     expect(template.spec.containers[0].envFrom).toEqual([{ secretRef: { name: 'leviathan-agent-env', optional: true } }]);
 

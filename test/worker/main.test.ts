@@ -140,6 +140,15 @@ describe('workerMain', () => {
     expect(logs.lines.join('')).toContain('target');
   });
 
+  it("masks the agent's credentials named by LEVIATHAN_REDACTED_VARS in every log line, and pushes none of them", async () => {
+    const creds = 'my-llm-creds-0123456789';
+    expect(await main('leaks-key.sh', { LEAK_VAR: 'MY_LLM_CREDS', MY_LLM_CREDS: creds, LEAK_INTO_FILE: '1', LEVIATHAN_REDACTED_VARS: 'MY_LLM_*' })).toBe(1);
+    expect(cp.stored.find((e) => e.type === 'attempt.failed')?.data).toMatchObject({ failure_type: 'other', error_kind: 'secret_in_change' });
+    expect(logs.lines.join('')).toContain('using key ***');
+    expect(logs.lines.join('') + cp.bodies.join('')).not.toContain(creds);
+    expect(git(origin.bare, 'branch', '--list', 'leviathan/*').trim()).toBe('');
+  });
+
   it('clones under LEVIATHAN_WORK_DIR when set (the Job mounts its workspace volume there)', async () => {
     expectPullRequestWith(FAKE_TOKEN);
     const workDir = path.join(origin.root, 'mounted-workspace');

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redact, Redactor } from '../../src/worker/redact.ts';
+import { DEFAULT_REDACTED_VARS, isRedactedVar, redact, redactedVarGlobs, Redactor } from '../../src/worker/redact.ts';
 import { FAKE_TOKEN } from './harness.ts';
 
 describe('redact', () => {
@@ -12,6 +12,15 @@ describe('redact', () => {
     expect(redact('https://x-access-token:abc123@github.com/o/r')).toBe('https://x-access-token:***@github.com/o/r');
     expect(redact('Authorization: Basic eC1hY2Nlc3MtdG9rZW46Zm9v')).toBe('Authorization: Basic ***');
     expect(redact('github_pat_11ABCDEFG0123456789_abcdefghijkl')).toBe('***');
+  });
+
+  it('catches the LLM and cloud key shapes agents are given, but not branch names that contain `sk-`', () => {
+    expect(redact('key sk-ant-api03-abcdefghijklmnopqrstuvwxyz_0123 ok')).toBe('key *** ok');
+    expect(redact('OPENAI sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX0123')).toBe('OPENAI ***');
+    expect(redact('aws AKIAIOSFODNN7EXAMPLE.')).toBe('aws ***.');
+    const branch = 'leviathan/task-ant-make-the-readme-shorter-please';
+    expect(redact(`pushed ${branch}`)).toBe(`pushed ${branch}`);
+    expect(redact('refs/heads/disk-proj-cleanup-of-old-volumes-now')).toBe('refs/heads/disk-proj-cleanup-of-old-volumes-now');
   });
 
   it('leaves ordinary text alone, including short "secrets" that would shred it', () => {
@@ -36,5 +45,43 @@ describe('Redactor', () => {
       b: { c: '***' },
       d: true,
     });
+  });
+});
+
+describe('redacted variable names', () => {
+  it('by default: names ending like a credential, case-insensitively', () => {
+    const globs = redactedVarGlobs(undefined);
+    expect(globs).toBe(DEFAULT_REDACTED_VARS);
+    for (const name of ['ANTHROPIC_API_KEY', 'OPENAI_API_KEY', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'HF_TOKEN', 'DB_PASSWORD', 'app_secret', 'PG_CONNECTION_STRING']) {
+      expect(isRedactedVar(name, globs), name).toBe(true);
+    }
+    for (const name of ['PATH', 'HOME', 'KEYBOARD', 'TOKENIZER_PATH', 'LEVIATHAN_TASK_FILE']) expect(isRedactedVar(name, globs), name).toBe(false);
+  });
+
+  it('LEVIATHAN_REDACTED_VARS replaces the list; an empty one keeps the defaults', () => {
+    const globs = redactedVarGlobs(' MY_*_CREDS , EXACT ');
+    expect(globs).toEqual(['MY_*_CREDS', 'EXACT']);
+    expect(isRedactedVar('MY_LLM_CREDS', globs)).toBe(true);
+    expect(isRedactedVar('EXACT', globs)).toBe(true);
+    expect(isRedactedVar('NOT_EXACT', globs)).toBe(false);
+    expect(isRedactedVar('OPENAI_API_KEY', globs)).toBe(false);
+    expect(redactedVarGlobs(' , ')).toBe(DEFAULT_REDACTED_VARS);
+  });
+});
+
+describe('Redactor.mask', () => {
+  it("redacts an agent's credential without making it one the agent's environment loses", () => {
+    const r = new Redactor([FAKE_TOKEN]);
+    r.mask('ANTHROPIC_API_KEY', 'agent-key-0123456789');
+    r.mask('SHORT_KEY', 'abc');
+    expect(r.text('k=agent-key-0123456789 abc')).toBe('k=*** abc');
+    expect(r.secrets).not.toContain('agent-key-0123456789');
+    expect(r.known).toEqual(
+      expect.arrayContaining([
+        { value: FAKE_TOKEN, label: 'a Leviathan credential' },
+        { value: 'agent-key-0123456789', label: 'the value of ANTHROPIC_API_KEY' },
+      ]),
+    );
+    expect(r.known.map((k) => k.value)).not.toContain('abc');
   });
 });

@@ -356,6 +356,45 @@ describe('runWorker end to end', () => {
     await expectNoSecrets(result);
   });
 
+  describe("the agent's own credentials", () => {
+    const KEY = 'sk-test-0123456789abcdefXYZ';
+    const withKey = (over: Record<string, string>) => ({ ...deps('leaks-key.sh').agentEnv, ANTHROPIC_API_KEY: KEY, ...over });
+
+    it('reach the agent, but not its printed output in the events or the log', async () => {
+      const result = await runWorker(deps('leaks-key.sh', { agentEnv: withKey({ LEAK_EXIT: '3' }) }));
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'agent_error' });
+      const data = failedEvent().data as { message: string; stderr_tail: string };
+      expect(data.stderr_tail).toContain('request failed for key=***');
+      expect(logs.lines.join('')).toContain('using key ***');
+      for (const text of [cp.bodies.join('\n'), logs.lines.join(''), JSON.stringify(result)]) expect(text).not.toContain(KEY);
+    });
+
+    it('written into the change: nothing is pushed, and the failure names the variable and the file, never the value', async () => {
+      const result = await runWorker(deps('leaks-key.sh', { agentEnv: withKey({ LEAK_INTO_FILE: '1' }) }));
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+      expect(result.message).toBe('The change contains the value of ANTHROPIC_API_KEY in docs/settings.md; nothing was pushed.');
+      expect(failedEvent().data).toMatchObject({ error_kind: 'secret_in_change', files: ['docs/settings.md'], files_total: 1, secrets: ['the value of ANTHROPIC_API_KEY'] });
+      expect(pushedBranches()).toBe('');
+      for (const text of [cp.bodies.join('\n'), logs.lines.join(''), JSON.stringify(result)]) expect(text).not.toContain(KEY);
+    });
+
+    it('LEVIATHAN_REDACTED_VARS replaces the default names', async () => {
+      const creds = 'hunter2-but-longer';
+      const a = deps('leaks-key.sh', { agentEnv: withKey({ LEAK_VAR: 'MY_LLM_CREDS', MY_LLM_CREDS: creds, LEAK_INTO_FILE: '1' }), redactedVars: ['my_llm_*'] });
+      const result = await runWorker(a);
+      expect(result.message).toBe('The change contains the value of MY_LLM_CREDS in docs/settings.md; nothing was pushed.');
+      expect(logs.lines.join('')).not.toContain(creds);
+      // Not named any more, so not masked: the list replaces the defaults, as Buildkite's redacted-vars does.
+      expect(a.redactor!.known.map((k) => k.label)).not.toContain('the value of ANTHROPIC_API_KEY');
+    });
+
+    it('a change that merely mentions the variable by name goes through', async () => {
+      githubAcceptsPullRequest();
+      const result = await runWorker(deps('', { agentCommand: `printf 'Set ANTHROPIC_API_KEY first.\\n' >> docs/guide.md`, agentEnv: withKey({}) }));
+      expect(result).toMatchObject({ outcome: 'succeeded' });
+    });
+  });
+
   it('origin rejects the push: push_rejected', async () => {
     const hook = path.join(origin.bare, 'hooks', 'pre-receive');
     await import('node:fs/promises').then((fs) => fs.writeFile(hook, '#!/bin/sh\necho "protected" >&2\nexit 1\n', { mode: 0o755 }));

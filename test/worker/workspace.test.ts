@@ -1,5 +1,11 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseRawDiff } from '../../src/worker/workspace.ts';
+import { DEFAULT_AUTHOR, GitRunner } from '../../src/worker/git.ts';
+import { Redactor } from '../../src/worker/redact.ts';
+import { parseRawDiff, Workspace } from '../../src/worker/workspace.ts';
 
 describe('parseRawDiff', () => {
   it('reads adds, edits, deletes, renames, mode changes and odd file names from -z output', () => {
@@ -27,5 +33,32 @@ describe('parseRawDiff', () => {
 
   it('an empty diff has no changes', () => {
     expect(parseRawDiff('')).toEqual([]);
+  });
+});
+
+describe('Workspace.filesContaining', () => {
+  it('finds a fixed string in the named files of a commit only, taking names literally', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'lv-ws-'));
+    try {
+      const repo = path.join(dir, 'repo');
+      await mkdir(path.join(repo, 'docs'), { recursive: true });
+      const secret = 'not.a*regex[0-9]+secret';
+      await writeFile(path.join(repo, 'docs', '[a].md'), `x ${secret} y\n`);
+      await writeFile(path.join(repo, 'docs', 'a.md'), `${secret}\n`);
+      await writeFile(path.join(repo, 'docs', 'b.md'), 'nothing here\n');
+      await writeFile(path.join(repo, 'bin.dat'), Buffer.concat([Buffer.from([0, 1, 2, 0]), Buffer.from(secret)]));
+      const sh = (...args: string[]) => execFileSync('git', args, { cwd: repo, encoding: 'utf8' }).trim();
+      sh('init', '-q');
+      sh('add', '-A');
+      sh('-c', 'user.name=t', '-c', 'user.email=t@example.com', 'commit', '-qm', 'x');
+      const sha = sh('rev-parse', 'HEAD');
+      const ws = new Workspace(repo, new GitRunner({ baseEnv: { PATH: process.env.PATH }, remoteUrl: repo, author: DEFAULT_AUTHOR, redactor: new Redactor() }));
+      // `docs/[a].md` as a glob would match docs/a.md; literally it names the first file only.
+      expect(await ws.filesContaining(sha, ['docs/[a].md', 'docs/b.md', 'bin.dat'], secret)).toEqual(['bin.dat', 'docs/[a].md']);
+      expect(await ws.filesContaining(sha, ['docs/b.md'], secret)).toEqual([]);
+      expect(await ws.filesContaining(sha, [], secret)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
