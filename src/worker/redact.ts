@@ -64,8 +64,10 @@ function escapeRegExp(s: string): string {
 /** A secret as the worker knows it, with what to call it when it turns up somewhere. */
 export interface KnownSecret {
   value: string;
-  /** E.g. `a GitHub token` or `the value of ANTHROPIC_API_KEY`: never the value itself. */
+  /** E.g. `a Leviathan credential` or `the value of ANTHROPIC_API_KEY`: never the value itself. */
   label: string;
+  /** Leviathan's own (`add`), or the agent's (`mask`: known only by its variable's name). */
+  kind: 'leviathan' | 'agent';
 }
 
 /**
@@ -102,7 +104,11 @@ export class Redactor {
 
   /** Every secret redaction removes, long enough to be one (see `redact`), with its label. */
   get known(): readonly KnownSecret[] {
-    return [...this.#secrets, ...this.#masked].filter(([value]) => value.length >= 6).map(([value, label]) => ({ value, label }));
+    const all = [
+      ...[...this.#secrets].map(([value, label]) => ({ value, label, kind: 'leviathan' as const })),
+      ...[...this.#masked].map(([value, label]) => ({ value, label, kind: 'agent' as const })),
+    ];
+    return all.filter((k) => k.value.length >= 6);
   }
 
   /** Redacts one string. */

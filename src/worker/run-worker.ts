@@ -268,6 +268,9 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   }
 }
 
+/** Shortest value of an agent's variable that refuses a change containing it (API keys are 30+). */
+const MIN_REFUSED_AGENT_SECRET = 16;
+
 /**
  * Refuses a commit that carries a secret the worker knows (an agent's key it echoed into a file,
  * say): once pushed it is in the repository's history for good. Names the files and whose
@@ -276,10 +279,12 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 async function refuseSecrets(ws: Workspace, sha: string, committed: Change[], redactor: Redactor): Promise<void> {
   const paths = committed.filter((c) => c.status !== 'D' && c.newMode !== MODE_GITLINK).map((c) => c.path);
   const found = new Map<string, Set<string>>();
-  for (const { value, label } of redactor.known) {
+  for (const { value, label, kind } of redactor.known) {
     // A multi-line secret (a PEM key) is looked for by its longest line: git greps line by line.
     const needle = value.split('\n').reduce((a, b) => (b.trim().length > a.length ? b.trim() : a), '');
-    if (needle.length < 6) continue;
+    // The agent's are secrets by their variable's name only: a short value (SORT_KEY=created_at)
+    // is masked in output, harmlessly, but refusing every change that contains it would not be.
+    if (needle.length < (kind === 'agent' ? MIN_REFUSED_AGENT_SECRET : 6)) continue;
     for (const file of await step('other', () => ws.filesContaining(sha, paths, needle))) {
       found.set(file, (found.get(file) ?? new Set()).add(label));
     }

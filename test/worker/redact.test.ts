@@ -78,8 +78,8 @@ describe('Redactor.mask', () => {
     expect(r.secrets).not.toContain('agent-key-0123456789');
     expect(r.known).toEqual(
       expect.arrayContaining([
-        { value: FAKE_TOKEN, label: 'a Leviathan credential' },
-        { value: 'agent-key-0123456789', label: 'the value of ANTHROPIC_API_KEY' },
+        { value: FAKE_TOKEN, label: 'a Leviathan credential', kind: 'leviathan' },
+        { value: 'agent-key-0123456789', label: 'the value of ANTHROPIC_API_KEY', kind: 'agent' },
       ]),
     );
     expect(r.known.map((k) => k.value)).not.toContain('abc');

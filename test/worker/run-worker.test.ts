@@ -388,9 +388,11 @@ describe('runWorker end to end', () => {
       expect(a.redactor!.known.map((k) => k.label)).not.toContain('the value of ANTHROPIC_API_KEY');
     });
 
-    it('a change that merely mentions the variable by name goes through', async () => {
+    it('a change that mentions the variable by name, or holds a short value named like a key, goes through', async () => {
       githubAcceptsPullRequest();
-      const result = await runWorker(deps('', { agentCommand: `printf 'Set ANTHROPIC_API_KEY first.\\n' >> docs/guide.md`, agentEnv: withKey({}) }));
+      const result = await runWorker(
+        deps('', { agentCommand: `printf 'Set ANTHROPIC_API_KEY first; sort by created_at.\\n' >> docs/guide.md`, agentEnv: withKey({ SORT_KEY: 'created_at' }) }),
+      );
       expect(result).toMatchObject({ outcome: 'succeeded' });
     });
   });
