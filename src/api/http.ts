@@ -49,16 +49,23 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** Parses a JSON body, answering 415 for other content types and 400 for invalid JSON. */
+/**
+ * Parses a JSON body, answering 415 for other content types and 400 for invalid JSON. A body sent
+ * as curl's default `-d` type (application/x-www-form-urlencoded), or with none, is taken when it
+ * is JSON: the operator document's own curl examples send it so. That opens nothing to other
+ * sites: the API takes a bearer token, and a console session must send its x-csrf-token header.
+ */
 export async function readJson(req: IncomingMessage, limit = 64 * 1024): Promise<unknown> {
   const type = mediaType(req);
-  if (type !== 'application/json') {
-    throw new ApiError('unsupported_media_type', `Content-Type must be application/json (got ${type || 'none'}).`);
+  const lenient = type === '' || type === 'application/x-www-form-urlencoded';
+  if (type !== 'application/json' && !lenient) {
+    throw new ApiError('unsupported_media_type', `Content-Type must be application/json (got ${type}).`);
   }
   const body = await readBody(req, limit);
   try {
     return JSON.parse(body.toString('utf8'));
   } catch (err) {
+    if (lenient) throw new ApiError('unsupported_media_type', `Content-Type must be application/json (got ${type || 'none'}), and the body is not JSON either.`);
     throw new ApiError('invalid_json', `Body is not valid JSON: ${(err as Error).message}`);
   }
 }

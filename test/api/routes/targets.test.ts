@@ -76,6 +76,18 @@ describe('targets', () => {
     expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'GET' })).status).toBe(405);
   });
 
+  it("takes JSON sent as curl's default -d type, as the operator document's examples send it, and nothing else under that type", async () => {
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const paused = await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', body: JSON.stringify({ reason: 'curl -d' }), headers: form });
+    expect(paused.status).toBe(200);
+    const refused = await cp.api(`/v1/targets/${T}/resume`, { method: 'POST', body: 'reason=x', headers: form });
+    expect(refused.status).toBe(415);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toBe(
+      'Content-Type must be application/json (got application/x-www-form-urlencoded), and the body is not JSON either.',
+    );
+    expect((await cp.api(`/v1/targets/${T}/resume`, { method: 'POST', json: {} })).status).toBe(200);
+  });
+
   it('resets the circuit breaker', async () => {
     await cp.api('/v1/events', {
       method: 'POST',
