@@ -71,7 +71,10 @@ export async function openPostgresEventStore(opts: PostgresEventStoreOptions): P
     await store.init();
   } catch (err) {
     await store.close().catch(() => undefined);
-    throw toStoreError(err, `cannot open the event store at ${redactUrl(opts.url)}`);
+    const se = toStoreError(err, `cannot open the event store at ${redactUrl(opts.url)}`);
+    // The operator document's line for it ("Failed System"); the ControlPlaneDown runbook greps for it.
+    opts.logger?.error({ code: se.code, err: se.message }, 'Control Plane: Database connection failed');
+    throw se;
   }
   return store;
 }
@@ -570,7 +573,9 @@ export class PostgresEventStore implements EventStore {
           if (!this.closed) this.logger.info({}, 'PostgreSQL listener reconnected');
         },
         (err: unknown) => {
-          this.logger.warn({ err: String(err), attempt: this.reconnectAttempt }, 'PostgreSQL listener reconnect failed');
+          // Once at error, in the document's words: the database is unreachable, not one connection.
+          if (this.reconnectAttempt === 1) this.logger.error({ err: String(err) }, 'Control Plane: Database connection failed');
+          else this.logger.warn({ err: String(err), attempt: this.reconnectAttempt }, 'PostgreSQL listener reconnect failed');
           this.scheduleReconnect();
         },
       );

@@ -67,10 +67,15 @@ describe('PostgresEventStore', () => {
     await expect(openPostgresEventStore({ url })).rejects.toMatchObject({ code: 'store_unavailable', message: expect.stringMatching(/version 999/) });
   });
 
-  it('fails with store_unavailable and no password in the message when the server is unreachable', async () => {
-    const err = await openPostgresEventStore({ url: 'postgres://u:hunter2@127.0.0.1:1/nope' }).catch((e: unknown) => e);
+  it("fails with store_unavailable and no password in the message when the server is unreachable, logging the operator document's line", async () => {
+    const logged: Array<[string, unknown, string]> = [];
+    const at = (level: string) => (obj: unknown, msg: string) => void logged.push([level, obj, msg]);
+    const logger = { info: at('info'), warn: at('warn'), error: at('error') };
+    const err = await openPostgresEventStore({ url: 'postgres://u:hunter2@127.0.0.1:1/nope', logger }).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'store_unavailable' });
     expect(String((err as Error).message)).not.toContain('hunter2');
+    expect(logged.filter(([level]) => level === 'error').map(([, , msg]) => msg)).toEqual(['Control Plane: Database connection failed']);
+    expect(JSON.stringify(logged)).not.toContain('hunter2');
   });
 
   it('the events table refuses UPDATE, DELETE and TRUNCATE', async () => {
