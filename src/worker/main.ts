@@ -91,7 +91,8 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
   try {
     assignment = await readAssignment(env, options.taskJson);
   } catch (e) {
-    logger.error({ error: redactor.text(e instanceof Error ? e.message : String(e)) }, 'Worker: Invalid assignment');
+    const cause = e instanceof AssignmentMissing ? 'no assignment' : 'invalid assignment';
+    logger.error({ error: redactor.text(e instanceof Error ? e.message : String(e)) }, `Worker: Failed to read assignment (${cause})`);
     return 1;
   }
 
@@ -137,11 +138,14 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
   return result.outcome === 'succeeded' ? 0 : 1;
 }
 
+/** Neither LEVIATHAN_TASK_FILE nor LEVIATHAN_TASK_JSON given. */
+class AssignmentMissing extends Error {}
+
 async function readAssignment(env: Env, taskJson: string | undefined): Promise<WorkerAssignment> {
   let text: string;
   if (env.LEVIATHAN_TASK_FILE) text = await readFile(env.LEVIATHAN_TASK_FILE, 'utf8');
   else if (taskJson) text = taskJson;
-  else throw new Error('No assignment: set LEVIATHAN_TASK_FILE (or LEVIATHAN_TASK_JSON)');
+  else throw new AssignmentMissing('No assignment: set LEVIATHAN_TASK_FILE (or LEVIATHAN_TASK_JSON)');
   const parsed = assignmentSchema.safeParse(JSON.parse(text));
   if (!parsed.success) {
     throw new Error(`Assignment invalid: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);

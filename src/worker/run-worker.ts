@@ -72,6 +72,10 @@ export const ATTEMPT_MARKER = 'Leviathan-Attempt';
  * Runs one attempt: clone → agent → final diff check → commit → push → pull request, reporting
  * attempt.started, pr.created and attempt.succeeded or attempt.failed. Never throws; every
  * failure becomes a `failure_type`. No token reaches an event, a log line or an error text.
+ *
+ * Logs the operator document's lines word for word — `Worker: Cloning repository <owner/repo>`,
+ * `Worker: Executing task <task id>`, `Worker: Created PR #<n>` — and, for a failed attempt, one
+ * error line `Worker: Failed to <step> (<cause>)`, e.g. `Worker: Failed to clone repository (auth error)`.
  */
 export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const { assignment: a, clock } = deps;
@@ -98,27 +102,34 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       }),
     );
 
-  log.info({ ...base, target: a.target }, 'Worker: Attempt started');
   await emit('started', 'attempt.started', { ...base });
 
+  // The step under way, named as in `Worker: Failed to <step> (<cause>)`; updated as the attempt progresses.
+  let step: AttemptStep = 'clone repository';
   let result: WorkerResult;
   try {
     const pr = await attempt();
     await emit('succeeded', 'attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
-    log.info({ ...base, pr_number: pr.number, url: pr.url }, 'Worker: Attempt succeeded');
     result = { outcome: 'succeeded', pr_number: pr.number, message: `Opened pull request #${pr.number}: ${pr.url}` };
   } catch (e) {
     const failure = toWorkerError(e);
     // The control plane refuses messages over 4000 characters; the full stderr tail travels apart.
     const message = truncate(redactor.text(failure.message), 2_000);
+    const duration = seconds();
     await emit('failed', 'attempt.failed', {
       ...base,
       failure_type: failure.code,
       message,
       ...failure.data,
-      duration_seconds: seconds(),
+      duration_seconds: duration,
     });
-    log.warn({ ...base, failure_type: failure.code, message }, 'Worker: Attempt failed');
+    // The one error line of a failed attempt, worded like the operator document's
+    // `Worker: Failed to clone repository (auth error)`.
+    const errorKind = failure.data.error_kind === undefined ? {} : { error_kind: failure.data.error_kind };
+    log.error(
+      { ...base, step, failure_type: failure.code, ...errorKind, message, duration_seconds: duration },
+      `Worker: Failed to ${step} (${failureCause(failure)})`,
+    );
     result = { outcome: 'failed', failure_type: failure.code, message };
   } finally {
     if (!deps.keepWorkspace) await rm(attemptDir, { recursive: true, force: true }).catch(() => undefined);
@@ -150,7 +161,12 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   }
 
   async function attempt(): Promise<{ number: number; url: string }> {
-    if (!deps.agentCommand.trim()) throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
+    if (!deps.agentCommand.trim()) {
+      step = 'run agent';
+      throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
+    }
+    step = 'clone repository';
+    log.info({ ...base, target: a.target, branch: a.default_branch }, `Worker: Cloning repository ${a.target}`);
     const token = await currentToken();
 
     await rm(attemptDir, { recursive: true, force: true });
@@ -158,9 +174,9 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor, deadline: Date.now() + timeoutMs });
     git.setToken(token);
     const ws = new Workspace(path.join(attemptDir, 'repo'), git);
-    await step('other', () => ws.clone(deps.remoteUrl, a.default_branch));
-    log.info({ ...base, branch: a.default_branch }, 'Worker: Cloned target');
+    await gitStep('other', () => ws.clone(deps.remoteUrl, a.default_branch));
 
+    step = 'run agent';
     const maxFiles = a.policy.max_files_per_task[a.task.scope];
     const rules = { allowed: a.task.allowed_paths, forbidden: a.policy.forbidden_paths, maxFiles };
     const taskJson = JSON.stringify(
@@ -187,7 +203,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       log.debug({ ...base, stream, line: truncate(line, 2_000) }, 'Worker: Agent output'),
     );
     const agentTimeoutMs = deps.timings?.agentTimeoutMs ?? Math.max(500, timeoutMs - clamp(timeoutMs * 0.2, 1_000, 120_000));
-    log.info({ ...base, timeout_ms: agentTimeoutMs }, 'Worker: Running agent');
+    log.info({ ...base, timeout_ms: agentTimeoutMs }, `Worker: Executing task ${a.task.id}`);
     const outcome = await runAgent({
       command: deps.agentCommand,
       cwd: ws.dir,
@@ -209,13 +225,14 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       throw new WorkerError('agent_error', `The agent ${how}${tail ? `: ${tail.slice(-1_500)}` : ''}`, { stderr_tail: tail });
     }
 
+    step = 'check the change';
     await ws.restoreConfig();
     // Files written next to the clone (`../x`) never show in the diff; the ones we can see are
     // reported as `..` escapes. The container is the boundary for anything further out.
     const escapes: PathViolation[] = (await readdir(attemptDir))
       .filter((name) => !beside.has(name))
       .map((name) => ({ path: `../${name}`, reason: 'dotdot' as const }));
-    const changes = await step('other', () => ws.stageAndListChanges());
+    const changes = await gitStep('other', () => ws.stageAndListChanges());
     if (changes.length === 0 && escapes.length === 0) throw new WorkerError('no_changes', 'The agent made no changes');
     const violations: PathViolation[] = [...escapes, ...(await checkDiff(changes, rules, (sha) => ws.blob(sha)))];
     if (violations.length > 0) {
@@ -237,10 +254,12 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     }
     log.info({ ...base, files_changed: changes.length }, 'Worker: Diff accepted');
 
-    const sha = await step('other', () => ws.commit(commitMessage(a)));
+    step = 'commit the change';
+    const sha = await gitStep('other', () => ws.commit(commitMessage(a)));
     // Check again what will actually be pushed: the commit against the real base, whatever the
     // agent did to the repository's metadata.
-    const committed = await step('other', () => ws.committedChanges(sha));
+    step = 'check the change';
+    const committed = await gitStep('other', () => ws.committedChanges(sha));
     const pushed = await checkDiff(committed, rules, (blob) => ws.blob(blob));
     if (pushed.length > 0 || committed.length !== changes.length) {
       const list = pushed.slice(0, 10).map((v) => `${truncate(v.path, 200)} (${v.reason})`).join(', ');
@@ -252,11 +271,17 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     await refuseSecrets(ws, sha, committed, redactor);
     // Asked again, not kept from the clone: the agent may have run past the first token's hour,
     // and the credentials then hand out a fresh one.
+    step = 'push branch';
     git.setToken(await currentToken());
-    await step('push_rejected', () => ws.push(deps.remoteUrl, branch));
+    await gitStep('push_rejected', () => ws.push(deps.remoteUrl, branch));
     log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
 
+    step = 'open pull request';
     const pr = await deps.github.openPullRequest({ owner, repo, title: a.task.title, body: pullRequestBody(a), head: branch, base: a.default_branch });
+    // A retry of the task finds its earlier pull request open, now showing the branch just pushed.
+    if (pr.created) log.info({ ...base, pr_number: pr.number, url: pr.url }, `Worker: Created PR #${pr.number}`);
+    else log.info({ ...base, pr_number: pr.number, url: pr.url }, `Worker: Updated existing PR #${pr.number}`);
+    step = 'label pull request';
     await deps.github.addLabels({ owner, repo, number: pr.number, labels: [PR_LABEL] });
     await emit(
       'pr.created',
@@ -285,7 +310,7 @@ async function refuseSecrets(ws: Workspace, sha: string, committed: Change[], re
     // The agent's are secrets by their variable's name only: a short value (SORT_KEY=created_at)
     // is masked in output, harmlessly, but refusing every change that contains it would not be.
     if (needle.length < (kind === 'agent' ? MIN_REFUSED_AGENT_SECRET : 6)) continue;
-    for (const file of await step('other', () => ws.filesContaining(sha, paths, needle))) {
+    for (const file of await gitStep('other', () => ws.filesContaining(sha, paths, needle))) {
       found.set(file, (found.get(file) ?? new Set()).add(label));
     }
   }
@@ -299,8 +324,44 @@ async function refuseSecrets(ws: Workspace, sha: string, committed: Change[], re
   );
 }
 
+/** The steps of an attempt, as `Worker: Failed to <step> (<cause>)` names them. */
+type AttemptStep =
+  | 'clone repository'
+  | 'run agent'
+  | 'check the change'
+  | 'commit the change'
+  | 'push branch'
+  | 'open pull request'
+  | 'label pull request';
+
+/** The `<cause>` of `Worker: Failed to <step> (<cause>)`: a few words for the failure type. */
+const CAUSES: Record<WorkerFailureType, string> = {
+  auth_error: 'auth error',
+  timeout: 'timeout',
+  agent_error: 'agent error',
+  path_violation: 'path violation',
+  no_changes: 'no changes',
+  push_rejected: 'push rejected',
+  control_plane_unreachable: 'control plane unreachable',
+  other: 'error',
+};
+
+function failureCause(f: WorkerError): string {
+  if (f.code !== 'other') return CAUSES[f.code];
+  switch (f.data.error_kind as WorkerErrorKind | undefined) {
+    case 'github_error':
+      return 'GitHub API error';
+    case 'secret_in_change':
+      return 'secret in change';
+    case 'workspace_error':
+      return 'workspace error';
+    default:
+      return CAUSES.other;
+  }
+}
+
 /** Runs a git step, turning its failure into the step's failure type (auth problems are always `auth_error`). */
-async function step<T>(code: 'other' | 'push_rejected', f: () => Promise<T>): Promise<T> {
+async function gitStep<T>(code: 'other' | 'push_rejected', f: () => Promise<T>): Promise<T> {
   try {
     return await f();
   } catch (e) {

@@ -136,7 +136,7 @@ describe('workerMain', () => {
   it('exit 1 without events when the assignment is invalid', async () => {
     expect(await main('good-change.sh', {}, JSON.stringify({ ...assignment(), target: 'not a repo' }))).toBe(1);
     expect(cp.bodies).toEqual([]);
-    expect(logs.lines.join('')).toContain('Worker: Invalid assignment');
+    expect(logs.lines.join('')).toContain('Worker: Failed to read assignment (invalid assignment)');
     expect(logs.lines.join('')).toContain('target');
   });
 

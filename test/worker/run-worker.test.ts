@@ -112,6 +112,25 @@ async function expectNoSecrets(result: WorkerResult): Promise<void> {
   }
 }
 
+interface LogLine {
+  level: number;
+  msg: string;
+  [field: string]: unknown;
+}
+
+/** The worker's log lines at info and above (the agent's output is at debug). */
+function workerLines(): LogLine[] {
+  return logs.lines.map((l) => JSON.parse(l) as LogLine).filter((l) => l.level >= 30 && l.msg.startsWith('Worker: '));
+}
+
+/** The one error line a failed attempt logs: `Worker: Failed to <step> (<cause>)`. */
+function failureLine(): LogLine {
+  const errors = workerLines().filter((l) => l.level >= 50);
+  expect(errors.map((l) => l.msg)).toHaveLength(1);
+  expect(workerLines().filter((l) => l.level === 40)).toEqual([]);
+  return errors[0]!;
+}
+
 function failedEvent() {
   const failed = cp.stored.find((e) => e.type === 'attempt.failed');
   expect(failed).toBeDefined();
@@ -178,6 +197,20 @@ describe('runWorker end to end', () => {
     expect(typeof succeededEv?.data.duration_seconds).toBe('number');
     expect(cp.authHeaders.every((h) => h === `Bearer ${API_TOKEN}`)).toBe(true);
 
+    // The operator document's lines, word for word, with the structured fields beside them.
+    const lines = workerLines();
+    expect(lines.map((l) => l.msg)).toEqual([
+      'Worker: Cloning repository acme/widgets',
+      'Worker: Executing task docs-guide',
+      'Worker: Diff accepted',
+      'Worker: Pushed branch',
+      'Worker: Created PR #7',
+    ]);
+    expect(lines.every((l) => l.level === 30 && l.attempt_id === 'att-1' && l.task_id === 'docs-guide')).toBe(true);
+    expect(lines[0]).toMatchObject({ target: 'acme/widgets', branch: 'main' });
+    expect(typeof lines[1]?.timeout_ms).toBe('number');
+    expect(lines[4]).toMatchObject({ pr_number: 7, url: 'https://github.com/acme/widgets/pull/7' });
+
     // The agent got the task on stdin and in LEVIATHAN_TASK_FILE (outside the clone), and no secret.
     const stdin = JSON.parse(await readFile(path.join(origin.outDir, 'stdin.json'), 'utf8'));
     expect(stdin).toMatchObject({ attempt_id: 'att-1', task: { id: 'docs-guide' }, max_files: 6 });
@@ -204,6 +237,8 @@ describe('runWorker end to end', () => {
     const result = await runWorker(deps('good-change.sh'));
     expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 3 });
     expect(nock.isDone()).toBe(true);
+    expect(workerLines().map((l) => l.msg)).toContain('Worker: Updated existing PR #3');
+    expect(workerLines().map((l) => l.msg)).not.toContain('Worker: Created PR #3');
     expect(git(origin.bare, 'log', '-1', '--format=%B', 'leviathan/docs-guide')).toContain('Leviathan-Attempt: att-1');
   });
 
@@ -212,6 +247,7 @@ describe('runWorker end to end', () => {
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'no_changes' });
     expect(cp.types()).toEqual(['attempt.started', 'attempt.failed']);
     expect(failedEvent().data).toMatchObject({ failure_type: 'no_changes', attempt_id: 'att-1', task_id: 'docs-guide' });
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to check the change (no changes)', step: 'check the change', failure_type: 'no_changes' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -249,6 +285,7 @@ describe('runWorker end to end', () => {
     const got = data.violations.map((v) => ({ path: v.path, reason: v.reason })).sort((x, y) => x.path.localeCompare(y.path));
     expect(got).toEqual(expected);
     for (const v of expected) expect(result.message).toContain(v.path);
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to check the change (path violation)', failure_type: 'path_violation' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -262,6 +299,7 @@ describe('runWorker end to end', () => {
     expect(pids).toHaveLength(2);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(failedEvent().data).toMatchObject({ failure_type: 'timeout' });
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to run agent (timeout)', step: 'run agent', failure_type: 'timeout' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -282,6 +320,10 @@ describe('runWorker end to end', () => {
     expect(data.stderr_tail).toContain('x-access-token:***');
     // The agent's output is in the log line by line, redacted.
     expect(logs.lines.join('')).toContain('fatal: agent blew up (token ***)');
+    const failure = failureLine();
+    expect(failure).toMatchObject({ msg: 'Worker: Failed to run agent (agent error)', step: 'run agent', failure_type: 'agent_error', attempt_id: 'att-1', task_id: 'docs-guide' });
+    expect(failure.message).toContain('exited with code 3');
+    expect(typeof failure.duration_seconds).toBe('number');
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -298,6 +340,27 @@ describe('runWorker end to end', () => {
     );
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
     expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
+    expect(workerLines().map((l) => l.msg)).toEqual(['Worker: Cloning repository acme/widgets', 'Worker: Failed to clone repository (auth error)']);
+  });
+
+  it('a clone that fails otherwise: Failed to clone repository (workspace error), the agent never runs', async () => {
+    const result = await runWorker(deps('good-change.sh', { remoteUrl: `file://${path.join(origin.root, 'missing.git')}` }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+    expect(failedEvent().data).toMatchObject({ failure_type: 'other', error_kind: 'workspace_error' });
+    expect(failureLine()).toMatchObject({
+      msg: 'Worker: Failed to clone repository (workspace error)',
+      step: 'clone repository',
+      failure_type: 'other',
+      error_kind: 'workspace_error',
+    });
+    expect(workerLines().map((l) => l.msg)).not.toContain('Worker: Executing task docs-guide');
+    expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
+  });
+
+  it('no agent configured: Failed to run agent (agent error), nothing cloned', async () => {
+    const result = await runWorker(deps('', { agentCommand: ' ' }));
+    expect(result).toMatchObject({ outcome: 'failed', failure_type: 'agent_error' });
+    expect(workerLines().map((l) => l.msg)).toEqual(['Worker: Failed to run agent (agent error)']);
   });
 
   it('no fresh token once the first one is about to expire: auth_error naming the endpoint and status, nothing pushed', async () => {
@@ -324,6 +387,7 @@ describe('runWorker end to end', () => {
     );
     expect(failedEvent().data).toMatchObject({ failure_type: 'auth_error', message: result.message });
     expect(cp.tokenRequests).toEqual(['att-1', 'att-1', 'att-1']);
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to push branch (auth error)', step: 'push branch' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -333,6 +397,7 @@ describe('runWorker end to end', () => {
     const result = await runWorker(deps('good-change.sh'));
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
     expect(nock.isDone()).toBe(true);
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to open pull request (auth error)', step: 'open pull request' });
     await expectNoSecrets(result);
   });
 
@@ -342,6 +407,8 @@ describe('runWorker end to end', () => {
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
     expect(failedEvent().data).toMatchObject({ failure_type: 'other', error_kind: 'github_error' });
     expect(result.message).toContain('HTTP 500');
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to open pull request (GitHub API error)', error_kind: 'github_error' });
+    expect(workerLines().map((l) => l.msg)).not.toContain('Worker: Created PR #7');
   });
 
   it('an agent that floods stderr: the failure message stays within what the control plane accepts', async () => {
@@ -374,6 +441,7 @@ describe('runWorker end to end', () => {
       expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
       expect(result.message).toBe('The change contains the value of ANTHROPIC_API_KEY in docs/settings.md; nothing was pushed.');
       expect(failedEvent().data).toMatchObject({ error_kind: 'secret_in_change', files: ['docs/settings.md'], files_total: 1, secrets: ['the value of ANTHROPIC_API_KEY'] });
+      expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to check the change (secret in change)', error_kind: 'secret_in_change' });
       expect(pushedBranches()).toBe('');
       for (const text of [cp.bodies.join('\n'), logs.lines.join(''), JSON.stringify(result)]) expect(text).not.toContain(KEY);
     });
@@ -402,6 +470,7 @@ describe('runWorker end to end', () => {
     await import('node:fs/promises').then((fs) => fs.writeFile(hook, '#!/bin/sh\necho "protected" >&2\nexit 1\n', { mode: 0o755 }));
     const result = await runWorker(deps('good-change.sh'));
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'push_rejected' });
+    expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to push branch (push rejected)', step: 'push branch', failure_type: 'push_rejected' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
   });
@@ -548,6 +617,17 @@ describe('runWorker end to end', () => {
       expect(result).toMatchObject({ outcome: 'failed', failure_type: 'auth_error' });
       expect(failedEvent().data).toMatchObject({ failure_type: 'auth_error' });
       expect(existsSync(path.join(origin.outDir, 'stdin.json'))).toBe(false);
+      // As the operator document has it, one error line: `[ERROR] Worker: Failed to clone repository (auth error)`.
+      const failure = failureLine();
+      expect(failure).toMatchObject({
+        level: 50,
+        msg: 'Worker: Failed to clone repository (auth error)',
+        step: 'clone repository',
+        failure_type: 'auth_error',
+        attempt_id: 'att-1',
+        task_id: 'docs-guide',
+      });
+      expect(workerLines().map((l) => l.msg)).toEqual(['Worker: Cloning repository acme/widgets', 'Worker: Failed to clone repository (auth error)']);
       await expectNoSecrets(result);
     });
   });
