@@ -116,6 +116,87 @@ describe('POST /v1/targets/:owner/:repo/policy/proposals', () => {
     expect(installations).toEqual([]);
   });
 
+  const OLD_BLOB = 'a'.repeat(40);
+  const HEAD = 'c'.repeat(40);
+  const owned = '# Owned by the platform team.\nmax_open_prs: 2 # keep it low\ncode_style: strict\n';
+  /** The contents API's JSON answer for a file (the form that carries the blob sha). */
+  const contents = (text: string, sha: string) => ({ type: 'file', encoding: 'base64', sha, content: Buffer.from(text, 'utf8').toString('base64') });
+
+  it('GET …/policy/file answers the file on the default branch byte for byte, with its blob sha', async () => {
+    nock(GH, { reqheaders: { authorization: 'token ghs_installation' } })
+      .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
+      .query({ ref: 'trunk' })
+      .reply(200, contents(owned, OLD_BLOB));
+    const res = await fetch(`${base}/v1/targets/${T}/policy/file`, { headers: { authorization: `Bearer ${WRITE_TOKEN}` } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ path: '.leviathan/policy.yaml', ref: 'trunk', file: { text: owned, sha: OLD_BLOB } });
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it('GET …/policy/file answers file: null when the target has none, and 403 to a read-only token without asking GitHub', async () => {
+    nock(GH).get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml').query({ ref: 'trunk' }).reply(404, { message: 'Not Found' });
+    const res = await fetch(`${base}/v1/targets/${T}/policy/file`, { headers: { authorization: `Bearer ${WRITE_TOKEN}` } });
+    expect(((await res.json()) as { file: unknown }).file).toBeNull();
+    expect(nock.isDone()).toBe(true);
+    installations.length = 0;
+    const ro = await fetch(`${base}/v1/targets/${T}/policy/file`, { headers: { authorization: `Bearer ${READ_TOKEN}` } });
+    expect(ro.status).toBe(403);
+    expect(installations).toEqual([]);
+  });
+
+  it('with base_sha, branches from the very commit whose policy.yaml it compared', async () => {
+    const edited = owned.replace('max_open_prs: 2', 'max_open_prs: 3');
+    nock(GH)
+      .get('/repos/acme/radix/git/ref/heads%2Ftrunk')
+      .reply(200, { object: { sha: HEAD } })
+      .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
+      .query({ ref: HEAD })
+      .reply(200, contents(owned, OLD_BLOB))
+      .post('/repos/acme/radix/git/refs', (b: Record<string, string>) => b.sha === HEAD)
+      .reply(201, {})
+      .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
+      .query((q) => String(q.ref).startsWith('leviathan/policy-'))
+      .reply(200, contents(owned, OLD_BLOB))
+      .put('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml', (b: Record<string, string>) => b.sha === OLD_BLOB && Buffer.from(b.content!, 'base64').toString('utf8') === edited)
+      .reply(200, {})
+      .post('/repos/acme/radix/pulls')
+      .reply(201, { number: 32, html_url: 'https://github.com/acme/radix/pull/32' });
+    const res = await propose({ policy_yaml: edited, reason: 'three', base_sha: OLD_BLOB });
+    expect(res.status).toBe(201);
+    expect(nock.isDone()).toBe(true);
+  });
+
+  it.each([
+    ['changed', OLD_BLOB, contents(owned, 'b'.repeat(40)), 'has changed'],
+    ['deleted', OLD_BLOB, null, 'has been deleted'],
+    ['created', null, contents(owned, 'b'.repeat(40)), 'has been created'],
+  ])('refuses (409) when policy.yaml was %s since it was loaded, writing nothing', async (_what, baseSha, now, words) => {
+    const scope = nock(GH).get('/repos/acme/radix/git/ref/heads%2Ftrunk').reply(200, { object: { sha: HEAD } });
+    const read = scope.get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml').query({ ref: HEAD });
+    if (now) read.reply(200, now);
+    else read.reply(404, { message: 'Not Found' });
+    const res = await propose({ policy_yaml: 'max_open_prs: 3\n', reason: 'r', base_sha: baseSha });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain(words);
+    // Only the two reads were answered; a branch, a file or a PR would have had no mock.
+    expect(nock.isDone()).toBe(true);
+    const events = (await (await cp.api('/v1/graph/events?type=policy.change_proposed')).json()) as { events: unknown[] };
+    expect(events.events).toEqual([]);
+  });
+
+  it('refuses (422) a proposal identical to the current file', async () => {
+    nock(GH)
+      .get('/repos/acme/radix/git/ref/heads%2Ftrunk')
+      .reply(200, { object: { sha: HEAD } })
+      .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
+      .query({ ref: HEAD })
+      .reply(200, contents(owned, OLD_BLOB));
+    const res = await propose({ policy_yaml: owned, reason: 'r', base_sha: OLD_BLOB });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toContain('nothing to propose');
+    expect(nock.isDone()).toBe(true);
+  });
+
   it('answers 501 not_configured on a control plane without the GitHub App', async () => {
     const res = await cp.api(`/v1/targets/${T}/policy/proposals`, { method: 'POST', json: { policy_yaml: 'max_open_prs: 3\n', reason: 'r' } });
     expect(res.status).toBe(501);

@@ -44,15 +44,10 @@ export async function apiGetOptional<T>(context: AppLoadContext, request: Reques
   return (await res.json()) as T;
 }
 
-/** POST to /v1 as the signed-in user; failures come back as data for the form to show. */
-export async function apiPost<T>(
-  context: AppLoadContext,
-  request: Request,
-  path: string,
-  json: unknown,
-): Promise<{ ok: true; status: number; body: T } | { ok: false; failure: ApiFailure }> {
-  requireSession(context, request);
-  const res = await context.api(path, { method: 'POST', json });
+/** A /v1 answer as data: the body when it succeeded, the API's own error otherwise. */
+export type ApiResult<T> = { ok: true; status: number; body: T } | { ok: false; failure: ApiFailure };
+
+async function asResult<T>(request: Request, res: Response): Promise<ApiResult<T>> {
   if (res.status === 401) signInRedirect(request);
   const body = (await res.json().catch(() => null)) as ({ error?: { code?: string; message?: string; reason?: string } } & T) | null;
   if (res.ok) return { ok: true, status: res.status, body: body as T };
@@ -61,6 +56,18 @@ export async function apiPost<T>(
     ok: false,
     failure: { status: res.status, code: e?.code ?? 'error', message: e?.message ?? `HTTP ${res.status}`, ...(e?.reason ? { reason: e.reason } : {}) },
   };
+}
+
+/** GET a /v1 resource as the signed-in user; failures come back as data, for parts of a page that can do without. */
+export async function apiGetResult<T>(context: AppLoadContext, request: Request, path: string): Promise<ApiResult<T>> {
+  requireSession(context, request);
+  return asResult<T>(request, await context.api(path));
+}
+
+/** POST to /v1 as the signed-in user; failures come back as data for the form to show. */
+export async function apiPost<T>(context: AppLoadContext, request: Request, path: string, json: unknown): Promise<ApiResult<T>> {
+  requireSession(context, request);
+  return asResult<T>(request, await context.api(path, { method: 'POST', json }));
 }
 
 /**
