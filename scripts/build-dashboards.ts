@@ -37,7 +37,16 @@ import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sd
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
 import { PanelBuilder as TimeSeriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import YAML from 'yaml';
-import { SCRAPE_JOBS, TARGET_STATUSES, type TargetStatus } from '../src/metrics/metric-names.ts';
+import { SCRAPE_JOBS, TARGET_STATUSES } from '../src/metrics/metric-names.ts';
+import {
+  allTargetFacts,
+  targetKind,
+  TARGETS_LINE,
+  VERDICTS,
+  type TargetFacts,
+  type TargetKind,
+  type TargetsLineBucket,
+} from '../src/projections/dashboard-summary.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -63,33 +72,84 @@ const DATASOURCE = { type: 'prometheus', uid: '${datasource}' };
 const CONTROL_PLANE_UP = `up{job="${SCRAPE_JOBS.controlPlane.job}"}`;
 
 /**
- * Target status as one number per target, so a stat or state timeline can show it with value
- * mappings. Higher is worse, so `max` over several targets shows the one needing attention;
- * `active` ranks above `paused` and `idle` because one working target makes the system
- * "Healthy" even if others have nothing to do.
+ * The console's `Status:` verdict as one number per target, so a stat or state timeline can show
+ * it with value mappings: the weight of a target's kind (dashboard-summary.ts) is higher the
+ * earlier the kind comes in VERDICTS, so `max` over several targets picks the verdict the console
+ * shows for them. The colours are Grafana's own.
  */
-const STATUS_WEIGHTS = [
-  { status: 'idle', weight: 1, text: 'Idle', color: 'blue' },
-  { status: 'paused', weight: 2, text: 'Paused', color: 'purple' },
-  { status: 'active', weight: 3, text: 'Healthy', color: 'green' },
-  { status: 'blocked', weight: 4, text: 'Blocked', color: 'orange' },
-  { status: 'error', weight: 5, text: 'Error', color: 'red' },
-] as const satisfies ReadonlyArray<{ status: TargetStatus; weight: number; text: string; color: string }>;
-const CONTROL_PLANE_DOWN_WEIGHT = 6;
-// A status added to the metric contract must get a weight, or it would never show.
-if (TARGET_STATUSES.some((status) => !STATUS_WEIGHTS.some((w) => w.status === status))) {
-  throw new Error('STATUS_WEIGHTS must cover every TARGET_STATUSES value');
+const VERDICT_COLORS: Record<TargetKind, string> = {
+  error: 'red',
+  active: 'green',
+  blocked_circuit_breaker: 'dark-orange',
+  blocked_max_prs: 'orange',
+  blocked_other: 'orange',
+  idle: 'blue',
+  paused: 'purple',
+};
+const STATUS_WEIGHTS = VERDICTS.map(({ kind, label }, index) => ({
+  kind,
+  weight: VERDICTS.length - index,
+  text: label,
+  color: VERDICT_COLORS[kind],
+}));
+const CONTROL_PLANE_DOWN_WEIGHT = VERDICTS.length + 1;
+
+/**
+ * PromQL for "this target's facts satisfy `holds`": one 0/1 series per target (labelled only by
+ * `target`, once across replicas), compiled from the facts the metrics carry. Each status whose
+ * series can be 1 contributes its series, multiplied by the breaker and PR-limit conditions it
+ * needs; a status that satisfies `holds` whatever they are contributes its series alone.
+ */
+function factsQuery(selector: string, holds: (f: TargetFacts) => boolean): string {
+  const statusIs = (status: string) => `max by (target) (leviathan_target_status{${selector}, status="${status}"})`;
+  const breaker = `max by (target) (leviathan_circuit_breaker_open{${selector}})`;
+  const atMax = `(max by (target) (leviathan_target_open_prs{${selector}}) >= bool max by (target) (leviathan_target_max_prs{${selector}}))`;
+  const condition = (value: boolean, expr: string) => (value ? expr : `(1 - ${expr})`);
+  const terms: string[] = [];
+  for (const status of TARGET_STATUSES) {
+    const matching = allTargetFacts([status]).filter(holds);
+    if (matching.length === 4) {
+      terms.push(statusIs(status));
+      continue;
+    }
+    // The smallest product per matching combination: drop a condition that holds either way.
+    const remaining = [...matching];
+    while (remaining.length > 0) {
+      const f = remaining[0]!;
+      const sameBreaker = remaining.filter((g) => g.breaker_open === f.breaker_open);
+      const sameAtMax = remaining.filter((g) => g.at_max_prs === f.at_max_prs);
+      let covered: TargetFacts[];
+      let factors: string[];
+      if (sameBreaker.length === 2) {
+        covered = sameBreaker;
+        factors = [condition(f.breaker_open, breaker)];
+      } else if (sameAtMax.length === 2) {
+        covered = sameAtMax;
+        factors = [condition(f.at_max_prs, atMax)];
+      } else {
+        covered = [f];
+        factors = [condition(f.breaker_open, breaker), condition(f.at_max_prs, atMax)];
+      }
+      terms.push([statusIs(status), ...factors].join(' * '));
+      for (const g of covered) remaining.splice(remaining.indexOf(g), 1);
+    }
+  }
+  if (terms.length === 0) throw new Error('factsQuery: no combination of facts satisfies the predicate');
+  return terms.join('\n  + ');
 }
 
-function statusScore(selector: string, by: string): string {
-  // `or` of the weighted series is a union (their status labels differ); non-current statuses
-  // are 0 and lose to the current one in max(). max by (target, status) first removes the
-  // duplicates that several serve replicas exporting the same projection would create.
-  const arms = STATUS_WEIGHTS.map(
-    ({ status, weight }) =>
-      `${weight} * max by (target, status) (leviathan_target_status{${selector}, status="${status}"})`,
-  );
-  return `max${by} (\n  ${arms.join('\n  or\n  ')}\n)`;
+/**
+ * The verdict weight of each target (labelled by `target`), or with `system` the weight of the
+ * whole selection, i.e. the verdict of the console's Status line.
+ */
+function statusScore(selector: string, opts: { system: boolean }): string {
+  // A target has one kind, so the weighted sum over kinds is that kind's weight.
+  const arms = STATUS_WEIGHTS.map(({ kind, weight }) => {
+    const q = factsQuery(selector, (f) => targetKind(f) === kind);
+    return `${weight} * (\n  ${q}\n)`;
+  });
+  const perTarget = arms.join('\n+\n');
+  return opts.system ? `max (\n${perTarget}\n)` : perTarget;
 }
 
 function statusMappings(extra: ValueMapping[] = []): ValueMapping[] {
@@ -211,8 +271,9 @@ function leviathanLinks(): DashboardLinkBuilder {
 export function buildSystemOverview(): Dashboard {
   const t = 'target=~"$target"';
   const byTarget = (metric: string) => `sum(max by (target) (${metric}{${t}}))`;
-  const targetStatusCount = (statuses: string) =>
-    `sum(max by (target, status) (leviathan_target_status{${t}, status=~"${statuses}"}))`;
+  // The console's `Targets:` line (TARGETS_LINE); paused and error only when there are some.
+  const lineCount = (bucket: TargetsLineBucket) =>
+    `sum(\n  ${factsQuery(t, (f) => TARGETS_LINE[targetKind(f)] === bucket)}\n)${bucket === 'paused' || bucket === 'error' ? ' > 0' : ''}`;
 
   const dashboard = new DashboardBuilder('Leviathan / System Overview')
     .uid(DASHBOARD_UIDS.systemOverview)
@@ -228,16 +289,13 @@ export function buildSystemOverview(): Dashboard {
     .withPanel(
       stat(
         'Status',
-        'Worst current state across the selected targets: Healthy (a target is active), Idle (no ready tasks), Paused, Blocked (max PRs or circuit breaker), Error. "Control plane unreachable" when its scrape fails.',
+        'The console\'s Status line for the selected targets, the first that applies: Error (any target in error), Healthy (any target executing or ready to), Blocked (Circuit Breaker), Blocked (Max PRs), Blocked (another guardrail), Idle (no ready tasks), Paused (all targets paused). "Control plane unreachable" when its scrape fails.',
         { x: 0, y: 0, w: 6, h: 5 },
       )
         .withTarget(
           instantQuery(
             'A',
-            `(\n${statusScore(
-              t,
-              '',
-            )}\n  and on() (max(${CONTROL_PLANE_UP}) == 1)\n)\nor on()\n(${CONTROL_PLANE_DOWN_WEIGHT} * (1 - max(${CONTROL_PLANE_UP})))`,
+            `(\n${statusScore(t, { system: true })}\n  and on() (max(${CONTROL_PLANE_UP}) == 1)\n)\nor on()\n(${CONTROL_PLANE_DOWN_WEIGHT} * (1 - max(${CONTROL_PLANE_UP})))`,
             'status',
           ),
         )
@@ -260,20 +318,19 @@ export function buildSystemOverview(): Dashboard {
         .thresholds(thresholds([[null, 'text']])),
     )
     .withPanel(
-      stat('Targets', 'Targets by current status. Active = active or idle (nothing prevents execution).', {
-        x: 6,
-        y: 0,
-        w: 6,
-        h: 5,
-      })
-        .withTarget(instantQuery('A', targetStatusCount('active|idle'), 'active'))
-        .withTarget(instantQuery('B', targetStatusCount('blocked'), 'blocked'))
-        .withTarget(instantQuery('C', targetStatusCount('paused'), 'paused'))
-        .withTarget(instantQuery('D', targetStatusCount('error'), 'error'))
+      stat(
+        'Targets',
+        'The console\'s Targets line. Active: not halted (executing, idle, or waiting on a guardrail that clears by itself, such as max open PRs). Blocked: halted by the circuit breaker. Paused and error are shown when there are some.',
+        { x: 6, y: 0, w: 6, h: 5 },
+      )
+        .withTarget(instantQuery('A', lineCount('active'), 'active'))
+        .withTarget(instantQuery('B', lineCount('blocked'), 'blocked'))
+        .withTarget(instantQuery('C', lineCount('paused'), 'paused'))
+        .withTarget(instantQuery('D', lineCount('error'), 'error'))
         .colorMode(common.BigValueColorMode.Value)
         .textMode(common.BigValueTextMode.ValueAndName)
         .colorScheme(fixedColor('green'))
-        .overrideByName('blocked', colorOverride('orange'))
+        .overrideByName('blocked', colorOverride('dark-orange'))
         .overrideByName('paused', colorOverride('purple'))
         .overrideByName('error', colorOverride('red')),
     )
@@ -381,7 +438,7 @@ export function buildSystemOverview(): Dashboard {
         .description('Status of each selected target over time.')
         .datasource(DATASOURCE)
         .gridPos({ x: 0, y: 10, w: 24, h: 6 })
-        .withTarget(query('A', statusScore(t, ' by (target)'), '{{target}}'))
+        .withTarget(query('A', statusScore(t, { system: false }), '{{target}}'))
         .mappings(statusMappings())
         .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
         .thresholds(thresholds([[null, 'text']]))
@@ -471,10 +528,10 @@ export function buildTargetDetail(): Dashboard {
     .withPanel(
       stat(
         'Target Status',
-        'Current status: Healthy (active), Idle, Paused, Blocked or Error. Run `leviathan ctl diagnose $target` for the reason and the fix.',
+        'Current status, in the console\'s words: Healthy (active), Idle, Paused, Blocked (Circuit Breaker), Blocked (Max PRs), Blocked (another guardrail) or Error. Run `leviathan ctl diagnose $target` for the reason and the fix.',
         { x: 0, y: 0, w: 6, h: 5 },
       )
-        .withTarget(instantQuery('A', statusScore(t, ''), 'status'))
+        .withTarget(instantQuery('A', statusScore(t, { system: true }), 'status'))
         .mappings(
           statusMappings([
             {
@@ -536,7 +593,7 @@ export function buildTargetDetail(): Dashboard {
         .description('Target status over time.')
         .datasource(DATASOURCE)
         .gridPos({ x: 0, y: 6, w: 24, h: 4 })
-        .withTarget(query('A', statusScore(t, ''), 'status'))
+        .withTarget(query('A', statusScore(t, { system: true }), 'status'))
         .mappings(statusMappings())
         .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
         .thresholds(thresholds([[null, 'text']]))

@@ -81,7 +81,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         const s = await api.get<StatusAnswer>('/v1/status');
         if (values.json) return asJson(s), 0;
         print(`Status: ${s.label}`);
-        print(`Targets: ${s.targets.active} active, ${s.targets.blocked} blocked, ${s.targets.idle} idle, ${s.targets.paused} paused, ${s.targets.error} error`);
+        print(`Targets: ${s.targets_line.text}`);
         print(`Open PRs: ${s.open_prs.open}/${s.open_prs.max}`);
         print(`Ready Tasks: ${s.ready_tasks}`);
         print(`Last Execution: ${s.last_execution_at ?? 'never'}`);
@@ -327,7 +327,8 @@ interface StatusAnswer {
   label: string;
   headline: string;
   action: string | null;
-  targets: Record<'active' | 'blocked' | 'idle' | 'paused' | 'error', number>;
+  /** The console's `Targets:` line, as the operator document words it. */
+  targets_line: { text: string };
   open_prs: { open: number; max: number };
   ready_tasks: number;
   last_execution_at: string | null;

@@ -1,7 +1,17 @@
+import {
+  targetFacts,
+  targetKind,
+  targetsLineText,
+  TARGETS_LINE,
+  VERDICTS,
+  type SystemStatus,
+  type TargetKind,
+  type TargetsLineCounts,
+} from './dashboard-summary.ts';
 import type { ProjectionState } from './state.ts';
 import { targetViews, type TargetView } from './target-view.ts';
 
-export type SystemStatus = 'healthy' | 'idle' | 'blocked' | 'paused' | 'error';
+export type { SystemStatus } from './dashboard-summary.ts';
 
 export interface SystemView {
   status: SystemStatus;
@@ -9,7 +19,14 @@ export interface SystemView {
   label: string;
   headline: string;
   action: string | null;
+  /** Targets by TargetView status. */
   targets: { total: number; active: number; idle: number; blocked: number; paused: number; error: number };
+  /**
+   * The dashboard's `Targets:` line (dashboard-summary.ts): `active` is every target not halted
+   * (active, idle, or blocked by a guardrail that clears itself, such as max open PRs), `blocked`
+   * those halted by their circuit breaker; `text` is the line as shown.
+   */
+  targets_line: TargetsLineCounts & { text: string };
   open_prs: { open: number; max: number };
   ready_tasks: number;
   last_execution_at: string | null;
@@ -18,14 +35,9 @@ export interface SystemView {
   views: TargetView[];
 }
 
-const BLOCKED_LABEL: Record<string, string> = {
-  max_open_prs: 'Blocked (Max PRs) ⚠',
-  circuit_breaker_open: 'Blocked (Circuit Breaker) ⚠',
-};
-
 /**
- * The dashboard's one-line verdict over all targets: any error wins, then any target making
- * progress means healthy; otherwise the most pressing blocked reason, then paused, then idle.
+ * The dashboard's one-line verdict over all targets, and its `Targets:` line, by the rules of
+ * dashboard-summary.ts (which the Grafana System Overview follows too).
  */
 export function systemView(state: ProjectionState, now: Date): SystemView {
   const views = targetViews(state, now);
@@ -38,9 +50,13 @@ export function systemView(state: ProjectionState, now: Date): SystemView {
     paused: count('paused'),
     error: count('error'),
   };
+  const kinds = views.map((v) => ({ view: v, kind: targetKind(targetFacts(v)) }));
+  const line: TargetsLineCounts = { active: 0, blocked: 0, paused: 0, error: 0 };
+  for (const { kind } of kinds) line[TARGETS_LINE[kind]]++;
   const lastExecution = views.map((v) => v.last_execution_at).filter((x): x is string => !!x).sort().at(-1) ?? null;
   const base = {
     targets,
+    targets_line: { ...line, text: targetsLineText(line) },
     open_prs: { open: sum(views.map((v) => v.open_prs.length)), max: sum(views.map((v) => v.max_open_prs)) },
     ready_tasks: sum(views.map((v) => v.ready_tasks)),
     last_execution_at: lastExecution,
@@ -48,28 +64,22 @@ export function systemView(state: ProjectionState, now: Date): SystemView {
     scheduler: state.scheduler,
     views,
   };
-  const first = (s: TargetView['status']) => views.find((v) => v.status === s)!;
-  if (targets.error > 0) {
-    const v = first('error');
-    return { ...base, status: 'error', label: 'Error ✗', headline: `${v.id}: ${v.headline}`, action: v.action };
+  const first = (k: TargetKind) => kinds.find((x) => x.kind === k)?.view;
+  const verdict = VERDICTS.find((d) => first(d.kind));
+  if (!verdict) {
+    return {
+      ...base,
+      status: 'idle',
+      label: 'Idle',
+      headline: 'No targets yet.',
+      action: 'Install the GitHub App on a repository with a .leviathan/backlog.yaml.',
+    };
   }
-  if (targets.active > 0) return { ...base, status: 'healthy', label: 'Healthy ✓', headline: 'Executing normally.', action: null };
-  if (targets.blocked > 0) {
-    const v = views.find((x) => x.reason === 'circuit_breaker_open') ?? views.find((x) => x.reason === 'max_open_prs') ?? first('blocked');
-    return { ...base, status: 'blocked', label: BLOCKED_LABEL[v.reason] ?? 'Blocked ⚠', headline: v.headline, action: v.action };
-  }
-  if (targets.paused > 0 && targets.idle === 0) {
-    const v = first('paused');
-    return { ...base, status: 'paused', label: 'Paused', headline: v.headline, action: v.action };
-  }
-  const v = views.find((x) => x.status === 'idle');
-  return {
-    ...base,
-    status: 'idle',
-    label: 'Idle',
-    headline: v?.headline ?? 'No targets yet.',
-    action: v?.action ?? 'Install the GitHub App on a repository with a .leviathan/backlog.yaml.',
-  };
+  const v = first(verdict.kind)!;
+  const { status, label } = verdict;
+  if (verdict.kind === 'active') return { ...base, status, label, headline: 'Executing normally.', action: null };
+  if (verdict.kind === 'error') return { ...base, status, label, headline: `${v.id}: ${v.headline}`, action: v.action };
+  return { ...base, status, label, headline: v.headline, action: v.action };
 }
 
 function sum(xs: number[]): number {

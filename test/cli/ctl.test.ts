@@ -63,6 +63,13 @@ describe('ctl against an embedded control plane', () => {
     expect((await run(cp, ['autonomy', 'maybe'])).code).toBe(2);
   });
 
+  it("status prints the console's Targets line, paused targets named only when there are some", async () => {
+    const res = await run(cp, ['status'], READ_TOKEN);
+    expect(res.code).toBe(0);
+    // Autonomy is off here: the one target is paused.
+    expect(res.out).toContain('Targets: 0 active, 0 blocked, 1 paused\n');
+  });
+
   it('a read-only token is refused: exit 1 with the server’s message', async () => {
     const res = await run(cp, ['autonomy', 'off', '--reason', 'x'], `read:${READ_TOKEN}`);
     expect(res).toEqual({ code: 1, out: '', err: 'forbidden: This token is read-only.\n' });

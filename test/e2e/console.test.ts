@@ -138,9 +138,13 @@ describe('console (Chromium)', () => {
     await page.evaluate(() => ((window as unknown as { __same: boolean }).__same = true));
     const text = () => dashboard().innerText();
 
+    // The Targets line follows the operator document: "blocked" is halted by the circuit breaker,
+    // "active" any target running under the ordinary guardrails (executing, idle, or at max PRs).
+    const targetsLine = () => page.getByTestId('targets-line').innerText();
+
     // Idle
     await expect.poll(text).toContain('Status: Idle');
-    expect(await text()).toContain('Targets: 0 active, 0 blocked');
+    expect(await targetsLine()).toBe('Targets: 1 active, 0 blocked');
     expect(await text()).toContain('Open PRs: 0/2');
     expect(await text()).toContain('Ready Tasks: 0');
     expect(await text()).toContain('No ready tasks in backlog.');
@@ -152,7 +156,7 @@ describe('console (Chromium)', () => {
       ...prStory(T, 'api-base-normalization', 722),
     ]);
     await expect.poll(text, { timeout: 3000 }).toContain('Status: Healthy ✓');
-    expect(await text()).toContain('Targets: 1 active, 0 blocked');
+    expect(await targetsLine()).toBe('Targets: 1 active, 0 blocked');
     expect(await text()).toContain('Open PRs: 1/2');
     expect(await text()).toMatch(/Last Execution: (just now|\d+ seconds? ago)/);
     expect(await text()).toContain('PR #722 created (api-base-normalization)');
@@ -161,6 +165,7 @@ describe('console (Chromium)', () => {
     // Blocked (Max PRs)
     await post(cp, prStory(T, 'docs-update', 723));
     await expect.poll(text, { timeout: 3000 }).toContain('Status: Blocked (Max PRs) ⚠');
+    expect(await targetsLine()).toBe('Targets: 1 active, 0 blocked');
     expect(await text()).toContain('Open PRs: 2/2 (MAX REACHED)');
     expect(await text()).toContain('Execution blocked: Max open PRs reached.');
     expect(await text()).toContain('Merge or close PRs to resume execution.');
@@ -180,7 +185,7 @@ describe('console (Chromium)', () => {
       },
     ]);
     await expect.poll(text, { timeout: 3000 }).toContain('Status: Blocked (Circuit Breaker) ⚠');
-    expect(await text()).toContain('Targets: 0 active, 1 blocked');
+    expect(await targetsLine()).toBe('Targets: 0 active, 1 blocked');
     expect(await text()).toContain('Circuit breaker tripped after 2 consecutive failures.');
     expect(await text()).toContain('Cooldown expires in 30 minutes.');
     expect(await text()).toContain('Wait for cooldown or investigate failures');
@@ -189,9 +194,17 @@ describe('console (Chromium)', () => {
     // Error
     await post(cp, [{ type: 'backlog.invalid', target: T, subject: `target:${T}`, data: { file: '.leviathan/backlog.yaml', line: 7, reason: 'tasks[2].id is missing' } }]);
     await expect.poll(text, { timeout: 3000 }).toContain('Status: Error ✗');
+    expect(await targetsLine()).toBe('Targets: 0 active, 0 blocked, 1 error');
     expect(await text()).toContain('.leviathan/backlog.yaml line 7: tasks[2].id is missing');
     expect(await text()).toContain('Fix .leviathan/backlog.yaml and push it to main.');
     expect(await page.getByTestId(`target-row-${T}`).innerText()).toContain('Error ✗');
+
+    // Paused: neither active nor blocked, and named on the line
+    await post(cp, [{ type: 'target.paused', target: T, subject: `target:${T}`, actor: 'github:octocat', data: { reason: 'Release freeze' } }]);
+    await expect.poll(text, { timeout: 3000 }).toContain('Status: Paused');
+    expect(await targetsLine()).toBe('Targets: 0 active, 0 blocked, 1 paused');
+    expect(await text()).toContain('Paused by github:octocat: Release freeze.');
+    expect(await text()).toContain('Resume the target to continue execution.');
 
     expect(await page.evaluate(() => (window as unknown as { __same?: boolean }).__same)).toBe(true);
   });
@@ -202,6 +215,7 @@ describe('console (Chromium)', () => {
     await expect.poll(() => dashboard().innerText()).toContain('Status: Healthy ✓');
     // The operator document's healthy view, word for word where the history allows.
     const healthy = await dashboard().innerText();
+    expect(healthy).toContain('Targets: 1 active, 0 blocked, 1 paused');
     expect(healthy).toContain('Last Execution: 2 minutes ago');
     expect(healthy).toContain('✓ 2m ago: PR #722 created (api-base-normalization)');
     expect(healthy).toContain('✓ 15m ago: PR #721 merged');

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import YAML from 'yaml';
 import { DASHBOARD_UIDS, OUTPUT_PATHS, renderOutputs } from '../../scripts/build-dashboards.ts';
-import { METRICS } from '../../src/metrics/metric-names.ts';
+import { METRICS, TARGET_STATUSES, type TargetStatus } from '../../src/metrics/metric-names.ts';
+import { allTargetFacts, targetKind, TARGETS_LINE, VERDICTS, type TargetFacts } from '../../src/projections/dashboard-summary.ts';
 import { ROOT, metricProblems, promtool, selectorsIn } from './promtool.ts';
 
 interface Panel {
@@ -188,75 +189,189 @@ describe('dashboards', () => {
       return interpolate(q.expr);
     }
 
-    const status = (target: string, current: string, instance = '10.0.0.1:8001') =>
-      ['active', 'idle', 'blocked', 'paused', 'error'].map((s) => ({
-        series: `leviathan_target_status{job="leviathan-spider", instance="${instance}", target="${target}", status="${s}"}`,
-        values: s === current ? '1x10' : '0x10',
-      }));
+    /**
+     * What one replica exports for a target: its status series and the facts the dashboards split
+     * `blocked` by (breaker open, at the PR limit).
+     */
+    const target = (
+      name: string,
+      facts: TargetFacts | TargetStatus,
+      instance = '10.0.0.1:8001',
+    ): Array<{ series: string; values: string }> => {
+      const f = typeof facts === 'string' ? { status: facts, breaker_open: false, at_max_prs: false } : facts;
+      const labels = `job="leviathan-spider", instance="${instance}", target="${name}"`;
+      return [
+        ...TARGET_STATUSES.map((s) => ({
+          series: `leviathan_target_status{${labels}, status="${s}"}`,
+          values: s === f.status ? '1x10' : '0x10',
+        })),
+        { series: `leviathan_circuit_breaker_open{${labels}}`, values: f.breaker_open ? '1x10' : '0x10' },
+        { series: `leviathan_target_open_prs{${labels}}`, values: f.at_max_prs ? '2x10' : '1x10' },
+        { series: `leviathan_target_max_prs{${labels}}`, values: '2x10' },
+      ];
+    };
     const controlPlane = (up: 0 | 1) => [
       { series: 'up{job="leviathan-control-plane", instance="10.0.0.1:8000"}', values: `${up}x10` },
     ];
 
-    /** Evaluates `expr` at 5m over `series` and returns promtool's verdict against `value`. */
-    function expectValue(expr: string, series: Array<{ series: string; values: string }>, value: number) {
+    interface Case {
+      name: string;
+      expr: string;
+      series: Array<{ series: string; values: string }>;
+      /** The one sample expected (labelled `labels`, `{}` by default), or null for no sample at all. */
+      value: number | null;
+      labels?: string;
+    }
+
+    /** Evaluates every case at 5m in one promtool run; the output names each failing case. */
+    function expectValues(cases: Case[]) {
       const file = join(dir, `values-${Math.random().toString(36).slice(2)}.yaml`);
       const test = {
         rule_files: [],
         evaluation_interval: '1m',
-        tests: [
-          {
-            interval: '1m',
-            input_series: series,
-            promql_expr_test: [{ expr, eval_time: '5m', exp_samples: [{ labels: '{}', value }] }],
-          },
-        ],
+        tests: cases.map((c) => ({
+          name: c.name,
+          interval: '1m',
+          input_series: c.series,
+          promql_expr_test: [
+            {
+              expr: c.expr,
+              eval_time: '5m',
+              exp_samples: c.value === null ? [] : [{ labels: c.labels ?? '{}', value: c.value }],
+            },
+          ],
+        })),
       };
       writeFileSync(file, YAML.stringify(test));
       const { status: code, output } = promtool('test', 'rules', file);
-      expect(code, `${expr}\n${output}`).toBe(0);
+      expect(code, output.slice(0, 4000)).toBe(0);
     }
+    const expectValue = (expr: string, series: Case['series'], value: number | null) =>
+      expectValues([{ name: 'case', expr, series, value }]);
 
-    // Values map to texts in the panels: 0 No targets, 1 Idle, 2 Paused, 3 Healthy, 4 Blocked,
-    // 5 Error, 6 Control plane unreachable.
-    it('System Overview status is the worst target, and unreachable when the control plane is down', () => {
+    /** The number the Status panels show for a verdict (their value mappings turn it into the label). */
+    const weight = (label: string) => {
+      const index = VERDICTS.findIndex((v) => v.label === label);
+      if (index < 0) throw new Error(`no verdict ${label}`);
+      return VERDICTS.length - index;
+    };
+    const UNREACHABLE = VERDICTS.length + 1;
+    const facts = allTargetFacts(TARGET_STATUSES);
+    const show = (f: TargetFacts) => `${f.status}${f.breaker_open ? '+breaker' : ''}${f.at_max_prs ? '+max_prs' : ''}`;
+    const lineOf = (fs: TargetFacts[]) => {
+      const c = { active: 0, blocked: 0, paused: 0, error: 0 };
+      for (const f of fs) c[TARGETS_LINE[targetKind(f)]]++;
+      return c;
+    };
+
+    it('the Status panels map each weight to the console label of its verdict', () => {
+      for (const [dashboard, panel] of [
+        ['systemOverview', 'Status'],
+        ['targetDetail', 'Target Status'],
+        ['targetDetail', 'Status Timeline'],
+        ['systemOverview', 'Target Status Timeline'],
+      ] as const) {
+        const title = load(DASHBOARDS[dashboard].path).title;
+        const json = allPanels(load(DASHBOARDS[dashboard].path).panels).find((p) => p.title === panel) as unknown as {
+          fieldConfig: { defaults: { mappings: Array<{ options: Record<string, { text: string }> }> } };
+        };
+        const texts = json.fieldConfig.defaults.mappings[0]!.options;
+        for (const v of VERDICTS) expect(texts[String(weight(v.label))]?.text, `${title} / ${panel}`).toBe(v.label);
+      }
+    });
+
+    // Given one target with any combination of facts, when Grafana evaluates the Target Detail
+    // status and the overview's Targets line, then it shows what the console shows for it.
+    it('Target Detail status and the Targets line agree with the console for every combination of facts', () => {
+      const status = find('targetDetail', 'Target Status');
+      const timeline = find('systemOverview', 'Target Status Timeline');
+      const line = ['A', 'B', 'C', 'D'].map((refId) => find('systemOverview', 'Targets', refId));
+      expectValues(
+        facts.flatMap((f) => {
+          const label = VERDICTS.find((v) => v.kind === targetKind(f))!.label;
+          const series = target('acme/widgets', f);
+          const c = lineOf([f]);
+          return [
+            { name: `${show(f)}: status`, expr: status, series, value: weight(label) },
+            { name: `${show(f)}: timeline`, expr: timeline, series, value: weight(label), labels: '{target="acme/widgets"}' },
+            { name: `${show(f)}: active`, expr: line[0]!, series, value: c.active },
+            { name: `${show(f)}: blocked`, expr: line[1]!, series, value: c.blocked },
+            { name: `${show(f)}: paused`, expr: line[2]!, series, value: c.paused || null },
+            { name: `${show(f)}: error`, expr: line[3]!, series, value: c.error || null },
+          ];
+        }),
+      );
+    });
+
+    // Given two targets with any combinations of facts, when Grafana evaluates the overview's
+    // Status, then it is the console's verdict: the first of VERDICTS that either target has.
+    it('System Overview status is the console verdict for every pair of targets', () => {
       const expr = find('systemOverview', 'Status');
-      expectValue(
-        expr,
-        [...controlPlane(1), ...status('acme/widgets', 'active'), ...status('acme/gadgets', 'blocked')],
-        4,
+      // Unordered pairs: the query treats the two targets alike.
+      expectValues(
+        facts.flatMap((a, i) =>
+          facts.slice(i).map((b) => {
+            const verdict = VERDICTS.find((v) => v.kind === targetKind(a) || v.kind === targetKind(b))!;
+            return {
+              name: `${show(a)} & ${show(b)}`,
+              expr,
+              series: [...controlPlane(1), ...target('acme/widgets', a), ...target('acme/gadgets', b)],
+              value: weight(verdict.label),
+            };
+          }),
+        ),
       );
-      expectValue(
-        expr,
-        [...controlPlane(1), ...status('acme/widgets', 'active'), ...status('acme/gadgets', 'idle')],
-        3,
-      );
-      expectValue(expr, [...controlPlane(1), ...status('acme/widgets', 'idle'), ...status('acme/gadgets', 'idle')], 1);
-      expectValue(expr, [...controlPlane(0), ...status('acme/widgets', 'active')], 6);
+    });
+
+    // The operator document's four states, one target each, and a paused one.
+    it.each([
+      ['Healthy', { status: 'active', breaker_open: false, at_max_prs: false }, 'Healthy ✓', 1, 0],
+      ['Idle', { status: 'idle', breaker_open: false, at_max_prs: false }, 'Idle', 1, 0],
+      ['Blocked (Max PRs)', { status: 'blocked', breaker_open: false, at_max_prs: true }, 'Blocked (Max PRs) ⚠', 1, 0],
+      ['Blocked (Circuit Breaker)', { status: 'blocked', breaker_open: true, at_max_prs: false }, 'Blocked (Circuit Breaker) ⚠', 0, 1],
+      ['Paused', { status: 'paused', breaker_open: false, at_max_prs: false }, 'Paused', 0, 0],
+    ] as const)('the document’s %s view: Status and Targets line', (_name, f, label, active, blocked) => {
+      const series = [...controlPlane(1), ...target('acme/widgets', f)];
+      expectValues([
+        { name: 'status', expr: find('systemOverview', 'Status'), series, value: weight(label) },
+        { name: 'active', expr: find('systemOverview', 'Targets', 'A'), series, value: active },
+        { name: 'blocked', expr: find('systemOverview', 'Targets', 'B'), series, value: blocked },
+        { name: 'paused', expr: find('systemOverview', 'Targets', 'C'), series, value: f.status === 'paused' ? 1 : null },
+      ]);
+    });
+
+    it('System Overview status: one working target is Healthy, idle beats paused, unreachable when the control plane is down', () => {
+      const expr = find('systemOverview', 'Status');
+      const breaker = { status: 'blocked', breaker_open: true, at_max_prs: false } as const;
+      expectValue(expr, [...controlPlane(1), ...target('acme/widgets', 'active'), ...target('acme/gadgets', breaker)], weight('Healthy ✓'));
+      expectValue(expr, [...controlPlane(1), ...target('acme/widgets', 'idle'), ...target('acme/gadgets', 'paused')], weight('Idle'));
+      expectValue(expr, [...controlPlane(1), ...target('acme/widgets', 'active'), ...target('acme/gadgets', 'error')], weight('Error ✗'));
+      expectValue(expr, [...controlPlane(0), ...target('acme/widgets', 'active')], UNREACHABLE);
       expectValue(expr, controlPlane(1), 0);
     });
 
     it('Target Detail status is the selected target only, once across replicas', () => {
       const expr = find('targetDetail', 'Target Status');
+      const maxPrs = { status: 'blocked', breaker_open: false, at_max_prs: true } as const;
       expectValue(
         expr,
-        [
-          ...status('acme/widgets', 'blocked'),
-          ...status('acme/widgets', 'blocked', '10.0.0.2:8001'),
-          ...status('acme/gadgets', 'error'),
-        ],
-        4,
+        [...target('acme/widgets', maxPrs), ...target('acme/widgets', maxPrs, '10.0.0.2:8001'), ...target('acme/gadgets', 'error')],
+        weight('Blocked (Max PRs) ⚠'),
       );
     });
 
-    it('Targets counts active and blocked targets', () => {
+    it('Targets counts each target once across replicas, and names paused and error only when there are some', () => {
+      // The panel's variable selects acme/widgets and acme/gadgets (see interpolate).
       const series = [
-        ...status('acme/widgets', 'active'),
-        ...status('acme/gadgets', 'blocked'),
-        ...status('acme/gadgets', 'blocked', '10.0.0.2:8001'),
+        ...target('acme/widgets', 'paused'),
+        ...target('acme/gadgets', { status: 'blocked', breaker_open: true, at_max_prs: false }),
+        ...target('acme/gadgets', { status: 'blocked', breaker_open: true, at_max_prs: false }, '10.0.0.2:8001'),
+        ...target('acme/website', 'active'),
       ];
-      expectValue(find('systemOverview', 'Targets', 'A'), series, 1);
+      expectValue(find('systemOverview', 'Targets', 'A'), series, 0);
       expectValue(find('systemOverview', 'Targets', 'B'), series, 1);
-      expectValue(find('systemOverview', 'Targets', 'D'), series, 0);
+      expectValue(find('systemOverview', 'Targets', 'C'), series, 1);
+      expectValue(find('systemOverview', 'Targets', 'D'), series, null);
     });
 
     it('Success Rate is successes over all attempts', () => {

@@ -28,6 +28,37 @@ describe('health and status', () => {
     expect((await cp.api('/v1/autonomy/status', { token: null })).status).toBe(401);
   });
 
+  it('/v1/status gives the dashboard verdict, the per-status counts and the Targets line', async () => {
+    const target = (id: string, installation: number) => [
+      { type: 'target.registered', target: id, subject: `target:${id}`, data: { installation_id: installation, default_branch: 'main' } },
+      {
+        type: 'backlog.synced',
+        target: id,
+        subject: `target:${id}`,
+        data: { tasks: [{ id: 'a', title: 'A', priority: 'medium', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] },
+      },
+    ];
+    for (const json of [
+      { type: 'autonomy.enabled', data: { reason: 'status test' } },
+      ...target('acme/ok', 1),
+      ...target('acme/tripped', 2),
+      {
+        type: 'circuit_breaker.tripped',
+        target: 'acme/tripped',
+        subject: 'target:acme/tripped',
+        data: { consecutive_failures: 2, cooldown_until: new Date(Date.now() + 30 * 60_000).toISOString() },
+      },
+    ]) {
+      expect((await cp.api('/v1/events', { method: 'POST', json })).status).toBeLessThan(300);
+    }
+    const body = (await (await cp.api('/v1/status', { token: READ_TOKEN })).json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      label: 'Healthy ✓',
+      targets: { total: 2, active: 1, idle: 0, blocked: 1, paused: 0, error: 0 },
+      targets_line: { active: 1, blocked: 1, paused: 0, error: 0, text: '1 active, 1 blocked' },
+    });
+  });
+
   it('a path with broken percent-encoding answers 400 JSON, not 500', async () => {
     const res = await cp.api('/v1/targets/acme/%E0%A4%A');
     expect(res.status).toBe(400);

@@ -66,8 +66,8 @@ export default function Dashboard() {
         <Line label="Status" testId="status-label">
           {status.label}
         </Line>
-        <Line label="Targets">
-          {status.targets.active} active, {status.targets.blocked} blocked
+        <Line label="Targets" testId="targets-line">
+          {status.targets_line.text}
         </Line>
         <Line label="Open PRs">
           {status.open_prs.open}/{status.open_prs.max}
