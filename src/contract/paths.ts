@@ -125,7 +125,7 @@ export function matchesAllowed(path: string, allowed: readonly string[]): boolea
 }
 
 /** Why one changed path was refused by {@link checkChangedPaths}. */
-export type PathViolationReason = 'outside_allowed' | 'forbidden' | 'absolute' | 'dotdot' | 'too_many_files' | 'invalid';
+export type PathViolationReason = 'outside_allowed' | 'outside_scope' | 'forbidden' | 'absolute' | 'dotdot' | 'too_many_files' | 'invalid';
 
 /** One refused path; for `too_many_files`, the first path beyond the limit. */
 export interface PathViolation {
@@ -147,6 +147,11 @@ export interface ChangedPathRules {
   forbidden: readonly string[];
   /** Most distinct files the change may touch (policy `max_files_per_task`). */
   maxFiles?: number;
+  /**
+   * policy.yaml's `allowed_paths` for the task's scope, when it lists the scope: the owner's
+   * bound on every task of that scope, whatever the backlog says. A path must match both lists.
+   */
+  scopeAllowed?: readonly string[];
 }
 
 /** Result of {@link checkChangedPaths}. */
@@ -173,6 +178,7 @@ export function checkChangedPaths(changes: readonly ChangedPath[], rules: Change
       const p = n.path.endsWith('/') ? n.path.slice(0, -1) : n.path;
       if (forbidden.some((entry) => matchesEntry(p, entry))) violations.push({ path: p, reason: 'forbidden' });
       else if (!rules.allowed.some((entry) => matchesEntry(p, entry))) violations.push({ path: p, reason: 'outside_allowed' });
+      else if (rules.scopeAllowed && !rules.scopeAllowed.some((entry) => matchesEntry(p, entry))) violations.push({ path: p, reason: 'outside_scope' });
     }
     const n = normalizeRepoPath(change.path);
     const key = n.ok ? n.path : String(change.path);

@@ -52,6 +52,7 @@ const assignmentSchema = z
       .object({
         forbidden_paths: z.array(z.string()),
         max_files_per_task: z.record(z.number()),
+        allowed_paths: z.record(z.array(z.string())).optional(),
       })
       .passthrough(),
     contract: z.unknown().optional(),

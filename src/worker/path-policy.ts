@@ -23,6 +23,8 @@ export interface PathRules {
   allowed: string[];
   forbidden: string[];
   maxFiles?: number;
+  /** policy.yaml's `allowed_paths` for the task's scope, when the policy lists it. */
+  scopeAllowed?: string[];
 }
 
 /**
@@ -38,9 +40,12 @@ export async function checkDiff(
   const violations: PathViolation[] = [];
   const result = checkChangedPaths(
     changes.map((c) => (c.oldPath === undefined ? { path: c.path } : { path: c.path, oldPath: c.oldPath })),
-    rules.maxFiles === undefined
-      ? { allowed: rules.allowed, forbidden: rules.forbidden }
-      : { allowed: rules.allowed, forbidden: rules.forbidden, maxFiles: rules.maxFiles },
+    {
+      allowed: rules.allowed,
+      forbidden: rules.forbidden,
+      ...(rules.maxFiles === undefined ? {} : { maxFiles: rules.maxFiles }),
+      ...(rules.scopeAllowed === undefined ? {} : { scopeAllowed: rules.scopeAllowed }),
+    },
   );
   if (!result.ok) for (const v of result.violations) violations.push({ path: v.path, reason: v.reason });
 

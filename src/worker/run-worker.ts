@@ -178,7 +178,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 
     step = 'run agent';
     const maxFiles = a.policy.max_files_per_task[a.task.scope];
-    const rules = { allowed: a.task.allowed_paths, forbidden: a.policy.forbidden_paths, maxFiles };
+    const scopeAllowed = scopeGlobs(a);
+    const rules = { allowed: a.task.allowed_paths, forbidden: a.policy.forbidden_paths, maxFiles, ...(scopeAllowed ? { scopeAllowed } : {}) };
     const taskJson = JSON.stringify(
       {
         attempt_id: a.attempt_id,
@@ -291,6 +292,16 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     );
     return pr;
   }
+}
+
+/**
+ * policy.yaml's `allowed_paths` for the task's scope, if the policy lists that scope. A scope the
+ * policy does not list is bounded by the task's own allowed_paths alone (read leniently, as the
+ * target contract asks: a policy naming only `docs` says nothing about `tests`).
+ */
+function scopeGlobs(a: WorkerAssignment): string[] | undefined {
+  const byScope = a.policy.allowed_paths as Record<string, string[]> | undefined;
+  return byScope && Object.hasOwn(byScope, a.task.scope) ? byScope[a.task.scope] : undefined;
 }
 
 /** Shortest value of an agent's variable that refuses a change containing it (API keys are 30+). */

@@ -144,6 +144,18 @@ describe('checkChangedPaths', () => {
     expect(checkChangedPaths([{ path }], rules)).toEqual({ ok: false, violations: [{ path, reason }] });
   });
 
+  it("refuses a path the task allows but the policy's scope does not (outside_scope); forbidden still comes first", () => {
+    const scoped = { ...rules, scopeAllowed: ['docs/guides/**', 'docs/private/x.md'] };
+    expect(checkChangedPaths([{ path: 'docs/guides/a.md' }], scoped)).toEqual({ ok: true });
+    expect(checkChangedPaths([{ path: 'docs/a.md' }, { path: 'docs/private/x.md' }], scoped)).toEqual({
+      ok: false,
+      violations: [
+        { path: 'docs/a.md', reason: 'outside_scope' },
+        { path: 'docs/private/x.md', reason: 'forbidden' },
+      ],
+    });
+  });
+
   it('applies the default forbidden paths even when the caller passes none', () => {
     const result = checkChangedPaths(
       [{ path: 'docs/.env' }, { path: '.git/config' }, { path: 'docs/key.pem' }, { path: '.github/workflows/x.yml' }],

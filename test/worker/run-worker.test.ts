@@ -290,6 +290,19 @@ describe('runWorker end to end', () => {
     await expectNoSecrets(result);
   });
 
+  it("policy.yaml's allowed_paths for the task's scope bound the change too; a scope it does not list is bounded by the task alone", async () => {
+    const agentCommand = `printf 'draft' > docs/draft.md; printf 'more' >> docs/guide.md`;
+    const base = assignment();
+    const only = (byScope: Record<string, string[]>) => assignment({ policy: { ...base.policy, allowed_paths: byScope } });
+    const refused = await runWorker(deps('', { agentCommand, a: only({ docs: ['docs/guide.md'] }) }));
+    expect(refused).toMatchObject({ outcome: 'failed', failure_type: 'path_violation' });
+    expect((failedEvent().data as { violations: unknown[] }).violations).toEqual([{ path: 'docs/draft.md', reason: 'outside_scope' }]);
+    expect(pushedBranches()).toBe('');
+
+    githubAcceptsPullRequest();
+    expect(await runWorker(deps('', { agentCommand, a: only({ tests: ['test/**'] }) }))).toMatchObject({ outcome: 'succeeded' });
+  });
+
   it('timeout: kills the agent process group and reports timeout', async () => {
     const started = Date.now();
     const result = await runWorker(deps('sleeps-forever.sh', { timings: { agentTimeoutMs: 1_000, killGraceMs: 300 } }));
