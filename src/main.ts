@@ -19,7 +19,7 @@ import { newEvent } from './events/envelope.ts';
 import { octokitPolicyPort, policyProposalRoutes } from './console/policy-proposal.ts';
 import { createHttpServer, type Mount } from './api/server.ts';
 import { healthBody } from './api/routes/status.ts';
-import { createMetrics } from './metrics/registry.ts';
+import { createMetrics, lastRateLimit } from './metrics/registry.ts';
 import { startMetricsServer } from './metrics/metrics-server.ts';
 import type { Env } from './env.ts';
 import { Projector } from './projections/projector.ts';
@@ -158,6 +158,8 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       logger,
       maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
       refresher: await refresherFromEnv(env, logger),
+      // Embedded cycles report this process's own reading: the same one /metrics shows.
+      rateLimit: lastRateLimit,
     });
     const controls = { ...(await operatorControls(env, overrides.cluster)), nextLocalTick: () => scheduler.nextTick() };
     const router = createApiRouter(deps, scheduler, controls);

@@ -1,8 +1,10 @@
 import { pino, type Logger } from 'pino';
 import type { Env } from '../env.ts';
 import { clientToken } from './client-token.ts';
+import type { GitHubRateLimit } from '../events/types.ts';
 import { createExecutor } from '../executors/create-executor.ts';
 import type { Executor } from '../executors/executor.ts';
+import { lastRateLimit } from '../metrics/registry.ts';
 import { refresherFromEnv, type BacklogRefresher } from '../scheduler/backlog-refresh.ts';
 import { ControlPlaneError, HttpSchedulerControlPlane } from '../scheduler/control-plane-port.ts';
 import { runCycle } from '../scheduler/run-cycle.ts';
@@ -16,6 +18,8 @@ export interface TickOptions {
   /** The process environment, for the local executor's PATH/HOME. */
   processEnv?: Record<string, string | undefined>;
   newCycleId?: () => string;
+  /** The process's last GitHub rate-limit reading; the metrics registry's by default. */
+  rateLimit?: () => GitHubRateLimit | null;
 }
 
 /**
@@ -37,6 +41,8 @@ export async function tick(env: Env, opts: TickOptions = {}): Promise<number> {
       autonomyConfigPath: env.LEVIATHAN_AUTONOMY_CONFIG,
       maxConcurrentWorkers: env.LEVIATHAN_MAX_CONCURRENT_WORKERS,
       refresher,
+      // This process's GitHub calls (the backlog reads) end with it: the cycle's event carries the reading.
+      rateLimit: opts.rateLimit ?? lastRateLimit,
       ...(opts.newCycleId ? { newCycleId: opts.newCycleId } : {}),
     });
     logger.info(

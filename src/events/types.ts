@@ -68,6 +68,24 @@ const taskSummary = z
   .passthrough();
 export type TaskSummary = z.infer<typeof taskSummary>;
 
+/**
+ * A GitHub rate-limit reading (`x-ratelimit-remaining`, `-limit`, `-reset`; reset in Unix seconds,
+ * null when GitHub sent none), as `scheduler.cycle_completed` carries the tick's last one: the
+ * CronJob's process ends with the cycle, so the log is where the control plane learns it.
+ */
+export const githubRateLimitSchema = z
+  .object({
+    remaining: z.number().finite().nonnegative(),
+    limit: z.number().finite().positive(),
+    reset: z.number().finite().nonnegative().nullable(),
+  })
+  .passthrough();
+export interface GitHubRateLimit {
+  remaining: number;
+  limit: number;
+  reset: number | null;
+}
+
 export const eventDataSchemas = {
   'target.registered': z
     .object({ installation_id: z.number().int().nullable().optional(), default_branch: z.string().optional() })
@@ -144,7 +162,12 @@ export const eventDataSchemas = {
     })
     .passthrough(),
   'scheduler.cycle_completed': z
-    .object({ cycle_id: z.string(), outcomes: z.record(z.string()).optional() })
+    .object({
+      cycle_id: z.string(),
+      outcomes: z.record(z.string()).optional(),
+      /** The scheduler process's last GitHub rate-limit reading; absent when it has none. */
+      github_rate_limit: githubRateLimitSchema.optional(),
+    })
     .passthrough(),
   'circuit_breaker.tripped': z
     .object({ consecutive_failures: z.number().int(), cooldown_until: z.string() })

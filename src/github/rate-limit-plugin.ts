@@ -22,7 +22,8 @@ function record(headers: Record<string, unknown> | undefined): void {
 /**
  * Octokit plugin feeding `leviathan_github_rate_limit_*` from every response of every client the
  * control plane makes (App, installations, the scheduler's backlog reads), so GitHubRateLimitLow
- * can predict exhaustion before guardrails start failing closed.
+ * can predict exhaustion before guardrails start failing closed. In a `leviathan tick` process the
+ * reading reaches /metrics through the log: the cycle reports it in `scheduler.cycle_completed`.
  */
 export function rateLimitPlugin(octokit: unknown): void {
   const o = octokit as Hooked;

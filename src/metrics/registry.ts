@@ -2,7 +2,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Clock } from '../api/api-deps.ts';
 import { ApiError } from '../api/errors.ts';
 import type { Mount } from '../api/server.ts';
-import { eventDataSchemas, OPERATOR_ACTION_TYPES, SKIP_REASONS } from '../events/types.ts';
+import { eventDataSchemas, OPERATOR_ACTION_TYPES, SKIP_REASONS, type GitHubRateLimit } from '../events/types.ts';
 import type { ProjectionState, TargetCounters } from '../projections/state.ts';
 import { emptyTargetCounters } from '../projections/state.ts';
 import {
@@ -38,30 +38,58 @@ export interface RateLimitReading {
   reset?: number | Date | null;
 }
 
+/** A rate-limit reading as kept: reset in Unix seconds (null when GitHub sent none), `at` when it was taken (ms since epoch). */
+export interface RateLimitSnapshot extends GitHubRateLimit {
+  at: number;
+}
+
 /**
  * The last GitHub rate-limit reading. Process-wide, because the caller (an octokit hook) has no
  * handle on the metrics object and the budget is a property of the process's credentials, not of
  * one server instance. null until the first response: exporting 0 before any call was made would
  * look like an exhausted budget to GitHubRateLimitLow.
  */
-let rateLimit: { remaining: number; limit: number; reset: number | null } | null = null;
+let rateLimit: RateLimitSnapshot | null = null;
 
 /**
  * Records GitHub's rate-limit headers; call it from every octokit response (the values change with
- * each request). Invalid readings (missing or non-numeric headers, e.g. from GitHub Enterprise
- * with rate limiting disabled) are ignored rather than exported as 0.
+ * each request). `at` is when the reading was taken (ms since epoch; now by default): the scrape
+ * shows the newer of this and the scheduler's last reported reading. Invalid readings (missing or
+ * non-numeric headers, e.g. from GitHub Enterprise with rate limiting disabled, or a negative
+ * count) are ignored rather than exported as 0.
  */
-export function recordRateLimit(reading: RateLimitReading): void {
+export function recordRateLimit(reading: RateLimitReading, at: number = Date.now()): void {
   const remaining = Number(reading.remaining);
   const limit = Number(reading.limit);
-  if (!Number.isFinite(remaining) || !Number.isFinite(limit) || limit <= 0) return;
+  if (!Number.isFinite(remaining) || remaining < 0 || !Number.isFinite(limit) || limit <= 0) return;
   const reset = reading.reset instanceof Date ? reading.reset.getTime() / 1000 : reading.reset == null ? null : Number(reading.reset);
-  rateLimit = { remaining, limit, reset: reset !== null && Number.isFinite(reset) ? reset : null };
+  rateLimit = { remaining, limit, reset: reset !== null && Number.isFinite(reset) && reset >= 0 ? reset : null, at };
+}
+
+/**
+ * This process's last reading, or null before any. The scheduler's cycle reports it in
+ * `scheduler.cycle_completed` (CycleDeps.rateLimit): a `leviathan tick` process ends with its
+ * cycle, and the control plane serving /metrics learns the tick's reading from the log.
+ */
+export function lastRateLimit(): RateLimitSnapshot | null {
+  return rateLimit ? { ...rateLimit } : null;
 }
 
 /** Forgets the last rate-limit reading (tests). */
 export function resetRateLimit(): void {
   rateLimit = null;
+}
+
+/**
+ * The reading the gauges show: the newer, by when it was taken, of this process's own and the
+ * last one a scheduler cycle reported (its event's time). Either alone when there is only one; a
+ * tie goes to the process's own (in embedded mode both are the same reading).
+ */
+function newestRateLimit(state: ProjectionState): GitHubRateLimit | null {
+  const reported = state.scheduler.github_rate_limit ?? null; // absent in snapshots older than the field
+  if (!reported) return rateLimit;
+  if (!rateLimit) return reported;
+  return Date.parse(reported.at) > rateLimit.at ? reported : rateLimit;
 }
 
 /**
@@ -401,13 +429,15 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
 
   single('leviathan_autonomy_enabled', state.autonomy.enabled === true ? 1 : 0);
 
-  // Absent until GitHub has answered once (see recordRateLimit).
+  // Absent until GitHub has answered this process or a scheduler cycle has reported a reading
+  // (see recordRateLimit and newestRateLimit).
+  const budget = newestRateLimit(state);
   family('leviathan_github_rate_limit_remaining');
-  if (rateLimit) w.sample(HEADS.leviathan_github_rate_limit_remaining!, null, null, rateLimit.remaining);
+  if (budget) w.sample(HEADS.leviathan_github_rate_limit_remaining!, null, null, budget.remaining);
   family('leviathan_github_rate_limit_limit');
-  if (rateLimit) w.sample(HEADS.leviathan_github_rate_limit_limit!, null, null, rateLimit.limit);
+  if (budget) w.sample(HEADS.leviathan_github_rate_limit_limit!, null, null, budget.limit);
   family('leviathan_github_rate_limit_reset_timestamp_seconds');
-  if (rateLimit?.reset != null) w.sample(HEADS.leviathan_github_rate_limit_reset_timestamp_seconds!, null, null, rateLimit.reset);
+  if (budget?.reset != null) w.sample(HEADS.leviathan_github_rate_limit_reset_timestamp_seconds!, null, null, budget.reset);
 
   const out = w.end();
   lastSize = out.length;

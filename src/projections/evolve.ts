@@ -289,11 +289,14 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       if (defaults) state.autonomy.global_defaults = defaults;
       break;
     }
-    case 'scheduler.cycle_completed':
+    case 'scheduler.cycle_completed': {
       state.scheduler.last_cycle_completed_at = e.time;
       state.scheduler.cycles += 1;
       state.counters.scheduler_cycles += 1;
+      const reading = rateLimitReading(d.github_rate_limit);
+      if (reading) state.scheduler.github_rate_limit = { ...reading, at: e.time };
       break;
+    }
     case 'circuit_breaker.tripped':
       if (t) {
         t.breaker = {
@@ -504,6 +507,20 @@ function strictlyNewer(existing: GraphNode, d: Record<string, unknown>): boolean
   const incoming = str(d.updated_at);
   const seen = existing.props.pr_updated_at;
   return incoming !== null && typeof seen === 'string' && incoming > seen;
+}
+
+/**
+ * A cycle's `github_rate_limit`, when it has the shape the event schema asks for (checked again
+ * here: events written in-process skip the HTTP edge). Anything else is no reading.
+ */
+function rateLimitReading(v: unknown): { remaining: number; limit: number; reset: number | null } | null {
+  const o = obj(v);
+  if (!o) return null;
+  const remaining = num(o.remaining);
+  const limit = num(o.limit);
+  const reset = num(o.reset);
+  if (remaining === null || remaining < 0 || limit === null || limit <= 0) return null;
+  return { remaining, limit, reset: reset !== null && reset >= 0 ? reset : null };
 }
 
 function str(v: unknown): string | null {

@@ -36,6 +36,20 @@ export interface SchedulerState {
   last_cycle_started_at: string | null;
   last_cycle_completed_at: string | null;
   cycles: number;
+  /**
+   * The last GitHub rate-limit reading a cycle reported (`scheduler.cycle_completed`), with that
+   * event's time: how /metrics shows the budget the tick's CronJob process saw. null until one is
+   * reported; a cycle that reports none leaves it as it was.
+   */
+  github_rate_limit: ReportedRateLimit | null;
+}
+
+/** A rate-limit reading from the log: reset in Unix seconds (or null), `at` the reporting event's time (ISO). */
+export interface ReportedRateLimit {
+  remaining: number;
+  limit: number;
+  reset: number | null;
+  at: string;
 }
 
 export interface OpenPr {
@@ -183,7 +197,7 @@ export function emptyState(): ProjectionState {
       emergency_stop: null,
       global_defaults: {},
     },
-    scheduler: { last_cycle_id: null, last_cycle_started_at: null, last_cycle_completed_at: null, cycles: 0 },
+    scheduler: { last_cycle_id: null, last_cycle_started_at: null, last_cycle_completed_at: null, cycles: 0, github_rate_limit: null },
     counters: { events_by_type: {}, by_target: {}, scheduler_cycles: 0 },
     graph: { nodes: {}, edges: {} },
     signed_out_sessions: {},

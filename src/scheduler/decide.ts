@@ -2,7 +2,7 @@ import { normalizeRepoPath, pathsOverlap } from '../contract/paths.ts';
 import type { GuardrailOverrides } from '../contract/policy.ts';
 import type { BacklogTask, EffectivePolicy, Priority, TaskStatus, TargetContract } from '../contract/types.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
-import { subjects, type Outcome, type SkipReason, type TaskSummary } from '../events/types.ts';
+import { subjects, type GitHubRateLimit, type Outcome, type SkipReason, type TaskSummary } from '../events/types.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { breakerOpen, targetPolicy, taskViews, type TaskView } from '../projections/target-view.ts';
 import type { SchedulerSnapshot, TargetSnapshot } from './snapshot.ts';
@@ -169,13 +169,22 @@ export function decide(now: Date, snapshot: CycleSnapshot, policy: SchedulerPoli
   return { cycle_id, autonomy_enabled: policy.autonomy.enabled, actions, outcomes };
 }
 
-/** scheduler.cycle_completed with every target's `outcome:reason` (the runner adds it last). */
-export function cycleCompletedEvent(cycleId: string, outcomes: readonly TargetDecision[]): NewEvent {
+/**
+ * scheduler.cycle_completed with every target's `outcome:reason` (the runner adds it last) and,
+ * when the scheduler's process has one, its last GitHub rate-limit reading: the tick's process
+ * ends with the cycle, and its backlog reads are most of the App's GitHub calls.
+ */
+export function cycleCompletedEvent(cycleId: string, outcomes: readonly TargetDecision[], rateLimit: GitHubRateLimit | null = null): NewEvent {
   return newEvent({
     id: `${cycleId}:cycle_completed`,
     type: 'scheduler.cycle_completed',
     actor: SCHEDULER_ACTOR,
-    data: { cycle_id: cycleId, outcomes: Object.fromEntries(outcomes.map((o) => [o.target, `${o.outcome}:${o.reason}`])) },
+    data: {
+      cycle_id: cycleId,
+      outcomes: Object.fromEntries(outcomes.map((o) => [o.target, `${o.outcome}:${o.reason}`])),
+      // The three fields only: a reading may carry more (when it was taken), the event's time says that.
+      ...(rateLimit ? { github_rate_limit: { remaining: rateLimit.remaining, limit: rateLimit.limit, reset: rateLimit.reset } } : {}),
+    },
   });
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { append } from '../control/target-controls.ts';
 import { newEvent, type StoredEvent } from '../events/envelope.ts';
-import { subjects } from '../events/types.ts';
+import { subjects, type GitHubRateLimit } from '../events/types.ts';
 import type { Executor } from '../executors/executor.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { EventStore } from '../store/event-store.ts';
@@ -41,6 +41,8 @@ export class InProcessScheduler {
       logger: Logger;
       maxConcurrentWorkers: number;
       refresher?: BacklogRefresher | null;
+      /** The process's last GitHub rate-limit reading, reported by each cycle (CycleDeps.rateLimit). */
+      rateLimit?: () => GitHubRateLimit | null;
     },
   ) {}
 
@@ -83,6 +85,7 @@ export class InProcessScheduler {
         logger: this.deps.logger,
         maxConcurrentWorkers: this.deps.maxConcurrentWorkers,
         refresher: this.deps.refresher ?? null,
+        ...(this.deps.rateLimit ? { rateLimit: this.deps.rateLimit } : {}),
       }),
     );
   }

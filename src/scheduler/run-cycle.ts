@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { readAutonomyConfig, type GuardrailOverrides } from '../contract/policy.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
-import { subjects } from '../events/types.ts';
+import { githubRateLimitSchema, subjects, type GitHubRateLimit } from '../events/types.ts';
 import type { Executor, WorkerRun } from '../executors/executor.ts';
 import { BACKLOG_MAX_AGE_MS, BacklogReadError, isStale, type BacklogRefresher } from './backlog-refresh.ts';
 import { isSelectionRefused, type SchedulerControlPlane } from './control-plane-port.ts';
@@ -38,6 +38,12 @@ export interface CycleDeps {
   backlogMaxAgeMs?: number;
   /** Cycle ids; random by default. */
   newCycleId?: () => string;
+  /**
+   * The process's last GitHub rate-limit reading (`lastRateLimit` of the metrics registry), reported
+   * in `scheduler.cycle_completed` so the control plane can export the tick's reading after the
+   * tick's process is gone. Absent or null: the event carries none.
+   */
+  rateLimit?: () => GitHubRateLimit | null;
 }
 
 /** How the cycle ended overall: the word of `Scheduler: Exiting cleanly (…)`. */
@@ -95,7 +101,7 @@ export async function runCycle(deps: CycleDeps): Promise<CycleResult> {
     executor: deps.executor.kind,
   });
   const outcomes = await carryOut(deps, decision);
-  await controlPlane.post([cycleCompletedEvent(cycleId, outcomes)]);
+  await controlPlane.post([cycleCompletedEvent(cycleId, outcomes, rateLimitReading(deps))]);
   const verdict = verdictOf(outcomes);
   return { cycle_id: cycleId, verdict, outcomes };
 }
@@ -285,6 +291,19 @@ function autonomyPolicy(config: Awaited<ReturnType<typeof readAutonomyConfig>> |
     problems: snapshot.autonomy.enabled === null ? ['autonomy has never been enabled (leviathan ctl autonomy on)'] : [],
     defaults: snapshot.autonomy.global_defaults as GuardrailOverrides,
   };
+}
+
+/**
+ * The port's reading when it is one the event schema accepts; otherwise none, so an odd header
+ * (a negative count, say) can never cost the cycle its completion event.
+ */
+function rateLimitReading(deps: Pick<CycleDeps, 'rateLimit' | 'logger'>): GitHubRateLimit | null {
+  const reading = deps.rateLimit?.() ?? null;
+  if (reading === null) return null;
+  const parsed = githubRateLimitSchema.safeParse({ remaining: reading.remaining, limit: reading.limit, reset: reading.reset });
+  if (parsed.success) return { remaining: parsed.data.remaining, limit: parsed.data.limit, reset: parsed.data.reset };
+  deps.logger.debug({ reading }, 'Scheduler: GitHub rate-limit reading not reported (malformed)');
+  return null;
 }
 
 async function listRuns(deps: Pick<CycleDeps, 'executor' | 'logger'>): Promise<WorkerRun[] | null> {

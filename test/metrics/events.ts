@@ -27,7 +27,8 @@ export function dayOfEvents(web: string, api: string, now = new Date()): Array<R
     { type: 'scheduler.cycle_started', data: { cycle_id: 'c2', autonomy_enabled: true } },
     { type: 'task.selected', target: web, data: { task_id: 'a', attempt_id: 'w-2' } },
     { type: 'task.skipped', target: api, data: { outcome: 'blocked', reason: 'attempt_in_flight' } },
-    { type: 'scheduler.cycle_completed', data: { cycle_id: 'c2' } },
+    // The tick's GitHub budget, reported by its cycle (c3 reports none: c2's stays the last).
+    { type: 'scheduler.cycle_completed', data: { cycle_id: 'c2', github_rate_limit: { remaining: 3100, limit: 5000, reset: 1_795_000_000 } } },
     { type: 'attempt.created', target: web, data: { attempt_id: 'w-2', task_id: 'a' } },
     { type: 'attempt.failed', target: web, data: { attempt_id: 'w-2', task_id: 'a', failure_type: 'agent_error', duration_seconds: 40 } },
     { type: 'circuit_breaker.tripped', target: web, data: { consecutive_failures: 2, cooldown_until: cooldown } },

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ATTEMPT_DURATION_BUCKETS, METRIC_FAILURE_TYPES, METRICS, TARGET_STATUSES } from '../../src/metrics/metric-names.ts';
-import { createMetrics, METRIC_EVENT_TYPES, METRIC_SKIP_REASONS, recordRateLimit, renderProjection, resetRateLimit } from '../../src/metrics/registry.ts';
+import { createMetrics, lastRateLimit, METRIC_EVENT_TYPES, METRIC_SKIP_REASONS, recordRateLimit, renderProjection, resetRateLimit } from '../../src/metrics/registry.ts';
 import { emptyTarget, type ProjectionState } from '../../src/projections/state.ts';
 import { targetViews } from '../../src/projections/target-view.ts';
 import { given, task } from '../projections/given.ts';
@@ -234,7 +234,61 @@ describe('GitHub rate limit', () => {
     recordRateLimit({ remaining: 10, limit: 5000 });
     recordRateLimit({ remaining: Number('x'), limit: 5000 });
     recordRateLimit({ remaining: 5, limit: 0 });
+    recordRateLimit({ remaining: -1, limit: 5000 });
     expect(valueOf(scrape(seeded()), 'leviathan_github_rate_limit_remaining')).toBe(10);
+  });
+
+  it('remembers when the reading was taken, for the cycle to report', () => {
+    expect(lastRateLimit()).toBeNull();
+    recordRateLimit({ remaining: 4998, limit: 5000, reset: 1_795_000_000 }, Date.parse('2026-11-27T11:59:00Z'));
+    expect(lastRateLimit()).toEqual({ remaining: 4998, limit: 5000, reset: 1_795_000_000, at: Date.parse('2026-11-27T11:59:00Z') });
+    const before = Date.now();
+    recordRateLimit({ remaining: 4997, limit: 5000 });
+    expect(lastRateLimit()?.at).toBeGreaterThanOrEqual(before);
+    expect(lastRateLimit()?.at).toBeLessThanOrEqual(Date.now());
+  });
+
+  describe("the tick's reading, from the log, against this process's own", () => {
+    // The tick's CronJob process reported 1200 left in the cycle completed at 11:55.
+    const TICK = { remaining: 1200, limit: 5000, reset: 1_795_000_000 };
+    const withTickReading = (): ProjectionState =>
+      given([...SEEDED, { type: 'scheduler.cycle_completed', data: { cycle_id: 'c3', github_rate_limit: TICK }, at: '2026-11-27T11:55:00.000Z' }]).when().state;
+    const shown = (exp: Exposition) => ({
+      remaining: valueOf(exp, 'leviathan_github_rate_limit_remaining'),
+      limit: valueOf(exp, 'leviathan_github_rate_limit_limit'),
+      reset: valueOf(exp, 'leviathan_github_rate_limit_reset_timestamp_seconds'),
+    });
+
+    it("shows the tick's reading when this process has none", () => {
+      expect(shown(scrape(withTickReading()))).toEqual(TICK);
+    });
+
+    it("shows the tick's reading when it is newer than this process's own", () => {
+      recordRateLimit({ remaining: 4900, limit: 5000, reset: 1_795_000_100 }, Date.parse('2026-11-27T11:50:00Z'));
+      expect(shown(scrape(withTickReading()))).toEqual(TICK);
+    });
+
+    it("shows this process's own when that is newer", () => {
+      recordRateLimit({ remaining: 1100, limit: 5000, reset: null }, Date.parse('2026-11-27T11:58:00Z'));
+      const exp = scrape(withTickReading());
+      expect(shown(exp)).toEqual({ remaining: 1100, limit: 5000, reset: undefined });
+      // Its reset is unknown: the family is there, without a sample.
+      expect(exp.type.get('leviathan_github_rate_limit_reset_timestamp_seconds')).toBe('gauge');
+    });
+
+    it('shows nothing before any reading, from either', () => {
+      const exp = scrape(seeded());
+      expect(shown(exp)).toEqual({ remaining: undefined, limit: undefined, reset: undefined });
+      expect(exp.samples.filter((s) => s.name.startsWith('leviathan_github_rate_limit_'))).toEqual([]);
+    });
+
+    it('reads a state restored from a snapshot older than the field as no reading', () => {
+      const state = seeded();
+      delete (state.scheduler as Partial<ProjectionState['scheduler']>).github_rate_limit;
+      expect(shown(scrape(state)).remaining).toBeUndefined();
+      recordRateLimit({ remaining: 42, limit: 5000 }, Date.parse('2026-11-27T11:58:00Z'));
+      expect(shown(scrape(state)).remaining).toBe(42);
+    });
   });
 });
 

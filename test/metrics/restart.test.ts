@@ -46,6 +46,9 @@ describe('metrics after a restart', () => {
     expect(valueOf(exp, 'leviathan_scheduler_cycles_total')).toBe(3);
     expect(valueOf(exp, 'leviathan_events_received_total', { type: 'other' })).toBe(1);
     expect(valueOf(exp, 'leviathan_attempt_duration_seconds_count', { target: WEB })).toBe(2);
+    // The tick's reading, from the log (this process made no GitHub call of its own).
+    expect(valueOf(exp, 'leviathan_github_rate_limit_remaining')).toBe(3100);
+    expect(valueOf(exp, 'leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(1_795_000_000);
 
     await first.close();
     open.pop();

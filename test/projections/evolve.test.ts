@@ -219,3 +219,56 @@ describe('evolve: console sign-outs', () => {
       .then((s) => expect(s.signed_out_sessions).toEqual({}));
   });
 });
+
+describe('evolve: the GitHub rate limit a scheduler cycle reports', () => {
+  const completed = (cycle: string, at: string, github_rate_limit?: unknown) => ({
+    type: 'scheduler.cycle_completed',
+    at,
+    data: { cycle_id: cycle, outcomes: {}, ...(github_rate_limit !== undefined ? { github_rate_limit } : {}) },
+  });
+
+  it('keeps the reading with the time of the event that reported it', () => {
+    given([])
+      .when([completed('c1', '2026-11-27T10:05:00.000Z', { remaining: 4200, limit: 5000, reset: 1_795_000_000 })])
+      .then((s) => expect(s.scheduler.github_rate_limit).toEqual({ remaining: 4200, limit: 5000, reset: 1_795_000_000, at: '2026-11-27T10:05:00.000Z' }));
+  });
+
+  it('a later reading replaces it; a cycle that reports none leaves it as it was', () => {
+    given([completed('c1', '2026-11-27T10:05:00.000Z', { remaining: 4200, limit: 5000, reset: 1_795_000_000 })])
+      .when([
+        completed('c2', '2026-11-27T10:10:00.000Z', { remaining: 3900, limit: 5000, reset: null }),
+        completed('c3', '2026-11-27T10:15:00.000Z'),
+      ])
+      .then((s) => {
+        expect(s.scheduler.github_rate_limit).toEqual({ remaining: 3900, limit: 5000, reset: null, at: '2026-11-27T10:10:00.000Z' });
+        expect(s.scheduler.last_cycle_completed_at).toBe('2026-11-27T10:15:00.000Z');
+      });
+  });
+
+  it('is null before any cycle has reported one, and a malformed reading is no reading', () => {
+    given([]).when().then((s) => expect(s.scheduler.github_rate_limit).toBeNull());
+    given([completed('c1', '2026-11-27T10:05:00.000Z', { remaining: 4200, limit: 5000, reset: 1_795_000_000 })])
+      .when([
+        completed('c2', '2026-11-27T10:10:00.000Z', { remaining: -1, limit: 5000, reset: null }),
+        completed('c3', '2026-11-27T10:15:00.000Z', { remaining: 10, limit: 0, reset: null }),
+        completed('c4', '2026-11-27T10:20:00.000Z', { remaining: '10', limit: 5000 }),
+        completed('c5', '2026-11-27T10:25:00.000Z', 'lots'),
+      ])
+      .then((s) => expect(s.scheduler.github_rate_limit).toEqual({ remaining: 4200, limit: 5000, reset: 1_795_000_000, at: '2026-11-27T10:05:00.000Z' }));
+    // An unusable reset alone does not discard the counts.
+    given([])
+      .when([completed('c1', '2026-11-27T10:05:00.000Z', { remaining: 7, limit: 5000, reset: 'soon' })])
+      .then((s) => expect(s.scheduler.github_rate_limit).toEqual({ remaining: 7, limit: 5000, reset: null, at: '2026-11-27T10:05:00.000Z' }));
+  });
+
+  it('replays to the same state, as plain JSON', () => {
+    const events = log([
+      completed('c1', '2026-11-27T10:05:00.000Z', { remaining: 4200, limit: 5000, reset: 1_795_000_000 }),
+      completed('c2', '2026-11-27T10:10:00.000Z'),
+    ]);
+    const a = events.reduce((s, e) => evolve(s, e), emptyState());
+    const b = events.reduce((s, e) => evolve(s, e), emptyState());
+    expect(b).toEqual(a);
+    expect(JSON.parse(JSON.stringify(a))).toEqual(a);
+  });
+});

@@ -161,4 +161,32 @@ describe('Projector snapshot', () => {
     await again.projector.stop();
     await store.close();
   });
+
+  it('keeps the rate-limit reading a scheduler cycle reported; a format-3 snapshot from before that field still loads', async () => {
+    const reading = { remaining: 4200, limit: 5000, reset: 1_795_000_000 };
+    const cycle = newEvent({ type: 'scheduler.cycle_completed', actor: 'scheduler', data: { cycle_id: 'c1', outcomes: {}, github_rate_limit: reading } });
+    const { dir, store } = await storeWith([...history(2), cycle]);
+    const path = join(dir, 'projection.ndjson');
+    const first = await open(store, path);
+    await first.projector.stop();
+    const expected = await replayed(store);
+    expect(expected.scheduler.github_rate_limit).toMatchObject(reading);
+
+    const saved = await open(store, path);
+    expect(saved.loaded).toBe(true);
+    expect(saved.projector.state).toEqual(expected);
+    await saved.projector.stop();
+
+    // Written before the field existed: the state line has no scheduler.github_rate_limit.
+    const lines = (await readFile(path, 'utf8')).split('\n');
+    const rest = JSON.parse(lines[1]!) as { scheduler: Record<string, unknown> };
+    delete rest.scheduler.github_rate_limit;
+    lines[1] = JSON.stringify(rest);
+    await writeFile(path, lines.join('\n'));
+    const old = await open(store, path);
+    expect(old.loaded).toBe(true);
+    expect(old.projector.state.scheduler.github_rate_limit).toBeNull();
+    await old.projector.stop();
+    await store.close();
+  });
 });

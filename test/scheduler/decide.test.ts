@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { SKIP_REASONS } from '../../src/events/types.ts';
 import { targetView } from '../../src/projections/target-view.ts';
-import type { Decision, ReadProblem, TargetDecision } from '../../src/scheduler/decide.ts';
+import { cycleCompletedEvent, type Decision, type ReadProblem, type TargetDecision } from '../../src/scheduler/decide.ts';
 import { given, minutes, policy, target, task, type GivenEvent } from './given.ts';
 
 const A = 'acme/widgets';
@@ -340,5 +340,20 @@ describe('manual trigger', () => {
   it('shows a suspended installation as paused', () => {
     const d = given([...target(A, ready), { type: 'target.suspended', target: A }]).when(NOW);
     expect(outcomeOf(d)).toMatchObject({ outcome: 'paused', reason: 'target_suspended' });
+  });
+});
+
+describe('cycleCompletedEvent', () => {
+  const outcomes: TargetDecision[] = [{ target: A, outcome: 'idle', reason: 'no_ready_tasks', detail: 'No ready tasks.' }];
+
+  it("carries the scheduler process's rate-limit reading: its three fields, not when it was taken", () => {
+    const reading = { remaining: 1200, limit: 5000, reset: 1_795_000_000, at: 1_794_999_000_000 }; // as lastRateLimit() gives it
+    const e = cycleCompletedEvent('c1', outcomes, reading);
+    expect(e.data).toEqual({ cycle_id: 'c1', outcomes: { [A]: 'idle:no_ready_tasks' }, github_rate_limit: { remaining: 1200, limit: 5000, reset: 1_795_000_000 } });
+  });
+
+  it('has no github_rate_limit without a reading', () => {
+    expect(cycleCompletedEvent('c1', outcomes).data).toEqual({ cycle_id: 'c1', outcomes: { [A]: 'idle:no_ready_tasks' } });
+    expect(cycleCompletedEvent('c1', outcomes, null).data).not.toHaveProperty('github_rate_limit');
   });
 });

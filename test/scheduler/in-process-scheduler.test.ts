@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { recordRateLimit, resetRateLimit } from '../../src/metrics/registry.ts';
 import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
 import { FakeExecutor } from './fake-executor.ts';
 import { eventsOf, post, seedEvents, TARGET, taskSummary } from './seed.ts';
@@ -8,6 +9,7 @@ describe('the in-process scheduler (serve on one machine)', () => {
   afterEach(async () => {
     await cp?.destroy();
     cp = null;
+    resetRateLimit();
   });
 
   it('ticks by itself on clock-aligned intervals and shows the next tick in the autonomy status', async () => {
@@ -24,6 +26,14 @@ describe('the in-process scheduler (serve on one machine)', () => {
     const cycleStarted = async () => executor.started.length > 0 && (await eventsOf(cp!, 'attempt.created')).length > 0;
     while (!(await cycleStarted()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
     expect(executor.started.map((a) => [a.target, a.task.id])).toEqual([[TARGET, 'docs']]);
+  });
+
+  it("reports this process's GitHub rate-limit reading in each cycle it completes", async () => {
+    recordRateLimit({ remaining: 4321, limit: 5000, reset: 1_795_000_000 });
+    cp = await startTestControlPlane({ env: { LEVIATHAN_LOCAL_SCHEDULE_SECONDS: '1' }, overrides: { executor: new FakeExecutor(), localSchedule: true } });
+    const deadline = Date.now() + 5000;
+    while ((await eventsOf(cp, 'scheduler.cycle_completed')).length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data.github_rate_limit).toEqual({ remaining: 4321, limit: 5000, reset: 1_795_000_000 });
   });
 
   it('decides one trigger at a time: two racing for one slot start one worker', async () => {

@@ -6,12 +6,15 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { tick } from '../../src/cli/tick.ts';
 import { envSchema } from '../../src/env.ts';
 import { newEvent } from '../../src/events/envelope.ts';
+import type { GitHubRateLimit } from '../../src/events/types.ts';
 import { InstallationTokenError } from '../../src/github/installation-token.ts';
+import { recordRateLimit, resetRateLimit } from '../../src/metrics/registry.ts';
 import { BacklogReadError, type BacklogRefresher } from '../../src/scheduler/backlog-refresh.ts';
 import { startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
 import { FakeExecutor } from './fake-executor.ts';
 import { eventsOf, post, seedEvents, TARGET, taskSummary } from './seed.ts';
 import { freePort } from '../helpers/free-port.ts';
+import { parseExposition, valueOf } from '../metrics/exposition.ts';
 
 interface LogLine {
   level: number;
@@ -36,15 +39,16 @@ describe('leviathan tick against a real control plane', () => {
     dir = await mkdtemp(join(tmpdir(), 'leviathan-tick-'));
   });
   afterEach(async () => {
+    resetRateLimit();
     await cp.destroy();
     await rm(dir, { recursive: true, force: true });
   });
 
-  const runTick = (env: Record<string, string> = {}, opts: { refresher?: BacklogRefresher | null } = {}) => {
+  const runTick = (env: Record<string, string> = {}, opts: { refresher?: BacklogRefresher | null; rateLimit?: () => GitHubRateLimit | null } = {}) => {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
     return tick(
       envSchema.parse({ LEVIATHAN_CONTROL_PLANE_URL: cp.url, LEVIATHAN_API_TOKEN: WRITE_TOKEN, LEVIATHAN_DATA_DIR: dir, ...env }),
-      { logger, executor, refresher: opts.refresher ?? null, newCycleId: () => 'cycle-1' },
+      { logger, executor, refresher: opts.refresher ?? null, newCycleId: () => 'cycle-1', ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}) },
     );
   };
   const messages = (minLevel = INFO) => lines.filter((l) => l.level >= minLevel).map((l) => l.msg);
@@ -183,6 +187,47 @@ describe('leviathan tick against a real control plane', () => {
     expect(failed.map((e) => [e.id, e.data.failure_type])).toEqual([['old-1:failed', 'timeout']]);
     // The slot is free again, so this cycle starts the next task.
     expect(executor.started.map((a) => a.task.id)).toEqual(['docs-a']);
+  });
+
+  describe("the tick's GitHub rate limit", () => {
+    const metric = async (name: string) => valueOf(parseExposition(await (await fetch(`${cp.url}/metrics`)).text()), name);
+
+    it("reports the process's last reading in cycle_completed, and /metrics shows it once the process is gone", async () => {
+      await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1 } }, { type: 'autonomy.enabled', data: {} }]);
+      // The backlog read answers with rate-limit headers, as the Octokit plugin records them.
+      const refresher: BacklogRefresher = {
+        refresh: async (t) => {
+          recordRateLimit({ remaining: 1234, limit: 5000, reset: 1_795_000_000 });
+          return newEvent({ type: 'backlog.synced', actor: 'scheduler', target: t.id, data: { tasks: [taskSummary('fresh')], etag: '"e2"' } });
+        },
+      };
+      expect(await runTick({}, { refresher })).toBe(0);
+
+      expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toEqual({
+        cycle_id: 'cycle-1',
+        outcomes: { [TARGET]: 'executed:task_selected' },
+        github_rate_limit: { remaining: 1234, limit: 5000, reset: 1_795_000_000 },
+      });
+      // The tick's process ends: the control plane's scrape has only the log's reading.
+      resetRateLimit();
+      expect(await metric('leviathan_github_rate_limit_remaining')).toBe(1234);
+      expect(await metric('leviathan_github_rate_limit_limit')).toBe(5000);
+      expect(await metric('leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(1_795_000_000);
+    });
+
+    it('omits it when the process has no reading', async () => {
+      await post(cp, seedEvents([taskSummary('docs-a', { ready: false })]));
+      expect(await runTick({}, { rateLimit: () => null })).toBe(0);
+      expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toEqual({ cycle_id: 'cycle-1', outcomes: { [TARGET]: 'idle:no_ready_tasks' } });
+      expect(await metric('leviathan_github_rate_limit_remaining')).toBeUndefined();
+    });
+
+    it('omits a malformed reading rather than lose the cycle\'s event', async () => {
+      await post(cp, seedEvents([taskSummary('docs-a', { ready: false })]));
+      expect(await runTick({}, { rateLimit: () => ({ remaining: -3, limit: 5000, reset: null }) })).toBe(0);
+      expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toEqual({ cycle_id: 'cycle-1', outcomes: { [TARGET]: 'idle:no_ready_tasks' } });
+      expect(messages()).toContain('Scheduler: Exiting cleanly (idle)');
+    });
   });
 
   describe('backlog cache', () => {
