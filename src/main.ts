@@ -13,6 +13,8 @@ import type { Executor } from './executors/executor.ts';
 import { refresherFromEnv } from './scheduler/backlog-refresh.ts';
 import { InProcessScheduler } from './scheduler/in-process-scheduler.ts';
 import { startWorkerWatch } from './scheduler/worker-watch.ts';
+import { startSuspensionWatch } from './control/suspension-watch.ts';
+import { AppendLog } from './store/append-log.ts';
 import { createConsole } from './console/console.ts';
 import { sessionKey } from './console/session.ts';
 import { newEvent } from './events/envelope.ts';
@@ -60,6 +62,8 @@ export interface ControlPlaneOverrides {
   cluster?: ClusterControls | null;
   /** false: no in-process scheduler loop even with the local executor (tests drive cycles themselves). */
   localSchedule?: boolean;
+  /** With a cluster: how often the CronJob's suspend flag is compared with the log (SUSPENSION_WATCH_INTERVAL_MS). */
+  suspensionWatchMs?: number;
 }
 
 /** Secrets never reach a log line, whatever object is logged. */
@@ -104,11 +108,14 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
   const auth = new TokenAuth(tokenSpec);
 
   // PostgreSQL when configured (N replicas share it; pg is loaded only then); otherwise the embedded file store.
-  const store =
+  // Every event stored through this process is logged ("Control Plane: Event received: <type>"), whoever appends it.
+  const store = new AppendLog(
     overrides.store ??
-    (env.LEVIATHAN_DATABASE_URL
-      ? await (await import('./store/postgres-event-store.ts')).openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
-      : await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger }));
+      (env.LEVIATHAN_DATABASE_URL
+        ? await (await import('./store/postgres-event-store.ts')).openPostgresEventStore({ url: env.LEVIATHAN_DATABASE_URL, clock, logger })
+        : await openFileEventStore({ dir: env.LEVIATHAN_DATA_DIR, clock, logger })),
+    logger,
+  );
   const projector = new Projector(store, {
     snapshotPath: join(env.LEVIATHAN_DATA_DIR, PROJECTION_FILE),
     snapshotEvery: 10_000,
@@ -193,6 +200,10 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
           );
     await github?.start();
     const watch = await wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
+    // In Kubernetes, `kubectl patch cronjob … suspend` (the document's stop and resume) reaches the log.
+    const suspension = controls.cluster
+      ? startSuspensionWatch({ ...controls, store, projector, clock, logger, ...(overrides.suspensionWatchMs ? { intervalMs: overrides.suspensionWatchMs } : {}) })
+      : null;
     // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
     if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
       scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
@@ -211,6 +222,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
         await metricsServer?.close();
         await scheduler.stop();
         watch?.stop();
+        suspension?.stop();
         await github?.close();
         server.closeAllConnections();
         await new Promise<void>((resolve) => server.close(() => resolve()));

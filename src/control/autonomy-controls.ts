@@ -188,6 +188,47 @@ export function resumeScheduler(deps: AutonomyControlDeps, req: { actor: string;
   });
 }
 
+/** The actor of what Kubernetes was seen to do outside Leviathan (`kubectl patch cronjob …`). */
+export const KUBERNETES_ACTOR = 'kubernetes';
+
+/**
+ * What the log must add so that it says what the CronJob does: the operator document stops and
+ * resumes the scheduler with `kubectl patch cronjob … suspend`, and the scheduler, the dashboard
+ * and the metrics read the log. Pure.
+ */
+export function suspensionDrift(recorded: AutonomyState['emergency_stop'], cronjob: SchedulerCronJobState): 'stopped' | 'resumed' | null {
+  if (cronjob.suspended && recorded === null) return 'stopped';
+  if (!cronjob.suspended && recorded !== null) return 'resumed';
+  return null;
+}
+
+/**
+ * Records a suspend or unsuspend of the CronJob made outside Leviathan, if the log does not say
+ * it yet; returns the event recorded, or null. In turn with the operator's own stop and resume,
+ * which patch the CronJob before they record (never mistaken for an outside change here). The id
+ * names the CronJob's resourceVersion, so two replicas that see the same change record it once.
+ */
+export function recordOutsideSuspension(deps: AutonomyControlDeps): Promise<StoredEvent | null> {
+  return serialized(async () => {
+    if (!deps.cluster) return null;
+    const cj = await deps.cluster.controls.getSchedulerCronJob();
+    const drift = suspensionDrift(deps.projector.state.autonomy.emergency_stop, cj);
+    if (!drift) return null;
+    const how = drift === 'stopped' ? 'suspended' : 'unsuspended';
+    const e = newEvent({
+      ...(cj.resourceVersion ? { id: `kubernetes:cronjob/${cj.name}:${cj.resourceVersion}:${drift}` } : {}),
+      type: drift === 'stopped' ? 'scheduler.emergency_stopped' : 'scheduler.emergency_resumed',
+      actor: KUBERNETES_ACTOR,
+      data: { reason: `CronJob ${cj.name} was ${how} outside Leviathan (kubectl patch?)`, via: 'kubernetes', cronjob: cj.name },
+    });
+    const { stored } = await deps.store.append([e]);
+    const event = stored[0];
+    if (!event) return null;
+    await deps.projector.waitFor(event.seq);
+    return event;
+  });
+}
+
 /** What the cluster says right now, or why it could not be asked. */
 export interface ClusterObservation {
   namespace: string;

@@ -37,6 +37,8 @@ export interface SchedulerCronJobState {
   suspended: boolean;
   schedule: string;
   lastScheduleTime?: string;
+  /** The object's version: names one observation of the flag, the same for every replica that reads it. */
+  resourceVersion?: string;
 }
 
 /**
@@ -183,5 +185,6 @@ function toCronJobState(cj: V1CronJob): SchedulerCronJobState {
     suspended: cj.spec?.suspend === true,
     schedule: cj.spec?.schedule ?? '',
     ...(last ? { lastScheduleTime: last instanceof Date ? last.toISOString() : String(last) } : {}),
+    ...(cj.metadata?.resourceVersion ? { resourceVersion: cj.metadata.resourceVersion } : {}),
   };
 }

@@ -85,15 +85,20 @@ describe('autonomy toggle', () => {
 describe('emergency stop and resume', () => {
   it('suspends the scheduler CronJob with a merge patch, and resume reverses it', async () => {
     seedCronJob(false);
-    expect(await controls.getSchedulerCronJob()).toEqual({
+    const before = await controls.getSchedulerCronJob();
+    expect(before).toEqual({
       name: 'leviathan-dev-scheduler',
       suspended: false,
       schedule: '*/5 * * * *',
       lastScheduleTime: '2026-01-31T10:05:00.000Z',
+      resourceVersion: expect.stringMatching(/^\d+$/),
     });
 
     const stopped = await controls.setSchedulerSuspended(true);
     expect(stopped.suspended).toBe(true);
+    // A new version for the new flag: what names one observation of it (recordOutsideSuspension).
+    expect(stopped.resourceVersion).toMatch(/^\d+$/);
+    expect(stopped.resourceVersion).not.toBe(before.resourceVersion);
     expect(api.objects.get('CronJob', NS, 'leviathan-dev-scheduler')!.spec.suspend).toBe(true);
     const patch = api.requests.find((r) => r.method === 'PATCH')!;
     expect(patch).toMatchObject({

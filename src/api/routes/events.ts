@@ -124,11 +124,8 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
         if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}.`, { index });
       });
     }
+    // Each stored event is logged by the store itself (store/append-log.ts), as every other append is.
     const result = await appendChecked(deps, events);
-    // Not even the log records are built when info is off (a 1000-event batch would build 1000).
-    if (deps.logger.isLevelEnabled('info')) {
-      for (const e of result.stored) deps.logger.info({ seq: e.seq, id: e.id, target: e.target }, `Event received: ${e.type}`);
-    }
     const last = result.stored.at(-1);
     if (last) await deps.projector.waitFor(last.seq);
     sendJson(res, 200, {
