@@ -102,7 +102,7 @@ export const eventDataSchemas = {
       commit: z.string().optional(),
       /** policy.yaml values found (partial), so projections can compute the effective policy. */
       policy_file: z.record(z.unknown()).optional(),
-      backlog_max_open_prs: z.number().int().positive().optional(),
+      backlog_max_open_prs: z.number().int().nonnegative().optional(),
       contract: z.record(z.unknown()).optional(),
     })
     .passthrough(),

@@ -104,8 +104,8 @@ export async function syncBacklog(
     ...(commit ? { commit } : {}),
     ref,
     policy_file: policyFile,
-    // backlog.synced requires a positive number; 0 ("open no PRs") is left to policy.yaml.
-    ...(backlog.max_open_prs !== undefined && backlog.max_open_prs > 0 ? { backlog_max_open_prs: backlog.max_open_prs } : {}),
+    // 0 included: "open no PRs" must hold the target, not fall back to the default of 2.
+    ...(backlog.max_open_prs !== undefined ? { backlog_max_open_prs: backlog.max_open_prs } : {}),
     ...(contract ? { contract } : {}),
     ...(contractError ? { contract_error: contractError } : {}),
   };

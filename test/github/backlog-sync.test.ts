@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { newEvent } from '../../src/events/envelope.ts';
 import { syncBacklog } from '../../src/github/backlog-sync.ts';
+import { evolve } from '../../src/projections/evolve.ts';
+import { emptyState } from '../../src/projections/state.ts';
+import { targetView } from '../../src/projections/target-view.ts';
 import { pushTouchesContract } from '../../src/github/handlers/push.ts';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
@@ -63,6 +67,17 @@ describe('syncBacklog', () => {
       description: 'Explain how to install and configure the app.\n',
       labels: ['documentation'],
     });
+  });
+
+  it('keeps max_open_prs: 0 ("open no PRs"), which holds the target rather than falling back to the default of 2', async () => {
+    contents(SHA, { backlog: 'max_open_prs: 0\ntasks: []\n', policy: 404, contract: 404 });
+    const e = await syncBacklog(octokit(), TARGET, SHA);
+    expect(e).toMatchObject({ type: 'backlog.synced', data: { backlog_max_open_prs: 0 } });
+    const stored = (seq: number, ev: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) =>
+      ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
+    let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
+    state = evolve(state, stored(2, e));
+    expect(targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z')).max_open_prs).toBe(0);
   });
 
   it('reports an invalid backlog with its line and reason', async () => {
