@@ -6,7 +6,8 @@ import { ensureGeneratedToken, TokenAuth } from './api/auth.ts';
 import type { Clock } from './api/api-deps.ts';
 import { createApiRouter } from './api/router.ts';
 import { attemptRoutes } from './api/routes/attempts.ts';
-import type { OperatorControlOptions } from './control/autonomy-controls.ts';
+import type { ClusterBinding, OperatorControlOptions } from './control/autonomy-controls.ts';
+import { autonomyFromKeys, type AutonomyConfig } from './contract/policy.ts';
 import type { ClusterControls } from './kubernetes/cluster-controls.ts';
 import { createExecutor } from './executors/create-executor.ts';
 import type { Executor } from './executors/executor.ts';
@@ -157,6 +158,8 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     // /metrics before anything else and without auth: Prometheus scrapes it and it carries no secrets.
     const metrics = createMetrics({ projector, clock });
     const mounts: Mount[] = [metrics.handler];
+    const operator = await operatorControls(env, overrides.cluster);
+    const cluster = operator.cluster;
     // The executor is built once the server listens (local workers need its real address).
     const scheduler = new InProcessScheduler({
       store,
@@ -167,8 +170,10 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       refresher: await refresherFromEnv(env, logger),
       // Embedded cycles report this process's own reading: the same one /metrics shows.
       rateLimit: lastRateLimit,
+      // In Kubernetes a trigger asks the ConfigMap, as the tick does: it wins over the log.
+      ...(cluster ? { autonomyConfig: () => clusterAutonomyConfig(cluster) } : {}),
     });
-    const controls = { ...(await operatorControls(env, overrides.cluster)), nextLocalTick: () => scheduler.nextTick() };
+    const controls = { ...operator, nextLocalTick: () => scheduler.nextTick() };
     const router = createApiRouter(deps, scheduler, controls);
     // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
     const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);
@@ -234,6 +239,15 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     await projector.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;
+  }
+}
+
+/** The autonomy ConfigMap as the API server has it now; unreadable fails closed, like a missing mount for the tick. */
+async function clusterAutonomyConfig(cluster: ClusterBinding): Promise<AutonomyConfig> {
+  try {
+    return autonomyFromKeys((await cluster.controls.getAutonomyConfigMap()).data);
+  } catch (err) {
+    return { enabled: false, defaults: {}, problems: [`cannot read ConfigMap ${cluster.configMap}: ${(err as Error).message}; autonomy is off`] };
   }
 }
 

@@ -437,49 +437,55 @@ export async function readAutonomyConfig(path: string | undefined): Promise<Auto
     }
     if (!info.isDirectory()) return off(`the autonomy config at ${path} is neither a file nor a directory; autonomy is off`);
 
-    const names = (await readdir(path)).filter((n) => !n.startsWith('.')).sort();
-    const root: Record<string, unknown> = {};
+    // Kubernetes' own `..data` entries and any dotfile are skipped.
+    const keys: Record<string, string> = {};
     const problems: string[] = [];
-    let files = 0;
-    for (const name of DOCUMENT_KEYS.filter((n) => names.includes(n))) {
+    for (const name of (await readdir(path)).filter((n) => !n.startsWith('.'))) {
       const file = join(path, name);
       const s = await stat(file);
       if (!s.isFile()) continue;
-      files++;
-      if (s.size > YAML_LIMITS.maxBytes) {
-        problems.push(`${name} is too large (${s.size} bytes)`);
-        continue;
-      }
-      const loaded = loadYaml(await readFile(file, 'utf8'));
-      if (!loaded.ok) problems.push(`${name}: ${loaded.reason}${loaded.line !== null ? ` (line ${loaded.line})` : ''}`);
-      else if (isRecord(loaded.yaml.value)) Object.assign(root, loaded.yaml.value);
-      else if (loaded.yaml.value !== null) problems.push(`${name} must be a mapping, not ${describeValue(loaded.yaml.value)}`);
+      const max = DOCUMENT_KEYS.includes(name) ? YAML_LIMITS.maxBytes : 64 * 1024;
+      if (s.size > max) problems.push(`${name} is too large (${s.size} bytes); autonomy is off`);
+      else keys[name] = await readFile(file, 'utf8');
     }
-    for (const name of names.filter((n) => !DOCUMENT_KEYS.includes(n))) {
-      const file = join(path, name);
-      const s = await stat(file);
-      if (!s.isFile()) continue;
-      files++;
-      if (s.size > 64 * 1024) {
-        problems.push(`${name} is too large (${s.size} bytes)`);
-        continue;
-      }
-      const loaded = loadYaml(await readFile(file, 'utf8'));
-      if (!loaded.ok) {
-        problems.push(`${name}: ${loaded.reason}`);
-        continue;
-      }
-      setDotted(root, name.split('.'), loaded.yaml.value);
-    }
-    if (files === 0) return off(`the autonomy config directory ${path} has no keys; autonomy is off`);
-    const parsed = autonomyFromObject(root, null);
-    if (problems.length > 0) {
-      return { enabled: false, defaults: parsed.defaults, problems: [...problems.map((p) => `${p}; autonomy is off`), ...parsed.problems] };
-    }
-    return fromParsed(parsed);
+    if (Object.keys(keys).length === 0 && problems.length === 0) return off(`the autonomy config directory ${path} has no keys; autonomy is off`);
+    const parsed = autonomyFromKeys(keys);
+    return problems.length > 0 ? { enabled: false, defaults: parsed.defaults, problems: [...problems, ...parsed.problems] } : parsed;
   } catch (e) {
     return off(`cannot read the autonomy config at ${path} (${e instanceof Error ? e.message : String(e)}); autonomy is off`);
   }
+}
+
+/**
+ * The autonomy config from the keys of the ConfigMap: what a mounted directory holds, or what the
+ * API returns as `data`. One key per setting (`autonomy_enabled: "true"`; dotted keys such as
+ * `circuit_breaker.cooldown_minutes` nest) and/or a `config.yaml` key holding the whole document
+ * (per-key values win over it). No keys, or anything unreadable ⇒ `enabled: false` with the reason.
+ */
+export function autonomyFromKeys(data: Readonly<Record<string, string>>): AutonomyConfig {
+  const names = Object.keys(data).filter((n) => !n.startsWith('.')).sort();
+  if (names.length === 0) return { enabled: false, defaults: {}, problems: ['the autonomy config has no keys; autonomy is off'] };
+  const root: Record<string, unknown> = {};
+  const problems: string[] = [];
+  for (const name of DOCUMENT_KEYS.filter((n) => names.includes(n))) {
+    const loaded = loadYaml(data[name]!);
+    if (!loaded.ok) problems.push(`${name}: ${loaded.reason}${loaded.line !== null ? ` (line ${loaded.line})` : ''}`);
+    else if (isRecord(loaded.yaml.value)) Object.assign(root, loaded.yaml.value);
+    else if (loaded.yaml.value !== null) problems.push(`${name} must be a mapping, not ${describeValue(loaded.yaml.value)}`);
+  }
+  for (const name of names.filter((n) => !DOCUMENT_KEYS.includes(n))) {
+    const loaded = loadYaml(data[name]!);
+    if (!loaded.ok) {
+      problems.push(`${name}: ${loaded.reason}`);
+      continue;
+    }
+    setDotted(root, name.split('.'), loaded.yaml.value);
+  }
+  const parsed = autonomyFromObject(root, null);
+  if (problems.length > 0) {
+    return { enabled: false, defaults: parsed.defaults, problems: [...problems.map((p) => `${p}; autonomy is off`), ...parsed.problems] };
+  }
+  return { enabled: parsed.autonomy_enabled, defaults: parsed.defaults, problems: parsed.problems };
 }
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

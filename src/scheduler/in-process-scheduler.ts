@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AutonomyConfig } from '../contract/policy.ts';
 import { append } from '../control/target-controls.ts';
 import { newEvent, type StoredEvent } from '../events/envelope.ts';
 import { subjects, type GitHubRateLimit } from '../events/types.ts';
@@ -43,6 +44,8 @@ export class InProcessScheduler {
       refresher?: BacklogRefresher | null;
       /** The process's last GitHub rate-limit reading, reported by each cycle (CycleDeps.rateLimit). */
       rateLimit?: () => GitHubRateLimit | null;
+      /** In Kubernetes: the autonomy ConfigMap as it is now, for triggers (see triggerTask). */
+      autonomyConfig?: () => Promise<AutonomyConfig>;
     },
   ) {}
 
@@ -66,7 +69,14 @@ export class InProcessScheduler {
         }),
       );
       const decision = await triggerTask(
-        { controlPlane: new InProcessSchedulerControlPlane(this.deps), executor, clock: this.deps.clock, logger: this.deps.logger, maxConcurrentWorkers: this.deps.maxConcurrentWorkers },
+        {
+          controlPlane: new InProcessSchedulerControlPlane(this.deps),
+          executor,
+          clock: this.deps.clock,
+          logger: this.deps.logger,
+          maxConcurrentWorkers: this.deps.maxConcurrentWorkers,
+          ...(this.deps.autonomyConfig ? { autonomyConfig: this.deps.autonomyConfig } : {}),
+        },
         { target: call.target, task_id: call.task_id, actor: call.actor, ...(call.reason ? { reason: call.reason } : {}) },
       );
       return { triggered, decision };

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { readAutonomyConfig, type GuardrailOverrides } from '../contract/policy.ts';
+import { readAutonomyConfig, type AutonomyConfig, type GuardrailOverrides } from '../contract/policy.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { githubRateLimitSchema, subjects, type GitHubRateLimit } from '../events/types.ts';
 import type { Executor, WorkerRun } from '../executors/executor.ts';
@@ -117,12 +117,15 @@ export interface TriggerRequest {
 /**
  * Runs the decision for one task right away (POST /v1/tasks/trigger): the schedule is bypassed,
  * the guardrails are not. Returns the target's outcome: `executed` with the attempt id, or the
- * reason it is blocked. Autonomy comes from the control plane's recorded setting.
+ * reason it is blocked. Autonomy comes from `autonomyConfig` when given — in Kubernetes the
+ * ConfigMap as the API has it now, which wins as it does for the tick — else from the control
+ * plane's recorded setting (embedded, where the events are the setting).
  */
 export async function triggerTask(
-  deps: Omit<CycleDeps, 'refresher' | 'autonomyConfigPath'>,
+  deps: Omit<CycleDeps, 'refresher' | 'autonomyConfigPath'> & { autonomyConfig?: () => Promise<AutonomyConfig> },
   request: TriggerRequest,
 ): Promise<TargetDecision> {
+  const config = deps.autonomyConfig ? await deps.autonomyConfig() : null;
   const runs = await listRuns(deps);
   let snapshot = await deps.controlPlane.snapshot();
   const globalDefaults = snapshot.autonomy.global_defaults as GuardrailOverrides;
@@ -136,7 +139,7 @@ export async function triggerTask(
   const now = deps.clock.now();
   const cycleId = (deps.newCycleId ?? (() => newCycleId(now)))();
   const decision = decide(now, { cycle_id: cycleId, control: snapshot, read_problems: {} }, {
-    autonomy: autonomyPolicy(null, snapshot),
+    autonomy: autonomyPolicy(config, snapshot),
     max_concurrent_workers: deps.maxConcurrentWorkers,
     executor: deps.executor.kind,
     trigger: request,
@@ -283,7 +286,7 @@ function logOutcome(logger: Logger, o: TargetDecision): void {
   }
 }
 
-function autonomyPolicy(config: Awaited<ReturnType<typeof readAutonomyConfig>> | null, snapshot: SchedulerSnapshot): SchedulerPolicy['autonomy'] {
+function autonomyPolicy(config: AutonomyConfig | null, snapshot: SchedulerSnapshot): SchedulerPolicy['autonomy'] {
   if (config) return { enabled: config.enabled, source: 'config', problems: config.problems, defaults: config.defaults };
   return {
     enabled: snapshot.autonomy.enabled === true,

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { KubernetesClusterControls } from '../../src/kubernetes/cluster-controls.ts';
 import type { SchedulerSnapshot } from '../../src/scheduler/snapshot.ts';
+import { startFakeKubeApi } from '../helpers/fake-kube-api.ts';
 import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
 import { FakeExecutor } from './fake-executor.ts';
 import { eventsOf, post, seedEvents, TARGET, taskSummary } from './seed.ts';
@@ -109,6 +111,41 @@ describe('POST /v1/tasks/trigger without an executor', () => {
       expect(res.status).toBe(501);
     } finally {
       await cp.destroy();
+    }
+  });
+});
+
+describe('POST /v1/tasks/trigger in Kubernetes: the ConfigMap wins, as for the tick', () => {
+  it('refuses when kubectl turned autonomy off since the last cycle, uses the ConfigMap defaults, and fails closed when it cannot be read', async () => {
+    const kube = await startFakeKubeApi();
+    const cm = (data: Record<string, string>) => kube.objects.put('ConfigMap', { metadata: { name: 'leviathan-autonomy-config', namespace: 'leviathan' }, data });
+    cm({ autonomy_enabled: 'false' });
+    const executor = new FakeExecutor();
+    const cp = await startTestControlPlane({ overrides: { executor, cluster: new KubernetesClusterControls({ kubeConfig: kube.kubeConfig, namespace: 'leviathan' }) } });
+    try {
+      // The log says enabled (the last cycle read it so); the ConfigMap says off now.
+      await post(cp, seedEvents([taskSummary('urgent'), taskSummary('x')]));
+      const trigger = () => cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: TARGET, task_id: 'urgent' } });
+      const off = await trigger();
+      expect(off.status).toBe(409);
+      expect(((await off.json()) as { error: { reason: string } }).error.reason).toBe('autonomy_disabled');
+
+      // On, with a global max_open_prs of 1 that the log has not seen yet: one open PR blocks.
+      cm({ autonomy_enabled: 'true', max_open_prs: '1' });
+      await post(cp, [{ type: 'pr.created', target: TARGET, data: { number: 1, task_id: 'x' } }]);
+      const full = await trigger();
+      expect(((await full.json()) as { error: { reason: string; message: string } }).error).toMatchObject({ reason: 'max_open_prs', message: 'Max open PRs reached (1/1)' });
+
+      cm({ autonomy_enabled: 'true' });
+      expect((await trigger()).status).toBe(200);
+      expect(executor.started.map((a) => a.task.id)).toEqual(['urgent']);
+
+      kube.objects.delete('ConfigMap', 'leviathan', 'leviathan-autonomy-config');
+      const unreadable = await trigger();
+      expect(((await unreadable.json()) as { error: { reason: string } }).error.reason).toBe('autonomy_disabled');
+    } finally {
+      await cp.destroy();
+      await kube.close();
     }
   });
 });
