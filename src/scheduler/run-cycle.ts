@@ -214,7 +214,9 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
           const message = (err as Error).message ?? String(err);
           // No GitHub token for the worker (App uninstalled, key revoked) is a credentials problem, not the executor's.
           const auth = (err as { code?: unknown }).code === 'github_auth_failed';
-          logger.error({ target: a.target, ...base, executor: executor.kind, error: message }, `Scheduler: Failed to submit job (${message})`);
+          // The operator document's line, its parenthesis a category (`API error`); the message goes in `error`.
+          const category = auth ? 'auth error' : executor.kind === 'kubernetes' ? 'API error' : 'executor error';
+          logger.error({ target: a.target, ...base, executor: executor.kind, error: message }, `Scheduler: Failed to submit job (${category})`);
           const o = outcomes.find((x) => x.attempt_id === a.attempt_id);
           if (o) {
             Object.assign(

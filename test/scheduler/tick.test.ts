@@ -155,7 +155,8 @@ describe('leviathan tick against a real control plane', () => {
 
     expect(await runTick()).toBe(0);
 
-    expect(lines.filter((l) => l.level >= ERROR).map((l) => l.msg)).toEqual(['Scheduler: Failed to submit job (Kubernetes API unreachable)']);
+    // The document's line names a category; what the executor said is in `error`.
+    expect(lines.filter((l) => l.level >= ERROR).map((l) => [l.msg, l.error])).toEqual([['Scheduler: Failed to submit job (executor error)', 'Kubernetes API unreachable']]);
     expect((await eventsOf(cp, 'attempt.failed'))[0]?.data).toMatchObject({ attempt_id: 'cycle-1-1', failure_type: 'executor_failed' });
     expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toMatchObject({ outcomes: { [TARGET]: 'error:executor_failed' } });
     expect(await targetStatus()).toMatchObject({ status: 'error', reason: 'executor_failed' });
