@@ -74,6 +74,7 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
         policy_file: obj(d.policy_file) ?? {},
         backlog_max_open_prs: num(d.backlog_max_open_prs),
         contract: obj(d.contract),
+        contract_error: contractError(d.contract_error),
       };
       for (const task of tasks) {
         progress(t, task.id);
@@ -521,6 +522,18 @@ function rateLimitReading(v: unknown): { remaining: number; limit: number; reset
   const reset = num(o.reset);
   if (remaining === null || remaining < 0 || limit === null || limit <= 0) return null;
   return { remaining, limit, reset: reset !== null && reset >= 0 ? reset : null };
+}
+
+/**
+ * The `contract_error` backlog-sync records (`{ line, reason }`); a bare string is taken as the
+ * reason. Anything else, or nothing, is no error.
+ */
+function contractError(v: unknown): { line: number | null; reason: string } | null {
+  if (typeof v === 'string') return v.length > 0 ? { line: null, reason: v } : null;
+  const o = obj(v);
+  if (!o) return null;
+  const line = num(o.line);
+  return { line: line !== null && line >= 1 ? Math.floor(line) : null, reason: str(o.reason) ?? 'contract.yaml could not be read.' };
 }
 
 function str(v: unknown): string | null {

@@ -19,12 +19,12 @@ interface SnapshotHeader {
  * NDJSON: a header line, the state without its graph, then one line per graph node
  * (an object) and one per edge (`[from, type, to]`). Read line by line, a snapshot of a million
  * events never exists as one 35 MB string plus its parse tree, which set the process's RSS.
- * The version goes up whenever the state's shape changes (3: signed_out_sessions); a snapshot of
- * another version is ignored and the log replayed. A field added with a neutral value that old
- * snapshots simply lack is filled in on load instead (see withNewFields), which spares a full
- * replay when nothing before the snapshot could have set it.
+ * The version goes up whenever the state's shape changes (3: signed_out_sessions; 4:
+ * scheduler.github_rate_limit and backlog.contract_error); a snapshot of another version is
+ * ignored and the log replayed, once, which is always right: filling a new field in on load
+ * would have to know whether anything before the snapshot could have set it.
  */
-const SNAPSHOT_VERSION = 3;
+const SNAPSHOT_VERSION = 4;
 
 export function snapshotLines(state: ProjectionState, hash: string): string[] {
   const { graph, ...rest } = state;
@@ -106,18 +106,7 @@ export async function readSnapshot(path: string): Promise<{ seq: number; hash: s
   }
   const h = header as SnapshotHeader | null;
   if (!h || !state || h.version !== SNAPSHOT_VERSION || h.nodes !== nodes || h.edges !== edges) return null;
-  return { seq: h.seq, hash: h.hash, state: withNewFields(state) };
-}
-
-/**
- * Fields added to the state after format 3 was introduced, at their empty value when a snapshot
- * written before them lacks them. `scheduler.github_rate_limit`: only cycles of this version
- * report a reading, so a snapshot without the field was written before any (or, while an older
- * control plane ran beside a newer tick, lacks readings until the next cycle reports one).
- */
-function withNewFields(state: ProjectionState): ProjectionState {
-  state.scheduler.github_rate_limit ??= null;
-  return state;
+  return { seq: h.seq, hash: h.hash, state };
 }
 
 /** A string interner: one shared instance per distinct short text (long ones are returned as is). */

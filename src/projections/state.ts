@@ -93,7 +93,13 @@ export interface BacklogState {
   tasks: TaskSummary[];
   policy_file: Record<string, unknown>;
   backlog_max_open_prs: number | null;
+  /** contract.yaml as parsed (informational: shown on the target page, given to the agent); null when absent or refused. */
   contract: Record<string, unknown> | null;
+  /**
+   * Why the last sync refused contract.yaml (its 1-based line, null for the whole file); null
+   * when it parsed or is absent. A bad contract does not stop the target: it is only shown.
+   */
+  contract_error: { line: number | null; reason: string } | null;
 }
 
 export interface Outcome {
@@ -224,6 +230,7 @@ export function emptyTarget(id: string): TargetState {
       policy_file: {},
       backlog_max_open_prs: null,
       contract: null,
+      contract_error: null,
     },
     tasks: {},
     recent_attempts: [],

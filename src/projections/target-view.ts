@@ -1,6 +1,7 @@
 import type { EffectivePolicy } from '../contract/types.ts';
 import { effectivePolicy } from '../contract/policy.ts';
 import type { TaskSummary } from '../events/types.ts';
+import { contractErrorText, contractView, type ContractView } from './contract-view.ts';
 import type { OpenPr, ProjectionState, TargetState } from './state.ts';
 
 /** The five states a target can be in; `active` covers executing and ready to execute. */
@@ -51,6 +52,10 @@ export interface TargetView {
   backlog: Pick<TargetState['backlog'], 'state' | 'synced_at' | 'etag' | 'error'>;
   recent_attempts: TargetState['recent_attempts'];
   policy: EffectivePolicy;
+  /** `.leviathan/contract.yaml`'s documented fields as bounded plain text; null when there is none (or it was refused). */
+  contract: ContractView | null;
+  /** Why contract.yaml was refused (`.leviathan/contract.yaml line N: reason`); null when it was not. Informational: the status ignores it. */
+  contract_error: string | null;
 }
 
 /** Effective policy of a target: defaults < ConfigMap < backlog max_open_prs < policy.yaml. */
@@ -261,6 +266,8 @@ export function targetView(state: ProjectionState, t: TargetState, now: Date): T
     backlog: { state: t.backlog.state, synced_at: t.backlog.synced_at, etag: t.backlog.etag, error: t.backlog.error },
     recent_attempts: t.recent_attempts,
     policy,
+    contract: contractView(t.backlog.contract),
+    contract_error: contractErrorText(t.backlog.contract_error),
   };
 }
 

@@ -7,7 +7,7 @@ import { chromium, type Browser, type BrowserContext, type Page } from 'playwrig
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/executors/executor.ts';
 import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
-import { failure, post, prStory, SeedClock, seedRich, seedTarget, task } from './helpers/console-seed.ts';
+import { failure, post, prStory, RADIX_CONTRACT, SeedClock, seedRich, seedTarget, task } from './helpers/console-seed.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = '/usr/bin/chromium';
@@ -286,6 +286,10 @@ describe('console (Chromium)', () => {
     await signIn(WRITE_TOKEN, `/targets/${T}`);
     await page.screenshot({ path: join(SCREENSHOTS, 'target-detail.png'), fullPage: true });
     expect(await page.getByTestId('target-state').textContent()).toBe('active');
+    // contract.yaml, shown as text: the name, the definition of done as a list, `<module>` as written.
+    expect(await page.getByTestId('contract-name').textContent()).toBe(RADIX_CONTRACT.name);
+    expect(await page.getByTestId('contract-dod').locator('li').allTextContents()).toEqual(RADIX_CONTRACT.definition_of_done);
+    expect(await page.getByTestId('contract').locator('module').count()).toBe(0);
 
     await page.fill('input[aria-label="Pause reason"]', 'Investigating flaky CI');
     await page.click('button:has-text("Pause")');

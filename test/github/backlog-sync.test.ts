@@ -80,6 +80,21 @@ describe('syncBacklog', () => {
     expect(targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z')).max_open_prs).toBe(0);
   });
 
+  it('records a contract.yaml that cannot be shown as contract_error: the backlog still syncs, and the target page shows why', async () => {
+    contents(SHA, { backlog: file('backlog/normal.yaml'), policy: 404, contract: 'name: Example\npurpose:\n  - not\n  - text\n' });
+    const e = await syncBacklog(octokit(), TARGET, SHA);
+    expect(e).toMatchObject({ type: 'backlog.synced', data: { etag: '"b1" - "c1"', contract_error: { line: 2, reason: expect.stringMatching(/purpose must be text/) } } });
+    expect(e.data.contract).toBeUndefined();
+    const stored = (seq: number, ev: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) =>
+      ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
+    let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
+    state = evolve(state, stored(2, e));
+    const view = targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z'));
+    expect(view.backlog.state).toBe('synced');
+    expect(view.contract).toBeNull();
+    expect(view.contract_error).toMatch(/^\.leviathan\/contract\.yaml line 2: purpose must be text/);
+  });
+
   it('reports an invalid backlog with its line and reason', async () => {
     contents('main', { backlog: file('backlog/duplicate-ids.yaml'), policy: 404, contract: 404 });
     const e = await syncBacklog(octokit(), TARGET, 'main');

@@ -205,6 +205,63 @@ describe('evolve: backlog', () => {
   });
 });
 
+describe('evolve: contract.yaml', () => {
+  const synced = (data: Record<string, unknown>) => ({ type: 'backlog.synced', target: T, data: { tasks: [task('a')], ...data } });
+  const contract = { name: 'Radix', definition_of_done: ['Tests pass'] };
+  const refused = { line: 3, reason: 'name must be text, not a list' };
+
+  it('keeps the contract a sync recorded, with no error', () => {
+    given(registered)
+      .when([synced({ contract })])
+      .then((s) => expect(s.targets[T]!.backlog).toMatchObject({ contract, contract_error: null }));
+  });
+
+  it('keeps the error of a refused contract (line and reason), with no contract', () => {
+    given(registered)
+      .when([synced({ contract_error: refused })])
+      .then((s) => expect(s.targets[T]!.backlog).toMatchObject({ contract: null, contract_error: refused }));
+  });
+
+  it('the next sync replaces both: a fixed contract clears the error, a removed one leaves neither', () => {
+    given([...registered, synced({ contract_error: refused })])
+      .when([synced({ contract })])
+      .then((s) => expect(s.targets[T]!.backlog).toMatchObject({ contract, contract_error: null }));
+    given([...registered, synced({ contract_error: refused })])
+      .when([synced({})])
+      .then((s) => expect(s.targets[T]!.backlog).toMatchObject({ contract: null, contract_error: null }));
+  });
+
+  it('an invalid backlog keeps the last contract error known, as it keeps the last tasks', () => {
+    given([...registered, synced({ contract_error: refused })])
+      .when([{ type: 'backlog.invalid', target: T, data: { file: '.leviathan/backlog.yaml', line: 1, reason: 'x' } }])
+      .then((s) => expect(s.targets[T]!.backlog.contract_error).toEqual(refused));
+  });
+
+  it('takes a bare string as the reason; a malformed line is no line; anything else is no error', () => {
+    const error = (contract_error: unknown) => given(registered).when([synced({ contract_error })]).state.targets[T]!.backlog.contract_error;
+    expect(error('bad file')).toEqual({ line: null, reason: 'bad file' });
+    expect(error({ line: 'three', reason: 'bad' })).toEqual({ line: null, reason: 'bad' });
+    expect(error({ line: 0, reason: 'bad' })).toEqual({ line: null, reason: 'bad' });
+    expect(error({ line: 2 })).toEqual({ line: 2, reason: 'contract.yaml could not be read.' });
+    expect(error(['bad'])).toBeNull();
+    expect(error(42)).toBeNull();
+    expect(error('')).toBeNull();
+  });
+
+  it('is null before any sync, and replays to the same state, as plain JSON', () => {
+    given([]).when([registered[0]!]).then((s) => expect(s.targets[T]!.backlog.contract_error).toBeNull());
+    const events = log([...registered, synced({ contract_error: refused }), synced({ contract })]);
+    const a = events.reduce((s, e) => evolve(s, e), emptyState());
+    const b = events.reduce((s, e) => evolve(s, e), emptyState());
+    expect(b).toEqual(a);
+    expect(JSON.parse(JSON.stringify(a))).toEqual(a);
+    // Applying the log again over the same state changes nothing.
+    const before = JSON.stringify(a);
+    events.forEach((e) => evolve(a, e));
+    expect(JSON.stringify(a)).toBe(before);
+  });
+});
+
 describe('evolve: console sign-outs', () => {
   const out = (session: string, expires_at: string, at: string) => ({ type: 'console.signed_out', data: { session, expires_at }, at });
   const key = (c: string) => c.repeat(32);

@@ -85,7 +85,7 @@ describe('Projector snapshot', () => {
     const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
     const header = JSON.parse(lines[0]!) as { version: number; nodes: number; edges: number; seq: number };
     const { graph } = projector.state;
-    expect(header).toMatchObject({ version: 3, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
+    expect(header).toMatchObject({ version: 4, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
     expect(lines).toHaveLength(2 + header.nodes + header.edges);
     expect(JSON.parse(lines[1]!)).not.toHaveProperty('graph');
     await store.close();
@@ -162,30 +162,36 @@ describe('Projector snapshot', () => {
     await store.close();
   });
 
-  it('keeps the rate-limit reading a scheduler cycle reported; a format-3 snapshot from before that field still loads', async () => {
+  it('keeps the rate-limit reading a scheduler cycle reported and a refused contract.yaml; a format-3 snapshot, which has neither field, is replayed', async () => {
     const reading = { remaining: 4200, limit: 5000, reset: 1_795_000_000 };
-    const cycle = newEvent({ type: 'scheduler.cycle_completed', actor: 'scheduler', data: { cycle_id: 'c1', outcomes: {}, github_rate_limit: reading } });
-    const { dir, store } = await storeWith([...history(2), cycle]);
+    const refused = { line: 2, reason: 'purpose must be text, not a list' };
+    const { dir, store } = await storeWith([
+      ...history(2),
+      newEvent({ type: 'scheduler.cycle_completed', actor: 'scheduler', data: { cycle_id: 'c1', outcomes: {}, github_rate_limit: reading } }),
+      newEvent({ type: 'backlog.synced', actor: 'scheduler', target: T, subject: `target:${T}`, data: { tasks: [task('a')], contract_error: refused } }),
+    ]);
     const path = join(dir, 'projection.ndjson');
-    const first = await open(store, path);
-    await first.projector.stop();
+    await (await open(store, path)).projector.stop();
     const expected = await replayed(store);
     expect(expected.scheduler.github_rate_limit).toMatchObject(reading);
+    expect(expected.targets[T]!.backlog.contract_error).toEqual(refused);
 
     const saved = await open(store, path);
     expect(saved.loaded).toBe(true);
     expect(saved.projector.state).toEqual(expected);
     await saved.projector.stop();
 
-    // Written before the field existed: the state line has no scheduler.github_rate_limit.
+    // The same snapshot as the code before these fields wrote it: format 3, without them.
     const lines = (await readFile(path, 'utf8')).split('\n');
-    const rest = JSON.parse(lines[1]!) as { scheduler: Record<string, unknown> };
+    lines[0] = JSON.stringify({ ...(JSON.parse(lines[0]!) as object), version: 3 });
+    const rest = JSON.parse(lines[1]!) as { scheduler: Record<string, unknown>; targets: Record<string, { backlog: Record<string, unknown> }> };
     delete rest.scheduler.github_rate_limit;
+    for (const t of Object.values(rest.targets)) delete t.backlog.contract_error;
     lines[1] = JSON.stringify(rest);
     await writeFile(path, lines.join('\n'));
     const old = await open(store, path);
-    expect(old.loaded).toBe(true);
-    expect(old.projector.state.scheduler.github_rate_limit).toBeNull();
+    expect(old.loaded).toBe(false);
+    expect(old.projector.state).toEqual(expected);
     await old.projector.stop();
     await store.close();
   });

@@ -163,3 +163,93 @@ describe('retries cannot be dodged', () => {
     expect(v.tasks.find((t) => t.id === 'b')!.state).not.toBe('running');
   });
 });
+
+describe('targetView: contract.yaml, repository text shown to operators', () => {
+  const withContract = (data: Record<string, unknown>) => view([...base(), { type: 'backlog.synced', target: T, data: { tasks: [task('a')], ...data } }]);
+
+  it('shows the documented fields as text and lists; the status does not depend on them', () => {
+    const v = withContract({
+      contract: {
+        name: 'Radix',
+        purpose: 'A small HTTP client.',
+        definition_of_done: ['Tests pass', 'Docs updated'],
+        quality_gates: ['npm test'],
+        scope: 'src/ and docs/',
+        safety: 'No network in tests.',
+      },
+    });
+    expect(v.contract).toEqual({
+      name: 'Radix',
+      purpose: 'A small HTTP client.',
+      definition_of_done: ['Tests pass', 'Docs updated'],
+      scope: 'src/ and docs/',
+      safety: 'No network in tests.',
+      quality_gates: ['npm test'],
+    });
+    expect(v.contract_error).toBeNull();
+    expect([v.status, v.reason]).toEqual(['active', 'ready']);
+  });
+
+  it('is null with no error when there is no contract.yaml', () => {
+    const v = view(base());
+    expect([v.contract, v.contract_error]).toEqual([null, null]);
+  });
+
+  it('a refused contract is an error in one line of text, and only informational', () => {
+    const v = withContract({ contract_error: { line: 3, reason: 'name must be text, not a list' } });
+    expect(v.contract).toBeNull();
+    expect(v.contract_error).toBe('.leviathan/contract.yaml line 3: name must be text, not a list');
+    expect(v.status).toBe('active');
+    expect(withContract({ contract_error: { line: null, reason: 'could not read contract.yaml: boom' } }).contract_error).toBe(
+      '.leviathan/contract.yaml: could not read contract.yaml: boom',
+    );
+  });
+
+  it('keeps only the documented fields; other types are dropped or written out as text', () => {
+    const v = withContract({
+      contract: {
+        name: ['not', 'text'],
+        purpose: 42,
+        definition_of_done: 'One item',
+        quality_gates: ['lint', { nested: ['x'] }, null, 7, true, '   '],
+        scope: { docs: ['docs/**'], max_files: 5 },
+        safety: [{ never: 'push to main' }, 'no secrets'],
+        owner_script: '<script>alert(1)</script>',
+      },
+    });
+    expect(v.contract).toEqual({
+      name: null,
+      purpose: '42',
+      definition_of_done: ['One item'],
+      scope: 'docs:\n  - docs/**\nmax_files: 5',
+      safety: '-\n  never: push to main\n- no secrets',
+      quality_gates: ['lint', '7', 'true'],
+    });
+    expect(Object.keys(v.contract!)).not.toContain('owner_script');
+  });
+
+  it('bounds lengths and list sizes, and removes control and bidi-override characters', () => {
+    const v = withContract({
+      contract: {
+        name: `Ra\u202Edix\u0000\n  ${'n'.repeat(500)}`,
+        purpose: 'p'.repeat(5000),
+        definition_of_done: Array.from({ length: 80 }, (_, i) => `item ${i}`),
+        quality_gates: ['g'.repeat(1000)],
+        scope: { deep: { deeper: { deepest: { too: { far: 'x' } } } } },
+      },
+    });
+    const c = v.contract!;
+    expect(c.name!.startsWith('Radix n')).toBe(true);
+    expect(c.name!.length).toBe(200);
+    expect(c.name!.endsWith('…')).toBe(true);
+    expect(c.purpose!.length).toBeLessThanOrEqual(2000);
+    expect(c.purpose!.endsWith('…')).toBe(true);
+    expect(c.definition_of_done).toHaveLength(50);
+    expect(c.definition_of_done[48]).toBe('item 48');
+    expect(c.definition_of_done[49]).toBe('… and 31 more');
+    expect(c.quality_gates[0]!.length).toBeLessThanOrEqual(500);
+    expect(c.scope).toBe('deep:\n  deeper:\n    deepest:\n      too: …');
+    expect(c.safety).toBeNull();
+    expect(withContract({ contract_error: { line: 1, reason: `bad\u202E ${'r'.repeat(5000)}` } }).contract_error!.length).toBeLessThanOrEqual(2000);
+  });
+});

@@ -35,6 +35,8 @@ describe('targets', () => {
   it('shows one target; unknown → 404', async () => {
     const body = (await (await cp.api(`/v1/targets/${T}`)).json()) as TargetBody;
     expect(body.target.id).toBe(T);
+    // No contract.yaml: both present, both null.
+    expect(body.target).toMatchObject({ contract: null, contract_error: null });
     const missing = await cp.api('/v1/targets/acme/nope');
     expect(missing.status).toBe(404);
     expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('not_found');
@@ -96,5 +98,38 @@ describe('targets', () => {
     expect(((await (await cp.api(`/v1/targets/${T}`)).json()) as TargetBody).target.reason).toBe('circuit_breaker_open');
     const reset = (await (await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', json: { reason: 'fixed the flaky test' } })).json()) as TargetBody;
     expect(reset.target.status).toBe('active');
+  });
+
+  it('shows contract.yaml on the target: its documented fields as text, or why it was refused', async () => {
+    const synced = (target: string, data: Record<string, unknown>) => [
+      { type: 'target.registered', target, data: { installation_id: 43, default_branch: 'main' } },
+      { type: 'backlog.synced', target, data: { tasks: [], ...data } },
+    ];
+    const posted = await cp.api('/v1/events', {
+      method: 'POST',
+      json: [
+        ...synced('acme/contracted', {
+          contract: { name: 'Contracted', purpose: 'Show it', definition_of_done: ['Tests pass'], quality_gates: ['npm test'], scope: 'docs', safety: { no: 'secrets' }, extra: '<b>x</b>' },
+        }),
+        ...synced('acme/refused', { contract_error: { line: 4, reason: 'definition_of_done must be a list of text, not a mapping' } }),
+      ],
+    });
+    expect(posted.status).toBe(200);
+    type ContractBody = { target: { status: string; contract: Record<string, unknown> | null; contract_error: string | null } };
+    const good = (await (await cp.api('/v1/targets/acme/contracted', { token: READ_TOKEN })).json()) as ContractBody;
+    expect(good.target.contract).toEqual({
+      name: 'Contracted',
+      purpose: 'Show it',
+      definition_of_done: ['Tests pass'],
+      scope: 'docs',
+      safety: 'no: secrets',
+      quality_gates: ['npm test'],
+    });
+    expect(good.target.contract_error).toBeNull();
+    const bad = (await (await cp.api('/v1/targets/acme/refused', { token: READ_TOKEN })).json()) as ContractBody;
+    expect(bad.target.contract).toBeNull();
+    expect(bad.target.contract_error).toBe('.leviathan/contract.yaml line 4: definition_of_done must be a list of text, not a mapping');
+    // Informational: the target's status is not held by it.
+    expect(bad.target.status).not.toBe('error');
   });
 });

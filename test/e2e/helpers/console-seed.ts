@@ -12,14 +12,25 @@ export async function post(cp: TestControlPlane, events: Array<Record<string, un
   if (!res.ok) throw new Error(`POST /v1/events → ${res.status}: ${await res.text()}`);
 }
 
-/** One target, autonomy on, a backlog: the base every dashboard state starts from. */
-export async function seedTarget(cp: TestControlPlane, target: string, tasks: Array<Record<string, unknown>>): Promise<void> {
+/** One target, autonomy on, a backlog (and whatever else its sync recorded): the base every dashboard state starts from. */
+export async function seedTarget(cp: TestControlPlane, target: string, tasks: Array<Record<string, unknown>>, synced: Record<string, unknown> = {}): Promise<void> {
   await post(cp, [
     { type: 'autonomy.enabled', data: { reason: 'seed', source: 'operator' } },
     { type: 'target.registered', target, subject: `target:${target}`, data: { installation_id: 1, default_branch: 'main' } },
-    { type: 'backlog.synced', target, subject: `target:${target}`, data: { tasks, etag: 'e1' } },
+    { type: 'backlog.synced', target, subject: `target:${target}`, data: { tasks, etag: 'e1', ...synced } },
   ]);
 }
+
+/** The `.leviathan/contract.yaml` of the rich seed's main target, as backlog.synced records it. */
+export const RADIX_CONTRACT = {
+  name: 'Radix HTTP client',
+  purpose: 'Keep the radix client small, typed and documented.',
+  // `<module>` is text: shown as written, never parsed as markup.
+  definition_of_done: ['Unit tests added under test/<module>/', 'Docs updated when behaviour changes'],
+  scope: 'src/ and docs/',
+  safety: 'No network access in tests.',
+  quality_gates: ['npm test', 'npm run lint'],
+};
 
 const T = 'acme/radix';
 
@@ -62,7 +73,7 @@ export async function seedRich(cp: TestControlPlane, clock?: SeedClock): Promise
     task('add-unit-tests'),
     task('ci-workflow-update', { dependencies: ['add-unit-tests'] }),
     task('deps-update', { ready: false }),
-  ]);
+  ], { contract: RADIX_CONTRACT });
   at(150);
   await post(cp, failure(T, 'docs-update', 'att-docs-update-0', 'agent_error'));
   at(125);

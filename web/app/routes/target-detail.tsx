@@ -3,6 +3,7 @@ import { Form, Link, useActionData, useLoaderData, useNavigation } from '@remix-
 import { apiGet, apiPost, field, readActionForm, targetPath } from '../api.server.ts';
 import type { TargetView } from '../api-types.ts';
 import { AttemptsChart } from '../components/attempts-chart.tsx';
+import { ContractSection } from '../components/contract-section.tsx';
 import { CsrfField, useSession } from '../components/csrf.tsx';
 import { useLiveRevalidate } from '../components/live.tsx';
 import { RelativeTime } from '../components/relative-time.tsx';
@@ -172,6 +173,8 @@ export default function TargetDetail() {
           </ul>
         </div>
       </section>
+
+      <ContractSection contract={t.contract} error={t.contract_error} />
 
       <section className="rounded-lg border border-slate-200 bg-white p-4">
         <h2 className="font-semibold">Ready tasks ({t.ready_tasks})</h2>
