@@ -1,41 +1,19 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Executor } from '../../src/executors/executor.ts';
 import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../helpers/control-plane.ts';
+import { ensureConsoleBuild, launchChromium, watchedPage } from './helpers/browser.ts';
 import { failure, post, prStory, RADIX_CONTRACT, SeedClock, seedRich, seedTarget, task } from './helpers/console-seed.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 // The committed screenshots (README) are refreshed with UPDATE_SCREENSHOTS=1; ordinary runs write
 // them to a temp dir so a test run never dirties the work tree.
 const SCREENSHOTS = process.env.UPDATE_SCREENSHOTS ? join(ROOT, 'docs', 'screenshots') : join(tmpdir(), 'leviathan-screenshots');
 const T = 'acme/radix';
-
-/** Newest modification time under a directory (the console's sources). */
-function newest(path: string): number {
-  const s = statSync(path);
-  if (!s.isDirectory()) return s.mtimeMs;
-  return Math.max(s.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f))));
-}
-
-/** The console must be built from the current sources; build it once when build/ is missing or stale. */
-function ensureBuild(): void {
-  const entry = join(ROOT, 'build', 'server', 'index.js');
-  const sources = Math.max(newest(join(ROOT, 'web', 'app')), statSync(join(ROOT, 'vite.config.ts')).mtimeMs);
-  if (existsSync(entry) && statSync(entry).mtimeMs >= sources) return;
-  try {
-    execFileSync('npx', ['remix', 'vite:build'], { cwd: ROOT, stdio: 'pipe', timeout: 120_000 });
-  } catch (err) {
-    const out = err as { stdout?: Buffer; stderr?: Buffer };
-    throw new Error(`The console build failed; run \`npm run build:web\` to see why.\n${out.stderr?.toString() ?? ''}${out.stdout?.toString() ?? ''}`);
-  }
-  if (!existsSync(entry)) throw new Error('build/server/index.js is missing after the build: run `npm run build:web`.');
-}
 
 /** A worker executor that starts nothing: triggers record their attempt and stop there. */
 const fakeExecutor: Executor = {
@@ -55,15 +33,9 @@ describe('console (Chromium)', () => {
   let expected: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(`${CHROMIUM} is missing: the browser tests drive Debian's Chromium. Install it with \`apt-get install chromium\`.`);
-    }
-    ensureBuild();
+    ensureConsoleBuild();
     mkdirSync(SCREENSHOTS, { recursive: true });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    browser = await launchChromium();
   }, 180_000);
 
   afterAll(async () => {
@@ -85,17 +57,7 @@ describe('console (Chromium)', () => {
     const clock = new SeedClock();
     cp = await startTestControlPlane({ overrides: { executor: fakeExecutor, clock } });
     await seed(cp, clock);
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    // Fail fast and say where, rather than hitting the test's own timeout.
-    context.setDefaultTimeout(5000);
-    page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
-    });
+    ({ context, page } = await watchedPage(browser, problems));
     return cp;
   }
 

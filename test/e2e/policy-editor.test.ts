@@ -1,7 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { effectivePolicy, parsePolicy } from '../../src/contract/policy.ts';
 import type { EffectivePolicy } from '../../src/contract/types.ts';
@@ -9,10 +6,9 @@ import { startApp } from '../github/harness.ts';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { WRITE_TOKEN } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
+import { ensureConsoleBuild, launchChromium, watchedPage } from './helpers/browser.ts';
 import { post, task } from './helpers/console-seed.ts';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 const T = 'acme/radix';
 const FILE = `/repos/${T}/contents/.leviathan%2Fpolicy.yaml`;
 const BLOB = 'a'.repeat(40);
@@ -37,12 +33,6 @@ const OWNED = [
 const contents = (text: string, sha = BLOB) => ({ type: 'file', encoding: 'base64', sha, content: Buffer.from(text, 'utf8').toString('base64') });
 const decoded = (b: unknown) => Buffer.from((b as { content: string }).content, 'base64').toString('utf8');
 
-/** Newest modification time under a directory. */
-function newest(path: string): number {
-  const s = statSync(path);
-  return s.isDirectory() ? Math.max(s.mtimeMs, ...readdirSync(path).map((f) => newest(join(path, f)))) : s.mtimeMs;
-}
-
 describe('policy editor (Chromium)', () => {
   let browser: Browser;
   let cp: TestControlPlane | null = null;
@@ -52,12 +42,8 @@ describe('policy editor (Chromium)', () => {
   let problems: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: install it with \`apt-get install chromium\`.`);
-    const entry = join(ROOT, 'build', 'server', 'index.js');
-    if (!existsSync(entry) || statSync(entry).mtimeMs < Math.max(newest(join(ROOT, 'web', 'app')), newest(join(ROOT, 'src', 'console')))) {
-      throw new Error('The console build is missing or older than its sources: run `npm run build:web` first.');
-    }
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    ensureConsoleBuild();
+    browser = await launchChromium();
   }, 60_000);
 
   afterAll(async () => {
@@ -87,16 +73,7 @@ describe('policy editor (Chromium)', () => {
       { type: 'target.registered', target: T, subject: `target:${T}`, data: { installation_id: 42, default_branch: 'trunk' } },
       { type: 'backlog.synced', target: T, subject: `target:${T}`, data: { tasks: [task('a')], etag: 'e1', policy_file: SYNCED } },
     ]);
-    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    context.setDefaultTimeout(5000);
-    page = await context.newPage();
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(`console: ${m.text()}`);
-    });
-    page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
-    page.on('response', (r) => {
-      if (r.status() >= 400) problems.push(`HTTP ${r.status()} ${r.request().method()} ${r.url()}`);
-    });
+    ({ context, page } = await watchedPage(browser, problems));
     return { cp, gh };
   }
 
