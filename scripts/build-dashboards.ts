@@ -32,12 +32,13 @@ import {
   type DynamicConfigValue,
   type ValueMapping,
 } from '@grafana/grafana-foundation-sdk/dashboard';
-import { DataqueryBuilder } from '@grafana/grafana-foundation-sdk/prometheus';
+import { DataqueryBuilder, PromQueryFormat } from '@grafana/grafana-foundation-sdk/prometheus';
 import { PanelBuilder as StatPanelBuilder } from '@grafana/grafana-foundation-sdk/stat';
 import { PanelBuilder as StateTimelinePanelBuilder } from '@grafana/grafana-foundation-sdk/statetimeline';
+import { PanelBuilder as TablePanelBuilder } from '@grafana/grafana-foundation-sdk/table';
 import { PanelBuilder as TimeSeriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
 import YAML from 'yaml';
-import { SCRAPE_JOBS, TARGET_STATUSES } from '../src/metrics/metric-names.ts';
+import { OPEN_PR_INFO_LIMIT, READY_QUEUE_HEAD, SCRAPE_JOBS, TARGET_STATUSES } from '../src/metrics/metric-names.ts';
 import {
   allTargetFacts,
   targetKind,
@@ -244,6 +245,53 @@ function bars(panel: TimeSeriesPanelBuilder): TimeSeriesPanelBuilder {
     .fillOpacity(80)
     .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
     .min(0);
+}
+
+/**
+ * A table of one `*_info` metric's label values, one row per series: `labels` are the columns in
+ * order, `sortBy` the numeric label the rows are sorted by. The query takes `max by (labels)`, so
+ * replicas exporting the same series make one row and `job`/`instance` do not become columns.
+ */
+function infoTable(
+  title: string,
+  description: string,
+  pos: { x: number; y: number; w: number; h: number },
+  metric: string,
+  selector: string,
+  columns: Array<{ label: string; header: string; numeric?: boolean; properties?: DynamicConfigValue[] }>,
+): TablePanelBuilder {
+  const labels = columns.map((c) => c.label);
+  const panel = new TablePanelBuilder()
+    .title(title)
+    .description(description)
+    .datasource(DATASOURCE)
+    .gridPos(pos)
+    .withTarget(
+      instantQuery('A', `max by (${labels.join(', ')}) (${metric}{${selector}})`, '__auto').format(PromQueryFormat.Table),
+    )
+    .withTransformation({
+      id: 'convertFieldType',
+      options: {
+        fields: {},
+        conversions: columns.filter((c) => c.numeric).map((c) => ({ targetField: c.label, destinationType: 'number' })),
+      },
+    })
+    .withTransformation({
+      id: 'organize',
+      options: {
+        excludeByName: { Time: true, Value: true },
+        indexByName: Object.fromEntries(labels.map((label, i) => [label, i])),
+        renameByName: {},
+      },
+    })
+    .withTransformation({
+      id: 'sortBy',
+      options: { fields: {}, sort: [{ field: columns.find((c) => c.numeric)!.label, desc: false }] },
+    })
+    .showHeader(true)
+    .cellHeight(common.TableCellHeight.Sm);
+  for (const c of columns) panel.overrideByName(c.label, [{ id: 'displayName', value: c.header }, ...(c.properties ?? [])]);
+  return panel;
 }
 
 function colorOverride(color: string): DynamicConfigValue[] {
@@ -529,7 +577,7 @@ export function buildTargetDetail(): Dashboard {
       stat(
         'Target Status',
         'Current status, in the console\'s words: Healthy (active), Idle, Paused, Blocked (Circuit Breaker), Blocked (Max PRs), Blocked (another guardrail) or Error. Run `leviathan ctl diagnose $target` for the reason and the fix.',
-        { x: 0, y: 0, w: 6, h: 5 },
+        { x: 0, y: 0, w: 5, h: 5 },
       )
         .withTarget(instantQuery('A', statusScore(t, { system: true }), 'status'))
         .mappings(
@@ -546,8 +594,8 @@ export function buildTargetDetail(): Dashboard {
     .withPanel(
       stat(
         'Open PRs',
-        'Open Leviathan pull requests and the limit. List them with: gh pr list --repo $target --state open --label leviathan',
-        { x: 6, y: 0, w: 6, h: 5 },
+        'Open Leviathan pull requests and the limit. They are listed in Open PR list below.',
+        { x: 5, y: 0, w: 5, h: 5 },
       )
         .withTarget(instantQuery('A', one('leviathan_target_open_prs'), 'open'))
         .withTarget(instantQuery('B', one('leviathan_target_max_prs'), 'max'))
@@ -557,24 +605,22 @@ export function buildTargetDetail(): Dashboard {
         .overrideByName('max', colorOverride('text')),
     )
     .withPanel(
-      stat('Ready Tasks', 'Backlog tasks marked ready: true; the queue itself is in the console.', {
-        x: 12,
-        y: 0,
-        w: 6,
-        h: 5,
-      })
+      stat(
+        'Ready Tasks',
+        'Backlog tasks marked ready: true that are still to run (not done, running, in review or out of attempts), including those waiting on dependencies. The next to run are in Ready queue below; the whole queue is in the console.',
+        { x: 10, y: 0, w: 5, h: 5 },
+      )
         .withTarget(query('A', one('leviathan_target_ready_tasks'), 'ready'))
         .graphMode(common.BigValueGraphMode.Area)
         .colorMode(common.BigValueColorMode.Value)
         .colorScheme(fixedColor('blue')),
     )
     .withPanel(
-      stat('Circuit Breaker Status', 'Open halts execution after consecutive failures until the cooldown ends.', {
-        x: 18,
-        y: 0,
-        w: 6,
-        h: 5,
-      })
+      stat(
+        'Circuit Breaker Status',
+        'Open halts execution after consecutive failures until the cooldown ends (Breaker cooldown ends, beside).',
+        { x: 15, y: 0, w: 5, h: 5 },
+      )
         .withTarget(instantQuery('A', one('leviathan_circuit_breaker_open'), 'circuit breaker'))
         .mappings([
           {
@@ -586,13 +632,13 @@ export function buildTargetDetail(): Dashboard {
           },
         ]),
     )
-    .withRow(new RowBuilder('History').gridPos({ x: 0, y: 5, w: 24, h: 1 }))
+    .withRow(new RowBuilder('History').gridPos({ x: 0, y: 12, w: 24, h: 1 }))
     .withPanel(
       new StateTimelinePanelBuilder()
         .title('Status Timeline')
         .description('Target status over time.')
         .datasource(DATASOURCE)
-        .gridPos({ x: 0, y: 6, w: 24, h: 4 })
+        .gridPos({ x: 0, y: 13, w: 24, h: 4 })
         .withTarget(query('A', statusScore(t, { system: true }), 'status'))
         .mappings(statusMappings())
         .colorScheme(new FieldColorBuilder().mode(FieldColorModeId.Thresholds))
@@ -601,7 +647,7 @@ export function buildTargetDetail(): Dashboard {
         .mergeValues(true),
     )
     .withPanel(
-      bars(timeseries('Attempt History', 'Finished attempts, succeeded and failed.', { x: 0, y: 10, w: 12, h: 8 }))
+      bars(timeseries('Attempt History', 'Finished attempts, succeeded and failed.', { x: 0, y: 17, w: 12, h: 8 }))
         .withTarget(
           query('A', `sum by (status) (increase(leviathan_attempts_total{${t}}[$__rate_interval]))`, '{{status}}'),
         )
@@ -612,7 +658,7 @@ export function buildTargetDetail(): Dashboard {
       bars(
         timeseries('Failures by Type', 'Failed attempts by failure_type (timeout, path_violation, auth_error, …).', {
           x: 12,
-          y: 10,
+          y: 17,
           w: 12,
           h: 8,
         }),
@@ -627,7 +673,7 @@ export function buildTargetDetail(): Dashboard {
     .withPanel(
       timeseries('PR Creation Rate', 'Pull requests per hour: created, merged, closed without merging.', {
         x: 0,
-        y: 18,
+        y: 25,
         w: 12,
         h: 8,
       })
@@ -640,7 +686,7 @@ export function buildTargetDetail(): Dashboard {
         .overrideByName('closed / h', colorOverride('orange')),
     )
     .withPanel(
-      timeseries('Circuit Breaker', 'Breaker state (1 = open) and trips.', { x: 12, y: 18, w: 12, h: 8 })
+      timeseries('Circuit Breaker', 'Breaker state (1 = open) and trips.', { x: 12, y: 25, w: 12, h: 8 })
         .withTarget(query('A', one('leviathan_circuit_breaker_open'), 'open'))
         .withTarget(query('B', `sum(increase(leviathan_circuit_breaker_trips_total{${t}}[$__rate_interval]))`, 'trips'))
         .min(0)
@@ -651,7 +697,7 @@ export function buildTargetDetail(): Dashboard {
       timeseries(
         'Attempt Duration',
         'Attempt duration quantiles. Attempts creeping toward the worker deadline (default 15 min) will start timing out.',
-        { x: 0, y: 26, w: 12, h: 8 },
+        { x: 0, y: 33, w: 12, h: 8 },
       )
         .withTarget(
           query(
@@ -674,7 +720,7 @@ export function buildTargetDetail(): Dashboard {
       bars(
         timeseries('Scheduler Skips by Reason', 'Why the scheduler did not execute this target, by reason code.', {
           x: 12,
-          y: 26,
+          y: 33,
           w: 12,
           h: 8,
         }),
@@ -682,13 +728,77 @@ export function buildTargetDetail(): Dashboard {
         query('A', `sum by (reason) (increase(leviathan_scheduler_skips_total{${t}}[$__rate_interval]))`, '{{reason}}'),
       ),
     )
+    // Added after the panels above, so their ids (and shared viewPanel= links) stay as they were;
+    // Grafana places panels by gridPos, not by their order in the file.
+    .withPanel(
+      infoTable(
+        'Open PR list',
+        `Open Leviathan pull requests, oldest first, with the task each resolves (at most ${OPEN_PR_INFO_LIMIT} listed; Open PRs has the count). Click a number to open the PR on GitHub.`,
+        { x: 0, y: 5, w: 12, h: 7 },
+        'leviathan_target_open_pr_info',
+        t,
+        [
+          {
+            label: 'number',
+            header: 'PR',
+            numeric: true,
+            properties: [
+              // :raw keeps the slash of owner/repo as it is in the URL.
+              { id: 'links', value: [{ title: 'Open #${__value.raw} on GitHub', url: 'https://github.com/${target:raw}/pull/${__value.raw}', targetBlank: true }] },
+            ],
+          },
+          {
+            label: 'task_id',
+            header: 'Task',
+            properties: [
+              {
+                id: 'mappings',
+                // task_id="" (no task known) is no label at all once in Prometheus: an empty cell.
+                value: [SpecialValueMatch.Empty, SpecialValueMatch.Null].map((match, index) => ({
+                  type: MappingType.SpecialValue,
+                  options: { match, result: { text: '(unknown)', index } },
+                })),
+              },
+            ],
+          },
+        ],
+      ).noValue('No open PRs'),
+    )
+    .withPanel(
+      infoTable(
+        'Ready queue',
+        `The next ${READY_QUEUE_HEAD} tasks the scheduler would select, in its order (priority, then backlog order). Tasks waiting on dependencies are counted in Ready Tasks but cannot be selected, so they are not here.`,
+        { x: 12, y: 5, w: 12, h: 7 },
+        'leviathan_target_ready_task_info',
+        t,
+        [
+          { label: 'position', header: '#', numeric: true },
+          { label: 'task_id', header: 'Task' },
+        ],
+      ).noValue('Nothing ready to run'),
+    )
+    .withPanel(
+      stat(
+        'Breaker cooldown ends',
+        'When the open circuit breaker lets one attempt through again ("Breaker closed" when it is closed). Once the cause is fixed, leviathan ctl reset-breaker $target closes it earlier.',
+        { x: 20, y: 0, w: 4, h: 5 },
+      )
+        .withTarget(instantQuery('A', `${one('leviathan_circuit_breaker_cooldown_until_timestamp_seconds')} * 1000`, 'cooldown ends'))
+        // Grafana's date units take milliseconds.
+        .unit('dateTimeFromNow')
+        .noValue('Breaker closed')
+        .colorMode(common.BigValueColorMode.Value)
+        .colorScheme(fixedColor('orange')),
+    )
     .build();
   return withPanelIds(dashboard);
 }
 
 /**
- * Numbers panels in layout order. Without ids Grafana assigns them on import, and `viewPanel=`
- * links shared during an incident would then point at different panels after a re-import.
+ * Numbers panels in the order they were added. Without ids Grafana assigns them on import, and
+ * `viewPanel=` links shared during an incident would then point at different panels after a
+ * re-import. New panels are added last, wherever they sit on the grid, so existing ids keep
+ * their numbers.
  */
 function withPanelIds(dashboard: Dashboard): Dashboard {
   (dashboard.panels ?? []).forEach((panel, index) => {

@@ -15,8 +15,12 @@ import { FAILURE_TYPES } from '../events/types.ts';
  *   increment of a series that did not exist before, so a target's first timeout or first
  *   circuit-breaker trip would otherwise never alert.
  * - Gauges derived from the event log (`leviathan_target_*`, `leviathan_circuit_breaker_open`,
+ *   `leviathan_circuit_breaker_cooldown_until_timestamp_seconds`,
  *   `leviathan_scheduler_last_cycle_timestamp_seconds`) are rebuilt on replay, so a restart does
  *   not make them drop to zero and page someone.
+ *
+ * Labels are bounded. The only id-like labels (`number`, `task_id`, `position`) are on `*_info`
+ * gauges that list a few things per target, each with a hard cap stated in its HELP text.
  */
 
 /** Prometheus metric types used by Leviathan. */
@@ -54,6 +58,22 @@ export const METRIC_FAILURE_TYPES = FAILURE_TYPES;
  * include the deadline itself, where timeouts pile up.
  */
 export const ATTEMPT_DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600] as const;
+
+/**
+ * Most `leviathan_target_open_pr_info` series per target: the ceiling policy.yaml, backlog.yaml
+ * and the ConfigMap accept for `max_open_prs` (0..100, src/contract/policy.ts and backlog.ts).
+ * The scheduler opens no PR past the target's limit, so a target has more open PRs only when its
+ * limit was lowered below what was already open; the lowest numbers (the oldest) are listed then,
+ * and `leviathan_target_open_prs` keeps the full count.
+ */
+export const OPEN_PR_INFO_LIMIT = 100;
+
+/**
+ * Length of the ready queue's head on `leviathan_target_ready_task_info`. Five answers "what runs
+ * next, and after that" on a dashboard; the whole queue is in the console. 1,000 targets add at
+ * most 5,000 series.
+ */
+export const READY_QUEUE_HEAD = 5;
 
 /** Every Leviathan metric. The order is the order of the issue that defined them. */
 export const METRICS = [
@@ -187,6 +207,27 @@ export const METRICS = [
     type: 'gauge',
     labels: [],
     help: 'Unix time at which the current GitHub API rate-limit window resets.',
+  },
+  // Added after the issue: the operator document's Target Detail dashboard lists open PRs ("Count
+  // and list"), the ready queue ("Count and queue") and breaker cooldowns. Info-style gauges
+  // (always 1, the facts are in the labels), with a bounded number of series per target.
+  {
+    name: 'leviathan_target_open_pr_info',
+    type: 'gauge',
+    labels: ['target', 'number', 'task_id'],
+    help: `Open pull requests created by Leviathan: 1 per PR, with its number and task_id ('' if unknown); at most ${OPEN_PR_INFO_LIMIT} per target (the max_open_prs ceiling).`,
+  },
+  {
+    name: 'leviathan_target_ready_task_info',
+    type: 'gauge',
+    labels: ['target', 'task_id', 'position'],
+    help: `Head of the ready queue: 1 for each of the first ${READY_QUEUE_HEAD} tasks ready to run, in the scheduler's selection order (position 1-${READY_QUEUE_HEAD}); at most ${READY_QUEUE_HEAD} per target.`,
+  },
+  {
+    name: 'leviathan_circuit_breaker_cooldown_until_timestamp_seconds',
+    type: 'gauge',
+    labels: ['target'],
+    help: 'Unix time at which an open circuit breaker\'s cooldown ends, by target; absent while the breaker is closed.',
   },
 ] as const satisfies readonly MetricDefinition[];
 

@@ -3,13 +3,14 @@ import type { Clock } from '../api/api-deps.ts';
 import { ApiError } from '../api/errors.ts';
 import type { Mount } from '../api/server.ts';
 import { eventDataSchemas, OPERATOR_ACTION_TYPES, SKIP_REASONS, type GitHubRateLimit } from '../events/types.ts';
-import type { ProjectionState, TargetCounters } from '../projections/state.ts';
+import type { OpenPr, ProjectionState, TargetCounters } from '../projections/state.ts';
 import { emptyTargetCounters } from '../projections/state.ts';
 import {
   ATTEMPT_DURATION_BUCKETS,
   ATTEMPT_STATUSES,
   METRIC_FAILURE_TYPES,
   METRICS,
+  OPEN_PR_INFO_LIMIT,
   TARGET_STATUSES,
   type MetricName,
 } from './metric-names.ts';
@@ -268,6 +269,12 @@ interface TargetRow {
   maxPrs: number;
   readyTasks: number;
   breakerOpen: boolean;
+  /** Unix seconds at which the open breaker's cooldown ends; null while it is closed. */
+  cooldownUntil: number | null;
+  /** `leviathan_target_open_pr_info` lines (at most OPEN_PR_INFO_LIMIT, by PR number); null without open PRs. */
+  openPrLines: Buffer | null;
+  /** `leviathan_target_ready_task_info` lines (at most READY_QUEUE_HEAD, in selection order); null when nothing is ready. */
+  readyQueueLines: Buffer | null;
 }
 
 const EMPTY_COUNTERS = emptyTargetCounters();
@@ -307,6 +314,72 @@ function targetLabel(id: string): Buffer {
   return label;
 }
 
+/**
+ * The info series' sample lines of one target (value always 1), made when its open PRs or its
+ * queue's head are first seen and reused while they stay the same: both change a few times a day,
+ * and assembling the lines at every scrape cost twice as much per line as the other families. One
+ * entry per target, like targetLabels.
+ */
+interface InfoLines {
+  /** The open PRs the PR lines were made from, with the two fields the lines show. */
+  prs: readonly OpenPr[];
+  prNumbers: number[];
+  prTasks: Array<string | null>;
+  prLines: Buffer | null;
+  queue: readonly string[];
+  queueLines: Buffer | null;
+}
+const infoLines = new Map<string, InfoLines>();
+const NO_INFO: InfoLines = { prs: [], prNumbers: [], prTasks: [], prLines: null, queue: [], queueLines: null };
+
+function infoLinesOf(target: string, label: Buffer, openPrs: readonly OpenPr[], queue: readonly string[]): InfoLines {
+  const prs = openPrs.length > OPEN_PR_INFO_LIMIT ? openPrs.slice(0, OPEN_PR_INFO_LIMIT) : openPrs;
+  const cached = infoLines.get(target) ?? NO_INFO;
+  const samePrs = sameOpenPrs(cached, prs);
+  const sameQueue = sameIds(cached.queue, queue);
+  if (samePrs && sameQueue) return cached;
+  const next: InfoLines = samePrs
+    ? { ...cached }
+    : {
+        prs: [...prs],
+        prNumbers: prs.map((pr) => pr.number),
+        prTasks: prs.map((pr) => pr.task_id),
+        prLines: lines(
+          prs.map((pr) => [HEADS.leviathan_target_open_pr_info!, label, b(`,number="${pr.number}",task_id="${escapeLabel(pr.task_id ?? '')}"} 1\n`)]),
+        ),
+        queue: cached.queue,
+        queueLines: cached.queueLines,
+      };
+  if (!sameQueue) {
+    next.queue = queue;
+    next.queueLines = lines(
+      queue.map((id, i) => [HEADS.leviathan_target_ready_task_info!, label, b(`,task_id="${escapeLabel(id)}",position="${i + 1}"} 1\n`)]),
+    );
+  }
+  infoLines.set(target, next);
+  return next;
+}
+
+function lines(parts: Buffer[][]): Buffer | null {
+  return parts.length === 0 ? null : Buffer.concat(parts.flat());
+}
+
+/** The same PR objects with the same number and task: evolve changes open PRs in place. */
+function sameOpenPrs(cached: InfoLines, prs: readonly OpenPr[]): boolean {
+  if (cached.prs.length !== prs.length) return false;
+  for (let i = 0; i < prs.length; i++) {
+    const pr = prs[i]!;
+    if (cached.prs[i] !== pr || cached.prNumbers[i] !== pr.number || cached.prTasks[i] !== pr.task_id) return false;
+  }
+  return true;
+}
+
+function sameIds(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 let lastSize = 0;
 
 /**
@@ -322,14 +395,20 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
     const t = state.targets[id]!;
     if (t.lifecycle === 'removed') continue;
     const g = targetGauges(state, t, now);
+    const label = targetLabel(id);
+    const info = t.open_prs.length === 0 && g.ready_queue.length === 0 ? NO_INFO : infoLinesOf(id, label, t.open_prs, g.ready_queue);
     rows.push({
-      label: targetLabel(id),
+      label,
       counters: state.counters.by_target[id] ?? EMPTY_COUNTERS,
       status: g.status,
       openPrs: g.open_prs,
       maxPrs: g.max_open_prs,
       readyTasks: g.ready_tasks,
       breakerOpen: g.breaker_open,
+      // breakerOpen implies a cooldown_until in the future (breakerOpen() in target-view.ts).
+      cooldownUntil: g.breaker_open ? Date.parse(t.breaker.cooldown_until!) / 1000 : null,
+      openPrLines: info.prLines,
+      readyQueueLines: info.queueLines,
     });
   }
 
@@ -373,8 +452,16 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
     for (const [value, tail] of STATUS_TAILS) w.sample(status, r.label, tail, r.status === value ? 1 : 0);
   }
   perTarget('leviathan_target_open_prs', (r) => r.openPrs);
+
+  // Info series, a bounded number per target (OPEN_PR_INFO_LIMIT, READY_QUEUE_HEAD in
+  // metric-names.ts): at 1,000 targets with 2 open PRs and a full queue head each, 7,000 lines
+  // (4,000 in the metrics bench). A target with no open PR or nothing ready has none.
+  family('leviathan_target_open_pr_info');
+  for (const r of rows) if (r.openPrLines) w.bytes(r.openPrLines);
   perTarget('leviathan_target_max_prs', (r) => r.maxPrs);
   perTarget('leviathan_target_ready_tasks', (r) => r.readyTasks);
+  family('leviathan_target_ready_task_info');
+  for (const r of rows) if (r.readyQueueLines) w.bytes(r.readyQueueLines);
   perTarget('leviathan_prs_merged_total', (r) => r.counters.prs_merged);
   perTarget('leviathan_prs_closed_total', (r) => r.counters.prs_closed);
 
@@ -401,6 +488,10 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   single('leviathan_scheduler_last_cycle_timestamp_seconds', Number.isFinite(lastCycle) ? lastCycle : 0);
 
   perTarget('leviathan_circuit_breaker_open', (r) => (r.breakerOpen ? 1 : 0));
+  // Only for open breakers: a closed one has no cooldown, and 0 would read as "ended in 1970".
+  family('leviathan_circuit_breaker_cooldown_until_timestamp_seconds');
+  const cooldown = HEADS.leviathan_circuit_breaker_cooldown_until_timestamp_seconds!;
+  for (const r of rows) if (r.cooldownUntil !== null) w.sample(cooldown, r.label, CLOSE, r.cooldownUntil);
 
   // The projection keeps cumulative buckets aligned with ATTEMPT_DURATION_BUCKETS (evolve's
   // observeDuration counts every bucket whose bound is ≥ the duration), so they are written as is.

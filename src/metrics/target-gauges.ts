@@ -1,25 +1,38 @@
 import type { ProjectionState, TargetState } from '../projections/state.ts';
-import { breakerOpen, policyOf, type TargetStatus } from '../projections/target-view.ts';
+import { breakerOpen, policyOf, taskViews, type TargetStatus } from '../projections/target-view.ts';
+import { READY_QUEUE_HEAD } from './metric-names.ts';
 
-/** The five per-target gauge values of one scrape. */
+/** The per-target gauge values of one scrape. */
 export interface TargetGauges {
   status: TargetStatus;
   open_prs: number;
   max_open_prs: number;
   ready_tasks: number;
   breaker_open: boolean;
+  /**
+   * Ids of the first READY_QUEUE_HEAD tasks in state `ready` (runnable now), in selection order:
+   * the scheduler's candidates, in the order it considers them. Tasks counted in `ready_tasks`
+   * that wait on dependencies are not in it.
+   */
+  ready_queue: readonly string[];
 }
+
+/** Shared by every target with nothing ready: no array per target per scrape. */
+const NO_QUEUE: readonly string[] = Object.freeze([]);
 
 /**
  * The figures `targetView` reports for a target (status, open_prs.length, max_open_prs,
- * ready_tasks, breaker.open), without building its task list.
+ * ready_tasks, breaker.open, and the head of `tasks` in state `ready`), without building its task
+ * list.
  *
  * targetView makes a TaskView with an explanation for every backlog task, which costs ~80 µs
  * per target with a dozen tasks: 80+ ms for 1,000 targets, and every scheduler cycle touches
  * every target, so caching would not keep scrapes under the 50 ms budget. This walks the tasks
- * once and only counts. It must agree with targetView exactly (a dashboard saying "blocked" while
- * the console says "idle" is worse than either); test/metrics/target-gauges.test.ts checks that
- * on generated states, so a change to targetView's judgement fails there until it is made here too.
+ * once and only counts; the queue's head then takes the runnable ones in the selection order,
+ * which is cached per backlog (selectionOrder). It must agree with targetView exactly (a
+ * dashboard saying "blocked" while the console says "idle" is worse than either);
+ * test/metrics/target-gauges.test.ts checks that on generated states, so a change to targetView's
+ * judgement fails there until it is made here too.
  */
 export function targetGauges(state: ProjectionState, t: TargetState, now: Date): TargetGauges {
   const policy = limitsOf(state, t);
@@ -32,7 +45,10 @@ export function targetGauges(state: ProjectionState, t: TargetState, now: Date):
   let running = 0;
   let runnable = 0;
   let ready = 0;
-  for (const task of tasks) {
+  let only = -1; // index of the runnable task while there is just one
+  const stamp = nextStamp(tasks.length);
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!;
     if (completed(task.id)) continue;
     const p = t.tasks[task.id];
     if (p?.open_pr) continue;
@@ -43,14 +59,37 @@ export function targetGauges(state: ProjectionState, t: TargetState, now: Date):
     if (p?.last_failure && (p.attempts ?? 0) >= policy.max_attempts_per_task) continue;
     if (!task.ready || task.status !== 'pending') continue;
     ready++;
-    if (!(task.dependencies ?? []).some((dep) => !completed(dep))) runnable++;
+    if ((task.dependencies ?? []).some((dep) => !completed(dep))) continue;
+    runnable++;
+    only = i;
+    runnableMarks[i] = stamp;
   }
   byId.clear();
+
+  // The head of the queue: the runnable tasks in selection order. One runnable task needs no order.
+  let readyQueue: readonly string[] = NO_QUEUE;
+  if (runnable === 1) readyQueue = [tasks[only]!.id];
+  else if (runnable > 1) {
+    const head: string[] = [];
+    for (const i of selectionOrder(state, t, policy)) {
+      if (runnableMarks[i] !== stamp) continue;
+      head.push(tasks[i]!.id);
+      if (head.length === READY_QUEUE_HEAD) break;
+    }
+    readyQueue = head;
+  }
 
   const max = policy.max_open_prs;
   const open = t.open_prs.length;
   const brk = breakerOpen(t, now);
-  const gauges = (status: TargetStatus): TargetGauges => ({ status, open_prs: open, max_open_prs: max, ready_tasks: ready, breaker_open: brk });
+  const gauges = (status: TargetStatus): TargetGauges => ({
+    status,
+    open_prs: open,
+    max_open_prs: max,
+    ready_tasks: ready,
+    breaker_open: brk,
+    ready_queue: readyQueue,
+  });
 
   // The order of targetView's judge(): the first rule that matches decides.
   const last = t.last_outcome;
@@ -67,9 +106,27 @@ export function targetGauges(state: ProjectionState, t: TargetState, now: Date):
 /** Reused between calls (the render is synchronous): one Map per target per scrape is measurable garbage. */
 const byId = new Map<string, TargetState['backlog']['tasks'][number]>();
 
+/**
+ * `runnableMarks[i] === stamp`: task i is runnable in the current call. Reused between calls and
+ * never cleared: each call takes a new stamp, so older marks do not match.
+ */
+let runnableMarks = new Uint32Array(64);
+let lastStamp = 0;
+
+function nextStamp(tasks: number): number {
+  if (runnableMarks.length < tasks) runnableMarks = new Uint32Array(Math.max(tasks, runnableMarks.length * 2));
+  if (lastStamp === 0xffffffff) {
+    runnableMarks.fill(0);
+    lastStamp = 0;
+  }
+  return ++lastStamp;
+}
+
 interface Limits {
   max_open_prs: number;
   max_attempts_per_task: number;
+  /** Indices of the backlog's tasks in selection order, computed when first needed (selectionOrder). */
+  order: readonly number[] | null;
 }
 
 /**
@@ -83,7 +140,34 @@ function limitsOf(state: ProjectionState, t: TargetState): Limits {
   const cached = limitsCache.get(t.backlog);
   if (cached && cached.defaults === state.autonomy.global_defaults) return cached.limits;
   const policy = policyOf(state, t);
-  const limits = { max_open_prs: policy.max_open_prs, max_attempts_per_task: policy.max_attempts_per_task };
+  const limits = { max_open_prs: policy.max_open_prs, max_attempts_per_task: policy.max_attempts_per_task, order: null };
   limitsCache.set(t.backlog, { defaults: state.autonomy.global_defaults, limits });
   return limits;
+}
+
+/**
+ * Indices into `t.backlog.tasks` in taskViews' selection order, which is the scheduler's.
+ *
+ * The order is taken from taskViews itself rather than copied here, and computed once per backlog:
+ * it depends on the backlog's tasks alone (priority, then file order), and evolve replaces
+ * `t.backlog` whenever the backlog changes (the scheduler records `backlog.synced` only when the
+ * files did). taskViews is given a stand-in whose task ids are the indices, with no dependencies
+ * and no progress: the views come back in selection order and name their entries even when an id
+ * is listed twice. Only targets with two or more runnable tasks need it: the first scrape after a
+ * start pays one taskViews for each (~100-150 µs with 12 tasks: ~0.15 s once at 1,000 busy
+ * targets), later scrapes only for backlogs that changed. If taskViews ever orders by progress or
+ * by id, test/metrics/target-gauges.test.ts (the queue against targetView's tasks on generated
+ * states) fails.
+ */
+function selectionOrder(state: ProjectionState, t: TargetState, limits: Limits): readonly number[] {
+  if (!limits.order) {
+    const standIn: TargetState = {
+      ...t,
+      tasks: {},
+      backlog: { ...t.backlog, tasks: t.backlog.tasks.map((task, i) => ({ ...task, id: String(i), dependencies: [] })) },
+    };
+    // Kept with the limits, which are cached per backlog too: no second lookup per scrape.
+    limits.order = taskViews(standIn, policyOf(state, t)).map((view) => Number(view.id));
+  }
+  return limits.order;
 }

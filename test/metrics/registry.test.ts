@@ -1,6 +1,13 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ATTEMPT_DURATION_BUCKETS, METRIC_FAILURE_TYPES, METRICS, TARGET_STATUSES } from '../../src/metrics/metric-names.ts';
+import {
+  ATTEMPT_DURATION_BUCKETS,
+  METRIC_FAILURE_TYPES,
+  METRICS,
+  OPEN_PR_INFO_LIMIT,
+  READY_QUEUE_HEAD,
+  TARGET_STATUSES,
+} from '../../src/metrics/metric-names.ts';
 import { createMetrics, lastRateLimit, METRIC_EVENT_TYPES, METRIC_SKIP_REASONS, recordRateLimit, renderProjection, resetRateLimit } from '../../src/metrics/registry.ts';
 import { emptyTarget, type ProjectionState } from '../../src/projections/state.ts';
 import { targetViews } from '../../src/projections/target-view.ts';
@@ -185,6 +192,111 @@ describe('the exposition', () => {
   it('leaves removed targets out', () => {
     const exp = scrape(seeded());
     expect(exp.samples.filter((s) => s.labels.target === OLD)).toEqual([]);
+  });
+});
+
+describe('open PRs, ready queue and breaker cooldown (the Target Detail lists)', () => {
+  const infos = (exp: Exposition, name: string, target: string) =>
+    exp.samples.filter((s) => s.name === name && s.labels.target === target).map((s): Record<string, string | number> => ({ ...s.labels, value: s.value }));
+  const openPrs = (exp: Exposition, target: string) =>
+    infos(exp, 'leviathan_target_open_pr_info', target).map(({ number, task_id, value }) => ({ number, task_id, value }));
+  const queue = (exp: Exposition, target: string) =>
+    infos(exp, 'leviathan_target_ready_task_info', target).map(({ position, task_id, value }) => ({ position, task_id, value }));
+  const cooldown = (exp: Exposition, target: string) =>
+    valueOf(exp, 'leviathan_circuit_breaker_cooldown_until_timestamp_seconds', { target });
+
+  it('list each open Leviathan PR with its task, and nothing for a target without any', () => {
+    const exp = scrape(given([...SEEDED, { type: 'pr.created', target: API, data: { number: 3 } }]).when().state);
+    // PR 7 is open; 8 was merged, 9 closed, 10 is not Leviathan's; a PR without a task has task_id "".
+    expect(openPrs(exp, WEB)).toEqual([{ number: '7', task_id: 'a', value: 1 }]);
+    expect(openPrs(exp, API)).toEqual([{ number: '3', task_id: '', value: 1 }]);
+    expect(openPrs(exp, FROZEN)).toEqual([]);
+    expect(openPrs(scrape(given([...SEEDED, { type: 'pr.merged', target: WEB, data: { number: 7 } }]).when().state), WEB)).toEqual([]);
+  });
+
+  it('show the head of the ready queue in selection order, capped at READY_QUEUE_HEAD', () => {
+    const tasks = [
+      task('low-1', { priority: 'low' }),
+      task('med-1'),
+      task('high-1', { priority: 'high' }),
+      task('waits', { priority: 'high', dependencies: ['low-1'] }),
+      task('med-2'),
+      task('high-2', { priority: 'high' }),
+      task('low-2', { priority: 'low' }),
+      task('low-3', { priority: 'low' }),
+    ];
+    const state = given([...SEEDED, { type: 'backlog.synced', target: API, data: { tasks } }]).when().state;
+    const exp = scrape(state);
+    expect(READY_QUEUE_HEAD).toBe(5);
+    expect(queue(exp, API)).toEqual(
+      ['high-1', 'high-2', 'med-1', 'med-2', 'low-1'].map((id, i) => ({ position: String(i + 1), task_id: id, value: 1 })),
+    );
+    // The count includes the task waiting on a dependency and everything past the head.
+    expect(valueOf(exp, 'leviathan_target_ready_tasks', { target: API })).toBe(8);
+    // The seeded WEB has nothing runnable (a has a PR open, b waits on a, c is not ready, d is done).
+    expect(queue(exp, WEB)).toEqual([]);
+    expect(queue(exp, FROZEN)).toEqual([]);
+  });
+
+  it('follow the projection from one scrape to the next (lines are reused only while unchanged)', () => {
+    const tasks = ['t1', 't2', 't3'].map((id) => task(id));
+    const state = given([...SEEDED, { type: 'backlog.synced', target: API, data: { tasks } }]).when().state;
+    expect(queue(scrape(state), API).map((q) => q.task_id)).toEqual(['t1', 't2', 't3']);
+    expect(openPrs(scrape(state), WEB)).toEqual([{ number: '7', task_id: 'a', value: 1 }]);
+    // What evolve does in place: an attempt starts on t1; the PR's task becomes known as another.
+    state.targets[API]!.tasks.t1!.in_flight_attempt = 'att-9';
+    state.targets[WEB]!.open_prs[0]!.task_id = 'b';
+    const exp = scrape(state);
+    expect(queue(exp, API)).toEqual([
+      { position: '1', task_id: 't2', value: 1 },
+      { position: '2', task_id: 't3', value: 1 },
+    ]);
+    expect(openPrs(exp, WEB)).toEqual([{ number: '7', task_id: 'b', value: 1 }]);
+  });
+
+  it('agree with /v1/targets: its open_prs, and the head of its tasks in state ready', () => {
+    const state = seeded();
+    const exp = scrape(state);
+    for (const v of targetViews(state, NOW)) {
+      expect(openPrs(exp, v.id)).toEqual(v.open_prs.map((pr) => ({ number: String(pr.number), task_id: pr.task_id ?? '', value: 1 })));
+      const head = v.tasks.filter((x) => x.state === 'ready').slice(0, READY_QUEUE_HEAD);
+      expect(queue(exp, v.id)).toEqual(head.map((x, i) => ({ position: String(i + 1), task_id: x.id, value: 1 })));
+    }
+    expect(queue(exp, API)).toEqual([{ position: '1', task_id: 'x', value: 1 }]);
+  });
+
+  it(`list at most ${OPEN_PR_INFO_LIMIT} open PRs per target, the oldest, while the count stays exact`, () => {
+    const many = Array.from({ length: 150 }, (_, i) => ({ type: 'pr.created', target: API, data: { number: 1000 - i, task_id: `t${i}` } }));
+    const exp = scrape(given([...SEEDED, ...many]).when().state);
+    const listed = openPrs(exp, API).map((p) => Number(p.number));
+    expect(listed).toHaveLength(OPEN_PR_INFO_LIMIT);
+    expect(listed).toEqual(Array.from({ length: OPEN_PR_INFO_LIMIT }, (_, i) => 851 + i));
+    expect(valueOf(exp, 'leviathan_target_open_prs', { target: API })).toBe(150);
+  });
+
+  it('escape task ids in labels', () => {
+    const odd = 'odd"task\\with\nnewline-é';
+    const exp = scrape(given([...SEEDED, { type: 'pr.created', target: API, data: { number: 5, task_id: odd } }]).when().state);
+    expect(openPrs(exp, API)).toEqual([{ number: '5', task_id: odd, value: 1 }]);
+  });
+
+  it('give the cooldown end of an open breaker, and nothing once it is closed', () => {
+    const state = seeded();
+    const exp = scrape(state);
+    expect(cooldown(exp, WEB)).toBe(Date.parse('2026-11-27T13:00:00Z') / 1000);
+    expect(valueOf(exp, 'leviathan_circuit_breaker_open', { target: WEB })).toBe(1);
+    // Never tripped.
+    expect(cooldown(exp, API)).toBeUndefined();
+    // The cooldown has passed: the breaker closes by itself, without an event.
+    const later = scrape(state, new Date('2026-11-27T13:00:01Z'));
+    expect(cooldown(later, WEB)).toBeUndefined();
+    expect(valueOf(later, 'leviathan_circuit_breaker_open', { target: WEB })).toBe(0);
+    // Reset by an operator.
+    const reset = scrape(given([...SEEDED, { type: 'circuit_breaker.reset', target: WEB, data: {} }]).when().state);
+    expect(cooldown(reset, WEB)).toBeUndefined();
+    // With no breaker open anywhere the family is there without a sample.
+    expect(reset.type.get('leviathan_circuit_breaker_cooldown_until_timestamp_seconds')).toBe('gauge');
+    expect(reset.samples.filter((s) => s.name === 'leviathan_circuit_breaker_cooldown_until_timestamp_seconds')).toEqual([]);
   });
 });
 

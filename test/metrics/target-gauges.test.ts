@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { READY_QUEUE_HEAD } from '../../src/metrics/metric-names.ts';
 import { targetGauges } from '../../src/metrics/target-gauges.ts';
 import { emptyState, emptyTarget, emptyTaskProgress, type ProjectionState, type TargetState } from '../../src/projections/state.ts';
 import { targetView } from '../../src/projections/target-view.ts';
@@ -88,7 +89,7 @@ function build(s: Scenario): { state: ProjectionState; t: TargetState } {
 describe('targetGauges', () => {
   // The metrics must never disagree with the API and console; this is what fails when targetView
   // changes its judgement and targetGauges was not changed with it.
-  it('gives the same status, open PRs, max PRs, ready tasks and breaker as targetView', () => {
+  it('gives the same status, open PRs, max PRs, ready tasks, ready queue and breaker as targetView', () => {
     const seen = new Set<string>();
     fc.assert(
       fc.property(scenarioArb, (scenario) => {
@@ -102,6 +103,11 @@ describe('targetGauges', () => {
           max_open_prs: view.max_open_prs,
           ready_tasks: view.ready_tasks,
           breaker_open: view.breaker.open,
+          // The queue's head: the tasks in state ready, in the order targetView (taskViews) lists them.
+          ready_queue: view.tasks
+            .filter((x) => x.state === 'ready')
+            .slice(0, READY_QUEUE_HEAD)
+            .map((x) => x.id),
         });
       }),
       { numRuns: 3000 },
@@ -118,5 +124,69 @@ describe('targetGauges', () => {
     expect(targetGauges(state, t, NOW).max_open_prs).toBe(2);
     state.autonomy.global_defaults = { max_open_prs: 5 };
     expect(targetGauges(state, t, NOW).max_open_prs).toBe(5);
+  });
+
+  describe('ready queue', () => {
+    const ready = (id: string, priority: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      title: id,
+      priority,
+      ready: true,
+      status: 'pending',
+      dependencies: [] as string[],
+      allowed_paths: ['src/'],
+      ...extra,
+    });
+    const target = (tasks: ReturnType<typeof ready>[]): { state: ProjectionState; t: TargetState } => {
+      const state = emptyState();
+      state.autonomy.enabled = true;
+      const t = emptyTarget('acme/web');
+      t.backlog = { ...t.backlog, state: 'synced', tasks };
+      state.targets[t.id] = t;
+      return { state, t };
+    };
+
+    it(`is capped at ${READY_QUEUE_HEAD}, in selection order (priority, then file order), runnable tasks only`, () => {
+      const { state, t } = target([
+        ready('l1', 'low'),
+        ready('m1', 'medium'),
+        ready('h1', 'high'),
+        ready('waits', 'high', { dependencies: ['l1'] }),
+        ready('m2', 'medium'),
+        ready('h2', 'high'),
+        ready('off', 'high', { ready: false }),
+        ready('l2', 'low'),
+        ready('l3', 'low'),
+      ]);
+      const g = targetGauges(state, t, NOW);
+      expect(g.ready_queue).toEqual(['h1', 'h2', 'm1', 'm2', 'l1']);
+      // The count includes the task waiting on a dependency; the queue holds what can run now.
+      expect(g.ready_tasks).toBe(8);
+      expect(targetView(state, t, NOW).tasks.filter((x) => x.state === 'ready').map((x) => x.id)).toEqual([
+        'h1',
+        'h2',
+        'm1',
+        'm2',
+        'l1',
+        'l2',
+        'l3',
+      ]);
+    });
+
+    it('follows progress without a new backlog, and a new backlog at once', () => {
+      const { state, t } = target([ready('a', 'medium'), ready('b', 'medium'), ready('c', 'low')]);
+      expect(targetGauges(state, t, NOW).ready_queue).toEqual(['a', 'b', 'c']);
+      // Progress changes in place (evolve mutates t.tasks): the cached order still applies.
+      t.tasks.a = { ...emptyTaskProgress(), in_flight_attempt: 'att-1' };
+      expect(targetGauges(state, t, NOW).ready_queue).toEqual(['b', 'c']);
+      // A new backlog is a new object (evolve replaces it): its order is used.
+      t.backlog = { ...t.backlog, tasks: [ready('c', 'high'), ready('b', 'medium'), ready('a', 'medium')] };
+      expect(targetGauges(state, t, NOW).ready_queue).toEqual(['c', 'b']);
+    });
+
+    it('is empty when nothing can run', () => {
+      const { state, t } = target([ready('a', 'high', { ready: false }), ready('b', 'high', { status: 'completed' })]);
+      expect(targetGauges(state, t, NOW).ready_queue).toEqual([]);
+    });
   });
 });

@@ -115,6 +115,37 @@ describe('dashboards', () => {
     );
   });
 
+  // The operator document's "Open PRs – Count and list", "Ready Tasks – Count and queue" and
+  // "Circuit Breaker Status – Trips and cooldowns": the lists beside the counts.
+  it('Target Detail lists the open PRs, the head of the ready queue and the breaker cooldown, for the selected target', () => {
+    const panels = allPanels(load(DASHBOARDS.targetDetail.path).panels);
+    const expected = [
+      ['Open PR list', 'table', 'leviathan_target_open_pr_info', ['number', 'task_id']],
+      ['Ready queue', 'table', 'leviathan_target_ready_task_info', ['position', 'task_id']],
+      ['Breaker cooldown ends', 'stat', 'leviathan_circuit_breaker_cooldown_until_timestamp_seconds', []],
+    ] as const;
+    for (const [title, type, metric, columns] of expected) {
+      const panel = panels.find((p) => p.title === title);
+      expect(panel?.type, title).toBe(type);
+      const exprs = (panel!.targets ?? []).map((q) => q.expr);
+      expect(exprs, title).toHaveLength(1);
+      expect(exprs[0], title).toContain(`${metric}{target="$target"}`);
+      expect(metricProblems(interpolate(exprs[0]!)), title).toEqual([]);
+      // Tables: one instant table query, one row per series, the label values as columns.
+      if (type === 'table') {
+        const json = panel as unknown as { targets: Array<{ format?: string; instant?: boolean }>; transformations: Array<{ id: string; options: Record<string, unknown> }> };
+        expect(json.targets[0]).toMatchObject({ format: 'table', instant: true });
+        expect(exprs[0], title).toContain(`max by (${columns.join(', ')})`);
+        const organize = json.transformations.find((tr) => tr.id === 'organize');
+        expect(Object.keys(organize?.options.indexByName as object), title).toEqual([...columns]);
+        expect(organize?.options.excludeByName, title).toMatchObject({ Time: true, Value: true });
+      }
+    }
+    // Beside the counts they detail, not on a row of their own further down.
+    const top = (title: string) => (panels.find((p) => p.title === title) as unknown as { gridPos: { y: number } }).gridPos.y;
+    for (const title of ['Open PR list', 'Ready queue', 'Breaker cooldown ends']) expect(top(title), title).toBeLessThan(top('History'));
+  });
+
   it('give every panel a unique id', () => {
     for (const { path } of Object.values(DASHBOARDS)) {
       const ids = allPanels(load(path).panels).map((panel) => panel.id);
@@ -221,6 +252,8 @@ describe('dashboards', () => {
       /** The one sample expected (labelled `labels`, `{}` by default), or null for no sample at all. */
       value: number | null;
       labels?: string;
+      /** Several samples expected instead (a table's rows); overrides `value`. */
+      samples?: Array<{ labels: string; value: number }>;
     }
 
     /** Evaluates every case at 5m in one promtool run; the output names each failing case. */
@@ -237,7 +270,7 @@ describe('dashboards', () => {
             {
               expr: c.expr,
               eval_time: '5m',
-              exp_samples: c.value === null ? [] : [{ labels: c.labels ?? '{}', value: c.value }],
+              exp_samples: c.samples ?? (c.value === null ? [] : [{ labels: c.labels ?? '{}', value: c.value }]),
             },
           ],
         })),
@@ -372,6 +405,55 @@ describe('dashboards', () => {
       expectValue(find('systemOverview', 'Targets', 'B'), series, 1);
       expectValue(find('systemOverview', 'Targets', 'C'), series, 1);
       expectValue(find('systemOverview', 'Targets', 'D'), series, null);
+    });
+
+    it('Open PR list, Ready queue and Breaker cooldown ends show the selected target once across replicas', () => {
+      const info = (metric: string, labels: string, instance = '10.0.0.1:8001') => ({
+        series: `${metric}{job="leviathan-spider", instance="${instance}", ${labels}}`,
+        values: '1x10',
+      });
+      const pr = (target: string, number: number, task: string, instance?: string) =>
+        info('leviathan_target_open_pr_info', `target="${target}", number="${number}", task_id="${task}"`, instance);
+      const queued = (target: string, position: number, task: string, instance?: string) =>
+        info('leviathan_target_ready_task_info', `target="${target}", task_id="${task}", position="${position}"`, instance);
+      const cooldown = (target: string, until: number, instance = '10.0.0.1:8001') => ({
+        series: `leviathan_circuit_breaker_cooldown_until_timestamp_seconds{job="leviathan-spider", instance="${instance}", target="${target}"}`,
+        values: `${until}x10`,
+      });
+      const prs = [pr('acme/widgets', 7, 'a'), pr('acme/widgets', 7, 'a', '10.0.0.2:8001'), pr('acme/widgets', 12, ''), pr('acme/gadgets', 3, 'x')];
+      const queue = [queued('acme/widgets', 1, 'h1'), queued('acme/widgets', 2, 'm1'), queued('acme/widgets', 1, 'h1', '10.0.0.2:8001'), queued('acme/gadgets', 1, 'z')];
+      expectValues([
+        {
+          name: 'open PRs',
+          expr: find('targetDetail', 'Open PR list'),
+          series: prs,
+          value: null,
+          samples: [
+            { labels: '{number="7", task_id="a"}', value: 1 },
+            // An empty label is no label to Prometheus: the Task cell is empty and shows "(unknown)".
+            { labels: '{number="12"}', value: 1 },
+          ],
+        },
+        { name: 'no open PRs', expr: find('targetDetail', 'Open PR list'), series: [pr('acme/gadgets', 3, 'x')], value: null },
+        {
+          name: 'ready queue',
+          expr: find('targetDetail', 'Ready queue'),
+          series: queue,
+          value: null,
+          samples: [
+            { labels: '{position="1", task_id="h1"}', value: 1 },
+            { labels: '{position="2", task_id="m1"}', value: 1 },
+          ],
+        },
+        {
+          name: 'cooldown (ms, for the dateTimeFromNow unit)',
+          expr: find('targetDetail', 'Breaker cooldown ends'),
+          series: [cooldown('acme/widgets', 1_795_000_000), cooldown('acme/widgets', 1_795_000_000, '10.0.0.2:8001'), cooldown('acme/gadgets', 1)],
+          value: 1_795_000_000_000,
+        },
+        // Breaker closed: no series, so the stat shows its "Breaker closed" text.
+        { name: 'breaker closed', expr: find('targetDetail', 'Breaker cooldown ends'), series: [cooldown('acme/gadgets', 1)], value: null },
+      ]);
     });
 
     it('Success Rate is successes over all attempts', () => {
