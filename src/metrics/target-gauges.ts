@@ -1,5 +1,5 @@
 import type { ProjectionState, TargetState } from '../projections/state.ts';
-import { breakerOpen, policyOf, taskViews, type TargetStatus } from '../projections/target-view.ts';
+import { breakerOpen, policyOf, selectionOrder, type TargetStatus } from '../projections/target-view.ts';
 import { READY_QUEUE_HEAD } from './metric-names.ts';
 
 /** The per-target gauge values of one scrape. */
@@ -28,8 +28,8 @@ const NO_QUEUE: readonly string[] = Object.freeze([]);
  * targetView makes a TaskView with an explanation for every backlog task, which costs ~80 µs
  * per target with a dozen tasks: 80+ ms for 1,000 targets, and every scheduler cycle touches
  * every target, so caching would not keep scrapes under the 50 ms budget. This walks the tasks
- * once and only counts; the queue's head then takes the runnable ones in the selection order,
- * which is cached per backlog (selectionOrder). It must agree with targetView exactly (a
+ * once and only counts; the queue's head then takes the runnable ones in the selection order
+ * (target-view's selectionOrder, which taskViews sorts by), cached per backlog with the limits. It must agree with targetView exactly (a
  * dashboard saying "blocked" while the console says "idle" is worse than either);
  * test/metrics/target-gauges.test.ts checks that on generated states, so a change to targetView's
  * judgement fails there until it is made here too.
@@ -71,7 +71,7 @@ export function targetGauges(state: ProjectionState, t: TargetState, now: Date):
   if (runnable === 1) readyQueue = [tasks[only]!.id];
   else if (runnable > 1) {
     const head: string[] = [];
-    for (const i of selectionOrder(state, t, policy)) {
+    for (const i of (policy.order ??= selectionOrder(tasks))) {
       if (runnableMarks[i] !== stamp) continue;
       head.push(tasks[i]!.id);
       if (head.length === READY_QUEUE_HEAD) break;
@@ -125,7 +125,7 @@ function nextStamp(tasks: number): number {
 interface Limits {
   max_open_prs: number;
   max_attempts_per_task: number;
-  /** Indices of the backlog's tasks in selection order, computed when first needed (selectionOrder). */
+  /** Indices of the backlog's tasks in selection order, computed when first needed: it changes only with the backlog. */
   order: readonly number[] | null;
 }
 
@@ -143,31 +143,4 @@ function limitsOf(state: ProjectionState, t: TargetState): Limits {
   const limits = { max_open_prs: policy.max_open_prs, max_attempts_per_task: policy.max_attempts_per_task, order: null };
   limitsCache.set(t.backlog, { defaults: state.autonomy.global_defaults, limits });
   return limits;
-}
-
-/**
- * Indices into `t.backlog.tasks` in taskViews' selection order, which is the scheduler's.
- *
- * The order is taken from taskViews itself rather than copied here, and computed once per backlog:
- * it depends on the backlog's tasks alone (priority, then file order), and evolve replaces
- * `t.backlog` whenever the backlog changes (the scheduler records `backlog.synced` only when the
- * files did). taskViews is given a stand-in whose task ids are the indices, with no dependencies
- * and no progress: the views come back in selection order and name their entries even when an id
- * is listed twice. Only targets with two or more runnable tasks need it: the first scrape after a
- * start pays one taskViews for each (~100-150 µs with 12 tasks: ~0.15 s once at 1,000 busy
- * targets), later scrapes only for backlogs that changed. If taskViews ever orders by progress or
- * by id, test/metrics/target-gauges.test.ts (the queue against targetView's tasks on generated
- * states) fails.
- */
-function selectionOrder(state: ProjectionState, t: TargetState, limits: Limits): readonly number[] {
-  if (!limits.order) {
-    const standIn: TargetState = {
-      ...t,
-      tasks: {},
-      backlog: { ...t.backlog, tasks: t.backlog.tasks.map((task, i) => ({ ...task, id: String(i), dependencies: [] })) },
-    };
-    // Kept with the limits, which are cached per backlog too: no second lookup per scrape.
-    limits.order = taskViews(standIn, policyOf(state, t)).map((view) => Number(view.id));
-  }
-  return limits.order;
 }

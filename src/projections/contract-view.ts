@@ -35,7 +35,7 @@ export function contractView(raw: BacklogState['contract']): ContractView | null
 }
 
 /** Why contract.yaml was refused, in one piece of text (`.leviathan/contract.yaml line 3: …`); null when it was not. */
-export function contractErrorText(error: BacklogState['contract_error'] | undefined): string | null {
+export function contractErrorText(error: BacklogState['contract_error']): string | null {
   if (!error) return null;
   const reason = clean(typeof error.reason === 'string' ? error.reason : '').trim() || 'could not be read.';
   const line = typeof error.line === 'number' && Number.isInteger(error.line) && error.line >= 1 ? ` line ${error.line}` : '';

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../events/envelope.ts';
-import { OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
+import { githubRateLimitSchema, OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
 import { edgeAdded, nodeAdded } from './graph-lists.ts';
 import {
   DURATION_BUCKETS,
@@ -511,25 +511,16 @@ function strictlyNewer(existing: GraphNode, d: Record<string, unknown>): boolean
 }
 
 /**
- * A cycle's `github_rate_limit`, when it has the shape the event schema asks for (checked again
- * here: events written in-process skip the HTTP edge). Anything else is no reading.
+ * A cycle's `github_rate_limit` when the event schema accepts it (checked again here: events
+ * written in-process skip the HTTP edge). Anything else is no reading.
  */
 function rateLimitReading(v: unknown): { remaining: number; limit: number; reset: number | null } | null {
-  const o = obj(v);
-  if (!o) return null;
-  const remaining = num(o.remaining);
-  const limit = num(o.limit);
-  const reset = num(o.reset);
-  if (remaining === null || remaining < 0 || limit === null || limit <= 0) return null;
-  return { remaining, limit, reset: reset !== null && reset >= 0 ? reset : null };
+  const parsed = githubRateLimitSchema.safeParse(v);
+  return parsed.success ? { remaining: parsed.data.remaining, limit: parsed.data.limit, reset: parsed.data.reset } : null;
 }
 
-/**
- * The `contract_error` backlog-sync records (`{ line, reason }`); a bare string is taken as the
- * reason. Anything else, or nothing, is no error.
- */
+/** The `contract_error` backlog-sync records (`{ line, reason }`); anything else, or nothing, is no error. */
 function contractError(v: unknown): { line: number | null; reason: string } | null {
-  if (typeof v === 'string') return v.length > 0 ? { line: null, reason: v } : null;
   const o = obj(v);
   if (!o) return null;
   const line = num(o.line);

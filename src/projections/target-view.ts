@@ -81,14 +81,20 @@ export function breakerOpen(t: TargetState, now: Date): boolean {
 }
 
 /** Tasks with what Leviathan knows of them, in selection order (priority, then file order). */
+const PRIORITY_RANK: Record<string, number> = { high: 0, medium: 1, low: 2 };
+
+/** Indices of `tasks` in the scheduler's selection order: priority (anything unknown as medium), then file order. */
+export function selectionOrder(tasks: readonly TaskSummary[]): number[] {
+  return tasks.map((_, i) => i).sort((a, b) => (PRIORITY_RANK[tasks[a]!.priority] ?? 1) - (PRIORITY_RANK[tasks[b]!.priority] ?? 1) || a - b);
+}
+
 export function taskViews(t: TargetState, policy: EffectivePolicy): TaskView[] {
   const byId = new Map(t.backlog.tasks.map((task) => [task.id, task]));
   const completed = (id: string): boolean => {
     const task = byId.get(id);
     return task?.status === 'completed' || (t.tasks[id]?.merged_pr ?? null) !== null;
   };
-  const rank = { high: 0, medium: 1, low: 2 } as Record<string, number>;
-  const ordered = [...t.backlog.tasks].sort((a, b) => (rank[a.priority] ?? 1) - (rank[b.priority] ?? 1));
+  const ordered = selectionOrder(t.backlog.tasks).map((i) => t.backlog.tasks[i]!);
   return ordered.map((task) => {
     const p = t.tasks[task.id];
     const unmet = (task.dependencies ?? []).filter((dep) => !completed(dep));
