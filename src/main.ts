@@ -14,7 +14,7 @@ import type { Executor } from './executors/executor.ts';
 import { refresherFromEnv } from './scheduler/backlog-refresh.ts';
 import { InProcessScheduler } from './scheduler/in-process-scheduler.ts';
 import { startWorkerWatch } from './scheduler/worker-watch.ts';
-import { startSuspensionWatch } from './control/suspension-watch.ts';
+import { startSuspensionWatch, type SuspensionWatch } from './control/suspension-watch.ts';
 import { AppendLog } from './store/append-log.ts';
 import { createConsole } from './console/console.ts';
 import { sessionKey } from './console/session.ts';
@@ -126,6 +126,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
 
   // Whatever fails from here on (the GitHub App refusing to start, a port in use) must not leave
   // the store open: its lock and index snapshot belong to the next start.
+  let suspension: SuspensionWatch | null = null;
   try {
     const consoleUi = await createConsole({
       env,
@@ -160,6 +161,11 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     const mounts: Mount[] = [metrics.handler];
     const operator = await operatorControls(env, overrides.cluster);
     const cluster = operator.cluster;
+    // In Kubernetes, `kubectl patch cronjob … suspend` (the document's stop and resume) reaches the
+    // log: every minute, and before each tick's snapshot and each trigger (scheduler.followCluster).
+    suspension = cluster
+      ? startSuspensionWatch({ ...operator, store, projector, clock, logger, ...(overrides.suspensionWatchMs ? { intervalMs: overrides.suspensionWatchMs } : {}) })
+      : null;
     // The executor is built once the server listens (local workers need its real address).
     const scheduler = new InProcessScheduler({
       store,
@@ -172,6 +178,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       rateLimit: lastRateLimit,
       // In Kubernetes a trigger asks the ConfigMap, as the tick does: it wins over the log.
       ...(cluster ? { autonomyConfig: () => clusterAutonomyConfig(cluster) } : {}),
+      ...(suspension ? { followSuspension: suspension.settle } : {}),
     });
     const controls = { ...operator, nextLocalTick: () => scheduler.nextTick() };
     const router = createApiRouter(deps, scheduler, controls);
@@ -205,10 +212,6 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
           );
     await github?.start();
     const watch = await wireExecutor(env, scheduler, { url, writeToken, logger, clock, store, projector, override: overrides.executor });
-    // In Kubernetes, `kubectl patch cronjob … suspend` (the document's stop and resume) reaches the log.
-    const suspension = controls.cluster
-      ? startSuspensionWatch({ ...controls, store, projector, clock, logger, ...(overrides.suspensionWatchMs ? { intervalMs: overrides.suspensionWatchMs } : {}) })
-      : null;
     // One machine, no CronJob: serve ticks itself (Kubernetes runs `leviathan tick` as a CronJob).
     if (scheduler.executor?.kind === 'local' && env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS > 0 && overrides.localSchedule !== false) {
       scheduler.startLoop(env.LEVIATHAN_LOCAL_SCHEDULE_SECONDS * 1000);
@@ -236,6 +239,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       },
     };
   } catch (err) {
+    suspension?.stop();
     await projector.stop().catch(() => undefined);
     await store.close().catch(() => undefined);
     throw err;

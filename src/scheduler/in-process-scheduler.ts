@@ -46,8 +46,19 @@ export class InProcessScheduler {
       rateLimit?: () => GitHubRateLimit | null;
       /** In Kubernetes: the autonomy ConfigMap as it is now, for triggers (see triggerTask). */
       autonomyConfig?: () => Promise<AutonomyConfig>;
+      /** In Kubernetes: brings the log in step with the CronJob's suspend flag (SuspensionWatch.settle). */
+      followSuspension?: () => Promise<void>;
     },
   ) {}
+
+  /**
+   * Before a decision reads the log's emergency stop: in Kubernetes, a suspend or unsuspend of the
+   * CronJob made outside Leviathan is recorded first, so a tick or trigger right after
+   * `kubectl patch cronjob … suspend:false` is not refused for a stop already lifted.
+   */
+  async followCluster(): Promise<void> {
+    await this.deps.followSuspension?.();
+  }
 
   get maxConcurrentWorkers(): number {
     return this.deps.maxConcurrentWorkers;
@@ -58,6 +69,7 @@ export class InProcessScheduler {
     const executor = this.executor;
     if (!executor) return Promise.reject(new Error('No worker executor is configured'));
     return this.serial(async () => {
+      await this.followCluster();
       const triggered = await append(
         this.deps,
         newEvent({

@@ -9,7 +9,7 @@ import type { InProcessScheduler } from './in-process-scheduler.ts';
 import { buildSnapshot } from './snapshot.ts';
 
 /** What the scheduler's routes need beyond ApiDeps: the in-process scheduler (its executor may be null: 501). */
-export type SchedulerRouteDeps = Pick<InProcessScheduler, 'executor' | 'trigger'>;
+export type SchedulerRouteDeps = Pick<InProcessScheduler, 'executor' | 'trigger'> & Partial<Pick<InProcessScheduler, 'followCluster'>>;
 
 const triggerBody = z
   .object({
@@ -28,6 +28,8 @@ const triggerBody = z
 export function schedulerRoutes(router: Router, deps: ApiDeps, scheduler: SchedulerRouteDeps): void {
   router.on('GET', '/v1/scheduler/snapshot', async ({ req, res }) => {
     requireScope(deps.authenticate(req), 'read');
+    // The tick decides from this: a kubectl unsuspend made since the last watch check counts now.
+    await scheduler.followCluster?.();
     await deps.projector.waitFor(deps.store.health().head.seq);
     sendJson(res, 200, { snapshot: buildSnapshot(deps.projector.state, deps.clock.now()) });
   });

@@ -5,6 +5,7 @@ import { decide } from '../../src/scheduler/decide.ts';
 import type { SchedulerSnapshot } from '../../src/scheduler/snapshot.ts';
 import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
 import { startFakeKubeApi, type FakeKubeApi } from '../helpers/fake-kube-api.ts';
+import { FakeExecutor } from '../scheduler/fake-executor.ts';
 
 const NS = 'leviathan';
 const CRON = 'leviathan-dev-scheduler';
@@ -109,5 +110,65 @@ describe("the control plane follows the CronJob's suspend flag (real client, fak
     await new Promise((r) => setTimeout(r, 100));
     expect(await events('scheduler.emergency_stopped')).toEqual([]);
     expect(await events('scheduler.emergency_resumed')).toEqual([]);
+  });
+});
+
+describe('a decision right after a kubectl unsuspend does not wait for the watch (real client, fake API server)', () => {
+  let kube: FakeKubeApi;
+  let cp: TestControlPlane;
+  let executor: FakeExecutor;
+  const json = async (path: string): Promise<Json> => (await (await cp.api(path)).json()) as Json;
+
+  beforeEach(async () => {
+    kube = await startFakeKubeApi();
+    kube.objects.put('ConfigMap', { metadata: { name: 'leviathan-autonomy-config', namespace: NS }, data: { autonomy_enabled: 'true' } });
+    kube.objects.put('CronJob', {
+      metadata: { name: CRON, namespace: NS },
+      spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'tick', image: 'leviathan:1' }] } } } } },
+    });
+    executor = new FakeExecutor();
+    // The interval never comes round during the test: only the decisions' own checks can see the change.
+    cp = await startTestControlPlane({
+      overrides: { clock: { now: () => NOW }, executor, cluster: new KubernetesClusterControls({ kubeConfig: kube.kubeConfig, namespace: NS }), suspensionWatchMs: 3_600_000 },
+    });
+    await cp.api('/v1/events', {
+      method: 'POST',
+      json: [
+        { type: 'autonomy.enabled', data: { reason: 'go', source: 'configmap' } },
+        { type: 'target.registered', target: T, data: { installation_id: 1 } },
+        { type: 'backlog.synced', target: T, data: { tasks: [{ id: 'a', title: 'A', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] } },
+      ],
+    });
+    expect((await cp.api('/v1/autonomy/emergency-stop', { method: 'POST', json: { reason: 'runaway agent' } })).status).toBe(200);
+    // `kubectl patch cronjob … -p '{"spec":{"suspend":false}}'`
+    const cj = kube.objects.get('CronJob', NS, CRON)!;
+    kube.objects.put('CronJob', { ...cj, spec: { ...cj.spec, suspend: false } });
+  });
+  afterEach(async () => {
+    await cp.destroy();
+    await kube.close();
+  });
+
+  it("the tick's snapshot records the resume first and carries no emergency stop", async () => {
+    const { snapshot } = (await json('/v1/scheduler/snapshot')) as { snapshot: SchedulerSnapshot };
+    expect(snapshot.autonomy.emergency_stop).toBeNull();
+    const resumed = (await json('/v1/graph/events?type=scheduler.emergency_resumed')).events as Json[];
+    expect(resumed).toEqual([expect.objectContaining({ actor: 'kubernetes' })]);
+  });
+
+  it('a trigger executes instead of answering 409 emergency_stop', async () => {
+    const res = await cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: T, task_id: 'a' } });
+    expect(res.status).toBe(200);
+    expect(executor.started.map((a) => a.task.id)).toEqual(['a']);
+  });
+
+  it('while the CronJob stays suspended the stop holds', async () => {
+    const cj = kube.objects.get('CronJob', NS, CRON)!;
+    kube.objects.put('CronJob', { ...cj, spec: { ...cj.spec, suspend: true } });
+    const { snapshot } = (await json('/v1/scheduler/snapshot')) as { snapshot: SchedulerSnapshot };
+    expect(snapshot.autonomy.emergency_stop).toMatchObject({ reason: 'runaway agent' });
+    const res = await cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: T, task_id: 'a' } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as Json).error).toMatchObject({ code: 'blocked', reason: 'emergency_stop' });
   });
 });
