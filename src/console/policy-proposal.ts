@@ -26,6 +26,7 @@ export interface PolicyProposalPort {
   /** The file at `ref` (branch or commit), byte for byte; null when there is none. */
   readFile(o: { owner: string; repo: string; path: string; ref: string }): Promise<PolicyFileAt | null>;
   createBranch(o: { owner: string; repo: string; branch: string; sha: string }): Promise<void>;
+  deleteBranch(o: { owner: string; repo: string; branch: string }): Promise<void>;
   putFile(o: { owner: string; repo: string; branch: string; path: string; content: string; message: string }): Promise<void>;
   createPullRequest(o: { owner: string; repo: string; head: string; base: string; title: string; body: string }): Promise<{ number: number; url: string }>;
 }
@@ -51,6 +52,9 @@ export function octokitPolicyPort(client: GitHubClient): PolicyProposalPort {
     readFile,
     async createBranch({ owner, repo, branch, sha }) {
       await client.request('POST /repos/{owner}/{repo}/git/refs', { owner, repo, ref: `refs/heads/${branch}`, sha });
+    },
+    async deleteBranch({ owner, repo, branch }) {
+      await client.request('DELETE /repos/{owner}/{repo}/git/refs/{ref}', { owner, repo, ref: `heads/${branch}` });
     },
     async putFile({ owner, repo, branch, path, content, message }) {
       // Updating an existing file needs its blob sha; a new file has none.
@@ -174,15 +178,24 @@ export function policyProposalRoutes(
         }
       }
       await port.createBranch({ owner, repo, branch, sha: head });
-      await port.putFile({ owner, repo, branch, path: POLICY_PATH, content: b.policy_yaml, message: `Update ${POLICY_PATH}\n\n${b.reason}` });
-      return port.createPullRequest({
-        owner,
-        repo,
-        head: branch,
-        base: t.default_branch,
-        title: `Update Leviathan policy (${POLICY_PATH})`,
-        body: `Proposed by ${principal.actor} from the Leviathan console.\n\nReason: ${b.reason}\n\nMerging this PR changes the effective policy of ${id}.`,
-      });
+      try {
+        await port.putFile({ owner, repo, branch, path: POLICY_PATH, content: b.policy_yaml, message: `Update ${POLICY_PATH}\n\n${b.reason}` });
+        return await port.createPullRequest({
+          owner,
+          repo,
+          head: branch,
+          base: t.default_branch,
+          title: `Update Leviathan policy (${POLICY_PATH})`,
+          body: `Proposed by ${principal.actor} from the Leviathan console.\n\nReason: ${b.reason}\n\nMerging this PR changes the effective policy of ${id}.`,
+        });
+      } catch (err) {
+        // No pull request, no branch: a failed proposal leaves nothing in the repository that no
+        // event accounts for. Best effort; the error the operator sees is the one that stopped it.
+        await port.deleteBranch({ owner, repo, branch }).catch((e: unknown) => {
+          deps.logger.warn({ target: id, branch, error: (e as Error).message }, 'Could not delete the branch of a failed policy proposal');
+        });
+        throw err;
+      }
     });
     const event = await append(
       deps,

@@ -107,6 +107,37 @@ describe('POST /v1/targets/:owner/:repo/policy/proposals', () => {
     expect(events.events[0]!.data).toMatchObject({ reason: 'Allow three PRs', via: 'console', pr_number: 31, branch: expect.stringMatching(branch) });
   });
 
+  it.each([
+    ['the file cannot be written', 'put', 409],
+    ['the pull request cannot be opened', 'pulls', 502],
+  ] as const)('deletes its branch again when %s, and records nothing', async (_name, failing, status) => {
+    const branch = /^leviathan\/policy-20261127T210000-[0-9a-f]{6}$/;
+    let created = '';
+    const gh = nock(GH)
+      .get('/repos/acme/radix/git/ref/heads%2Ftrunk')
+      .reply(200, { object: { sha: 'base-sha' } })
+      .post('/repos/acme/radix/git/refs', (b: Record<string, string>) => {
+        created = b.ref!.replace('refs/heads/', '');
+        return branch.test(created);
+      })
+      .reply(201, {})
+      .get('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml')
+      .query(true)
+      .reply(404, { message: 'Not Found' });
+    if (failing === 'put') {
+      gh.put('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml').reply(422, { message: 'Invalid request' });
+    } else {
+      gh.put('/repos/acme/radix/contents/.leviathan%2Fpolicy.yaml').reply(201, {}).post('/repos/acme/radix/pulls').reply(500, { message: 'Server Error' });
+    }
+    gh.delete((path) => path === `/repos/acme/radix/git/refs/heads%2F${encodeURIComponent(created)}` || path === `/repos/acme/radix/git/refs/heads/${created}`).reply(204);
+
+    const res = await propose({ policy_yaml: 'max_open_prs: 3\n', reason: 'Allow three PRs' });
+    expect(res.status).toBe(status);
+    expect(nock.isDone()).toBe(true);
+    const events = (await (await cp.api('/v1/graph/events?type=policy.change_proposed')).json()) as { events: unknown[] };
+    expect(events.events).toEqual([]);
+  });
+
   it('refuses an invalid policy (422), a missing reason (422) and a read-only token (403) before calling GitHub', async () => {
     const bad = await propose({ policy_yaml: 'max_open_prs: lots\n', reason: 'r' });
     expect(bad.status).toBe(422);

@@ -1,5 +1,6 @@
 import { redirect, type AppLoadContext } from '@remix-run/node';
 import '../../src/console/load-context.ts';
+import { sameToken } from '../../src/console/session.ts';
 
 /** An error body of the /v1 API: `{error: {code, message, …}}`. */
 export interface ApiFailure {
@@ -70,19 +71,59 @@ export async function apiPost<T>(context: AppLoadContext, request: Request, path
   return asResult<T>(request, await context.api(path, { method: 'POST', json }));
 }
 
+/** The largest console form taken: the policy editor's file is the biggest, and the API takes 64 KiB of JSON. */
+export const MAX_FORM_BYTES = 128 * 1024;
+
+function refuse(status: number, code: string, message: string): Response {
+  return new Response(JSON.stringify({ error: { code, message } }), { status, headers: { 'content-type': 'application/json' } });
+}
+
+/** The body, read up to `limit` bytes: `request.formData()` alone would buffer whatever a client sends. */
+async function boundedBody(request: Request, limit: number): Promise<Uint8Array<ArrayBuffer>> {
+  const declared = Number(request.headers.get('content-length'));
+  const tooLarge = () => refuse(413, 'payload_too_large', `The form exceeds the limit of ${limit} bytes.`);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  if (request.body) {
+    const reader = request.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.byteLength;
+      if (size > limit) {
+        await reader.cancel();
+        throw tooLarge();
+      }
+      chunks.push(value);
+    }
+  }
+  const body = new Uint8Array(size);
+  let at = 0;
+  for (const c of chunks) {
+    body.set(c, at);
+    at += c.byteLength;
+  }
+  return body;
+}
+
 /**
- * Reads a console form and checks its CSRF token against the session (synchronizer token). The
- * API checks the same token again on the forwarded request.
+ * Reads a console form and checks its CSRF token against the session (synchronizer token), in
+ * constant time. This is the check that counts: the console forwards the action to the API with
+ * the session's own token, so the API's check of it passes whatever the form carried.
  */
 export async function readActionForm(context: AppLoadContext, request: Request): Promise<FormData> {
   const session = requireSession(context, request);
-  const form = await request.formData();
+  const body = await boundedBody(request, MAX_FORM_BYTES);
+  let form: FormData;
+  try {
+    form = await new Response(body, { headers: { 'content-type': request.headers.get('content-type') ?? '' } }).formData();
+  } catch {
+    throw refuse(400, 'invalid_form', 'The request is not a form (application/x-www-form-urlencoded or multipart/form-data).');
+  }
   const given = form.get('csrf');
-  if (typeof given !== 'string' || given !== session.csrf) {
-    throw new Response(JSON.stringify({ error: { code: 'forbidden', message: 'Missing or invalid CSRF token. Reload the page and try again.' } }), {
-      status: 403,
-      headers: { 'content-type': 'application/json' },
-    });
+  if (typeof given !== 'string' || !sameToken(given, session.csrf)) {
+    throw refuse(403, 'forbidden', 'Missing or invalid CSRF token. Reload the page and try again.');
   }
   return form;
 }

@@ -115,15 +115,14 @@ describe('/leviathan slash commands', () => {
     expect(reaction).toBe('confused');
   });
 
-  it('trigger without an executor here records task.triggered for the next cycle', async () => {
+  it('trigger without an executor here refuses and records nothing, as the API answers 501', async () => {
     await registered();
     expectAnswer('write');
     await deliver(cp, 'issue_comment', comment('/leviathan trigger fix-typo'));
     const { reply, reaction } = await answered();
-    expect(reaction).toBe('+1');
-    expect(reply).toMatch(/next scheduler cycle/);
-    const [triggered] = await events(cp, 'task.triggered');
-    expect(triggered).toMatchObject({ actor: 'github:Codertocat', data: { task_id: 'fix-typo', reason: expect.any(String), via: 'slash_command' } });
+    expect(reaction).toBe('confused');
+    expect(reply).toMatch(/no worker executor is configured/);
+    expect(await events(cp, 'task.triggered')).toEqual([]);
   });
 
   it('trigger takes the path of POST /v1/tasks/trigger: the worker starts now', async () => {
@@ -165,10 +164,14 @@ describe('/leviathan slash commands', () => {
   });
 
   it('retry on a Leviathan PR re-triggers the task of its attempt', async () => {
-    await registered([{ type: 'attempt.created', target: TARGET, data: { attempt_id: 'att-9', task_id: 'fix-typo' } }]);
+    await cp.destroy();
+    const executor = new FakeExecutor();
+    cp = await startApp({ executor });
+    await registered([{ type: 'autonomy.enabled', data: {} }, { type: 'attempt.created', target: TARGET, data: { attempt_id: 'att-9', task_id: 'fix-typo' } }, { type: 'attempt.failed', target: TARGET, data: { attempt_id: 'att-9', task_id: 'fix-typo', failure_type: 'test_failed', message: 'red' } }]);
     expectAnswer('write');
     await deliver(cp, 'issue_comment', comment('/leviathan retry', { onPr: true, prBody: 'Body\n\nLeviathan-Attempt: att-9' }));
-    const { reaction } = await answered();
+    const { reaction, reply } = await answered();
+    expect(reply).toMatch(/Started `fix-typo`/);
     expect(reaction).toBe('+1');
     const [triggered] = await events(cp, 'task.triggered');
     expect(triggered).toMatchObject({ data: { task_id: 'fix-typo', attempt_id: 'att-9', pr_number: 1 } });
