@@ -7,7 +7,7 @@ import type { Clock } from './api/api-deps.ts';
 import { createApiRouter } from './api/router.ts';
 import { attemptRoutes } from './api/routes/attempts.ts';
 import type { ClusterBinding, OperatorControlOptions } from './control/autonomy-controls.ts';
-import { autonomyFromKeys, type AutonomyConfig } from './contract/policy.ts';
+import { autonomyFromKeys, readAutonomyConfig, type AutonomyConfig } from './contract/policy.ts';
 import type { ClusterControls } from './kubernetes/cluster-controls.ts';
 import { createExecutor } from './executors/create-executor.ts';
 import type { Executor } from './executors/executor.ts';
@@ -161,6 +161,7 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     const mounts: Mount[] = [metrics.handler];
     const operator = await operatorControls(env, overrides.cluster);
     const cluster = operator.cluster;
+    const configPath = env.LEVIATHAN_AUTONOMY_CONFIG;
     // In Kubernetes, `kubectl patch cronjob … suspend` (the document's stop and resume) reaches the
     // log: every minute, and before each tick's snapshot and each trigger (scheduler.followCluster).
     suspension = cluster
@@ -176,8 +177,13 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       refresher: await refresherFromEnv(env, logger),
       // Embedded cycles report this process's own reading: the same one /metrics shows.
       rateLimit: lastRateLimit,
-      // In Kubernetes a trigger asks the ConfigMap, as the tick does: it wins over the log.
-      ...(cluster ? { autonomyConfig: () => clusterAutonomyConfig(cluster) } : {}),
+      // In Kubernetes a trigger asks the ConfigMap, as the tick does: it wins over the log. On one
+      // machine a LEVIATHAN_AUTONOMY_CONFIG file, when set, is read as `leviathan tick` reads it.
+      ...(cluster
+        ? { autonomyConfig: () => clusterAutonomyConfig(cluster) }
+        : configPath !== undefined
+          ? { autonomyConfig: () => readAutonomyConfig(configPath), autonomyConfigPath: configPath }
+          : {}),
       ...(suspension ? { followSuspension: suspension.settle } : {}),
     });
     const controls = { ...operator, nextLocalTick: () => scheduler.nextTick() };

@@ -44,8 +44,10 @@ export class InProcessScheduler {
       refresher?: BacklogRefresher | null;
       /** The process's last GitHub rate-limit reading, reported by each cycle (CycleDeps.rateLimit). */
       rateLimit?: () => GitHubRateLimit | null;
-      /** In Kubernetes: the autonomy ConfigMap as it is now, for triggers (see triggerTask). */
+      /** The autonomy config as it is now, for triggers (see triggerTask): the ConfigMap in Kubernetes, else LEVIATHAN_AUTONOMY_CONFIG's file when set. */
       autonomyConfig?: () => Promise<AutonomyConfig>;
+      /** LEVIATHAN_AUTONOMY_CONFIG: the in-process cycle reads it as `leviathan tick` does (CycleDeps.autonomyConfigPath). */
+      autonomyConfigPath?: string;
       /** In Kubernetes: brings the log in step with the CronJob's suspend flag (SuspensionWatch.settle). */
       followSuspension?: () => Promise<void>;
     },
@@ -107,6 +109,7 @@ export class InProcessScheduler {
         logger: this.deps.logger,
         maxConcurrentWorkers: this.deps.maxConcurrentWorkers,
         refresher: this.deps.refresher ?? null,
+        ...(this.deps.autonomyConfigPath !== undefined ? { autonomyConfigPath: this.deps.autonomyConfigPath } : {}),
         ...(this.deps.rateLimit ? { rateLimit: this.deps.rateLimit } : {}),
       }),
     );

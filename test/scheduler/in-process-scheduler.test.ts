@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { recordRateLimit, resetRateLimit } from '../../src/metrics/registry.ts';
 import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
@@ -46,6 +49,30 @@ describe('the in-process scheduler (serve on one machine)', () => {
     const statuses = (await Promise.all([trigger, scheduled])).map((r) => r.status).sort();
     expect(statuses).toEqual([200, 409]);
     expect(executor.started).toHaveLength(1);
+  });
+
+  it('reads LEVIATHAN_AUTONOMY_CONFIG when set, as `leviathan tick` does: off there wins over the log, for cycles and triggers', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lv-autonomy-'));
+    try {
+      const path = join(dir, 'autonomy.yaml');
+      await writeFile(path, 'autonomy_enabled: false\n');
+      const executor = new FakeExecutor();
+      cp = await startTestControlPlane({ env: { LEVIATHAN_LOCAL_SCHEDULE_SECONDS: '1', LEVIATHAN_AUTONOMY_CONFIG: path }, overrides: { executor, localSchedule: true } });
+      // The log says enabled; the file says off.
+      await post(cp, seedEvents([taskSummary('a')]));
+      const off = await cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: TARGET, task_id: 'a' } });
+      expect(((await off.json()) as { error: { reason: string } }).error.reason).toBe('autonomy_disabled');
+      const deadline = Date.now() + 5000;
+      const skipped = async () => (await eventsOf(cp!, 'task.skipped')).some((e) => e.data.reason === 'autonomy_disabled');
+      while (!(await skipped()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(await skipped()).toBe(true);
+      expect(executor.started).toEqual([]);
+
+      await writeFile(path, 'autonomy_enabled: true\n');
+      expect((await cp.api('/v1/tasks/trigger', { method: 'POST', json: { target: TARGET, task_id: 'a' } })).status).toBe(200);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('is off with LEVIATHAN_LOCAL_SCHEDULE_SECONDS=0', async () => {
