@@ -1,6 +1,7 @@
 import { isScalar, type Document } from 'yaml';
 import { describeValue, hasOwn, isRecord, loadYaml, pairNodes, resolveNode, seqItem } from './load-yaml.ts';
 import { normalizeRepoPath } from './paths.ts';
+import { wholeNumberFromText } from './policy.ts';
 import type { BacklogTask, Priority, TaskStatus } from './types.ts';
 
 /** Limits for `.leviathan/backlog.yaml` beyond the general YAML limits. */
@@ -88,11 +89,12 @@ function parseOrThrow(text: string): BacklogParseResult {
     tasksValue = root.tasks;
     for (const [k, v] of Object.entries(root)) if (k !== 'tasks' && k !== 'max_open_prs') meta[k] = v;
     if (hasOwn(root, 'max_open_prs') && root.max_open_prs !== null) {
-      const v = root.max_open_prs;
+      // Read as policy.yaml reads it: a quoted "3" is accepted in both files, not refused here alone.
+      const v = wholeNumberFromText(root.max_open_prs);
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > BACKLOG_LIMITS.maxOpenPrs) {
         throw new BacklogInvalid(
           lineOf(pairNodes(doc, rootNode, 'max_open_prs')?.key) ?? rootLine,
-          `max_open_prs must be a whole number from 0 to ${BACKLOG_LIMITS.maxOpenPrs}, not ${describeValue(v)}`,
+          `max_open_prs must be a whole number from 0 to ${BACKLOG_LIMITS.maxOpenPrs}, not ${describeValue(root.max_open_prs)}`,
         );
       }
       maxOpenPrs = v;
@@ -115,7 +117,7 @@ function parseOrThrow(text: string): BacklogParseResult {
   if (tasksValue.length > BACKLOG_LIMITS.maxTasks) {
     throw new BacklogInvalid(
       lineOf(seqItem(doc, tasksNode, BACKLOG_LIMITS.maxTasks)) ?? tasksLine,
-      `too many tasks (${tasksValue.length}); the limit is ${BACKLOG_LIMITS.maxTasks} — move finished tasks out of the file`,
+      `too many tasks (${tasksValue.length}); the limit is ${BACKLOG_LIMITS.maxTasks} — remove completed tasks that no remaining task lists in \`dependencies\``,
     );
   }
 

@@ -149,9 +149,15 @@ function getGuardrail(layer: GuardrailOverrides | undefined, key: GuardrailKey):
 }
 
 /**
- * Reads the guardrail keys from a plain mapping. Numbers written as text ("2") are accepted
- * because ConfigMap values are always strings.
+ * A whole number written as text (`"3"`) as that number; anything else unchanged, for the caller's
+ * range check to refuse. ConfigMap values are always strings, and the target's files are read
+ * leniently (target-contract.md), so every file that sets a guardrail reads it the same way.
  */
+export function wholeNumberFromText(value: unknown): unknown {
+  return typeof value === 'string' && /^\s*-?\d+\s*$/.test(value) ? Number(value) : value;
+}
+
+/** Reads the guardrail keys from a plain mapping; numbers may be written as text. */
 function readGuardrails(root: Record<string, unknown>, yaml: LoadedYaml | null, problems: Problem[]): GuardrailOverrides {
   const out: GuardrailOverrides = {};
   for (const spec of GUARDRAIL_SPECS) {
@@ -167,7 +173,7 @@ function readGuardrails(root: Record<string, unknown>, yaml: LoadedYaml | null, 
       });
       continue;
     }
-    const raw = typeof first.value === 'string' && /^\s*-?\d+\s*$/.test(first.value) ? Number(first.value) : first.value;
+    const raw = wholeNumberFromText(first.value);
     if (raw === null) {
       setGuardrail(out, spec.key, null);
       continue;
@@ -255,6 +261,15 @@ export function parsePolicy(text: string): PolicyParseResult {
       } else {
         const maxFiles: Record<string, number> = {};
         for (const [scope, constraints] of Object.entries(root.scope_constraints)) {
+          if (constraints === null) continue;
+          if (!isRecord(constraints)) {
+            // Otherwise `docs: 5` would read as "no limit" for docs, the opposite of what was meant.
+            problems.push({
+              line: lineAt(yaml, ['scope_constraints', scope]),
+              reason: `scope_constraints.${scope} must be a mapping (e.g. max_files_per_task: 10), not ${describeValue(constraints)}`,
+            });
+            continue;
+          }
           const v = getIn(constraints, ['max_files_per_task']);
           if (v === undefined || v === null) continue;
           if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 100_000) {

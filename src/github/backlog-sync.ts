@@ -16,8 +16,46 @@ const KEYS: readonly FileKey[] = ['backlog', 'policy', 'contract'];
 
 /** Stands for "this file did not exist" in the combined ETag. */
 const MISSING = '-';
+/**
+ * Stands for "contract.yaml could not be read" in the combined ETag: unlike {@link MISSING}, a
+ * later 404 must not count as unchanged, or the read error would stay shown for a removed file.
+ */
+const UNREAD = '!';
 
-type Fetched = { state: 'ok'; text: string; etag: string | null } | { state: 'missing' } | { state: 'unchanged' };
+type Fetched =
+  | { state: 'ok'; text: string; etag: string | null }
+  | { state: 'missing' }
+  | { state: 'unchanged' }
+  | { state: 'failed'; error: unknown };
+
+/**
+ * GitHub answered a read of a `.leviathan/` file with an error other than 304 or 404 (or never
+ * answered). `status` and `response` are GitHub's, so a caller can tell a refused token or an
+ * exhausted rate limit from an outage; `file` is the file that failed, `detail` what GitHub said.
+ */
+export class LeviathanFileReadError extends Error {
+  override readonly name = 'LeviathanFileReadError';
+  readonly status: number | undefined;
+  readonly response: unknown;
+  readonly detail: string;
+
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    const status = statusOf(cause);
+    const detail = readFailure(cause);
+    super(`Could not read ${file}: ${detail}`, { cause });
+    this.detail = detail;
+    this.status = status === 0 ? undefined : status;
+    this.response = (cause as { response?: unknown } | null)?.response;
+  }
+}
+
+function readFailure(err: unknown): string {
+  const status = statusOf(err);
+  return status !== 0 ? `HTTP ${status}` : err instanceof Error ? err.message : String(err);
+}
 
 /**
  * Reads `.leviathan/backlog.yaml`, `policy.yaml` and `contract.yaml` at `ref` through the
@@ -31,9 +69,14 @@ type Fetched = { state: 'ok'; text: string; etag: string | null } | { state: 'mi
  *   usually drop this one instead of appending it.
  *
  * `previousEtag` is the `etag` of an earlier `backlog.synced`: the three files' ETags joined by a
- * space (ETags cannot contain spaces), `-` for a missing file. Parsing stays in src/contract.
- * GitHub errors other than 404 are thrown (the scheduler maps them to backlog_unreadable or
- * github_auth_failed). The event has a random id and the actor `leviathan` unless given.
+ * space (ETags cannot contain spaces), `-` for a missing file, `!` for a contract.yaml that could
+ * not be read. Parsing stays in src/contract.
+ * A GitHub error other than 404 on the backlog or the policy is thrown as a
+ * {@link LeviathanFileReadError} naming the file, and one before any file was reached (the
+ * installation token) as GitHub's own error; the scheduler maps either to backlog_unreadable,
+ * github_auth_failed or github_rate_limited. contract.yaml is informational: a failed read of it
+ * is recorded as `contract_error`, like an unparsable one, and the sync goes on without it. The
+ * event has a random id and the actor `leviathan` unless given.
  */
 export async function syncBacklog(
   octokit: GitHubClient,
@@ -44,7 +87,10 @@ export async function syncBacklog(
 ): Promise<NewEvent> {
   const previous = splitEtag(previousEtag);
   let files = await fetchAll(octokit, target, ref, previous);
-  const allUnchanged = KEYS.every((k) => files[k].state === 'unchanged' || (files[k].state === 'missing' && previous[k] === MISSING));
+  // A contract that cannot be read now does not replace the one recorded before, nor cost a full re-read.
+  const allUnchanged = KEYS.every(
+    (k) => files[k].state === 'unchanged' || (files[k].state === 'missing' && previous[k] === MISSING) || (k === 'contract' && files[k].state === 'failed'),
+  );
   const commit = /^[0-9a-f]{40}$/.test(ref) ? ref : undefined;
   const base = { actor: opts.actor ?? 'leviathan', target, subject: subjects.target(target) };
   if (previousEtag && allUnchanged) {
@@ -55,6 +101,7 @@ export async function syncBacklog(
 
   const etag = KEYS.map((k) => {
     const f = files[k];
+    if (f.state === 'failed') return UNREAD;
     return f.state === 'ok' ? (f.etag ?? MISSING) : MISSING;
   }).join(' ');
   const invalid = (file: string, line: number | null, reason: string): NewEvent =>
@@ -80,6 +127,8 @@ export async function syncBacklog(
     const parsed = parseContract(files.contract.text);
     if (parsed.ok) contract = parsed.contract as Record<string, unknown>;
     else contractError = { line: parsed.error.line, reason: parsed.error.reason };
+  } else if (files.contract.state === 'failed') {
+    contractError = { line: null, reason: `could not be read from GitHub (${readFailure(files.contract.error)}); the backlog and policy were read without it.` };
   }
 
   const tasks: TaskSummary[] = backlog.tasks.map((t) => ({
@@ -110,7 +159,7 @@ export async function syncBacklog(
     ...(contractError ? { contract_error: contractError } : {}),
   };
   if (Buffer.byteLength(JSON.stringify(data)) > LIMITS.dataBytes) {
-    return invalid(LEVIATHAN_FILES.backlog, null, `The backlog has ${tasks.length} tasks, too many to record at once; split it or remove completed tasks.`);
+    return invalid(LEVIATHAN_FILES.backlog, null, `The backlog has ${tasks.length} tasks, too many to record at once; shorten long descriptions and acceptance criteria, or remove completed tasks that no remaining task lists in \`dependencies\`.`);
   }
   return newEvent({ ...base, type: 'backlog.synced', data });
 }
@@ -120,8 +169,16 @@ function splitEtag(etag: string | null | undefined): Record<FileKey, string | nu
   return { backlog: parts[0] || null, policy: parts[1] || null, contract: parts[2] || null };
 }
 
+/**
+ * Throws a {@link LeviathanFileReadError} for a backlog or policy that could not be read, and
+ * GitHub's own error when no file was reached (the installation token could not be minted); a
+ * contract that could not be read comes back as `failed`.
+ */
 async function fetchAll(octokit: GitHubClient, target: string, ref: string, etags: Record<FileKey, string | null>): Promise<Record<FileKey, Fetched>> {
   const [backlog, policy, contract] = await Promise.all(KEYS.map((k) => fetchFile(octokit, target, LEVIATHAN_FILES[k], ref, etags[k])));
+  for (const [key, f] of [['backlog', backlog!], ['policy', policy!]] as const) {
+    if (f.state === 'failed') throw new LeviathanFileReadError(LEVIATHAN_FILES[key], f.error);
+  }
   return { backlog: backlog!, policy: policy!, contract: contract! };
 }
 
@@ -135,7 +192,7 @@ async function fetchFile(octokit: GitHubClient, target: string, path: string, re
       ref,
       headers: {
         accept: 'application/vnd.github.raw+json',
-        ...(etag && etag !== MISSING ? { 'if-none-match': etag } : {}),
+        ...(etag && etag !== MISSING && etag !== UNREAD ? { 'if-none-match': etag } : {}),
       },
     });
     return { state: 'ok', text: asText(res.data), etag: typeof res.headers.etag === 'string' ? res.headers.etag : null };
@@ -143,7 +200,10 @@ async function fetchFile(octokit: GitHubClient, target: string, path: string, re
     const status = statusOf(err);
     if (status === 304) return { state: 'unchanged' };
     if (status === 404) return { state: 'missing' };
-    throw err;
+    // Octokit mints the installation token inside this request: its failure is no file's.
+    const failedUrl = (err as { request?: { url?: unknown } } | null)?.request?.url;
+    if (typeof failedUrl === 'string' && !failedUrl.includes(`/contents/${encoded}`)) throw err;
+    return { state: 'failed', error: err };
   }
 }
 

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Env } from '../env.ts';
 import type { NewEvent } from '../events/envelope.ts';
-import { syncBacklog } from '../github/backlog-sync.ts';
+import { LeviathanFileReadError, syncBacklog } from '../github/backlog-sync.ts';
 import { readPrivateKey } from '../github/installation-token.ts';
 import { rateLimitPlugin } from '../github/rate-limit-plugin.ts';
 import type { GitHubClient } from '../github/client.ts';
@@ -68,8 +68,12 @@ export class GitHubBacklogRefresher implements BacklogRefresher {
           `GitHub refused to read ${target.id} (HTTP ${status}); check APP_ID, the private key and that the App is installed with contents: read.`,
         );
       }
+      if (err instanceof LeviathanFileReadError) {
+        throw new BacklogReadError('backlog_unreadable', `Could not read ${err.file} of ${target.id} (${err.detail}).`);
+      }
+      // Not a file's failure: minting the installation token, for one, fails the same way.
       const what = typeof status === 'number' ? `HTTP ${status}` : (err as Error).message;
-      throw new BacklogReadError('backlog_unreadable', `Could not read .leviathan/backlog.yaml of ${target.id} (${what}).`);
+      throw new BacklogReadError('backlog_unreadable', `Could not read the .leviathan/ files of ${target.id} (${what}).`);
     }
     return event.type === 'backlog.unchanged' ? null : event;
   }

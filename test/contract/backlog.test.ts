@@ -52,6 +52,17 @@ describe('parseBacklog: valid files', () => {
     expect(result).not.toHaveProperty('max_open_prs');
   });
 
+  it.each([
+    ['max_open_prs: "3"', 3],
+    ['max_open_prs: " 4 "', 4],
+    ['max_open_prs: 3', 3],
+    // "Open no PRs" holds the target, written either way.
+    ['max_open_prs: "0"', 0],
+    ['max_open_prs: 0', 0],
+  ])('reads top-level %s as %i, as policy.yaml reads it', (line, value) => {
+    expect(parseBacklog(`${line}\ntasks: []\n`)).toEqual({ ok: true, tasks: [], meta: {}, max_open_prs: value });
+  });
+
   it('fills every default for a minimal task', () => {
     expect(parseBacklog('- id: t\n  allowed_paths: [a.md]\n')).toEqual({
       ok: true,
@@ -202,6 +213,11 @@ describe('parseBacklog: refused files', () => {
     ['tasks is a string', 'tasks: none\n', 1, /`tasks` must be a list/],
     ['null task item', 'tasks:\n  -\n  - id: b\n    allowed_paths: [x]\n', 2, /task #1 is empty, not a mapping/],
     ['max_open_prs negative', 'max_open_prs: -1\ntasks: []\n', 1, /max_open_prs must be a whole number/],
+    ['max_open_prs negative text', 'max_open_prs: "-1"\ntasks: []\n', 1, /max_open_prs must be a whole number from 0 to 100, not the string "-1"/],
+    ['max_open_prs too big as text', 'version: 1\nmax_open_prs: "101"\ntasks: []\n', 2, /not the string "101"/],
+    ['max_open_prs fractional text', 'max_open_prs: "2.5"\ntasks: []\n', 1, /not the string "2.5"/],
+    ['max_open_prs empty text', 'max_open_prs: ""\ntasks: []\n', 1, /not the string ""/],
+    ['max_open_prs a list', 'max_open_prs: [3]\ntasks: []\n', 1, /not a list/],
     ['two documents', 'tasks: []\n---\ntasks: []\n', 2, /YAML syntax error/],
     ['unknown alias', 'version: 1\ntasks: *nope\n', 2, /^alias \*nope refers to no anchor &nope defined before it$/],
   ])('%s → line %s', (_name, text, line, reason) => {
@@ -228,7 +244,12 @@ describe('parseBacklog: hostile input', () => {
     const text = Array.from({ length: BACKLOG_LIMITS.maxTasks + 1 }, (_, i) => `- {id: t${i}, allowed_paths: [x]}`).join('\n');
     expect(parseBacklog(text)).toEqual({
       ok: false,
-      error: { code: 'backlog_invalid', line: BACKLOG_LIMITS.maxTasks + 1, reason: expect.stringContaining('too many tasks (5001); the limit is 5000') },
+      error: {
+        code: 'backlog_invalid',
+        line: BACKLOG_LIMITS.maxTasks + 1,
+        // A dependency is met by `status: completed` in the file: removing such a task would block its dependants for good.
+        reason: 'too many tasks (5001); the limit is 5000 — remove completed tasks that no remaining task lists in `dependencies`',
+      },
     });
   });
 

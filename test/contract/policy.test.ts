@@ -69,6 +69,7 @@ describe('parsePolicy', () => {
     ['max_open_prs: 0\n', { max_open_prs: 0 }],
     ['forbidden_paths: "tmp/**"\n', { forbidden_paths: ['tmp/**'] }],
     ['circuit_breaker:\nallowed_paths:\nscope_constraints:\n', {}],
+    ['scope_constraints:\n  docs:\n  core:\n    max_files_per_task: 5\n', { max_files_per_task: { core: 5 } }],
   ])('%j → %j', (text, policy) => {
     expect(parsePolicy(text)).toEqual({ ok: true, policy });
   });
@@ -90,6 +91,11 @@ describe('parsePolicy', () => {
     ['circuit_breaker is a number', 'circuit_breaker: 3\n', 1, /circuit_breaker must be a mapping, not the number 3/],
     ['absolute allowed glob', 'allowed_paths:\n  docs:\n    - /docs/**\n', 3, /allowed_paths.docs: entry "\/docs\/\*\*" is absolute/],
     ['max_files_per_task zero', 'scope_constraints:\n  docs:\n    max_files_per_task: 0\n', 3, /scope_constraints.docs.max_files_per_task must be a whole number of at least 1/],
+    ['a scope is a number', 'scope_constraints:\n  core:\n    max_files_per_task: 5\n  docs: 5\n', 4, /^scope_constraints.docs must be a mapping \(e.g. max_files_per_task: 10\), not the number 5$/],
+    ['a scope is a list', 'scope_constraints:\n  docs: [max_files_per_task]\n', 2, /^scope_constraints.docs must be a mapping .*, not a list$/],
+    ['a scope is text', 'scope_constraints:\n  docs: "max_files_per_task: 3"\n', 2, /^scope_constraints.docs must be a mapping .*, not the string/],
+    ['scope_constraints is a list', 'scope_constraints:\n  - docs\n', 1, /^scope_constraints must be a mapping of scopes, not a list$/],
+    ['scope_constraints is a number', 'max_open_prs: 2\nscope_constraints: 5\n', 2, /^scope_constraints must be a mapping of scopes, not the number 5$/],
     ['max_tasks_per_day text', 'safety_rules:\n  max_tasks_per_day: many\n', 2, /safety_rules.max_tasks_per_day must be a whole number from 0 to 100000 \(or null for no limit\)/],
   ])('%s → line %s', (_name, text, line, reason) => {
     const result = parsePolicy(text);

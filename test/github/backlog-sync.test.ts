@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
+import nock from 'nock';
 import { ProbotOctokit } from 'probot';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { newEvent } from '../../src/events/envelope.ts';
-import { syncBacklog } from '../../src/github/backlog-sync.ts';
+import { LeviathanFileReadError, syncBacklog } from '../../src/github/backlog-sync.ts';
 import { evolve } from '../../src/projections/evolve.ts';
 import { emptyState } from '../../src/projections/state.ts';
 import { targetView } from '../../src/projections/target-view.ts';
@@ -134,6 +135,73 @@ describe('syncBacklog', () => {
       .on('GET', `/repos/${TARGET}/contents/.leviathan/policy.yaml`, 404, {}, { query: true })
       .on('GET', `/repos/${TARGET}/contents/.leviathan/contract.yaml`, 404, {}, { query: true });
     await expect(syncBacklog(octokit(), TARGET, 'main')).rejects.toMatchObject({ status: 500 });
+  });
+
+  it('names the file that could not be read: a failed policy.yaml is not blamed on the backlog', async () => {
+    contents('main', { backlog: file('backlog/normal.yaml'), policy: 502, contract: 404 });
+    const err = await syncBacklog(octokit(), TARGET, 'main').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(LeviathanFileReadError);
+    expect(err).toMatchObject({ file: '.leviathan/policy.yaml', status: 502, detail: 'HTTP 502', message: 'Could not read .leviathan/policy.yaml: HTTP 502' });
+    // GitHub's answer stays reachable, so a rate limit is still told from an outage.
+    expect((err as LeviathanFileReadError).response).toMatchObject({ status: 502 });
+  });
+
+  it('names the backlog when both it and the policy fail', async () => {
+    contents('main', { backlog: 500, policy: 503, contract: 404 });
+    await expect(syncBacklog(octokit(), TARGET, 'main')).rejects.toMatchObject({ file: '.leviathan/backlog.yaml', status: 500 });
+  });
+
+  it('records a contract.yaml GitHub would not return as contract_error and syncs the backlog and policy without it', async () => {
+    contents(SHA, { backlog: file('backlog/normal.yaml'), policy: file('policy/partial.yaml'), contract: 502 });
+    const e = await syncBacklog(octokit(), TARGET, SHA);
+    expect(e).toMatchObject({
+      type: 'backlog.synced',
+      data: {
+        etag: '"b1" "p1" !',
+        policy_file: { forbidden_paths: ['infra/**'] },
+        contract_error: { line: null, reason: 'could not be read from GitHub (HTTP 502); the backlog and policy were read without it.' },
+      },
+    });
+    expect(e.data.contract).toBeUndefined();
+    const stored = (seq: number, ev: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) =>
+      ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
+    let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
+    state = evolve(state, stored(2, e));
+    const view = targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z'));
+    expect(view.backlog.state).toBe('synced');
+    expect(view.tasks.map((t) => t.id)).toEqual(['docs-quickstart', 'tests-for-quickstart']);
+    expect(view.contract_error).toBe('.leviathan/contract.yaml: could not be read from GitHub (HTTP 502); the backlog and policy were read without it.');
+  });
+
+  it('records a contract.yaml read that never got an answer (network error) the same way', async () => {
+    gh.on('GET', `/repos/${TARGET}/contents/.leviathan/backlog.yaml`, 200, file('backlog/normal.yaml'), { query: true, headers: { ...RAW, etag: '"b1"' } })
+      .on('GET', `/repos/${TARGET}/contents/.leviathan/policy.yaml`, 404, {}, { query: true });
+    const down = nock('https://api.github.com').get(`/repos/${TARGET}/contents/.leviathan/contract.yaml`).query(true).replyWithError('socket hang up');
+    const e = await syncBacklog(octokit(), TARGET, 'main');
+    expect(down.isDone()).toBe(true);
+    expect(e).toMatchObject({ type: 'backlog.synced', data: { etag: '"b1" - !', contract_error: { line: null, reason: expect.stringMatching(/^could not be read from GitHub \(.+\); the backlog and policy were read without it\.$/) } } });
+  });
+
+  it('keeps the recorded contract when only contract.yaml fails and nothing else changed (no event, no full re-read)', async () => {
+    contents('main', { backlog: 304, policy: 304, contract: 500 }, undefined, { backlog: '"b1"', policy: '"p1"', contract: '"c1"' });
+    const e = await syncBacklog(octokit(), TARGET, 'main', '"b1" "p1" "c1"');
+    expect(e).toMatchObject({ type: 'backlog.unchanged', data: { etag: '"b1" "p1" "c1"' } });
+  });
+
+  it('after a failed contract read, a contract.yaml now missing is recorded (the read error does not linger)', async () => {
+    const noConditional = (key: string, status: number, body?: string) =>
+      nock('https://api.github.com', { badheaders: ['if-none-match'] })
+        .get(`/repos/${TARGET}/contents/.leviathan/${key}.yaml`)
+        .query({ ref: 'main' })
+        .reply(status, body, body === undefined ? undefined : { ...RAW, etag: '"b1"' });
+    // The marker for an unread contract is never sent to GitHub as an ETag.
+    gh.on('GET', `/repos/${TARGET}/contents/.leviathan/backlog.yaml`, 304, undefined, { query: { ref: 'main' }, reqheaders: { 'if-none-match': '"b1"' } });
+    const first = [noConditional('policy', 404), noConditional('contract', 404)];
+    const again = [noConditional('backlog', 200, file('backlog/normal.yaml')), noConditional('policy', 404), noConditional('contract', 404)];
+    const e = await syncBacklog(octokit(), TARGET, 'main', '"b1" - !');
+    expect([...first, ...again].every((s) => s.isDone())).toBe(true);
+    expect(e).toMatchObject({ type: 'backlog.synced', data: { etag: '"b1" - -' } });
+    expect(e.data.contract_error).toBeUndefined();
   });
 });
 

@@ -77,6 +77,54 @@ describe('GitHubBacklogRefresher', () => {
     expect((err as BacklogReadError).reason).toBe(reason);
   });
 
+  it.each([
+    ['backlog', 502],
+    ['policy', 502],
+    ['policy', 500],
+  ])('names the file that failed: %s.yaml answering HTTP %i', async (failing, status) => {
+    installationToken();
+    for (const key of ['backlog', 'policy', 'contract']) {
+      const scope = nock(API).get(`/repos/acme/widgets/contents/.leviathan/${key}.yaml`).query(true);
+      if (key === failing) scope.reply(status, { message: 'nope' });
+      else if (key === 'backlog') scope.reply(200, BACKLOG, { etag: '"b2"' });
+      else scope.reply(404);
+    }
+    const err = await refresher().refresh(snapshotTarget()).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BacklogReadError);
+    expect(err).toMatchObject({ reason: 'backlog_unreadable', message: `Could not read .leviathan/${failing}.yaml of acme/widgets (HTTP ${status}).` });
+  });
+
+  it('maps an exhausted rate limit on policy.yaml to github_rate_limited, as on the backlog', async () => {
+    installationToken();
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/backlog.yaml').query(true).reply(200, BACKLOG, { etag: '"b2"' });
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/policy.yaml').query(true).reply(403, { message: 'rate limited' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': '1800000000' });
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/contract.yaml').query(true).reply(404);
+    const err = await refresher().refresh(snapshotTarget()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'github_rate_limited' });
+  });
+
+  it('does not blame a file when the installation token could not be had', async () => {
+    nock(API).post('/app/installations/7/access_tokens').reply(500, { message: 'boom' });
+    const err = await refresher().refresh(snapshotTarget()).catch((e: unknown) => e);
+    expect(err).toMatchObject({ reason: 'backlog_unreadable', message: 'Could not read the .leviathan/ files of acme/widgets (HTTP 500).' });
+  });
+
+  it.each([
+    ['HTTP 502', (i: nock.Interceptor) => i.reply(502, { message: 'Bad Gateway' }), /^could not be read from GitHub \(HTTP 502\)/],
+    ['a network error', (i: nock.Interceptor) => i.replyWithError('connect ECONNRESET'), /^could not be read from GitHub \(.+\)/],
+  ])('does not hold the target for contract.yaml failing with %s: the backlog syncs and the contract error is recorded', async (_what, answer, reason) => {
+    installationToken();
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/backlog.yaml').query({ ref: 'main' }).reply(200, BACKLOG, { etag: '"b2"' });
+    nock(API).get('/repos/acme/widgets/contents/.leviathan/policy.yaml').query({ ref: 'main' }).reply(404);
+    answer(nock(API).get('/repos/acme/widgets/contents/.leviathan/contract.yaml').query({ ref: 'main' }));
+
+    const e = await refresher().refresh(snapshotTarget());
+    expect(e).toMatchObject({
+      type: 'backlog.synced',
+      data: { etag: '"b2" - !', tasks: [expect.objectContaining({ id: 'fresh' })], contract_error: { line: null, reason: expect.stringMatching(reason) } },
+    });
+  });
+
   it('fails github_auth_failed without an installation', async () => {
     const err = await refresher().refresh(snapshotTarget('"b1" - -', null)).catch((e: unknown) => e);
     expect((err as BacklogReadError).reason).toBe('github_auth_failed');
