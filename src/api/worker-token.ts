@@ -1,14 +1,16 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
+import { subjects } from '../events/types.ts';
 
 /**
  * Attempt-scoped API tokens for workers. A worker runs an agent nobody vouches for under its own
  * uid, so whatever the worker holds, the agent can read (`/proc/<pid>/environ`). A worker is
  * therefore never handed an operator token: the executor mints one that may only post that one
- * attempt's own events (started, succeeded, failed, PR created) for its target, until the
- * attempt's deadline has passed. The control plane checks it without any state: an HMAC keyed
- * by a digest of a write token both sides already hold, so rotating LEVIATHAN_API_TOKEN (new
- * token first, old one kept until running attempts end) keeps every minted token valid.
+ * attempt's own events (started, succeeded, failed, PR created), under their own ids, for its
+ * target, until the attempt's deadline has passed. The control plane checks it without any
+ * state: an HMAC keyed by a digest of a write token both sides already hold, so rotating
+ * LEVIATHAN_API_TOKEN (new token first, old one kept until running attempts end) keeps every
+ * minted token valid.
  */
 
 export const WORKER_TOKEN_PREFIX = 'lvw_';
@@ -22,8 +24,34 @@ export interface WorkerScope {
   exp: number;
 }
 
-/** The only event types a worker token may post: what a worker reports (and reads back from its spool). */
-export const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(['attempt.started', 'attempt.succeeded', 'attempt.failed', 'pr.created']);
+/**
+ * The only event types a worker token may post (what a worker reports, and reads back from its
+ * spool), each with the one id it has: `<attempt id>:<suffix>`.
+ */
+const WORKER_EVENT_ID_SUFFIXES = {
+  'attempt.started': 'started',
+  'attempt.succeeded': 'succeeded',
+  'attempt.failed': 'failed',
+  'pr.created': 'pr.created',
+} as const;
+
+export type WorkerEventType = keyof typeof WORKER_EVENT_ID_SUFFIXES;
+
+export const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(WORKER_EVENT_ID_SUFFIXES));
+
+/**
+ * The id of an attempt's event of `type`. Stores keep the first event of an id and acknowledge
+ * later ones as duplicates, and the scheduler and the lost-worker sweep write ids of the same
+ * shape (`:created`, `:failed`), so these are the only ids a worker token may give: one of
+ * another attempt's, or one of its own under another type, would have the real event dropped.
+ */
+export function workerEventId(attemptId: string, type: WorkerEventType): string {
+  return `${attemptId}:${WORKER_EVENT_ID_SUFFIXES[type]}`;
+}
+
+function isWorkerEventType(type: string): type is WorkerEventType {
+  return Object.hasOwn(WORKER_EVENT_ID_SUFFIXES, type);
+}
 
 /**
  * Beyond the attempt's own deadline: clock skew between the executor and the control plane, and
@@ -79,14 +107,28 @@ export function verifyWorkerToken(writeTokens: readonly string[], token: string,
   return scope.data;
 }
 
-/** Why an event is outside a worker's scope, or null when it is its own to report. */
-export function outsideScope(scope: WorkerScope, e: { type: string; actor: string; target: string | null; data: Record<string, unknown> }): string | null {
-  if (!WORKER_EVENT_TYPES.has(e.type)) return `a worker token may not post ${e.type}`;
+/**
+ * Why an event is outside a worker's scope, or null when it is its own to report. `id` is the id
+ * as the client sent it, undefined when the control plane names the event (a fresh UUID, which
+ * cannot take another event's place); `subject` null or undefined when none was given.
+ */
+export function outsideScope(
+  scope: WorkerScope,
+  e: { id?: string | undefined; type: string; actor: string; target: string | null; subject?: string | null | undefined; data: Record<string, unknown> },
+): string | null {
+  if (!isWorkerEventType(e.type)) return `a worker token may not post ${e.type}`;
   // The audit trail names who did what: a worker speaks only as itself.
   if (e.actor !== workerActor(scope)) return `a worker token posts as ${workerActor(scope)}, not as ${e.actor}`;
   if (e.target !== scope.target) return `a worker token for ${scope.target} may not post for ${e.target ?? 'no target'}`;
   if (e.data.attempt_id !== scope.attempt_id) return `a worker token for attempt ${scope.attempt_id} may not report another attempt`;
   if (e.data.task_id !== undefined && e.data.task_id !== scope.task_id) return `a worker token for task ${scope.task_id} may not report another task`;
+  const id = workerEventId(scope.attempt_id, e.type);
+  if (e.id !== undefined && e.id !== id) return `a worker token for attempt ${scope.attempt_id} posts ${e.type} as ${id}, not as ${e.id}`;
+  // The graph attaches an event to its subject's node: a worker's are its attempt, and the PR it reports.
+  const subject = e.type !== 'pr.created' ? subjects.attempt(scope.attempt_id) : typeof e.data.number === 'number' ? subjects.pr(scope.target, e.data.number) : null;
+  if (e.subject != null && e.subject !== subject) {
+    return `a worker token for attempt ${scope.attempt_id} posts ${e.type} about ${subject ?? 'no subject'}, not about ${e.subject}`;
+  }
   return null;
 }
 

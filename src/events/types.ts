@@ -13,6 +13,7 @@ const prNumber = z.number().int().positive();
 /** Why a target did not execute this cycle (DESIGN §5). */
 export const SKIP_REASONS = [
   'no_ready_tasks',
+  'backlog_not_synced',
   'all_tasks_blocked_by_dependencies',
   'max_open_prs',
   'circuit_breaker_open',
@@ -131,6 +132,12 @@ export const eventDataSchemas = {
       attempt_id: attemptId,
       task_id: taskId.optional(),
       failure_type: z.string().min(1).max(100),
+      /**
+       * The step that failed, as the worker's `Worker: Failed to <step> (<cause>)` line names it
+       * ("push branch"). Free text, not a list: a worker with a new step must not have its
+       * failure refused. Absent from the scheduler's and the sweep's, and from older workers'.
+       */
+      step: z.string().min(1).max(100).optional(),
       message: z.string().max(4000).optional(),
       duration_seconds: z.number().optional(),
     })
@@ -201,6 +208,17 @@ export const eventDataSchemas = {
       repository: z.string().optional(),
       /** The commenter's permission on the repository, when the command needed one. */
       permission: z.string().optional(),
+    })
+    .passthrough(),
+  /** An operator proposed a policy.yaml change: Leviathan opened a pull request for it (console/policy-proposal.ts). */
+  'policy.change_proposed': z
+    .object({
+      reason: z.string().min(1).max(2000),
+      /** Where it was proposed from. */
+      via: z.enum(['api', 'console', 'ctl']),
+      pr_number: prNumber,
+      pr_url: z.string(),
+      branch: z.string(),
     })
     .passthrough(),
   /** A console session signed out; every replica refuses its cookie from then on (see SessionStore). */

@@ -465,7 +465,7 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   perTarget('leviathan_prs_merged_total', (r) => r.counters.prs_merged);
   perTarget('leviathan_prs_closed_total', (r) => r.counters.prs_closed);
 
-  // Only the reasons a target has actually had: zero-filling all 20 reason codes would add 20,000
+  // Only the reasons a target has actually had: zero-filling all 21 reason codes would add 21,000
   // always-zero series at 1,000 targets, and no alert takes increase() of a skip reason.
   family('leviathan_scheduler_skips_total');
   const skips = HEADS.leviathan_scheduler_skips_total!;

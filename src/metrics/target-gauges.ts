@@ -96,9 +96,11 @@ export function targetGauges(state: ProjectionState, t: TargetState, now: Date):
   if (t.lifecycle !== 'active' || t.paused || state.autonomy.emergency_stop || state.autonomy.enabled !== true) return gauges('paused');
   if (t.backlog.state === 'invalid' && t.backlog.error) return gauges('error');
   if (last?.outcome === 'error') return gauges('error');
+  // The scheduler's order (decide): no backlog read yet is idle, whatever the PRs and breaker say.
+  if (t.backlog.state === 'unknown') return gauges('idle');
   if (running > 0) return gauges('active');
   if (brk || open >= max) return gauges('blocked');
-  if (t.backlog.state === 'unknown' || runnable === 0) return gauges('idle');
+  if (runnable === 0) return gauges('idle');
   if (last?.outcome === 'blocked' && last.reason !== 'max_open_prs' && last.reason !== 'circuit_breaker_open') return gauges('blocked');
   return gauges('active');
 }

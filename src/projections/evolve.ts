@@ -16,6 +16,9 @@ import {
   type TaskProgress,
 } from './state.ts';
 
+/** The scheduler's actor (SCHEDULER_ACTOR in scheduler/decide.ts, which the projection does not import). */
+const SCHEDULER_ACTOR = 'scheduler';
+
 /**
  * Applies one event to the state. Deterministic and free of IO and clocks: the same log always
  * yields the same state, so views can be rebuilt by replay at any time. It mutates `state` in
@@ -146,7 +149,11 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       // A start reported after the attempt ended (a late or replayed report) must not revive it.
       if (ended(state, attemptId)) break;
       p.in_flight_attempt = attemptId;
-      upsertAttempt(t, attemptId, taskId, e.time, { state: e.type === 'attempt.started' ? 'running' : (a?.state ?? 'created') });
+      const timeout = e.type === 'attempt.created' ? num(d.timeout_seconds) : null;
+      upsertAttempt(t, attemptId, taskId, e.time, {
+        state: e.type === 'attempt.started' ? 'running' : (a?.state ?? 'created'),
+        ...(timeout !== null && timeout > 0 ? { timeout_seconds: timeout } : {}),
+      });
       attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) });
       break;
     }
@@ -159,12 +166,15 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const taskId = str(d.task_id) ?? a?.task_id ?? null;
       const failed = e.type === 'attempt.failed';
       const failureType = failed ? (str(d.failure_type) ?? 'other') : null;
+      // The metrics still count it (an executor that refuses workers must show), the guardrails do not.
+      const notStarted = failed && startRefused(e, failureType!);
       const duration = num(d.duration_seconds);
       const c = counters(state, t.id);
       if (failed) {
         c.attempts_failure += 1;
         c.failures_by_type[failureType!] = (c.failures_by_type[failureType!] ?? 0) + 1;
-        t.breaker.consecutive_failures += 1;
+        // The breaker is about the agent's work failing; an outage is shown by the target's error.
+        if (!notStarted) t.breaker.consecutive_failures += 1;
       } else {
         c.attempts_success += 1;
         t.breaker = { consecutive_failures: 0, open: false, tripped_at: null, cooldown_until: null };
@@ -172,8 +182,16 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       if (duration !== null && duration >= 0) observeDuration(c, duration);
       if (taskId) {
         const p = progress(t, taskId);
-        if (p.in_flight_attempt === attemptId) p.in_flight_attempt = null;
-        if (failed) {
+        if (p.in_flight_attempt === attemptId) {
+          p.in_flight_attempt = null;
+          // Still in flight, so its selection counted a try and a task of the day: both are given back.
+          if (notStarted) {
+            p.attempts = Math.max(0, p.attempts - 1);
+            const selectedOn = state.graph.nodes[subjects.attempt(attemptId)]?.created_at.slice(0, 10);
+            if (t.selected_today.day === selectedOn && t.selected_today.count > 0) t.selected_today.count -= 1;
+          }
+        }
+        if (failed && !notStarted) {
           p.failures += 1;
           p.last_failure = { failure_type: failureType!, message: str(d.message), at: e.time };
         }
@@ -184,6 +202,7 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
           message: str(d.message),
           pr_number: num(d.pr_number),
           duration_seconds: duration,
+          counted: !notStarted,
         });
         attemptNode(state, e, t, attemptId, taskId, { state: failed ? 'failed' : 'succeeded', failure_type: failureType });
       }
@@ -410,9 +429,25 @@ function upsertAttempt(t: TargetState, attemptId: string, taskId: string, at: st
     message: null,
     pr_number: null,
     duration_seconds: null,
+    timeout_seconds: null,
+    counted: true,
     ...patch,
   });
   if (t.recent_attempts.length > RECENT_ATTEMPTS) t.recent_attempts.length = RECENT_ATTEMPTS;
+}
+
+/**
+ * Did the scheduler fail to start the attempt's worker (the executor refused it, or no GitHub
+ * token could be had)? Then no work was tried. run-cycle marks those `phase: 'start'`; before it
+ * did, they were the only `executor_failed` and `auth_error` the scheduler recorded (its lost
+ * workers are `timeout` or `worker_lost`), so older logs replay to the same meaning. Only the
+ * scheduler's word counts: a worker posts as `worker:<attempt>` (its token allows no other), and
+ * an agent holding that token must not be able to take back its own failures.
+ */
+function startRefused(e: StoredEvent, failureType: string): boolean {
+  if (e.actor !== SCHEDULER_ACTOR) return false;
+  if (e.data.phase !== undefined) return e.data.phase === 'start';
+  return failureType === 'executor_failed' || failureType === 'auth_error';
 }
 
 function observeDuration(c: TargetCounters, seconds: number): void {

@@ -71,6 +71,16 @@ export interface AttemptSummary {
   message: string | null;
   pr_number: number | null;
   duration_seconds: number | null;
+  /**
+   * The deadline the executor was given (attempt.created), which a later policy change does not
+   * move; null when the event did not say (older logs), and the scheduler falls back on the policy.
+   */
+  timeout_seconds: number | null;
+  /**
+   * False for an attempt the scheduler could not start (the executor or GitHub refused it): no
+   * work was tried, so it is neither a try of its task nor a failure for the breaker.
+   */
+  counted: boolean;
 }
 
 /** What Leviathan itself knows of a task beyond the backlog file. */

@@ -27,6 +27,8 @@ export interface TaskView extends TaskSummary {
   last_failure: { failure_type: string; message: string | null; at: string } | null;
   open_pr: number | null;
   unmet_dependencies: string[];
+  /** The unmet dependencies Leviathan has no trace of: they can never complete, so only the owner's edit unblocks the task. */
+  unknown_dependencies: string[];
 }
 
 export interface TargetView {
@@ -94,10 +96,18 @@ export function taskViews(t: TargetState, policy: EffectivePolicy): TaskView[] {
     const task = byId.get(id);
     return task?.status === 'completed' || (t.tasks[id]?.merged_pr ?? null) !== null;
   };
+  // Usually a done task the owner deleted from the file. A removed task whose PR is open or whose
+  // attempt is running may still merge, so that one is only waited on.
+  const unknown = (id: string): boolean => {
+    if (byId.has(id)) return false;
+    const p = t.tasks[id];
+    return !p || (p.merged_pr === null && p.open_pr === null && p.in_flight_attempt === null);
+  };
   const ordered = selectionOrder(t.backlog.tasks).map((i) => t.backlog.tasks[i]!);
   return ordered.map((task) => {
     const p = t.tasks[task.id];
     const unmet = (task.dependencies ?? []).filter((dep) => !completed(dep));
+    const missing = unmet.filter(unknown);
     const attempts = p?.attempts ?? 0;
     let state: TaskState;
     let explanation: string;
@@ -121,7 +131,7 @@ export function taskViews(t: TargetState, policy: EffectivePolicy): TaskView[] {
       explanation = `Status is ${task.status}; only pending tasks run.`;
     } else if (unmet.length > 0) {
       state = 'waiting_on_dependencies';
-      explanation = `Waiting on ${unmet.join(', ')}.`;
+      explanation = waitingExplanation(unmet, missing);
     } else {
       state = 'ready';
       explanation = 'Ready to run at the next cycle.';
@@ -134,8 +144,18 @@ export function taskViews(t: TargetState, policy: EffectivePolicy): TaskView[] {
       last_failure: p?.last_failure ?? null,
       open_pr: p?.open_pr ?? null,
       unmet_dependencies: unmet,
+      unknown_dependencies: missing,
     };
   });
+}
+
+/** "Waiting on X" would send the owner after a task that does not exist, so those are named apart. */
+function waitingExplanation(unmet: readonly string[], missing: readonly string[]): string {
+  const known = unmet.filter((d) => !missing.includes(d));
+  if (missing.length === 0) return `Waiting on ${known.join(', ')}.`;
+  const s = missing.length === 1 ? '' : 's';
+  const head = `Depends on unknown task${s} ${missing.join(', ')}: not in the backlog and no merged PR; fix the dependencies.`;
+  return known.length > 0 ? `${head} Also waiting on ${known.join(', ')}.` : head;
 }
 
 /**
@@ -200,6 +220,16 @@ export function targetView(state: ProjectionState, t: TargetState, now: Date): T
     if (last?.outcome === 'error') {
       return { status: 'error', reason: last.reason, headline: last.detail ?? `Scheduler error: ${last.reason}.`, action: errorAction(last.reason) };
     }
+    // Where decide() checks it: before the breaker and the PR limit, which an unread backlog
+    // would otherwise hide behind (webhooks can report PRs before any backlog is read).
+    if (t.backlog.state === 'unknown') {
+      return {
+        status: 'idle',
+        reason: 'backlog_not_synced',
+        headline: 'No backlog read yet.',
+        action: 'Add .leviathan/backlog.yaml to the default branch (or run leviathan ctl reconcile).',
+      };
+    }
     if (running.length > 0) {
       return { status: 'active', reason: 'attempt_in_flight', headline: `Executing ${running.map((x) => x.id).join(', ')}.`, action: null };
     }
@@ -220,15 +250,17 @@ export function targetView(state: ProjectionState, t: TargetState, now: Date): T
         action: 'Merge or close PRs to resume execution.',
       };
     }
-    if (t.backlog.state === 'unknown') {
-      return {
-        status: 'idle',
-        reason: 'backlog_not_synced',
-        headline: 'No backlog read yet.',
-        action: 'Add .leviathan/backlog.yaml to the default branch (or run leviathan ctl reconcile).',
-      };
-    }
     if (runnable.length === 0) {
+      const missing = [...new Set(ready.flatMap((x) => x.unknown_dependencies))];
+      if (missing.length > 0) {
+        const one = missing.length === 1;
+        return {
+          status: 'idle',
+          reason: 'all_tasks_blocked_by_dependencies',
+          headline: `All ready tasks wait on dependencies, some on unknown task${one ? '' : 's'} ${missing.join(', ')} (not in the backlog, no merged PR).`,
+          action: `Fix the dependencies: remove ${missing.join(', ')} from them, or put ${one ? 'it' : 'them'} back in the backlog (status: completed if done).`,
+        };
+      }
       if (ready.length > 0) {
         return {
           status: 'idle',

@@ -235,10 +235,12 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
     const e = t.backlog.error;
     return skip('error', 'backlog_invalid', e ? `${e.file}${e.line ? ` line ${e.line}` : ''}: ${e.reason}` : 'The backlog is invalid.');
   }
+  // Before the breaker and the PR limit, as targetView judges it: webhooks can report PRs before
+  // any backlog is read, and "no ready tasks" would send the operator to a file never read.
   if (t.backlog.state === 'unknown') {
     return trigger
       ? skip('error', 'backlog_unreadable', 'No backlog has been read for this target yet.')
-      : skip('idle', 'no_ready_tasks', 'No backlog has been read for this target yet.');
+      : skip('idle', 'backlog_not_synced', 'No backlog has been read for this target yet.');
   }
 
   const views = taskViews(t, tp);
@@ -274,10 +276,17 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
     });
   }
   const threshold = tp.circuit_breaker.consecutive_failures;
-  if (t.breaker.consecutive_failures >= threshold && failedSinceTrip(t)) {
+  if (t.breaker.consecutive_failures >= threshold && (t.breaker.tripped_at === null || probeFailed(t, t.breaker.tripped_at))) {
     const until = new Date(now.getTime() + tp.circuit_breaker.cooldown_minutes * 60_000).toISOString();
     const tripped = skip('blocked', 'circuit_breaker_open', breakerDetail(t.breaker.consecutive_failures, until), { cooldown_until: until });
     return tripped.kind === 'skip' ? { ...tripped, trip: true } : tripped;
+  }
+  // Half-open: only a success or a reset closes it. max_concurrent_attempts would otherwise let a
+  // second attempt start beside the probe, and one still running from before the trip would run
+  // beside it too, so nothing starts while any attempt is in flight.
+  // No cooldown_until: the cooldown is over, and the log line says half-open rather than "open until <the past>".
+  if (t.breaker.open && t.breaker.tripped_at !== null && t.in_flight.length > 0) {
+    return skip('blocked', 'circuit_breaker_open', halfOpenDetail(t, t.breaker.tripped_at));
   }
 
   const inFlight = t.in_flight.length;
@@ -301,7 +310,7 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
   if (valid.length === 0) {
     if (trigger) return skip('blocked', 'task_not_eligible', `Task ${trigger.task_id} has no valid allowed_paths.`);
     if (views.some((v) => v.state === 'waiting_on_dependencies')) {
-      const waiting = views.filter((v) => v.state === 'waiting_on_dependencies').map((v) => `${v.id} (waits on ${v.unmet_dependencies.join(', ')})`);
+      const waiting = views.filter((v) => v.state === 'waiting_on_dependencies').map((v) => `${v.id} (${waitsOn(v)})`);
       return skip('idle', 'all_tasks_blocked_by_dependencies', `All ready tasks wait on dependencies: ${waiting.join('; ')}`);
     }
     const failed = views.filter((v) => v.state === 'failed').map((v) => v.id);
@@ -335,11 +344,37 @@ function breakerDetail(failures: number, until: string): string {
   return `Circuit breaker tripped after ${failures} consecutive failures. Cooldown ends at ${until}.`;
 }
 
-/** Never tripped, or an attempt failed after the last trip (the half-open probe failed). */
-function failedSinceTrip(t: TargetSnapshot): boolean {
-  const at = t.breaker.tripped_at;
-  if (at === null) return true;
-  return t.recent_attempts.some((a) => a.state === 'failed' && a.ended_at !== null && a.ended_at > at);
+function halfOpenDetail(t: TargetSnapshot, trippedAt: string): string {
+  const ids = (xs: TargetSnapshot['in_flight']) => xs.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
+  // created_at is the selection (null once the log no longer says): unknown counts as before the trip.
+  const probes = t.in_flight.filter((a) => a.created_at !== null && a.created_at > trippedAt);
+  return probes.length > 0
+    ? `Circuit breaker half-open: probe attempt ${ids(probes)} is running; no other attempt starts until it succeeds.`
+    : `Circuit breaker half-open: waiting for ${ids(t.in_flight)}, started before the trip, to end before one probe attempt runs.`;
+}
+
+/**
+ * Did the half-open probe fail? The probe is the newest selection (last_execution_at) when it was
+ * made after the trip: the half-open rule lets one start only with nothing in flight, so a failure
+ * of an attempt created since then is the probe's. An attempt selected before the trip that fails
+ * during the cooldown ran under the conditions that tripped it; it is no verdict on a probe.
+ * created_at is attempt.created's time, or the failure's when the worker failed before that; both
+ * come after the selection in the log, and the store's times never go back.
+ */
+function probeFailed(t: TargetSnapshot, trippedAt: string): boolean {
+  const probe = t.last_execution_at;
+  if (probe === null || probe <= trippedAt) return false;
+  // A probe the executor refused to start (not counted) says nothing about the agent's work.
+  return t.recent_attempts.some((a) => a.state === 'failed' && a.counted !== false && a.created_at >= probe);
+}
+
+/** Unknown dependencies never complete by themselves, so they are named apart from those that can. */
+function waitsOn(v: TaskView): string {
+  const known = v.unmet_dependencies.filter((d) => !v.unknown_dependencies.includes(d));
+  return [
+    ...(v.unknown_dependencies.length > 0 ? [`depends on unknown ${v.unknown_dependencies.join(', ')}: not in the backlog and no merged PR`] : []),
+    ...(known.length > 0 ? [`waits on ${known.join(', ')}`] : []),
+  ].join('; ');
 }
 
 function validPaths(paths: readonly string[]): boolean {

@@ -12,7 +12,8 @@ export const LOST_WORKER_GRACE_SECONDS = 120;
 /**
  * Attempts the control plane still believes in flight whose worker is gone without reporting:
  * the executor says the run ended (`timeout` when it hit its deadline, `worker_lost` otherwise),
- * or the executor no longer knows the run at all and the attempt's deadline has passed. Returns
+ * or the executor no longer knows the run at all (a local worker outlives the process that
+ * started it) and the attempt's own deadline, plus a grace, has passed. Returns
  * the attempt.failed events to record. Pure.
  *
  * The caller must list the runs *before* taking the snapshot: a worker flushes its events before
@@ -35,8 +36,13 @@ export function lostWorkerEvents(
   const byAttempt = new Map(runs.map((r) => [r.attempt_id, r]));
   const out: NewEvent[] = [];
   for (const t of snapshot.targets) {
-    const timeoutMs = targetPolicy(opts.globalDefaults as Record<string, unknown>, t).attempt_timeout_minutes * 60_000;
+    const policyTimeoutMs = targetPolicy(opts.globalDefaults as Record<string, unknown>, t).attempt_timeout_minutes * 60_000;
     for (const a of t.in_flight) {
+      // The deadline the executor was given at the start: a timeout the owner lowered since must
+      // not declare lost a worker that may still be running. The policy's only when the log does
+      // not say (an older attempt.created) or the attempt has left recent_attempts.
+      const own = t.recent_attempts.find((r) => r.attempt_id === a.attempt_id)?.timeout_seconds ?? null;
+      const timeoutMs = own !== null ? own * 1000 : policyTimeoutMs;
       const run = byAttempt.get(a.attempt_id);
       let failure: { failure_type: 'timeout' | 'worker_lost'; message: string } | null = null;
       if (run && run.state !== 'running') {

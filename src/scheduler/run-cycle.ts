@@ -160,7 +160,9 @@ export async function triggerTask(
  * Records the decision's events and starts its workers, in order. A worker is announced
  * (attempt.created) only after the executor accepted it; when the executor refuses, the attempt
  * fails with `executor_failed` and the target's outcome becomes error executor_failed — or, when
- * no GitHub token could be had for the worker, `auth_error` and error github_auth_failed.
+ * no GitHub token could be had for the worker, `auth_error` and error github_auth_failed. Such a
+ * failure is marked `phase: 'start'`: no worker ran, so it costs no try of the task, no task of
+ * the day and no breaker failure.
  */
 export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor' | 'logger'>, decision: Decision): Promise<TargetDecision[]> {
   const { controlPlane, executor, logger } = deps;
@@ -233,7 +235,7 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
               actor: SCHEDULER_ACTOR,
               target: a.target,
               subject: subjects.attempt(a.attempt_id),
-              data: { ...base, failure_type: auth ? 'auth_error' : 'executor_failed', message: message.slice(0, 4000) },
+              data: { ...base, failure_type: auth ? 'auth_error' : 'executor_failed', phase: 'start', message: message.slice(0, 4000) },
             }),
           );
           if (o) pending.push(skippedEvent(decision.cycle_id, o));
@@ -266,11 +268,13 @@ function logOutcome(logger: Logger, o: TargetDecision): void {
       return;
     case 'idle':
       if (o.reason === 'no_ready_tasks') logger.info({ ...meta, detail: o.detail }, 'Scheduler: No ready tasks found in backlog');
+      else if (o.reason === 'backlog_not_synced') logger.info({ ...meta, detail: o.detail }, 'Scheduler: No backlog read yet');
       else logger.info({ ...meta, detail: o.detail }, 'Scheduler: All ready tasks are blocked by dependencies');
       return;
     case 'blocked':
       if (o.reason === 'max_open_prs') logger.warn({ ...meta, open_prs: o.open_prs, max_open_prs: o.max_open_prs }, `Scheduler: Max open PRs reached (${o.open_prs}/${o.max_open_prs})`);
-      else if (o.reason === 'circuit_breaker_open') logger.warn({ ...meta, cooldown_until: o.cooldown_until }, `Scheduler: Circuit breaker open until ${o.cooldown_until}`);
+      else if (o.reason === 'circuit_breaker_open' && o.cooldown_until) logger.warn({ ...meta, cooldown_until: o.cooldown_until }, `Scheduler: Circuit breaker open until ${o.cooldown_until}`);
+      else if (o.reason === 'circuit_breaker_open') logger.warn({ ...meta, detail: o.detail }, 'Scheduler: Circuit breaker half-open, waiting for the probe attempt');
       else logger.warn({ ...meta, detail: o.detail }, `Scheduler: Blocked (${o.reason})`);
       logger.warn(meta, 'Scheduler: Skipping task selection');
       return;

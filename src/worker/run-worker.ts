@@ -1,7 +1,9 @@
 import { mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { workerActor, workerEventId, type WorkerEventType } from '../api/worker-token.ts';
 import { newEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { runAgent } from './agent.ts';
 import type { EventSink } from './control-plane-client.ts';
@@ -90,35 +92,37 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const attemptDir = path.join(deps.workDir, safeSegment(a.attempt_id));
   const base = { attempt_id: a.attempt_id, task_id: a.task.id };
   const seconds = () => Math.round((clock.now() - started) / 100) / 10;
-  const emit = (suffix: string, type: string, data: Record<string, unknown>, subject = `attempt:${a.attempt_id}`) =>
+  // Ids, actor and subjects as the attempt's token admits them (api/worker-token.ts).
+  const emit = (type: WorkerEventType, data: Record<string, unknown>, subject = subjects.attempt(a.attempt_id)) =>
     deps.controlPlane.post(
       newEvent({
-        id: `${a.attempt_id}:${suffix}`,
+        id: workerEventId(a.attempt_id, type),
         type,
-        actor: `worker:${a.attempt_id}`,
+        actor: workerActor(a),
         target: a.target,
         subject,
         data: redactor.value(data),
       }),
     );
 
-  await emit('started', 'attempt.started', { ...base });
+  await emit('attempt.started', { ...base });
 
   // The step under way, named as in `Worker: Failed to <step> (<cause>)`; updated as the attempt progresses.
   let step: AttemptStep = 'clone repository';
   let result: WorkerResult;
   try {
     const pr = await attempt();
-    await emit('succeeded', 'attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
+    await emit('attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
     result = { outcome: 'succeeded', pr_number: pr.number, message: `Opened pull request #${pr.number}: ${pr.url}` };
   } catch (e) {
     const failure = toWorkerError(e);
     // The control plane refuses messages over 4000 characters; the full stderr tail travels apart.
     const message = truncate(redactor.text(failure.message), 2_000);
     const duration = seconds();
-    await emit('failed', 'attempt.failed', {
+    await emit('attempt.failed', {
       ...base,
       failure_type: failure.code,
+      step,
       message,
       ...failure.data,
       duration_seconds: duration,
@@ -174,7 +178,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor, deadline: Date.now() + timeoutMs });
     git.setToken(token);
     const ws = new Workspace(path.join(attemptDir, 'repo'), git);
-    await gitStep('other', () => ws.clone(deps.remoteUrl, a.default_branch));
+    await gitStep(() => ws.clone(deps.remoteUrl, a.default_branch));
 
     step = 'run agent';
     const maxFiles = a.policy.max_files_per_task[a.task.scope];
@@ -233,7 +237,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     const escapes: PathViolation[] = (await readdir(attemptDir))
       .filter((name) => !beside.has(name))
       .map((name) => ({ path: `../${name}`, reason: 'dotdot' as const }));
-    const changes = await gitStep('other', () => ws.stageAndListChanges());
+    const changes = await gitStep(() => ws.stageAndListChanges());
     if (changes.length === 0 && escapes.length === 0) throw new WorkerError('no_changes', 'The agent made no changes');
     const violations: PathViolation[] = [...escapes, ...(await checkDiff(changes, rules, (sha) => ws.blob(sha)))];
     if (violations.length > 0) {
@@ -256,11 +260,11 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     log.info({ ...base, files_changed: changes.length }, 'Worker: Diff accepted');
 
     step = 'commit the change';
-    const sha = await gitStep('other', () => ws.commit(commitMessage(a)));
+    const sha = await gitStep(() => ws.commit(commitMessage(a)));
     // Check again what will actually be pushed: the commit against the real base, whatever the
     // agent did to the repository's metadata.
     step = 'check the change';
-    const committed = await gitStep('other', () => ws.committedChanges(sha));
+    const committed = await gitStep(() => ws.committedChanges(sha));
     const pushed = await checkDiff(committed, rules, (blob) => ws.blob(blob));
     if (pushed.length > 0 || committed.length !== changes.length) {
       const list = pushed.slice(0, 10).map((v) => `${truncate(v.path, 200)} (${v.reason})`).join(', ');
@@ -274,7 +278,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     // and the credentials then hand out a fresh one.
     step = 'push branch';
     git.setToken(await currentToken());
-    await gitStep('push_rejected', () => ws.push(deps.remoteUrl, branch));
+    await gitStep(() => ws.push(deps.remoteUrl, branch), { push: true });
     log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
 
     step = 'open pull request';
@@ -286,9 +290,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     await deps.github.addLabels({ owner, repo, number: pr.number, labels: [PR_LABEL] });
     await emit(
       'pr.created',
-      'pr.created',
       { number: pr.number, url: pr.url, title: a.task.title, branch, ...base, head_sha: sha },
-      `pr:${a.target}#${pr.number}`,
+      subjects.pr(a.target, pr.number),
     );
     return pr;
   }
@@ -321,7 +324,7 @@ async function refuseSecrets(ws: Workspace, sha: string, committed: Change[], re
     // The agent's are secrets by their variable's name only: a short value (SORT_KEY=created_at)
     // is masked in output, harmlessly, but refusing every change that contains it would not be.
     if (needle.length < (kind === 'agent' ? MIN_REFUSED_AGENT_SECRET : 6)) continue;
-    for (const file of await gitStep('other', () => ws.filesContaining(sha, paths, needle))) {
+    for (const file of await gitStep(() => ws.filesContaining(sha, paths, needle))) {
       found.set(file, (found.get(file) ?? new Set()).add(label));
     }
   }
@@ -371,15 +374,21 @@ function failureCause(f: WorkerError): string {
   }
 }
 
-/** Runs a git step, turning its failure into the step's failure type (auth problems are always `auth_error`). */
-async function gitStep<T>(code: 'other' | 'push_rejected', f: () => Promise<T>): Promise<T> {
+/**
+ * Runs a git step, turning its failure into a failure type: auth problems are always `auth_error`.
+ * A push is `push_rejected` only when the remote refused the update itself (non-fast-forward,
+ * protected branch, a hook declined it), which says something about the change; one that never
+ * got that far (network, DNS, the remote gone) is `other`, a workspace error like any git step's.
+ */
+async function gitStep<T>(f: () => Promise<T>, o: { push?: boolean } = {}): Promise<T> {
   try {
     return await f();
   } catch (e) {
     if (e instanceof GitCommandError) {
       if (e.timedOut) throw new WorkerError('timeout', e.message);
       if (e.isAuthFailure) throw new WorkerError('auth_error', e.message);
-      throw new WorkerError(code, e.message, code === 'other' ? kind('workspace_error') : {});
+      if (o.push && e.isPushRejection) throw new WorkerError('push_rejected', e.message);
+      throw new WorkerError('other', e.message, kind('workspace_error'));
     }
     throw e;
   }

@@ -162,6 +162,105 @@ describe('evolve: attempts and the breaker', () => {
   });
 });
 
+describe('evolve: an attempt the scheduler could not start', () => {
+  const selected = (id: string) => ({ type: 'task.selected', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: id } });
+  const refused = (id: string, failure_type: string, extra: Record<string, unknown> = { phase: 'start' }, actor = 'scheduler') => ({
+    type: 'attempt.failed',
+    target: T,
+    actor,
+    data: { attempt_id: id, task_id: 'a', failure_type, message: 'Kubernetes API unreachable', ...extra },
+  });
+  const ran = (id: string) => [selected(id), { type: 'attempt.created', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: id, handle: 'job-1' } }];
+
+  it.each([
+    ['the executor refused the worker', 'executor_failed', { phase: 'start' }],
+    ['no GitHub token could be had for the worker', 'auth_error', { phase: 'start' }],
+    ['an older log: executor_failed from the scheduler, unmarked', 'executor_failed', {}],
+    ['an older log: auth_error from the scheduler, unmarked', 'auth_error', {}],
+  ] as const)('%s: no try, no breaker failure, no task of the day; no longer in flight; the failure still shows', (_name, failureType, marker) => {
+    given(registered)
+      .when([selected('x1'), refused('x1', failureType, marker)])
+      .then((s) => {
+        const t = s.targets[T]!;
+        expect(t.tasks.a).toMatchObject({ attempts: 0, failures: 0, last_failure: null, in_flight_attempt: null });
+        expect(t.breaker.consecutive_failures).toBe(0);
+        expect(t.selected_today.count).toBe(0);
+        expect(t.recent_attempts[0]).toMatchObject({ attempt_id: 'x1', state: 'failed', failure_type: failureType, counted: false });
+        expect(s.graph.nodes['attempt:x1']?.props.state).toBe('failed');
+        // Metrics still see an executor that refuses workers.
+        expect(s.counters.by_target[T]!.failures_by_type).toEqual({ [failureType]: 1 });
+        expect(s.counters.by_target[T]!.tasks_selected).toBe(1);
+      });
+  });
+
+  it.each([
+    ["a worker's own auth_error", 'auth_error', {}, 'worker:x1'],
+    ['a worker (or an agent with its token) claiming phase start', 'agent_error', { phase: 'start' }, 'worker:x1'],
+    ["the scheduler's lost worker", 'worker_lost', {}, 'scheduler'],
+    ["the scheduler's failure of another phase", 'executor_failed', { phase: 'run' }, 'scheduler'],
+  ] as const)('%s counts as a try and a breaker failure', (_name, failureType, marker, actor) => {
+    given(registered)
+      .when([...ran('x1'), refused('x1', failureType, marker, actor)])
+      .then((s) => {
+        const t = s.targets[T]!;
+        expect(t.tasks.a).toMatchObject({ attempts: 1, failures: 1, in_flight_attempt: null });
+        expect(t.tasks.a!.last_failure?.failure_type).toBe(failureType);
+        expect(t.breaker.consecutive_failures).toBe(1);
+        expect(t.selected_today.count).toBe(1);
+        expect(t.recent_attempts[0]).toMatchObject({ attempt_id: 'x1', state: 'failed', counted: true });
+      });
+  });
+
+  it('an outage over many ticks leaves the tries, the last failure and the breaker as the real attempts left them', () => {
+    const outage = ['x2', 'x3', 'x4'].flatMap((id) => [selected(id), refused(id, 'executor_failed')]);
+    given([...registered, ...ran('x1'), { type: 'attempt.failed', target: T, actor: 'worker:x1', data: { attempt_id: 'x1', task_id: 'a', failure_type: 'agent_error' } }])
+      .when(outage)
+      .then((s) => {
+        const t = s.targets[T]!;
+        expect(t.tasks.a).toMatchObject({ attempts: 1, failures: 1, in_flight_attempt: null, last_failure: { failure_type: 'agent_error' } });
+        expect(t.breaker.consecutive_failures).toBe(1);
+        expect(t.selected_today.count).toBe(1);
+        expect(t.recent_attempts.map((a) => [a.attempt_id, a.counted])).toEqual([
+          ['x4', false],
+          ['x3', false],
+          ['x2', false],
+          ['x1', true],
+        ]);
+      });
+  });
+
+  it("a selection of the day before is not taken off today's count", () => {
+    given(registered)
+      .when([
+        { ...selected('x1'), at: '2026-11-27T23:59:59.000Z' },
+        { ...ran('x2')[0]!, data: { task_id: 'b', attempt_id: 'x2' }, at: '2026-11-28T00:00:00.500Z' },
+        { ...refused('x1', 'executor_failed'), at: '2026-11-28T00:00:01.000Z' },
+      ])
+      .then((s) => {
+        expect(s.targets[T]!.selected_today).toEqual({ day: '2026-11-28', count: 1 });
+        expect(s.targets[T]!.tasks.a!.attempts).toBe(0);
+      });
+  });
+});
+
+describe("evolve: an attempt's own timeout", () => {
+  const created = (data: Record<string, unknown>) => ({ type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: 'x1', ...data } });
+  const timeoutOf = (...when: Parameters<typeof given>[0]) =>
+    given(registered).when([{ type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } }, ...when]).state.targets[T]!.recent_attempts[0]!.timeout_seconds;
+
+  it.each([
+    ['attempt.created says it', [created({ timeout_seconds: 3600 })], 3600],
+    ['an older attempt.created does not', [created({})], null],
+    ['attempt.started first, then attempt.created', [{ type: 'attempt.started', target: T, data: { attempt_id: 'x1' } }, created({ timeout_seconds: 900 })], 900],
+    ['attempt.started after attempt.created keeps it', [created({ timeout_seconds: 900 }), { type: 'attempt.started', target: T, data: { attempt_id: 'x1' } }], 900],
+    ['the end keeps it', [created({ timeout_seconds: 900 }), { type: 'attempt.failed', target: T, data: { attempt_id: 'x1', failure_type: 'timeout' } }], 900],
+    ['an unusable value is none', [created({ timeout_seconds: 'an hour' })], null],
+    ['zero is none', [created({ timeout_seconds: 0 })], null],
+  ] as const)('%s → %s', (_name, when, expected) => {
+    expect(timeoutOf(...when)).toBe(expected);
+  });
+});
+
 describe('evolve: replay', () => {
   const events = log([
     ...registered,
@@ -179,6 +278,27 @@ describe('evolve: replay', () => {
     const b = events.reduce((s, e) => evolve(s, e), emptyState());
     expect(b).toEqual(a);
     expect(JSON.parse(JSON.stringify(a))).toEqual(a); // snapshot-safe: plain JSON
+  });
+
+  it("replays an attempt's own timeout and a refused start to the same state, as plain JSON, and applying the log again changes nothing", () => {
+    const more = log([
+      ...registered,
+      { type: 'task.selected', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: 'x1' } },
+      { type: 'attempt.created', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: 'x1', handle: 'job-1', timeout_seconds: 1800 } },
+      { type: 'task.selected', target: T, actor: 'scheduler', data: { task_id: 'b', attempt_id: 'x2' } },
+      { type: 'attempt.failed', target: T, actor: 'scheduler', data: { task_id: 'b', attempt_id: 'x2', failure_type: 'executor_failed', phase: 'start' } },
+    ]);
+    const a = more.reduce((s, e) => evolve(s, e), emptyState());
+    const b = more.reduce((s, e) => evolve(s, e), emptyState());
+    expect(b).toEqual(a);
+    expect(JSON.parse(JSON.stringify(a))).toEqual(a);
+    expect(a.targets[T]!.recent_attempts.map((x) => [x.attempt_id, x.timeout_seconds, x.counted])).toEqual([
+      ['x2', null, false],
+      ['x1', 1800, true],
+    ]);
+    const before = JSON.stringify(a);
+    more.forEach((e) => evolve(a, e));
+    expect(JSON.stringify(a)).toBe(before);
   });
 
   it('an event already applied (seq not newer) changes nothing', () => {

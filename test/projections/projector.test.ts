@@ -85,7 +85,7 @@ describe('Projector snapshot', () => {
     const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
     const header = JSON.parse(lines[0]!) as { version: number; nodes: number; edges: number; seq: number };
     const { graph } = projector.state;
-    expect(header).toMatchObject({ version: 4, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
+    expect(header).toMatchObject({ version: 5, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
     expect(lines).toHaveLength(2 + header.nodes + header.edges);
     expect(JSON.parse(lines[1]!)).not.toHaveProperty('graph');
     await store.close();
@@ -113,6 +113,24 @@ describe('Projector snapshot', () => {
     await store.close();
   });
 
+  it('replays once over a format-4 snapshot: the same log now gives other attempt counts and fields', async () => {
+    const { dir, store } = await storeWith(history(6));
+    const path = join(dir, 'projection.ndjson');
+    const { projector } = await open(store, path);
+    await projector.stop();
+    const [header, ...rest] = (await readFile(path, 'utf8')).split('\n');
+    await writeFile(path, [JSON.stringify({ ...(JSON.parse(header!) as object), version: 4 }), ...rest].join('\n'));
+
+    const old = await open(store, path);
+    expect(old.loaded).toBe(false);
+    expect(old.projector.state).toEqual(await replayed(store));
+    await old.projector.stop(); // rewritten in the current format
+    const again = await open(store, path);
+    expect(again.loaded).toBe(true);
+    await again.projector.stop();
+    await store.close();
+  });
+
   it('ignores a snapshot of another log', async () => {
     const a = await storeWith(history(5));
     const { projector } = await open(a.store, join(a.dir, 'projection.ndjson'));
@@ -133,7 +151,10 @@ describe('Projector snapshot', () => {
     const projector = new Projector(store, { snapshotPath: path, snapshotEvery: 5, now: () => (t += 50) });
     await projector.start();
     const snapshotSeq = async () => {
-      await new Promise((r) => setTimeout(r, 20)); // the write is asynchronous
+      // The periodic write is asynchronous: wait for the one in flight, not a guessed time (a busy machine takes longer).
+      await new Promise((r) => setImmediate(r));
+      const saving = (projector as unknown as { saving: Promise<void> | null }).saving;
+      if (saving) await saving;
       return (JSON.parse((await readFile(path, 'utf8')).split('\n', 1)[0]!) as { seq: number }).seq;
     };
     const seqs: number[] = [];

@@ -28,6 +28,20 @@ describe('targetView: one outcome with its reason and action', () => {
     ],
     ['max open PRs → blocked', [...base(), pr(1, 'a'), pr(2, 'b')], 'blocked', 'max_open_prs', 'Merge or close PRs to resume execution.'],
     [
+      'no backlog read yet, even with PRs at the limit → idle',
+      [...base().slice(0, 2), pr(1, 'a'), pr(2, 'b')],
+      'idle',
+      'backlog_not_synced',
+      'Add .leviathan/backlog.yaml to the default branch (or run leviathan ctl reconcile).',
+    ],
+    [
+      'a ready task depends on an unknown task → idle, fix the dependencies',
+      base([task('a', { ready: false }), task('b', { dependencies: ['gone'] })]),
+      'idle',
+      'all_tasks_blocked_by_dependencies',
+      'Fix the dependencies: remove gone from them, or put it back in the backlog (status: completed if done).',
+    ],
+    [
       'breaker open → blocked with cooldown',
       [...base(), { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2026-11-27T12:30:00Z' } }],
       'blocked',
@@ -97,6 +111,51 @@ describe('targetView: one outcome with its reason and action', () => {
       ['a', 'completed'],
       ['b', 'ready'],
     ]);
+  });
+
+  it('the unread backlog comes before the breaker, as in decide()', () => {
+    const v = view([...base().slice(0, 2), { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2026-11-27T12:30:00Z' } }]);
+    expect([v.status, v.reason, v.headline]).toEqual(['idle', 'backlog_not_synced', 'No backlog read yet.']);
+  });
+
+  describe('a dependency that names no task Leviathan knows', () => {
+    const resync = (tasks: ReturnType<typeof task>[]) => ({ type: 'backlog.synced', target: T, data: { tasks } });
+
+    it('is named, with what to fix, instead of being waited on', () => {
+      const v = view(base([task('a', { ready: false }), task('b', { dependencies: ['gone', 'a'] }), task('c', { dependencies: ['gone', 'lost'] })]));
+      const [b, c] = [v.tasks.find((t) => t.id === 'b')!, v.tasks.find((t) => t.id === 'c')!];
+      expect(b).toMatchObject({
+        state: 'waiting_on_dependencies',
+        unmet_dependencies: ['gone', 'a'],
+        unknown_dependencies: ['gone'],
+        explanation: 'Depends on unknown task gone: not in the backlog and no merged PR; fix the dependencies. Also waiting on a.',
+      });
+      expect(c).toMatchObject({ unknown_dependencies: ['gone', 'lost'], explanation: 'Depends on unknown tasks gone, lost: not in the backlog and no merged PR; fix the dependencies.' });
+      expect(v.headline).toBe('All ready tasks wait on dependencies, some on unknown tasks gone, lost (not in the backlog, no merged PR).');
+      expect(v.action).toBe('Fix the dependencies: remove gone, lost from them, or put them back in the backlog (status: completed if done).');
+    });
+
+    it('is unknown once the owner deletes a completed task from the backlog', () => {
+      const v = view([...base([task('a', { status: 'completed' }), task('b', { dependencies: ['a'] })]), resync([task('b', { dependencies: ['a'] })])]);
+      expect(v.tasks[0]).toMatchObject({ id: 'b', state: 'waiting_on_dependencies', unknown_dependencies: ['a'] });
+      expect(v.reason).toBe('all_tasks_blocked_by_dependencies');
+    });
+
+    it("is complete when the deleted task's PR merged", () => {
+      const v = view([...base([task('a'), task('b', { dependencies: ['a'] })]), pr(1, 'a'), { type: 'pr.merged', target: T, data: { number: 1 } }, resync([task('b', { dependencies: ['a'] })])]);
+      expect(v.tasks[0]).toMatchObject({ id: 'b', state: 'ready', unmet_dependencies: [], unknown_dependencies: [] });
+    });
+
+    it("is waited on while the deleted task's PR is open or its attempt runs: either may still merge", () => {
+      const open = view([...base([task('a'), task('b', { dependencies: ['a'] })]), pr(1, 'a'), resync([task('b', { dependencies: ['a'] })])]);
+      expect(open.tasks[0]).toMatchObject({ id: 'b', unknown_dependencies: [], explanation: 'Waiting on a.' });
+      const running = view([
+        ...base([task('a'), task('b', { dependencies: ['a'] })]),
+        { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x' } },
+        resync([task('b', { dependencies: ['a'] })]),
+      ]);
+      expect(running.tasks[0]).toMatchObject({ id: 'b', unknown_dependencies: [], explanation: 'Waiting on a.' });
+    });
   });
 
   it('orders tasks by priority, then file order', () => {

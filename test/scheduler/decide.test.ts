@@ -50,6 +50,8 @@ interface Row {
 
 const ready = [task('docs-a', { priority: 'high', allowed_paths: ['docs/'] }), task('src-b', { allowed_paths: ['src/b.ts'] })];
 
+const registered: GivenEvent = { type: 'target.registered', target: A, data: { installation_id: 7, default_branch: 'main' } };
+
 const table: Row[] = [
   {
     name: 'a ready task is selected',
@@ -62,9 +64,28 @@ const table: Row[] = [
     then: { outcome: 'idle', reason: 'no_ready_tasks', detail: /No ready tasks found in backlog/ },
   },
   {
+    name: 'no backlog has been read yet',
+    given: [registered],
+    then: { outcome: 'idle', reason: 'backlog_not_synced', detail: /^No backlog has been read for this target yet\.$/ },
+  },
+  {
+    name: 'no backlog has been read yet, but webhooks reported PRs up to the limit',
+    given: [registered, prCreated(1, 'c'), prCreated(2, 'd')],
+    then: { outcome: 'idle', reason: 'backlog_not_synced', detail: /^No backlog has been read/ },
+  },
+  {
     name: 'every ready task waits on a dependency',
     given: target(A, [task('first', { ready: false }), task('second', { dependencies: ['first'] })]),
     then: { outcome: 'idle', reason: 'all_tasks_blocked_by_dependencies', detail: /second \(waits on first\)/ },
+  },
+  {
+    name: 'the only ready task depends on a task that is not in the backlog and never merged',
+    given: target(A, [task('first', { ready: false }), task('second', { dependencies: ['gone', 'first'] })]),
+    then: {
+      outcome: 'idle',
+      reason: 'all_tasks_blocked_by_dependencies',
+      detail: /^All ready tasks wait on dependencies: second \(depends on unknown gone: not in the backlog and no merged PR; waits on first\)$/,
+    },
   },
   {
     name: 'open PRs at the limit',
@@ -257,6 +278,161 @@ describe('circuit breaker', () => {
   });
 });
 
+describe('half-open circuit breaker', () => {
+  // Two attempts may run at once and the PR limit is out of the way, so only the breaker stops a second one.
+  const parallel = [task('a', { allowed_paths: ['a/'] }), task('b', { allowed_paths: ['b/'] }), task('c', { allowed_paths: ['c/'] }), task('d', { allowed_paths: ['d/'] })];
+  const base: GivenEvent[] = [
+    ...target(A, parallel, { policy_file: { max_concurrent_attempts: 2, max_open_prs: 5 } }),
+    ...failedAttempt('a', 'att-1', 1),
+    ...failedAttempt('b', 'att-2', 2),
+  ];
+  const trip: GivenEvent = { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 2, cooldown_until: minutes(63).toISOString() }, at: 3 };
+  const succeeded = (taskId: string, attemptId: string, at: number): GivenEvent => ({ type: 'attempt.succeeded', target: A, data: { task_id: taskId, attempt_id: attemptId }, at });
+  // Selected before the trip and still running when it tripped.
+  const early = [selected('d', 'att-p', 2.5), created('d', 'att-p', 2.5)];
+
+  interface BreakerRow {
+    name: string;
+    given: GivenEvent[];
+    /** Minutes after T0; the cooldown ends at 63. */
+    when: number;
+    then: Pick<TargetDecision, 'outcome' | 'reason'> & { detail?: RegExp; task_id?: string };
+    trips: boolean;
+  }
+
+  const rows: BreakerRow[] = [
+    {
+      name: 'tripped, still cooling down',
+      given: [...base, trip],
+      when: 62,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /Cooldown ends at 2026-03-02T11:03:00.000Z/ },
+      trips: false,
+    },
+    {
+      name: 'the cooldown has ended and nothing runs',
+      given: [...base, trip],
+      when: 64,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+    {
+      name: 'the probe is running and max_concurrent_attempts is 2',
+      given: [...base, trip, selected('c', 'att-3', 64), created('c', 'att-3', 64)],
+      when: 70,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /^Circuit breaker half-open: probe attempt c \(att-3\) is running; no other attempt starts until it succeeds\.$/ },
+      trips: false,
+    },
+    {
+      name: 'the probe failed',
+      given: [...base, trip, ...failedAttempt('c', 'att-3', 64)],
+      when: 70,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /Cooldown ends at 2026-03-02T12:10:00.000Z/ },
+      trips: true,
+    },
+    {
+      name: 'the probe succeeded and another attempt runs: closed, so a second may start beside it',
+      given: [...base, trip, selected('c', 'att-3', 64), created('c', 'att-3', 64), succeeded('c', 'att-3', 65), selected('b', 'att-4', 66), created('b', 'att-4', 66)],
+      when: 70,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+    {
+      name: 'an attempt selected before the trip is still running when the cooldown ends',
+      given: [...base, ...early, trip],
+      when: 64,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /^Circuit breaker half-open: waiting for d \(att-p\), started before the trip, to end before one probe attempt runs\.$/ },
+      trips: false,
+    },
+    {
+      name: 'an attempt selected before the trip failed during the cooldown: no probe has run yet',
+      given: [...base, ...early, trip, failed('d', 'att-p', 30)],
+      when: 64,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+    {
+      name: 'an attempt selected before the trip failed during the cooldown before its attempt.created',
+      given: [...base, selected('d', 'att-p', 2.5), trip, failed('d', 'att-p', 30)],
+      when: 64,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+    {
+      name: 'the probe after a pre-trip attempt failed during the cooldown failed too',
+      given: [...base, selected('d', 'att-p', 2.5), trip, failed('d', 'att-p', 30), selected('c', 'att-3', 64), failed('c', 'att-3', 65)],
+      when: 70,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /Cooldown ends at 2026-03-02T12:10:00.000Z/ },
+      trips: true,
+    },
+    {
+      name: "the probe's worker was refused by the executor (not counted): no verdict yet, the next probe may run",
+      given: [
+        ...base,
+        trip,
+        selected('c', 'att-3', 64),
+        { type: 'attempt.failed', actor: 'scheduler', target: A, data: { task_id: 'c', attempt_id: 'att-3', failure_type: 'executor_failed', phase: 'start', message: 'API down' }, at: 64 },
+      ],
+      when: 70,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+    {
+      name: 'the probe failed and the breaker tripped again: cooling down, not tripped twice',
+      given: [
+        ...base,
+        trip,
+        ...failedAttempt('c', 'att-3', 64),
+        { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 3, cooldown_until: minutes(125).toISOString() }, at: 65 },
+      ],
+      when: 70,
+      then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /Cooldown ends at 2026-03-02T12:05:00.000Z/ },
+      trips: false,
+    },
+    {
+      name: 'the second cooldown has ended: the next probe may run',
+      given: [
+        ...base,
+        trip,
+        ...failedAttempt('c', 'att-3', 64),
+        { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 3, cooldown_until: minutes(125).toISOString() }, at: 65 },
+      ],
+      when: 126,
+      then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
+      trips: false,
+    },
+  ];
+
+  describe.each(rows)('given $name', (row) => {
+    it(`when ${row.when} minutes in, then ${row.then.outcome} ${row.then.reason}${row.trips ? ', tripping it' : ''}`, () => {
+      const d = given(row.given).when(minutes(row.when));
+      const o = outcomeOf(d);
+      expect({ outcome: o.outcome, reason: o.reason }).toEqual({ outcome: row.then.outcome, reason: row.then.reason });
+      if (row.then.detail) expect(o.detail).toMatch(row.then.detail);
+      if (row.then.task_id) expect(o.task_id).toBe(row.then.task_id);
+      expect(recorded(d, 'circuit_breaker.tripped')).toHaveLength(row.trips ? 1 : 0);
+    });
+  });
+
+  it('a manual trigger of another task is refused while the probe runs', () => {
+    const d = given([...base, trip, selected('c', 'att-3', 64), created('c', 'att-3', 64)]).when(minutes(70), policy({ trigger: { target: A, task_id: 'a', actor: 'token:abc' } }));
+    expect(outcomeOf(d)).toMatchObject({ outcome: 'blocked', reason: 'circuit_breaker_open' });
+  });
+});
+
+describe('the target view predicts what the next cycle records', () => {
+  const enabled: GivenEvent = { type: 'autonomy.enabled', data: {} };
+  it.each<[string, GivenEvent[], string]>([
+    ['no backlog read, webhook-known PRs at the limit', [enabled, registered, prCreated(1, 'c'), prCreated(2, 'd')], 'backlog_not_synced'],
+    ['a ready task depends on an unknown task', [enabled, ...target(A, [task('second', { dependencies: ['gone'] })])], 'all_tasks_blocked_by_dependencies'],
+  ])('%s', (_name, events, reason) => {
+    const g = given(events);
+    const o = outcomeOf(g.when(NOW));
+    const v = targetView(g.state, g.state.targets[A]!, NOW);
+    expect([o.outcome, o.reason]).toEqual([v.status, v.reason]);
+    expect(o.reason).toBe(reason);
+  });
+});
+
 describe('retries', () => {
   const twice: GivenEvent[] = [
     ...target(A, [task('flaky', { allowed_paths: ['docs/'] })], { policy_file: { circuit_breaker: { consecutive_failures: 10 } } }),
@@ -326,6 +502,11 @@ describe('manual trigger', () => {
   ])('refuses %s with %s', (taskId, reason) => {
     const d = given(target(A, [task('first', { ready: false })])).when(NOW, trigger(taskId));
     expect(outcomeOf(d).reason).toBe(reason);
+  });
+
+  it('refuses a task that depends on an unknown task, saying so', () => {
+    const d = given(target(A, [task('second', { dependencies: ['gone'] })])).when(NOW, trigger('second'));
+    expect(outcomeOf(d)).toMatchObject({ outcome: 'blocked', reason: 'task_not_eligible', detail: 'Depends on unknown task gone: not in the backlog and no merged PR; fix the dependencies.' });
   });
 
   it('refuses a task that used up its attempts', () => {

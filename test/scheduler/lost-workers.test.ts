@@ -39,10 +39,36 @@ describe('lostWorkerEvents', () => {
     expect(when(minutes(18), [], inFlight, true)).toEqual([]);
   });
 
-  it('uses the target policy for the deadline', () => {
+  it('without the attempt\'s own timeout (an older attempt.created) uses the target policy for the deadline', () => {
     const events: GivenEvent[] = [...target(A, [task('docs-a')], { policy_file: { attempt_timeout_minutes: 60 } }), ...inFlight.slice(2)];
     expect(when(minutes(30), [], events)).toEqual([]);
     expect(when(minutes(63), [], events)).toHaveLength(1);
+  });
+
+  describe("the deadline of an attempt the executor does not know is the attempt's own, whatever the policy says now", () => {
+    // Started with a 60-minute deadline; the policy (synced after the start) then says `policy` minutes.
+    const startedWith60 = (policy: number | null): GivenEvent[] => [
+      ...target(A, [task('docs-a')], { policy_file: { attempt_timeout_minutes: 60 } }),
+      { type: 'task.selected', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
+      { type: 'attempt.created', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1', handle: 'pid:9', timeout_seconds: 3600 }, at: 0 },
+      ...(policy === null ? [] : [{ type: 'backlog.synced', target: A, data: { tasks: [task('docs-a')], policy_file: { attempt_timeout_minutes: policy } }, at: 1 }]),
+    ];
+
+    it.each([
+      ['unchanged, before deadline + grace', null, 61, 0],
+      ['unchanged, after deadline + grace', null, 63, 1],
+      ['lowered to 15 minutes, at 30 minutes (the worker may still run)', 15, 30, 0],
+      ['lowered to 15 minutes, at 61 minutes', 15, 61, 0],
+      ['lowered to 15 minutes, after its own deadline + grace', 15, 63, 1],
+      ['raised to 240 minutes, after its own deadline + grace', 240, 63, 1],
+    ] as const)('policy %s → %i lost', (_name, policy, at, lost) => {
+      expect(when(minutes(at), [], startedWith60(policy))).toHaveLength(lost);
+    });
+
+    it("names the attempt's own deadline when the executor stopped it there", () => {
+      const [e] = when(minutes(61), [run({ state: 'failed', failure_type: 'timeout' })], startedWith60(15));
+      expect(e?.data.message).toContain('deadline of 60 minutes');
+    });
   });
 
   it('ignores attempts that already reported', () => {

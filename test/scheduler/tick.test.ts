@@ -44,11 +44,14 @@ describe('leviathan tick against a real control plane', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  const runTick = (env: Record<string, string> = {}, opts: { refresher?: BacklogRefresher | null; rateLimit?: () => GitHubRateLimit | null } = {}) => {
+  const runTick = (
+    env: Record<string, string> = {},
+    opts: { refresher?: BacklogRefresher | null; rateLimit?: () => GitHubRateLimit | null; cycleId?: string } = {},
+  ) => {
     const logger = pino({ level: 'debug' }, { write: (line: string) => void lines.push(JSON.parse(line) as LogLine) });
     return tick(
       envSchema.parse({ LEVIATHAN_CONTROL_PLANE_URL: cp.url, LEVIATHAN_API_TOKEN: WRITE_TOKEN, LEVIATHAN_DATA_DIR: dir, ...env }),
-      { logger, executor, refresher: opts.refresher ?? null, newCycleId: () => 'cycle-1', ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}) },
+      { logger, executor, refresher: opts.refresher ?? null, newCycleId: () => opts.cycleId ?? 'cycle-1', ...(opts.rateLimit ? { rateLimit: opts.rateLimit } : {}) },
     );
   };
   const messages = (minLevel = INFO) => lines.filter((l) => l.level >= minLevel).map((l) => l.msg);
@@ -172,6 +175,33 @@ describe('leviathan tick against a real control plane', () => {
     expect((await eventsOf(cp, 'attempt.failed'))[0]?.data).toMatchObject({ attempt_id: 'cycle-1-1', failure_type: 'auth_error', message: expect.stringContaining('HTTP 404') });
     expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toMatchObject({ outcomes: { [TARGET]: 'error:github_auth_failed' } });
     expect(await targetStatus()).toMatchObject({ status: 'error', reason: 'github_auth_failed' });
+  });
+
+  it.each<[string, string | Error, string]>([
+    ['the Kubernetes API is down', 'Kubernetes API unreachable', 'executor_failed'],
+    ['no GitHub token can be minted', new InstallationTokenError('Could not mint a GitHub token for acme/widgets (HTTP 500)'), 'github_auth_failed'],
+  ])('while %s, ticks use up no tries and trip no breaker; the first tick after it starts the task', async (_name, failure, reason) => {
+    await post(cp, seedEvents([taskSummary('docs-a', { priority: 'high' }), taskSummary('docs-b')]));
+    // Twice the default max_attempts_per_task and breaker threshold (2).
+    executor.failWith = failure;
+    for (const cycle of ['c1', 'c2', 'c3', 'c4']) {
+      expect(await runTick({}, { cycleId: cycle })).toBe(0);
+      expect(await targetStatus()).toMatchObject({ status: 'error', reason });
+    }
+    expect((await eventsOf(cp, 'attempt.failed')).map((e) => [e.data.attempt_id, e.data.phase])).toEqual(['c1', 'c2', 'c3', 'c4'].map((c) => [`${c}-1`, 'start']));
+    expect(await eventsOf(cp, 'circuit_breaker.tripped')).toEqual([]);
+    const res = await cp.api(`/v1/targets/${TARGET}`);
+    const { target } = (await res.json()) as { target: { breaker: { consecutive_failures: number }; tasks: Array<{ id: string; state: string; attempts: number }> } };
+    expect(target.breaker.consecutive_failures).toBe(0);
+    expect(target.tasks.map((t) => [t.id, t.state, t.attempts])).toEqual([
+      ['docs-a', 'ready', 0],
+      ['docs-b', 'ready', 0],
+    ]);
+
+    executor.failWith = null;
+    expect(await runTick({}, { cycleId: 'c5' })).toBe(0);
+    expect(executor.started.map((a) => [a.attempt_id, a.task.id])).toEqual([['c5-1', 'docs-a']]);
+    expect(await targetStatus()).toMatchObject({ status: 'active', reason: 'attempt_in_flight' });
   });
 
   it('records a worker that ended without reporting before deciding', async () => {

@@ -11,6 +11,7 @@ import { refreshingToken, staticToken, type Credentials } from '../../src/worker
 import { OctokitPullRequests } from '../../src/worker/github-pull-requests.ts';
 import { Redactor } from '../../src/worker/redact.ts';
 import { runWorker, type WorkerDeps, type WorkerResult } from '../../src/worker/run-worker.ts';
+import { outsideScope } from '../../src/api/worker-token.ts';
 import {
   AGENTS,
   alive,
@@ -123,11 +124,12 @@ function workerLines(): LogLine[] {
   return logs.lines.map((l) => JSON.parse(l) as LogLine).filter((l) => l.level >= 30 && l.msg.startsWith('Worker: '));
 }
 
-/** The one error line a failed attempt logs: `Worker: Failed to <step> (<cause>)`. */
+/** The one error line a failed attempt logs, `Worker: Failed to <step> (<cause>)`; attempt.failed names the same step. */
 function failureLine(): LogLine {
   const errors = workerLines().filter((l) => l.level >= 50);
   expect(errors.map((l) => l.msg)).toHaveLength(1);
   expect(workerLines().filter((l) => l.level === 40)).toEqual([]);
+  expect(failedEvent().data).toMatchObject({ step: errors[0]!.step, failure_type: errors[0]!.failure_type });
   return errors[0]!;
 }
 
@@ -240,6 +242,18 @@ describe('runWorker end to end', () => {
     expect(workerLines().map((l) => l.msg)).toContain('Worker: Updated existing PR #3');
     expect(workerLines().map((l) => l.msg)).not.toContain('Worker: Created PR #3');
     expect(git(origin.bare, 'log', '-1', '--format=%B', 'leviathan/docs-guide')).toContain('Leviathan-Attempt: att-1');
+  });
+
+  it.each([
+    ['a good change', 'good-change.sh', ['attempt.started', 'pr.created', 'attempt.succeeded']],
+    ['a failure', 'no-change.sh', ['attempt.started', 'attempt.failed']],
+  ])("%s: reports only what the attempt's own token admits (its ids, actor and subjects)", async (_name, agent, types) => {
+    if (agent === 'good-change.sh') githubAcceptsPullRequest();
+    const a = assignment();
+    await runWorker(deps(agent, { a }));
+    expect(cp.types()).toEqual(types);
+    const scope = { target: a.target, attempt_id: a.attempt_id, task_id: a.task.id, exp: Number.MAX_SAFE_INTEGER };
+    for (const e of cp.stored) expect(outsideScope(scope, e), e.id).toBeNull();
   });
 
   it('no change: attempt.failed no_changes, nothing pushed', async () => {
@@ -483,6 +497,8 @@ describe('runWorker end to end', () => {
     await import('node:fs/promises').then((fs) => fs.writeFile(hook, '#!/bin/sh\necho "protected" >&2\nexit 1\n', { mode: 0o755 }));
     const result = await runWorker(deps('good-change.sh'));
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'push_rejected' });
+    expect(failedEvent().data).toMatchObject({ failure_type: 'push_rejected', step: 'push branch', message: expect.stringContaining('failed to push some refs') });
+    expect(failedEvent().data).not.toHaveProperty('error_kind');
     expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to push branch (push rejected)', step: 'push branch', failure_type: 'push_rejected' });
     expect(pushedBranches()).toBe('');
     await expectNoSecrets(result);
@@ -622,6 +638,30 @@ describe('runWorker end to end', () => {
       const written = cp.bodies.join('\n') + logs.lines.join('') + JSON.stringify(result);
       expect(written).not.toContain(REFRESHED);
       expect(written).not.toContain(Buffer.from(`x-access-token:${REFRESHED}`).toString('base64'));
+    });
+
+    it('a push that never reaches the remote (network down): other, a workspace error, not push_rejected', async () => {
+      server = await new FakeGitHttpServer(origin.root, FAKE_TOKEN).start();
+      const remote = server;
+      let tokens = 0;
+      // The second token is the push's: the remote goes away just before it.
+      const credentials: Credentials = {
+        token: async () => {
+          if (++tokens === 2) await remote.stop();
+          return FAKE_TOKEN;
+        },
+      };
+      const result = await runWorker(deps('good-change.sh', { remoteUrl: remote.url('origin.git'), credentials }));
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+      expect(failedEvent().data).toMatchObject({
+        failure_type: 'other',
+        error_kind: 'workspace_error',
+        step: 'push branch',
+        message: expect.stringMatching(/^git push failed .*Failed to connect/s),
+      });
+      expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to push branch (workspace error)', step: 'push branch', failure_type: 'other', error_kind: 'workspace_error' });
+      expect(pushedBranches()).toBe('');
+      await expectNoSecrets(result);
     });
 
     it('a token the server refuses: auth_error, and the error text carries no token', async () => {

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
-import { fromInput, newEventSchema, parseNewEventFast, type NewEvent } from '../../events/envelope.ts';
+import type { z } from 'zod';
+import { fromInput, newEventSchema, parseNewEventFast } from '../../events/envelope.ts';
 import { eventDataSchemas, isKnownType } from '../../events/types.ts';
 import { matchesFilter, type EventFilter, type EventQuery } from '../../store/event-store.ts';
 import { appendChecked } from '../../control/selection-guard.ts';
@@ -15,8 +16,11 @@ export const SSE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Largest body of POST /v1/events and most events in one batch. */
 export const INGEST_LIMITS = { bodyBytes: 10 * 1024 * 1024, events: 10_000 };
 
-/** Parses and validates a POST /v1/events body: one event, a JSON array, or NDJSON. All or nothing. */
-export async function parseIngestBody(req: IncomingMessage, defaultActor: string): Promise<NewEvent[]> {
+/**
+ * Parses and validates a POST /v1/events body: one event, a JSON array, or NDJSON. All or nothing.
+ * The events are as sent: `fromInput` settles their ids and actors.
+ */
+export async function parseIngestBody(req: IncomingMessage): Promise<Array<z.output<typeof newEventSchema>>> {
   const type = mediaType(req);
   if (type !== 'application/json' && type !== 'application/x-ndjson') {
     throw new ApiError('unsupported_media_type', `Content-Type must be application/json or application/x-ndjson (got ${type || 'none'}).`);
@@ -68,7 +72,7 @@ export async function parseIngestBody(req: IncomingMessage, defaultActor: string
         throw new ApiError('invalid_event', `${where()}.data.${issue.path.join('.')}: ${issue.message} (for type ${input.type})`, { index: i });
       }
     }
-    return fromInput(input, defaultActor);
+    return input;
   });
 }
 
@@ -115,12 +119,14 @@ function parseCursor(url: URL): number | undefined {
 export function eventRoutes(router: Router, deps: ApiDeps): void {
   router.on('POST', '/v1/events', async ({ req, res }) => {
     const principal = ingestPrincipal(deps.authenticate(req));
-    const events = await parseIngestBody(req, principal.actor);
+    const inputs = await parseIngestBody(req);
+    const events = inputs.map((input) => fromInput(input, principal.actor));
     const scope = principal.worker;
     if (scope) {
-      // All or nothing, like every other refusal of a batch.
+      // All or nothing, like every other refusal of a batch. The id as sent: one the control
+      // plane gives is a fresh UUID, and can take no other event's place.
       events.forEach((e, index) => {
-        const why = outsideScope(scope, e);
+        const why = outsideScope(scope, { ...e, id: inputs[index]!.id });
         if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}.`, { index });
       });
     }

@@ -80,6 +80,29 @@ describe('POST /v1/events', () => {
     expect(await errorOf(await post('{"type":"a.b"}', 'application/json', 'wrong-token'))).toMatchObject({ status: 401 });
   });
 
+  it("validates attempt.failed's step: optional (older workers, the scheduler), else a step's name", async () => {
+    const failed = (data: Record<string, unknown>) => ({ type: 'attempt.failed', target: 'acme/api', data: { attempt_id: 'att-s', failure_type: 'push_rejected', ...data } });
+    expect((await post(JSON.stringify([failed({}), failed({ step: 'push branch' })]))).status).toBe(200);
+    for (const step of [5, '', 'x'.repeat(101), null]) {
+      expect(await errorOf(await post(JSON.stringify(failed({ step }))))).toMatchObject({ status: 422, code: 'invalid_event', message: expect.stringContaining('event.data.step') });
+    }
+  });
+
+  it('validates policy.change_proposed as the policy editor writes it (console/policy-proposal.ts)', async () => {
+    const written = { reason: 'Allow docs/ changes', via: 'console', pr_number: 42, pr_url: 'https://github.com/acme/api/pull/42', branch: 'leviathan/policy-20261128T100000-a1b2c3' };
+    const proposed = (data: Record<string, unknown>) => JSON.stringify({ type: 'policy.change_proposed', target: 'acme/api', subject: 'target:acme/api', data });
+    expect((await post(proposed(written)))).toMatchObject({ status: 200 });
+    for (const [bad, field] of [
+      [{ ...written, reason: '' }, 'reason'],
+      [{ ...written, via: 'slack' }, 'via'],
+      [{ ...written, pr_number: 0 }, 'pr_number'],
+      [{ ...written, pr_url: undefined }, 'pr_url'],
+      [{ ...written, branch: undefined }, 'branch'],
+    ] as const) {
+      expect(await errorOf(await post(proposed(bad)))).toMatchObject({ status: 422, code: 'invalid_event', message: expect.stringContaining(`event.data.${field}`) });
+    }
+  });
+
   it('records the token as actor when the event names none', async () => {
     await post(JSON.stringify({ id: 'actor-1', type: 'note.added' }));
     const page = (await (await cp.api('/v1/graph/events?type=note.added&limit=1')).json()) as { events: Array<{ actor: string }> };
@@ -193,10 +216,81 @@ describe("a worker's attempt token", () => {
   const report = (events: unknown) => cp.api('/v1/events', { method: 'POST', json: events, token: token() });
 
   it('posts its own attempt events, recorded with the worker as actor', async () => {
-    const res = await report({ id: 'w-started', type: 'attempt.started', target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1' } });
+    const res = await report({ id: 'att-w1:started', type: 'attempt.started', target: 'acme/worker-scope', subject: 'attempt:att-w1', data: { attempt_id: 'att-w1', task_id: 't1' } });
     expect(res.status).toBe(200);
     const [stored] = (await cp.store.read({ type: 'attempt.started', target: 'acme/worker-scope', limit: 1 })).events;
-    expect(stored).toMatchObject({ id: 'w-started', actor: 'worker:att-w1' });
+    expect(stored).toMatchObject({ id: 'att-w1:started', actor: 'worker:att-w1', subject: 'attempt:att-w1' });
+  });
+
+  describe("cannot take another event's id", () => {
+    // Attempts of one cycle are `<cycle>-1`, `<cycle>-2`…: a sibling's ids are easy to guess.
+    const sibling = { target: 'acme/worker-scope', attempt_id: 'att-w2', task: { id: 't2' }, timeout_seconds: 600 };
+    const siblingReport = (events: unknown) => cp.api('/v1/events', { method: 'POST', json: events, token: mintWorkerToken(WRITE_TOKEN, sibling, Date.now()) });
+    const own = (type: string, extra: Record<string, unknown> = {}) => ({ type, target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1', ...extra } });
+
+    it("a sibling attempt's: refused (403, nothing of the batch stored), and the sibling's own reports are then stored, not dropped as duplicates", async () => {
+      const head = cp.store.health().head.seq;
+      for (const [id, type] of [
+        ['att-w2:failed', 'attempt.failed'],
+        ['att-w2:succeeded', 'attempt.succeeded'],
+        ['att-w2:pr.created', 'pr.created'],
+      ] as const) {
+        const claim = own(type, type === 'attempt.failed' ? { failure_type: 'other' } : type === 'pr.created' ? { number: 12 } : {});
+        const e = await errorOf(await report([own('attempt.started'), { ...claim, id }]));
+        expect(e).toMatchObject({ status: 403, code: 'forbidden' });
+        expect(e.message).toMatch(new RegExp(`^events\\[1\\]: a worker token for attempt att-w1 posts ${type} as att-w1:\\S+, not as ${id}\\.$`));
+      }
+      expect(cp.store.health().head.seq).toBe(head);
+      const res = await siblingReport({ id: 'att-w2:failed', type: 'attempt.failed', target: 'acme/worker-scope', subject: 'attempt:att-w2', data: { attempt_id: 'att-w2', task_id: 't2', failure_type: 'agent_error' } });
+      expect(await res.json()).toEqual({ stored: [{ id: 'att-w2:failed', seq: head + 1 }], duplicates: [] });
+    });
+
+    it("its own attempt's, under another type or as the scheduler writes them: refused", async () => {
+      const head = cp.store.health().head.seq;
+      for (const [bad, why] of [
+        // Taken first, the scheduler's attempt.created (or the sweep's attempt.failed) would be dropped.
+        [{ ...own('attempt.started'), id: 'att-w1:created' }, /posts attempt.started as att-w1:started, not as att-w1:created/],
+        [{ ...own('attempt.started'), id: 'att-w1:failed' }, /posts attempt.started as att-w1:started, not as att-w1:failed/],
+        [{ ...own('attempt.failed', { failure_type: 'other' }), id: 'att-w1:selected' }, /not as att-w1:selected/],
+        [{ ...own('attempt.failed', { failure_type: 'other' }), id: 'att-w1:failed-again' }, /not as att-w1:failed-again/],
+        [{ ...own('attempt.failed', { failure_type: 'other' }), id: 'att-w1' }, /not as att-w1\./],
+      ] as const) {
+        const e = await errorOf(await report(bad));
+        expect(e).toMatchObject({ status: 403, code: 'forbidden' });
+        expect(e.message).toMatch(/^event: /);
+        expect(e.message).toMatch(why);
+      }
+      expect(cp.store.health().head.seq).toBe(head);
+    });
+
+    it('without an id: stored under one the control plane gives, which no other event has', async () => {
+      const once = (await (await report([own('attempt.started'), own('attempt.started')])).json()) as { stored: Array<{ id: string }>; duplicates: string[] };
+      const again = (await (await report(own('attempt.started'))).json()) as { stored: Array<{ id: string }>; duplicates: string[] };
+      const ids = [...once.stored, ...again.stored].map((e) => e.id);
+      expect(ids).toHaveLength(3);
+      expect(new Set(ids).size).toBe(3);
+      for (const id of ids) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+      expect([...once.duplicates, ...again.duplicates]).toEqual([]);
+    });
+  });
+
+  it("posts about its attempt and the PR it reports on its own target, about nothing else", async () => {
+    const head = cp.store.health().head.seq;
+    const failed = { type: 'attempt.failed', target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1', failure_type: 'timeout' } };
+    const pr = { type: 'pr.created', target: 'acme/worker-scope', data: { attempt_id: 'att-w1', task_id: 't1', number: 5 } };
+    for (const [bad, why] of [
+      [{ ...failed, subject: 'attempt:att-w2' }, /posts attempt.failed about attempt:att-w1, not about attempt:att-w2/],
+      [{ ...failed, subject: 'target:acme/worker-scope' }, /not about target:acme\/worker-scope/],
+      [{ ...pr, subject: 'pr:acme/elsewhere#5' }, /posts pr.created about pr:acme\/worker-scope#5, not about pr:acme\/elsewhere#5/],
+      [{ ...pr, subject: 'pr:acme/worker-scope#6' }, /not about pr:acme\/worker-scope#6/],
+    ] as const) {
+      const e = await errorOf(await report([{ ...pr, subject: 'pr:acme/worker-scope#5' }, bad]));
+      expect(e).toMatchObject({ status: 403, code: 'forbidden' });
+      expect(e.message).toMatch(/^events\[1\]/);
+      expect(e.message).toMatch(why);
+    }
+    expect(cp.store.health().head.seq).toBe(head);
+    expect((await report([{ ...pr, subject: 'pr:acme/worker-scope#5' }, { ...failed, subject: 'attempt:att-w1' }])).status).toBe(200);
   });
 
   it('is refused (403, nothing of the batch stored) for anything else: another attempt, target or type', async () => {
