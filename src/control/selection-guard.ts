@@ -1,5 +1,6 @@
 import type { NewEvent } from '../events/envelope.ts';
 import type { Projector } from '../projections/projector.ts';
+import { selectionConflict, type SelectionLimits } from '../scheduler/decide.ts';
 import { StoreError, type AppendResult, type EventStore } from '../store/event-store.ts';
 import { OperationError } from './operation-error.ts';
 
@@ -15,10 +16,12 @@ export const CATCH_UP_LIMIT_MS = 5_000;
 
 /**
  * Appends events, refusing (409 `attempt_in_flight`) a `task.selected` for a task that already
- * has an attempt in flight or an open pull request. The scheduler CronJob, manual triggers and
- * slash commands decide from snapshots that can be a moment old; this check runs as the store's
- * append guard — against the log as it is at that append, including what other replicas on the
- * same PostgreSQL database appended — and is what makes sure a task is started once. Everything
+ * has an attempt in flight or an open pull request, or — when the selection carries the limits it
+ * was decided under — one its target no longer has room or free paths for (the refusal's
+ * `reason` says which). The scheduler CronJob, manual triggers and slash commands decide from
+ * snapshots that can be a moment old; this check runs as the store's append guard — against the
+ * log as it is at that append, including what other replicas on the same PostgreSQL database
+ * appended — and is what makes sure a task is started once and a target's limits hold. Everything
  * else is appended as is.
  */
 export function appendChecked(deps: Deps, events: NewEvent[], catchUpLimitMs = CATCH_UP_LIMIT_MS): Promise<AppendResult> {
@@ -52,6 +55,17 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
     }
     return k;
   };
+  // Per target, the attempts in flight: the log's, then the batch's own selections and ends.
+  const attempts = new Map<string, Array<{ attempt_id: string; task_id: string }>>();
+  const runningOn = (target: string) => {
+    let list = attempts.get(target);
+    if (!list) {
+      const tasks = state.targets[target]?.tasks ?? {};
+      list = Object.entries(tasks).flatMap(([task_id, p]) => (p.in_flight_attempt ? [{ attempt_id: p.in_flight_attempt, task_id }] : []));
+      attempts.set(target, list);
+    }
+    return list;
+  };
   const str = (v: unknown) => (typeof v === 'string' ? v : null);
   for (const e of events) {
     if (!e.target) continue;
@@ -67,12 +81,28 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
           const why = running && running !== attemptId ? `attempt ${running} is in flight` : `PR #${pr} is open`;
           throw new OperationError('attempt_in_flight', `${e.target} task ${taskId} was not selected again: ${why}.`, { target: e.target, task_id: taskId });
         }
+        const limits = selectionLimits(e.data.limits);
+        const t = state.targets[e.target];
+        const others = runningOn(e.target).filter((a) => a.attempt_id !== attemptId);
+        const conflict = limits && t ? selectionConflict(t, others, taskId, limits) : null;
+        if (conflict) {
+          throw new OperationError('attempt_in_flight', `${e.target} task ${taskId} was not selected: ${conflict.detail}`, {
+            target: e.target,
+            task_id: taskId,
+            reason: conflict.reason,
+          });
+        }
         inFlight.set(k, attemptId);
+        if (attemptId) attempts.set(e.target, [...others, { attempt_id: attemptId, task_id: taskId }]);
         break;
       }
       case 'attempt.succeeded':
       case 'attempt.failed':
         if (inFlight.get(k) === attemptId) inFlight.set(k, null);
+        attempts.set(
+          e.target,
+          runningOn(e.target).filter((a) => a.attempt_id !== attemptId),
+        );
         break;
       case 'pr.created':
         if (typeof e.data.number === 'number') openPr.set(k, e.data.number);
@@ -83,6 +113,13 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
         break;
     }
   }
+}
+
+/** The limits a task.selected carries (older selections and raw posts carry none: only the task itself is checked). */
+function selectionLimits(v: unknown): SelectionLimits | null {
+  if (typeof v !== 'object' || v === null) return null;
+  const { max_concurrent_attempts: c, max_open_prs: o } = v as Record<string, unknown>;
+  return Number.isInteger(c) && Number.isInteger(o) ? { max_concurrent_attempts: c as number, max_open_prs: o as number } : null;
 }
 
 /** Waits for the projection to apply `head`; refuses (503, retryable) past `limitMs`. */

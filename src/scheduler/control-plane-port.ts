@@ -1,5 +1,6 @@
 import { appendChecked } from '../control/selection-guard.ts';
 import type { NewEvent } from '../events/envelope.ts';
+import { SKIP_REASONS, type SkipReason } from '../events/types.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { buildSnapshot, type SchedulerSnapshot } from './snapshot.ts';
@@ -17,14 +18,29 @@ export class ControlPlaneError extends Error {
   readonly code = 'control_plane_unreachable';
 }
 
-/** The control plane refused a task.selected: the task was started meanwhile (by a trigger or another tick). */
+/**
+ * The control plane refused a task.selected: the task was started meanwhile (by a trigger or
+ * another tick), or its target has no room or free paths left. `reason` is the skip reason code.
+ */
 export class SelectionRefused extends Error {
   override readonly name = 'SelectionRefused';
+  constructor(
+    message: string,
+    readonly reason: string = 'attempt_in_flight',
+  ) {
+    super(message);
+  }
 }
 
 /** Whether an error means "this task is already being worked on", in-process or over HTTP. */
 export function isSelectionRefused(err: unknown): boolean {
   return err instanceof SelectionRefused || (err as { code?: unknown })?.code === 'attempt_in_flight';
+}
+
+/** The skip reason of a refused selection: what the guard found (in-process or over HTTP), attempt_in_flight by default. */
+export function refusalReason(err: unknown): SkipReason {
+  const reason = err instanceof SelectionRefused ? err.reason : (err as { details?: { reason?: unknown } })?.details?.reason;
+  return typeof reason === 'string' && (SKIP_REASONS as readonly string[]).includes(reason) ? (reason as SkipReason) : 'attempt_in_flight';
 }
 
 /** Over HTTP (`leviathan tick`): GET /v1/scheduler/snapshot and POST /v1/events. */
@@ -67,8 +83,8 @@ export class HttpSchedulerControlPlane implements SchedulerControlPlane {
       // keep null: reported below with the status
     }
     if (!res.ok) {
-      const e = (body as { error?: { code?: string; message?: string } } | null)?.error;
-      if (res.status === 409 && e?.code === 'attempt_in_flight') throw new SelectionRefused(e.message ?? 'attempt in flight');
+      const e = (body as { error?: { code?: string; message?: string; reason?: string } } | null)?.error;
+      if (res.status === 409 && e?.code === 'attempt_in_flight') throw new SelectionRefused(e.message ?? 'attempt in flight', e.reason);
       throw new ControlPlaneError(`Control plane refused ${method} ${path} (${res.status} ${e?.code ?? ''}): ${e?.message ?? text.slice(0, 200)}`);
     }
     return body;

@@ -160,6 +160,7 @@ export function decide(now: Date, snapshot: CycleSnapshot, policy: SchedulerPoli
           attempt_id,
           cycle_id,
           priority: task.priority,
+          limits: { max_concurrent_attempts: tp.max_concurrent_attempts, max_open_prs: tp.max_open_prs } satisfies SelectionLimits,
           ...(trigger ? { trigger: 'manual', triggered_by: trigger.actor } : {}),
         },
       }),
@@ -289,16 +290,8 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
     return skip('blocked', 'circuit_breaker_open', halfOpenDetail(t, t.breaker.tripped_at));
   }
 
-  const inFlight = t.in_flight.length;
-  if (inFlight >= tp.max_concurrent_attempts) {
-    const ids = t.in_flight.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
-    return skip('blocked', 'attempt_in_flight', `Attempt in flight: ${ids}; at most ${tp.max_concurrent_attempts} at once.`);
-  }
-  // An attempt in flight may open a PR of its own, so it counts against the limit too.
-  const open = t.open_prs.length + inFlight;
-  if (open >= tp.max_open_prs) {
-    return skip('blocked', 'max_open_prs', `Max open PRs reached (${open}/${tp.max_open_prs})`, { open_prs: open, max_open_prs: tp.max_open_prs });
-  }
+  const capacity = capacityConflict(t, t.in_flight, tp);
+  if (capacity) return skip('blocked', capacity.reason, capacity.detail, capacity.extra ?? {});
   const day = now.toISOString().slice(0, 10);
   const today = t.selected_today.day === day ? t.selected_today.count : 0;
   if (tp.max_tasks_per_day !== null && today >= tp.max_tasks_per_day) {
@@ -317,14 +310,7 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
     return skip('idle', 'no_ready_tasks', `No ready tasks found in backlog${failed.length > 0 ? ` (failed after max attempts: ${failed.join(', ')})` : ''}`);
   }
 
-  // Path lease: a task may not touch what an open Leviathan PR or a running attempt may touch.
-  const byId = new Map(t.backlog.tasks.map((task) => [task.id, task]));
-  const leases: Array<{ what: string; paths: readonly string[] | null }> = [
-    ...t.open_prs.map((pr) => ({ what: `PR #${pr.number}`, paths: pr.task_id ? (byId.get(pr.task_id)?.allowed_paths ?? null) : null })),
-    ...t.in_flight.map((a) => ({ what: `attempt ${a.attempt_id}`, paths: byId.get(a.task_id)?.allowed_paths ?? null })),
-  ];
-  // Unknown paths (a PR whose task left the backlog) are assumed to overlap: a lease errs closed.
-  const conflict = (v: TaskView) => leases.find((l) => l.paths === null || pathsOverlap(v.allowed_paths, l.paths));
+  const conflict = (v: TaskView) => leaseConflict(t, t.in_flight, v.allowed_paths);
   const free = valid.find((v) => !conflict(v));
   if (!free) {
     const first = valid[0]!;
@@ -338,6 +324,65 @@ function judge(now: Date, snapshot: CycleSnapshot, policy: SchedulerPolicy, t: T
     });
   }
   return { kind: 'run', task: free };
+}
+
+/** An attempt the log has in flight: which task it works on. */
+type Running = Pick<TargetSnapshot['in_flight'][number], 'attempt_id' | 'task_id'>;
+
+/** The per-target limits a selection was decided under, carried on task.selected for the append guard. */
+export interface SelectionLimits {
+  max_concurrent_attempts: number;
+  max_open_prs: number;
+}
+
+interface Conflict {
+  reason: SkipReason;
+  detail: string;
+  extra?: Record<string, unknown>;
+}
+
+/** Concurrency and the PR limit: what the target's attempts in flight and open PRs leave room for. Pure. */
+function capacityConflict(t: Pick<TargetSnapshot, 'open_prs'>, inFlight: readonly Running[], limits: SelectionLimits): Conflict | null {
+  if (inFlight.length >= limits.max_concurrent_attempts) {
+    const ids = inFlight.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
+    return { reason: 'attempt_in_flight', detail: `Attempt in flight: ${ids}; at most ${limits.max_concurrent_attempts} at once.` };
+  }
+  // An attempt in flight may open a PR of its own, so it counts against the limit too.
+  const open = t.open_prs.length + inFlight.length;
+  if (open >= limits.max_open_prs) {
+    return { reason: 'max_open_prs', detail: `Max open PRs reached (${open}/${limits.max_open_prs})`, extra: { open_prs: open, max_open_prs: limits.max_open_prs } };
+  }
+  return null;
+}
+
+/** Path lease: what an open Leviathan PR or a running attempt may touch that `paths` would too; undefined when free. Pure. */
+function leaseConflict(t: Pick<TargetSnapshot, 'open_prs' | 'backlog'>, inFlight: readonly Running[], paths: readonly string[]): { what: string } | undefined {
+  const byId = new Map(t.backlog.tasks.map((task) => [task.id, task]));
+  const leases: Array<{ what: string; paths: readonly string[] | null }> = [
+    ...t.open_prs.map((pr) => ({ what: `PR #${pr.number}`, paths: pr.task_id ? (byId.get(pr.task_id)?.allowed_paths ?? null) : null })),
+    ...inFlight.map((a) => ({ what: `attempt ${a.attempt_id}`, paths: byId.get(a.task_id)?.allowed_paths ?? null })),
+  ];
+  // Unknown paths (a PR whose task left the backlog) are assumed to overlap: a lease errs closed.
+  return leases.find((l) => l.paths === null || pathsOverlap(paths, l.paths));
+}
+
+/**
+ * Would starting `taskId` now break the target's limits or leases, given the attempts the log has
+ * in flight (`inFlight`, without the one being selected)? The append guard asks this of every
+ * task.selected against the log as it is at the append: a tick and a trigger (or two replicas)
+ * decide from snapshots a moment old, and without it both could fill the same last slot. Pure.
+ */
+export function selectionConflict(
+  t: Pick<TargetSnapshot, 'open_prs' | 'backlog'>,
+  inFlight: readonly Running[],
+  taskId: string,
+  limits: SelectionLimits,
+): Conflict | null {
+  const capacity = capacityConflict(t, inFlight, limits);
+  if (capacity) return capacity;
+  const paths = t.backlog.tasks.find((task) => task.id === taskId)?.allowed_paths;
+  const lease = paths ? leaseConflict(t, inFlight, paths) : undefined;
+  return lease ? { reason: 'path_lease_conflict', detail: `Task ${taskId} touches paths leased by ${lease.what}; merge or close it first.` } : null;
 }
 
 function breakerDetail(failures: number, until: string): string {

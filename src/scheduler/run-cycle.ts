@@ -5,7 +5,7 @@ import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { githubRateLimitSchema, subjects, type GitHubRateLimit } from '../events/types.ts';
 import type { Executor, WorkerRun } from '../executors/executor.ts';
 import { BACKLOG_MAX_AGE_MS, BacklogReadError, isStale, type BacklogRefresher } from './backlog-refresh.ts';
-import { isSelectionRefused, type SchedulerControlPlane } from './control-plane-port.ts';
+import { isSelectionRefused, refusalReason, type SchedulerControlPlane } from './control-plane-port.ts';
 import {
   cycleCompletedEvent,
   decide,
@@ -193,7 +193,7 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
             const o = outcomes.find((x) => x.attempt_id === a.attempt_id);
             logger.warn({ target: a.target, ...base, error: (err as Error).message }, 'Scheduler: Skipping task selection');
             if (o) {
-              Object.assign(o, { outcome: 'blocked', reason: 'attempt_in_flight', detail: (err as Error).message });
+              Object.assign(o, { outcome: 'blocked', reason: refusalReason(err), detail: (err as Error).message });
               pending.push(skippedEvent(decision.cycle_id, o));
             }
             break;

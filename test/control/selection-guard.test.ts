@@ -67,3 +67,55 @@ describe('a task is selected once', () => {
     expect((await appendChecked({ store: cp.store, projector: cp.projector }, [newEvent({ actor: 'test', ...selected('next') })])).stored).toHaveLength(1);
   });
 });
+
+describe("a target's limits hold against decisions made from stale snapshots", () => {
+  const stale = async () => {
+    const controlPlane = new InProcessSchedulerControlPlane({ store: cp.store, projector: cp.projector, clock: { now: () => new Date() } });
+    return { controlPlane, snapshot: await controlPlane.snapshot() };
+  };
+  const decideFrom = (snapshot: Awaited<ReturnType<typeof stale>>['snapshot']) =>
+    decide(new Date(), { cycle_id: 'c-stale', control: snapshot, read_problems: {} }, {
+      autonomy: { enabled: true, source: 'control_plane', problems: [], defaults: {} },
+      max_concurrent_workers: 4,
+      executor: 'local',
+    });
+  const otherTask = (taskId: string, attempt: string, limits?: Record<string, number>) => ({
+    type: 'task.selected',
+    target: TARGET,
+    data: { task_id: taskId, attempt_id: attempt, ...(limits ? { limits } : {}) },
+  });
+
+  it.each([
+    ['another task took the only slot (max_concurrent_attempts 1)', [taskSummary('t1', { allowed_paths: ['a/'] }), taskSummary('t2', { allowed_paths: ['b/'] })], 'attempt_in_flight'],
+    ['another task leased the same paths', [taskSummary('t1', { allowed_paths: ['docs/'] }), taskSummary('t2', { allowed_paths: ['docs/guide.md'] })], 'path_lease_conflict'],
+  ])('%s: the tick selects nothing and starts no worker; the outcome names why', async (_name, tasks, reason) => {
+    await post(cp, seedEvents(tasks));
+    const { controlPlane, snapshot } = await stale();
+    // Meanwhile a trigger (or the other replica) started t2.
+    const policyWide = reason === 'path_lease_conflict' ? { max_concurrent_attempts: 2, max_open_prs: 5 } : { max_concurrent_attempts: 1, max_open_prs: 2 };
+    await post(cp, [otherTask('t2', 'from-trigger', policyWide)]);
+    const decision = decideFrom(snapshot);
+    // The stale decision still picks t1 under the limits it read; those are carried on the selection.
+    const selection = decision.actions.find((a) => a.kind === 'record' && a.event.type === 'task.selected');
+    expect(selection && selection.kind === 'record' ? selection.event.data.limits : null).toEqual({ max_concurrent_attempts: 1, max_open_prs: 2 });
+    if (reason === 'path_lease_conflict') {
+      // Widen the carried limits so only the lease can refuse it.
+      if (selection?.kind === 'record') selection.event.data.limits = policyWide;
+    }
+    const executor = new FakeExecutor();
+    const [outcome] = await carryOut({ controlPlane, executor, logger: pino({ level: 'silent' }) }, decision);
+    expect(executor.started).toEqual([]);
+    expect(outcome).toMatchObject({ outcome: 'blocked', reason, task_id: 't1' });
+    expect((await eventsOf(cp, 'task.selected')).map((e) => e.data.attempt_id)).toEqual(['from-trigger']);
+    expect((await eventsOf(cp, 'task.skipped')).map((e) => e.data.reason)).toEqual([reason]);
+  });
+
+  it('over HTTP the refusal carries the reason: 409 attempt_in_flight with reason max_open_prs', async () => {
+    await post(cp, [...seedEvents([taskSummary('t1', { allowed_paths: ['a/'] }), taskSummary('t2', { allowed_paths: ['b/'] })]), { type: 'pr.created', target: TARGET, data: { number: 7, task_id: 't2' } }]);
+    const res = await cp.api('/v1/events', { method: 'POST', json: otherTask('t1', 'late', { max_concurrent_attempts: 2, max_open_prs: 1 }) });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({ code: 'attempt_in_flight', reason: 'max_open_prs', message: expect.stringContaining('Max open PRs reached (1/1)') });
+    // Without limits (an older scheduler, a raw post) only the task itself is checked, as before.
+    expect((await cp.api('/v1/events', { method: 'POST', json: otherTask('t1', 'legacy') })).status).toBe(200);
+  });
+});
