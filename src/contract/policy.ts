@@ -270,12 +270,14 @@ export function parsePolicy(text: string): PolicyParseResult {
             });
             continue;
           }
-          const v = getIn(constraints, ['max_files_per_task']);
-          if (v === undefined || v === null) continue;
+          const raw = getIn(constraints, ['max_files_per_task']);
+          if (raw === undefined || raw === null) continue;
+          // Numbers may be written as text here too, as for every other limit.
+          const v = wholeNumberFromText(raw);
           if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > 100_000) {
             problems.push({
               line: lineAt(yaml, ['scope_constraints', scope, 'max_files_per_task']),
-              reason: `scope_constraints.${scope}.max_files_per_task must be a whole number of at least 1, not ${describeValue(v)}`,
+              reason: `scope_constraints.${scope}.max_files_per_task must be a whole number of at least 1, not ${describeValue(raw)}`,
             });
             continue;
           }

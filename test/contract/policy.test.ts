@@ -70,6 +70,7 @@ describe('parsePolicy', () => {
     ['forbidden_paths: "tmp/**"\n', { forbidden_paths: ['tmp/**'] }],
     ['circuit_breaker:\nallowed_paths:\nscope_constraints:\n', {}],
     ['scope_constraints:\n  docs:\n  core:\n    max_files_per_task: 5\n', { max_files_per_task: { core: 5 } }],
+    ['scope_constraints:\n  docs:\n    max_files_per_task: "5"\n', { max_files_per_task: { docs: 5 } }],
   ])('%j → %j', (text, policy) => {
     expect(parsePolicy(text)).toEqual({ ok: true, policy });
   });
@@ -90,6 +91,7 @@ describe('parsePolicy', () => {
     ['fractional timeout', 'attempt_timeout_minutes: 1.5\n', 1, /attempt_timeout_minutes must be a whole number/],
     ['circuit_breaker is a number', 'circuit_breaker: 3\n', 1, /circuit_breaker must be a mapping, not the number 3/],
     ['absolute allowed glob', 'allowed_paths:\n  docs:\n    - /docs/**\n', 3, /allowed_paths.docs: entry "\/docs\/\*\*" is absolute/],
+    ['max_files_per_task as words', 'scope_constraints:\n  docs:\n    max_files_per_task: "five"\n', 3, /scope_constraints.docs.max_files_per_task must be a whole number of at least 1, not the string "five"/],
     ['max_files_per_task zero', 'scope_constraints:\n  docs:\n    max_files_per_task: 0\n', 3, /scope_constraints.docs.max_files_per_task must be a whole number of at least 1/],
     ['a scope is a number', 'scope_constraints:\n  core:\n    max_files_per_task: 5\n  docs: 5\n', 4, /^scope_constraints.docs must be a mapping \(e.g. max_files_per_task: 10\), not the number 5$/],
     ['a scope is a list', 'scope_constraints:\n  docs: [max_files_per_task]\n', 2, /^scope_constraints.docs must be a mapping .*, not a list$/],
