@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { WORKER_EVENT_TYPES } from '../api/worker-token.ts';
+import { WORKER_EVENT_TYPES, workerEventId, type WorkerEventType } from '../api/worker-token.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { CredentialsError, type TokenRefresh, type TokenRefresher } from './credentials.ts';
 import type { Redactor } from './redact.ts';
@@ -261,10 +261,11 @@ export class HttpEventSink implements EventSink {
       const text = await readFile(claimed, 'utf8').catch(() => '');
       for (const line of text.split('\n')) {
         const q = queuedFrom(safeJson(line), this.#o.token);
-        // Only what a worker itself reports: a spool file planted by an agent must not carry
-        // operator actions (autonomy, breaker resets) in (and a worker token would refuse them).
+        // Only what a worker itself reports, under the id it gives it: a spool file planted by an
+        // agent must not carry operator actions in, and a line the control plane would refuse
+        // (another attempt's id) would take this worker's own events in its batch down with it.
         const e = q?.event;
-        if (q && e && typeof e.id === 'string' && WORKER_EVENT_TYPES.has(e.type) && typeof e.actor === 'string' && e.actor.startsWith('worker:')) adopted.push(q);
+        if (q && e && isOwnWorkerEvent(e)) adopted.push(q);
       }
       claimedFiles.push(claimed);
       if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
@@ -392,4 +393,16 @@ function describe(e: unknown): string {
     return cause instanceof Error ? `${e.message}: ${cause.message}` : e.message;
   }
   return String(e);
+}
+
+/** A worker's report as a worker writes it: one of its types, as `worker:…`, under that type's one id for its attempt. */
+function isOwnWorkerEvent(e: NewEvent): boolean {
+  const attemptId = e.data?.attempt_id;
+  return (
+    WORKER_EVENT_TYPES.has(e.type) &&
+    typeof e.actor === 'string' &&
+    e.actor.startsWith('worker:') &&
+    typeof attemptId === 'string' &&
+    e.id === workerEventId(attemptId, e.type as WorkerEventType)
+  );
 }

@@ -1,3 +1,4 @@
+import { workerEventId } from '../../src/api/worker-token.ts';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -26,6 +27,9 @@ afterEach(async () => {
 
 const ev = (id: string, data: Record<string, unknown> = {}) =>
   newEvent({ id, type: 'attempt.started', actor: 'worker:a', target: 'acme/widgets', subject: 'attempt:a', data });
+/** An event as a worker reports it: its attempt's one id for the type (what a spool may hand back). */
+const report = (attempt: string, type: 'attempt.started' | 'attempt.failed') =>
+  newEvent({ id: workerEventId(attempt, type), type, actor: `worker:${attempt}`, target: 'acme/widgets', subject: `attempt:${attempt}`, data: { attempt_id: attempt } });
 
 function sink(over: Partial<ConstructorParameters<typeof HttpEventSink>[0]> = {}) {
   return new HttpEventSink({
@@ -106,36 +110,39 @@ describe('HttpEventSink', () => {
 
   it('the next run delivers events an earlier run left in the spool, before its own', async () => {
     await mkdir(path.join(dir, 'spool'), { recursive: true });
-    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${JSON.stringify(ev('old:1'))}\n${JSON.stringify(ev('old:2'))}\n`);
+    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${JSON.stringify(report('old', 'attempt.started'))}\n${JSON.stringify(report('old', 'attempt.failed'))}\n`);
     const s = sink();
     await s.post(ev('a:1'));
     await s.flush(Date.now() + 1000);
-    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'old:2', 'a:1']);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'old:failed', 'a:1']);
     expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
   });
 
   it("delivers an earlier attempt's spooled events with that attempt's token, its own with its own; the spool is 0600", async () => {
     cp.tokens.add('attempt-token-old').add('attempt-token-new');
     const earlier = sink({ token: 'attempt-token-old', attemptId: 'old', url: 'http://127.0.0.1:1', requestTimeoutMs: 200 });
-    await earlier.post(ev('old:1'));
+    await earlier.post(report('old', 'attempt.started'));
     expect(await earlier.flush(Date.now() + 50)).toMatchObject({ pending: 1 });
     expect((await stat(path.join(dir, 'spool', 'old.ndjson'))).mode & 0o777).toBe(0o600);
     const s = sink({ token: 'attempt-token-new', attemptId: 'new' });
     await s.post(ev('new:1'));
     await s.flush(Date.now() + 1000);
-    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'new:1']);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'new:1']);
     expect(cp.authHeaders).toEqual(['Bearer attempt-token-old', 'Bearer attempt-token-new']);
   });
 
-  it('reads back only what a worker reports: an operator action planted in the spool is dropped', async () => {
+  it('reads back only what a worker reports: an operator action or a foreign id planted in the spool is dropped', async () => {
     await mkdir(path.join(dir, 'spool'), { recursive: true });
     const planted = newEvent({ id: 'evil:1', type: 'scheduler.emergency_resumed', actor: 'worker:a', data: {} });
     const disguised = newEvent({ id: 'evil:2', type: 'attempt.failed', actor: 'token:abc', data: { attempt_id: 'x', failure_type: 'timeout' } });
-    await writeFile(path.join(dir, 'spool', 'planted.ndjson'), `${JSON.stringify(planted)}\n${JSON.stringify(disguised)}\n${JSON.stringify(ev('old:1'))}\n`);
+    // A sibling attempt's :failed id under this attempt's report: the control plane would refuse the whole batch.
+    const squatter = newEvent({ id: 'sibling:failed', type: 'attempt.started', actor: 'worker:old', data: { attempt_id: 'old' } });
+    const lines = [planted, disguised, squatter, report('old', 'attempt.started')].map((e) => JSON.stringify(e)).join('\n');
+    await writeFile(path.join(dir, 'spool', 'planted.ndjson'), `${lines}\n`);
     const s = sink();
     await s.post(ev('a:1'));
     await s.flush(Date.now() + 1000);
-    expect(cp.stored.map((e) => e.id)).toEqual(['old:1', 'a:1']);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'a:1']);
   });
 });
 
