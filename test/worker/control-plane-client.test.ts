@@ -1,9 +1,9 @@
-import { workerEventId } from '../../src/api/worker-token.ts';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { workerEventId } from '../../src/api/worker-token.ts';
 import { newEvent } from '../../src/events/envelope.ts';
 import { ControlPlaneTokenRefresher, HttpEventSink } from '../../src/worker/control-plane-client.ts';
 import { CredentialsError } from '../../src/worker/credentials.ts';
