@@ -6,7 +6,7 @@ import { subjects } from '../events/types.ts';
  * Attempt-scoped API tokens for workers. A worker runs an agent nobody vouches for under its own
  * uid, so whatever the worker holds, the agent can read (`/proc/<pid>/environ`). A worker is
  * therefore never handed an operator token: the executor mints one that may only post that one
- * attempt's own events (started, succeeded, failed, PR created), under their own ids, for its
+ * attempt's own events (started, step, succeeded, failed, PR created), under their own ids, for its
  * target, until the attempt's deadline has passed. The control plane checks it without any
  * state: an HMAC keyed by a digest of a write token both sides already hold, so rotating
  * LEVIATHAN_API_TOKEN (new token first, old one kept until running attempts end) keeps every
@@ -30,6 +30,7 @@ export interface WorkerScope {
  */
 const WORKER_EVENT_ID_SUFFIXES = {
   'attempt.started': 'started',
+  'attempt.step': 'step',
   'attempt.succeeded': 'succeeded',
   'attempt.failed': 'failed',
   'pr.created': 'pr.created',
@@ -45,8 +46,14 @@ export const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(WORKE
  * shape (`:created`, `:failed`), so these are the only ids a worker token may give: one of
  * another attempt's, or one of its own under another type, would have the real event dropped.
  */
-export function workerEventId(attemptId: string, type: WorkerEventType): string {
+export function workerEventId(attemptId: string, type: WorkerEventType, step?: string): string {
+  // One id per step (`<attempt>:step:run-agent`): a step reported again is stored once.
+  if (type === 'attempt.step') return `${attemptId}:step:${stepSlug(step ?? '')}`;
   return `${attemptId}:${WORKER_EVENT_ID_SUFFIXES[type]}`;
+}
+
+function stepSlug(step: string): string {
+  return step.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'unnamed';
 }
 
 function isWorkerEventType(type: string): type is WorkerEventType {
@@ -122,7 +129,7 @@ export function outsideScope(
   if (e.target !== scope.target) return `a worker token for ${scope.target} may not post for ${e.target ?? 'no target'}`;
   if (e.data.attempt_id !== scope.attempt_id) return `a worker token for attempt ${scope.attempt_id} may not report another attempt`;
   if (e.data.task_id !== undefined && e.data.task_id !== scope.task_id) return `a worker token for task ${scope.task_id} may not report another task`;
-  const id = workerEventId(scope.attempt_id, e.type);
+  const id = workerEventId(scope.attempt_id, e.type, typeof e.data.step === 'string' ? e.data.step : undefined);
   if (e.id !== undefined && e.id !== id) return `a worker token for attempt ${scope.attempt_id} posts ${e.type} as ${id}, not as ${e.id}`;
   // The graph attaches an event to its subject's node: a worker's are its attempt, and the PR it reports.
   const subject = e.type !== 'pr.created' ? subjects.attempt(scope.attempt_id) : typeof e.data.number === 'number' ? subjects.pr(scope.target, e.data.number) : null;

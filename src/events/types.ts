@@ -124,6 +124,8 @@ export const eventDataSchemas = {
     .object({ attempt_id: attemptId, task_id: taskId, executor: z.string().optional(), handle: z.string().optional() })
     .passthrough(),
   'attempt.started': z.object({ attempt_id: attemptId, task_id: taskId.optional() }).passthrough(),
+  /** The worker began a step (clone repository, run agent, …), named as its log lines name it. */
+  'attempt.step': z.object({ attempt_id: attemptId, task_id: taskId.optional(), step: z.string().min(1).max(100) }).passthrough(),
   'attempt.succeeded': z
     .object({ attempt_id: attemptId, task_id: taskId.optional(), pr_number: prNumber.optional(), duration_seconds: z.number().optional() })
     .passthrough(),

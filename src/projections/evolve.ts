@@ -157,6 +157,17 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) });
       break;
     }
+    case 'attempt.step': {
+      // What a running attempt is doing; a late report after it ended changes nothing.
+      const attemptId = str(d.attempt_id);
+      const step = str(d.step);
+      if (!t || !attemptId || !step || ended(state, attemptId)) break;
+      const a = findAttempt(t, attemptId);
+      const taskId = str(d.task_id) ?? a?.task_id ?? null;
+      if (a) a.step = step;
+      if (taskId) attemptNode(state, e, t, attemptId, taskId, { step });
+      break;
+    }
     case 'attempt.succeeded':
     case 'attempt.failed': {
       const attemptId = str(d.attempt_id);
@@ -203,6 +214,8 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
           pr_number: num(d.pr_number),
           duration_seconds: duration,
           counted: !notStarted,
+          // The step it failed in, as the worker reported it; a success ends them all.
+          step: failed ? (str(d.step) ?? a?.step ?? null) : null,
         });
         attemptNode(state, e, t, attemptId, taskId, { state: failed ? 'failed' : 'succeeded', failure_type: failureType });
       }
@@ -431,6 +444,7 @@ function upsertAttempt(t: TargetState, attemptId: string, taskId: string, at: st
     duration_seconds: null,
     timeout_seconds: null,
     counted: true,
+    step: null,
     ...patch,
   });
   if (t.recent_attempts.length > RECENT_ATTEMPTS) t.recent_attempts.length = RECENT_ATTEMPTS;

@@ -81,6 +81,8 @@ export interface AttemptSummary {
    * work was tried, so it is neither a try of its task nor a failure for the breaker.
    */
   counted: boolean;
+  /** The step under way (attempt.step) while it runs; the step it failed in once failed; null otherwise. */
+  step: string | null;
 }
 
 /** What Leviathan itself knows of a task beyond the backlog file. */

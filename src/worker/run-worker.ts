@@ -96,7 +96,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   const emit = (type: WorkerEventType, data: Record<string, unknown>, subject = subjects.attempt(a.attempt_id)) =>
     deps.controlPlane.post(
       newEvent({
-        id: workerEventId(a.attempt_id, type),
+        id: workerEventId(a.attempt_id, type, typeof data.step === 'string' ? data.step : undefined),
         type,
         actor: workerActor(a),
         target: a.target,
@@ -107,8 +107,17 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 
   await emit('attempt.started', { ...base });
 
-  // The step under way, named as in `Worker: Failed to <step> (<cause>)`; updated as the attempt progresses.
+  // The step under way, named as in `Worker: Failed to <step> (<cause>)`; updated as the attempt
+  // progresses, and each step's start reported (attempt.step) so the console says what it is doing.
   let step: AttemptStep = 'clone repository';
+  const reported = new Set<AttemptStep>();
+  const begin = async (next: AttemptStep) => {
+    step = next;
+    // Once per step: the change is checked again after the commit, under the same name.
+    if (reported.has(next)) return;
+    reported.add(next);
+    await emit('attempt.step', { ...base, step: next });
+  };
   let result: WorkerResult;
   try {
     const pr = await attempt();
@@ -169,7 +178,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       step = 'run agent';
       throw new WorkerError('agent_error', 'No agent configured: set LEVIATHAN_AGENT_COMMAND');
     }
-    step = 'clone repository';
+    await begin('clone repository');
     log.info({ ...base, target: a.target, branch: a.default_branch }, `Worker: Cloning repository ${a.target}`);
     const token = await currentToken();
 
@@ -180,7 +189,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     const ws = new Workspace(path.join(attemptDir, 'repo'), git);
     await gitStep(() => ws.clone(deps.remoteUrl, a.default_branch));
 
-    step = 'run agent';
+    await begin('run agent');
     const maxFiles = a.policy.max_files_per_task[a.task.scope];
     const scopeAllowed = scopeGlobs(a);
     const rules = { allowed: a.task.allowed_paths, forbidden: a.policy.forbidden_paths, maxFiles, ...(scopeAllowed ? { scopeAllowed } : {}) };
@@ -230,7 +239,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       throw new WorkerError('agent_error', `The agent ${how}${tail ? `: ${tail.slice(-1_500)}` : ''}`, { stderr_tail: tail });
     }
 
-    step = 'check the change';
+    await begin('check the change');
     await ws.restoreConfig();
     // Files written next to the clone (`../x`) never show in the diff; the ones we can see are
     // reported as `..` escapes. The container is the boundary for anything further out.
@@ -259,11 +268,11 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     }
     log.info({ ...base, files_changed: changes.length }, 'Worker: Diff accepted');
 
-    step = 'commit the change';
+    await begin('commit the change');
     const sha = await gitStep(() => ws.commit(commitMessage(a)));
     // Check again what will actually be pushed: the commit against the real base, whatever the
     // agent did to the repository's metadata.
-    step = 'check the change';
+    await begin('check the change');
     const committed = await gitStep(() => ws.committedChanges(sha));
     const pushed = await checkDiff(committed, rules, (blob) => ws.blob(blob));
     if (pushed.length > 0 || committed.length !== changes.length) {
@@ -276,17 +285,17 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     await refuseSecrets(ws, sha, committed, redactor);
     // Asked again, not kept from the clone: the agent may have run past the first token's hour,
     // and the credentials then hand out a fresh one.
-    step = 'push branch';
+    await begin('push branch');
     git.setToken(await currentToken());
     await gitStep(() => ws.push(deps.remoteUrl, branch), { push: true });
     log.info({ ...base, branch, head_sha: sha }, 'Worker: Pushed branch');
 
-    step = 'open pull request';
+    await begin('open pull request');
     const pr = await deps.github.openPullRequest({ owner, repo, title: a.task.title, body: pullRequestBody(a), head: branch, base: a.default_branch });
     // A retry of the task finds its earlier pull request open, now showing the branch just pushed.
     if (pr.created) log.info({ ...base, pr_number: pr.number, url: pr.url }, `Worker: Created PR #${pr.number}`);
     else log.info({ ...base, pr_number: pr.number, url: pr.url }, `Worker: Updated existing PR #${pr.number}`);
-    step = 'label pull request';
+    await begin('label pull request');
     await deps.github.addLabels({ owner, repo, number: pr.number, labels: [PR_LABEL] });
     await emit(
       'pr.created',

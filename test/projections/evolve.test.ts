@@ -162,6 +162,29 @@ describe('evolve: attempts and the breaker', () => {
   });
 });
 
+describe('evolve: the step an attempt is in', () => {
+  const started = [
+    { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+    { type: 'attempt.created', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+    { type: 'attempt.started', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
+  ];
+  const step = (name: string) => ({ type: 'attempt.step', target: T, data: { attempt_id: 'x1', task_id: 'a', step: name } });
+  const attempt = (s: ReturnType<typeof emptyState>) => s.targets[T]!.recent_attempts.find((a) => a.attempt_id === 'x1')!;
+
+  it.each([
+    ['no step reported yet', [], 'running', null],
+    ['the latest step while it runs', [step('clone repository'), step('run agent')], 'running', 'run agent'],
+    ['the step it failed in, from the failure', [step('run agent'), { type: 'attempt.failed', target: T, data: { attempt_id: 'x1', failure_type: 'push_rejected', step: 'push branch' } }], 'failed', 'push branch'],
+    ['the last step reported, when the failure names none', [step('run agent'), { type: 'attempt.failed', target: T, data: { attempt_id: 'x1', failure_type: 'timeout' } }], 'failed', 'run agent'],
+    ['none once it succeeded', [step('label pull request'), { type: 'attempt.succeeded', target: T, data: { attempt_id: 'x1', task_id: 'a' } }], 'succeeded', null],
+    ['a late step report after the end changes nothing', [{ type: 'attempt.succeeded', target: T, data: { attempt_id: 'x1', task_id: 'a' } }, step('push branch')], 'succeeded', null],
+  ])('given %s', (_name, when, state, expected) => {
+    const s = given(registered).when([...started, ...when]).state;
+    expect(attempt(s)).toMatchObject({ state, step: expected });
+    if (state === 'running') expect(s.graph.nodes['attempt:x1']!.props.step ?? null).toBe(expected);
+  });
+});
+
 describe('evolve: an attempt the scheduler could not start', () => {
   const selected = (id: string) => ({ type: 'task.selected', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: id } });
   const refused = (id: string, failure_type: string, extra: Record<string, unknown> = { phase: 'start' }, actor = 'scheduler') => ({

@@ -191,8 +191,14 @@ export class FakeControlPlane {
     if (s) await new Promise<void>((resolve) => s.close(() => resolve()));
   }
 
+  /** The attempt's milestones: every type stored but the step reports (see steps()). */
   types(): string[] {
-    return this.stored.map((e) => e.type);
+    return this.stored.filter((e) => e.type !== 'attempt.step').map((e) => e.type);
+  }
+
+  /** The steps the worker reported starting, in order. */
+  steps(): string[] {
+    return this.stored.filter((e) => e.type === 'attempt.step').map((e) => String(e.data.step));
   }
 }
 

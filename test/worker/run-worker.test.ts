@@ -176,7 +176,15 @@ describe('runWorker end to end', () => {
     expect(body).toContain('docs');
 
     expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
-    const [startedEv, prEv, succeededEv] = cp.stored;
+    // Each step's start is reported once, so the console can say what a running attempt is doing.
+    expect(cp.steps()).toEqual(['clone repository', 'run agent', 'check the change', 'commit the change', 'push branch', 'open pull request', 'label pull request']);
+    expect(cp.stored.find((e) => e.type === 'attempt.step')).toMatchObject({
+      id: 'att-1:step:clone-repository',
+      actor: 'worker:att-1',
+      subject: 'attempt:att-1',
+      data: { attempt_id: 'att-1', task_id: 'docs-guide', step: 'clone repository' },
+    });
+    const [startedEv, prEv, succeededEv] = cp.stored.filter((e) => e.type !== 'attempt.step');
     expect(startedEv).toMatchObject({
       id: 'att-1:started',
       actor: 'worker:att-1',
@@ -530,7 +538,8 @@ describe('runWorker end to end', () => {
     const result = await runWorker(d);
     expect(result).toMatchObject({ outcome: 'succeeded', pr_number: 7 });
     expect(cp.types()).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
-    expect(new Set(cp.stored.map((e) => e.id)).size).toBe(3);
+    expect(new Set(cp.stored.map((e) => e.id)).size).toBe(cp.stored.length);
+    expect(cp.stored).toHaveLength(3 + 7);
     expect(existsSync(path.join(origin.workDir, 'spool', 'att-1.ndjson'))).toBe(false);
     expect(logs.lines.join('')).toContain('Control plane unreachable, events buffered');
     await expectNoSecrets(result);
@@ -549,7 +558,7 @@ describe('runWorker end to end', () => {
     });
     const result = await runWorker(d);
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'control_plane_unreachable', pr_number: 7 });
-    expect(result.message).toContain('3 event(s) were refused by the control plane');
+    expect(result.message).toContain('10 event(s) were refused by the control plane');
     expect(cp.stored).toEqual([]);
   });
 
@@ -560,7 +569,7 @@ describe('runWorker end to end', () => {
     const result = await runWorker(d);
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'control_plane_unreachable', pr_number: 7 });
     const spool = await readFile(path.join(origin.workDir, 'spool', 'att-1.ndjson'), 'utf8');
-    expect(spool.trim().split('\n').map((l) => JSON.parse(l).event.type)).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
+    expect(spool.trim().split('\n').map((l) => JSON.parse(l).event.type).filter((t: string) => t !== 'attempt.step')).toEqual(['attempt.started', 'pr.created', 'attempt.succeeded']);
     expect(spool).not.toContain(FAKE_TOKEN);
   });
 

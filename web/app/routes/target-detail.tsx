@@ -226,7 +226,10 @@ export default function TargetDetail() {
                   </Link>
                 </td>
                 <td>{a.task_id}</td>
-                <td className={a.state === 'failed' ? 'text-red-700' : a.state === 'succeeded' ? 'text-emerald-700' : ''}>{a.state}</td>
+                <td className={a.state === 'failed' ? 'text-red-700' : a.state === 'succeeded' ? 'text-emerald-700' : ''}>
+                  {a.state}
+                  {a.step && a.state !== 'succeeded' ? <span className="text-slate-500">{a.state === 'failed' ? ` at ${a.step}` : ` · ${a.step}`}</span> : null}
+                </td>
                 <td>{a.failure_type ?? ''}</td>
                 <td>
                   <RelativeTime iso={a.ended_at ?? a.created_at} />
