@@ -86,9 +86,19 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(text);
 }
 
+/**
+ * What a client sent, shortened for an error message: a 10 kB path echoed back whole would make
+ * the answer as large as the mistake (and the log line with it).
+ */
+export function clip(text: string, max = 200): string {
+  return text.length <= max ? text : `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 export function sendError(res: ServerResponse, err: unknown): void {
   const { status, body } = toErrorBody(err);
   const headers: Record<string, string> = status === 401 ? { 'www-authenticate': 'Bearer realm="leviathan"' } : {};
+  const allow = status === 405 ? body.error.allow : undefined;
+  if (Array.isArray(allow)) headers.allow = allow.join(', ');
   if (res.headersSent) {
     res.destroy();
     return;
@@ -136,23 +146,40 @@ export class Router {
 
   /** Finds the route; 405 when the path exists for other methods, null when no path matches. */
   match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | null {
-    let pathMatched = false;
+    const allow = new Set<string>();
     for (const r of this.routes) {
       const m = r.pattern.exec(pathname);
       if (!m) continue;
-      pathMatched = true;
+      allow.add(r.method);
+      if (r.method === 'GET') allow.add('HEAD');
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
       r.keys.forEach((k, i) => {
         try {
           params[k] = decodeURIComponent(m[i + 1]!);
         } catch {
-          throw new ApiError('invalid_request', `Malformed percent-encoding in the path: ${pathname.slice(0, 200)}`);
+          throw new ApiError('invalid_request', `Malformed percent-encoding in the path: ${clip(pathname)}`);
         }
       });
       return { handler: r.handler, params };
     }
-    if (pathMatched) throw new ApiError('method_not_allowed', `${method} is not allowed on ${pathname}.`);
+    if (allow.size > 0) {
+      const methods = [...allow].sort();
+      throw new ApiError('method_not_allowed', `${method} is not allowed on ${clip(pathname)}; use ${methods.join(', ')}.`, { allow: methods });
+    }
     return null;
   }
+}
+
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+
+/**
+ * A query parameter that must be an ISO 8601 time (a date, or a date and time with an optional
+ * zone), as its UTC ISO string. Date.parse alone takes "Tuesday 1" and "1" too, which only hides
+ * a client's mistake behind a surprising filter.
+ */
+export function parseIsoTime(name: string, value: string): string {
+  const t = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
+  if (Number.isNaN(t)) throw new ApiError('invalid_request', `${name} must be an ISO 8601 time such as 2026-12-07T12:00:00Z (got "${clip(value, 100)}").`);
+  return new Date(t).toISOString();
 }

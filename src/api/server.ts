@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import { ApiError } from './errors.ts';
-import { sendError, type Router } from './http.ts';
+import { ApiError, toErrorBody } from './errors.ts';
+import { clip, sendError, type Router } from './http.ts';
 
 /** A handler mounted before the router: answers and returns true, or returns false to pass. */
 export type Mount = (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
@@ -41,11 +41,29 @@ export function createHttpServer(opts: { router: Router; mounts: Mount[]; fallba
       }
       for (const mount of opts.mounts) if (await mount(req, res)) return;
       if (opts.fallback && !url.pathname.startsWith('/v1/') && (await opts.fallback(req, res))) return;
-      throw new ApiError('not_found', `No route for ${req.method} ${url.pathname}.`);
+      throw new ApiError('not_found', `No route for ${req.method} ${clip(url.pathname)}.`);
     } catch (err) {
-      if (!(err instanceof ApiError)) opts.logger.error({ err, path: req.url?.split('?')[0] }, 'Request failed');
+      // A refusal the client caused (an OperationError's 404/409, …) is not the server failing.
+      if (!(err instanceof ApiError) && toErrorBody(err).status >= 500) opts.logger.error({ err, path: clip(req.url?.split('?')[0] ?? '') }, 'Request failed');
       sendError(res, err);
     }
+  });
+  // Node answers what never reaches the handler (headers over 16 KiB, a malformed request line)
+  // itself, with an empty body; answer in the API's own error shape instead.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (err.code === 'ECONNRESET' || !socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const [status, code, message] =
+      err.code === 'HPE_HEADER_OVERFLOW'
+        ? [431, 'invalid_request', 'Request headers are too large (16 KiB at most).']
+        : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'invalid_request', 'The request took too long to arrive.']
+          : [400, 'invalid_request', 'Malformed HTTP request.'];
+    const body = JSON.stringify({ error: { code, message } });
+    const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
+    socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
   });
   // Slow-loris protection without cutting long-lived SSE streams (those send heartbeats).
   server.headersTimeout = 20_000;

@@ -23,7 +23,9 @@ const triggerBody = z
 /**
  * GET /v1/scheduler/snapshot (read): what `leviathan tick` decides from.
  * POST /v1/tasks/trigger (write, and permission on the target): runs the decision for one task
- * now and starts its worker — 200 with the attempt id, or 409 `blocked` with the reason code.
+ * now and starts its worker — 200 with the attempt id, or 409 `blocked` with the reason code
+ * (the request stays in the log as task.triggered: an audit record of who asked), 404 for a task
+ * the backlog does not have (nothing recorded).
  */
 export function schedulerRoutes(router: Router, deps: ApiDeps, scheduler: SchedulerRouteDeps): void {
   router.on('GET', '/v1/scheduler/snapshot', async ({ req, res }) => {
@@ -41,6 +43,11 @@ export function schedulerRoutes(router: Router, deps: ApiDeps, scheduler: Schedu
     const principal = await mayAct(caller, b.target);
     const t = deps.projector.state.targets[b.target];
     if (!t || t.lifecycle === 'removed') throw new OperationError('target_not_found', `No target ${b.target}. Is the GitHub App installed on it?`);
+    // A task the synced backlog does not have is a mistyped id: 404, nothing recorded (as the
+    // slash command answers). Other refusals are decided and recorded after task.triggered.
+    if (t.backlog.state === 'synced' && !t.backlog.tasks.some((task) => task.id === b.task_id)) {
+      throw new OperationError('task_not_found', `No task ${b.task_id} in ${b.target}'s .leviathan/backlog.yaml.`, { target: b.target, task_id: b.task_id });
+    }
     if (!scheduler.executor) throw new OperationError('not_configured', 'No worker executor is configured on this control plane (see LEVIATHAN_EXECUTOR).');
     const result = await scheduler.trigger({
       target: b.target,

@@ -55,13 +55,21 @@ describe('POST /v1/tasks/trigger', () => {
 
   it.each([
     ['a paused target', [{ type: 'target.paused', target: TARGET, data: { reason: 'freeze' } }], 'urgent', 'paused_by_operator'],
-    ['an unknown task', [], 'nope', 'task_not_found'],
     ['autonomy never enabled', null, 'urgent', 'autonomy_disabled'],
   ])('answers 409 for %s', async (_name, extra, taskId, reason) => {
     await post(cp, [...seedEvents([taskSummary('urgent')], { autonomy: extra !== null }), ...(extra ?? [])]);
     const res = await trigger({ target: TARGET, task_id: taskId });
     expect(res.status).toBe(409);
     expect(((await res.json()) as { error: { reason: string } }).error.reason).toBe(reason);
+  });
+
+  it('answers 404 task_not_found for a task the backlog does not have, recording nothing', async () => {
+    await post(cp, seedEvents([taskSummary('urgent')]));
+    const res = await trigger({ target: TARGET, task_id: 'nope' });
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({ code: 'task_not_found', task_id: 'nope' });
+    expect(await eventsOf(cp, 'task.triggered')).toEqual([]);
+    expect(executor.started).toEqual([]);
   });
 
   it('answers 409 executor_failed when the executor refuses the worker', async () => {

@@ -7,7 +7,7 @@ import { appendChecked } from '../../control/selection-guard.ts';
 import { requireScope, type Principal } from '../auth.ts';
 import { outsideScope } from '../worker-token.ts';
 import { ApiError } from '../errors.ts';
-import { mediaType, readBody, sendJson, type Router } from '../http.ts';
+import { mediaType, parseIsoTime, readBody, sendJson, type Router } from '../http.ts';
 import type { ApiDeps } from '../api-deps.ts';
 
 /** Bytes a stream may have waiting for a slow client before it is closed (it resumes by Last-Event-ID). */
@@ -92,11 +92,7 @@ export function parseFilter(url: URL): EventFilter {
   if (subject) f.subject = subject;
   for (const key of ['since', 'until'] as const) {
     const v = q.get(key);
-    if (v) {
-      const t = Date.parse(v);
-      if (Number.isNaN(t)) throw new ApiError('invalid_request', `${key} must be an ISO 8601 time (got "${v}").`);
-      f[key] = new Date(t).toISOString();
-    }
+    if (v) f[key] = parseIsoTime(key, v);
   }
   return f;
 }
@@ -104,7 +100,8 @@ export function parseFilter(url: URL): EventFilter {
 export function parseLimit(url: URL, fallback: number, max: number): number {
   const raw = url.searchParams.get('limit');
   if (raw === null) return fallback;
-  const n = Number(raw);
+  // Digits only: Number() would also take "1e2" and "0x10".
+  const n = /^\d{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
   if (!Number.isInteger(n) || n < 1 || n > max) throw new ApiError('invalid_request', `limit must be an integer from 1 to ${max}.`);
   return n;
 }

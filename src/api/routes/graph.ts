@@ -3,7 +3,7 @@ import { evolve } from '../../projections/evolve.ts';
 import { emptyState, type GraphEdge, type GraphNode, type GraphState } from '../../projections/state.ts';
 import { requireScope } from '../auth.ts';
 import { ApiError } from '../errors.ts';
-import { sendJson, type Router } from '../http.ts';
+import { parseIsoTime, sendJson, type Router } from '../http.ts';
 import type { ApiDeps } from '../api-deps.ts';
 import { parseLimit } from './events.ts';
 
@@ -67,9 +67,7 @@ export function graphRoutes(router: Router, deps: ApiDeps): void {
     let graph = deps.projector.state.graph;
     let asOf: string | null = null;
     if (asOfRaw) {
-      const t = Date.parse(asOfRaw);
-      if (Number.isNaN(t)) throw new ApiError('invalid_request', `as_of must be an ISO 8601 time (got "${asOfRaw}").`);
-      asOf = new Date(t).toISOString();
+      asOf = parseIsoTime('as_of', asOfRaw);
       graph = await replayOneAtATime(asOf);
     }
     const id = params.id!;

@@ -12,7 +12,8 @@ const resumeBody = z.object({ reason: z.string().trim().max(2000).optional(), vi
 /** Validates a JSON body with a zod schema, answering 422 with the first problem. */
 export async function body<T extends z.ZodTypeAny>(ctx: RouteContext, schema: T): Promise<z.infer<T>> {
   const raw = await readJson(ctx.req);
-  const parsed = schema.safeParse(raw ?? {});
+  // A literal `null` is refused like any other non-object; only a body that is absent counts as `{}`.
+  const parsed = schema.safeParse(raw === undefined ? {} : raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ApiError('validation_failed', `${issue.path.join('.') || 'body'}: ${issue.message}`);

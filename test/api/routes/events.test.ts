@@ -142,6 +142,9 @@ describe('GET /v1/graph/events', () => {
     const list = (await (await cp.api('/v1/graph/events?type=page.even,page.odd&limit=1000')).json()) as { events: unknown[] };
     expect(list.events).toHaveLength(25);
     const future = (await (await cp.api('/v1/graph/events?since=2999-01-01T00:00:00Z')).json()) as { events: unknown[] };
+    // A date alone, or a time with an offset, are ISO 8601 too.
+    expect((await cp.api('/v1/graph/events?since=2999-01-01')).status).toBe(200);
+    expect((await cp.api('/v1/graph/events?until=2999-01-01T00:00:00%2B02:00')).status).toBe(200);
     expect(future.events).toHaveLength(0);
   });
 
@@ -151,6 +154,11 @@ describe('GET /v1/graph/events', () => {
     ['cursor=abc', 'invalid_cursor'],
     ['order=sideways', 'invalid_request'],
     ['since=yesterday', 'invalid_request'],
+    ['since=Tuesday%201', 'invalid_request'],
+    ['since=1', 'invalid_request'],
+    ['until=foo%202020', 'invalid_request'],
+    ['limit=1e2', 'invalid_request'],
+    ['limit=0x10', 'invalid_request'],
   ])('%s → 400 %s', async (q, code) => {
     expect(await errorOf(await cp.api(`/v1/graph/events?${q}`))).toMatchObject({ status: 400, code });
   });

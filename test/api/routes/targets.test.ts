@@ -78,6 +78,14 @@ describe('targets', () => {
     expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'GET' })).status).toBe(405);
   });
 
+  it('refuses a literal null body (422) and records nothing: only an absent body counts as {}', async () => {
+    const head = cp.store.health().head.seq;
+    const res = await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', body: 'null', headers: { 'content-type': 'application/json' } });
+    expect(res.status).toBe(422);
+    expect(((await res.json()) as { error: { code: string } }).error.code).toBe('validation_failed');
+    expect(cp.store.health().head.seq).toBe(head);
+  });
+
   it("takes JSON sent as curl's default -d type, as the operator document's examples send it, and nothing else under that type", async () => {
     const form = { 'content-type': 'application/x-www-form-urlencoded' };
     const paused = await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', body: JSON.stringify({ reason: 'curl -d' }), headers: form });
