@@ -13,6 +13,30 @@ const T = 'acme/web';
 const NOW = new Date('2026-11-27T12:02:30.000Z');
 type Json = Record<string, any>;
 
+
+/** A fake API server with the autonomy ConfigMap (on) and the scheduler CronJob (not suspended). */
+async function clusterWithScheduler(): Promise<FakeKubeApi> {
+  const kube = await startFakeKubeApi();
+  kube.objects.put('ConfigMap', { metadata: { name: 'leviathan-autonomy-config', namespace: NS }, data: { autonomy_enabled: 'true' } });
+  kube.objects.put('CronJob', {
+    metadata: { name: CRON, namespace: NS },
+    spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'tick', image: 'leviathan:1' }] } } } } },
+  });
+  return kube;
+}
+
+/** Autonomy on, and target T with one ready task `a`. */
+async function seedTarget(cp: TestControlPlane): Promise<void> {
+  await cp.api('/v1/events', {
+    method: 'POST',
+    json: [
+      { type: 'autonomy.enabled', data: { reason: 'go', source: 'configmap' } },
+      { type: 'target.registered', target: T, data: { installation_id: 1 } },
+      { type: 'backlog.synced', target: T, data: { tasks: [{ id: 'a', title: 'A', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] } },
+    ],
+  });
+}
+
 describe('suspensionDrift', () => {
   const cj = (suspended: boolean) => ({ name: CRON, suspended, schedule: '*/5 * * * *' });
   const stop = { by: 'token:abc', at: '2026-11-27T12:00:00Z', reason: 'x' };
@@ -51,23 +75,11 @@ describe("the control plane follows the CronJob's suspend flag (real client, fak
   };
 
   beforeEach(async () => {
-    kube = await startFakeKubeApi();
-    kube.objects.put('ConfigMap', { metadata: { name: 'leviathan-autonomy-config', namespace: NS }, data: { autonomy_enabled: 'true' } });
-    kube.objects.put('CronJob', {
-      metadata: { name: CRON, namespace: NS },
-      spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'tick', image: 'leviathan:1' }] } } } } },
-    });
+    kube = await clusterWithScheduler();
     cp = await startTestControlPlane({
       overrides: { clock: { now: () => NOW }, cluster: new KubernetesClusterControls({ kubeConfig: kube.kubeConfig, namespace: NS }), suspensionWatchMs: 20 },
     });
-    await cp.api('/v1/events', {
-      method: 'POST',
-      json: [
-        { type: 'autonomy.enabled', data: { reason: 'go', source: 'configmap' } },
-        { type: 'target.registered', target: T, data: { installation_id: 1 } },
-        { type: 'backlog.synced', target: T, data: { tasks: [{ id: 'a', title: 'A', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] } },
-      ],
-    });
+    await seedTarget(cp);
   });
   afterEach(async () => {
     await cp.destroy();
@@ -120,25 +132,13 @@ describe('a decision right after a kubectl unsuspend does not wait for the watch
   const json = async (path: string): Promise<Json> => (await (await cp.api(path)).json()) as Json;
 
   beforeEach(async () => {
-    kube = await startFakeKubeApi();
-    kube.objects.put('ConfigMap', { metadata: { name: 'leviathan-autonomy-config', namespace: NS }, data: { autonomy_enabled: 'true' } });
-    kube.objects.put('CronJob', {
-      metadata: { name: CRON, namespace: NS },
-      spec: { schedule: '*/5 * * * *', jobTemplate: { spec: { template: { spec: { restartPolicy: 'Never', containers: [{ name: 'tick', image: 'leviathan:1' }] } } } } },
-    });
+    kube = await clusterWithScheduler();
     executor = new FakeExecutor();
     // The interval never comes round during the test: only the decisions' own checks can see the change.
     cp = await startTestControlPlane({
       overrides: { clock: { now: () => NOW }, executor, cluster: new KubernetesClusterControls({ kubeConfig: kube.kubeConfig, namespace: NS }), suspensionWatchMs: 3_600_000 },
     });
-    await cp.api('/v1/events', {
-      method: 'POST',
-      json: [
-        { type: 'autonomy.enabled', data: { reason: 'go', source: 'configmap' } },
-        { type: 'target.registered', target: T, data: { installation_id: 1 } },
-        { type: 'backlog.synced', target: T, data: { tasks: [{ id: 'a', title: 'A', priority: 'high', ready: true, status: 'pending', dependencies: [], allowed_paths: ['docs/'] }] } },
-      ],
-    });
+    await seedTarget(cp);
     expect((await cp.api('/v1/autonomy/emergency-stop', { method: 'POST', json: { reason: 'runaway agent' } })).status).toBe(200);
     // `kubectl patch cronjob … -p '{"spec":{"suspend":false}}'`
     const cj = kube.objects.get('CronJob', NS, CRON)!;

@@ -39,6 +39,15 @@ function contents(ref: string, files: { backlog: string | number; policy: string
   }
 }
 
+
+/** The target page after a registered target's sync recorded `e`. */
+function viewAfter(e: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) {
+  const stored = (seq: number, ev: typeof e) => ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
+  let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
+  state = evolve(state, stored(2, e));
+  return targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z'));
+}
+
 describe('syncBacklog', () => {
   it('records the tasks, policy and contract of a valid backlog', async () => {
     contents(SHA, { backlog: file('backlog/normal.yaml'), policy: file('policy/partial.yaml'), contract: 'name: Example\npurpose: Tests\n' });
@@ -86,11 +95,7 @@ describe('syncBacklog', () => {
     const e = await syncBacklog(octokit(), TARGET, SHA);
     expect(e).toMatchObject({ type: 'backlog.synced', data: { etag: '"b1" - "c1"', contract_error: { line: 2, reason: expect.stringMatching(/purpose must be text/) } } });
     expect(e.data.contract).toBeUndefined();
-    const stored = (seq: number, ev: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) =>
-      ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
-    let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
-    state = evolve(state, stored(2, e));
-    const view = targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z'));
+    const view = viewAfter(e);
     expect(view.backlog.state).toBe('synced');
     expect(view.contract).toBeNull();
     expect(view.contract_error).toMatch(/^\.leviathan\/contract\.yaml line 2: purpose must be text/);
@@ -163,11 +168,7 @@ describe('syncBacklog', () => {
       },
     });
     expect(e.data.contract).toBeUndefined();
-    const stored = (seq: number, ev: { type: string; actor: string; target: string | null; subject: string | null; id: string; data: Record<string, unknown> }) =>
-      ({ ...ev, seq, time: '2026-11-27T12:00:00.000Z', prev_hash: '', hash: '' }) as never;
-    let state = evolve(emptyState(), stored(1, newEvent({ type: 'target.registered', actor: 'test', target: TARGET, data: { installation_id: 1 } })));
-    state = evolve(state, stored(2, e));
-    const view = targetView(state, state.targets[TARGET]!, new Date('2026-11-27T12:00:00Z'));
+    const view = viewAfter(e);
     expect(view.backlog.state).toBe('synced');
     expect(view.tasks.map((t) => t.id)).toEqual(['docs-quickstart', 'tests-for-quickstart']);
     expect(view.contract_error).toBe('.leviathan/contract.yaml: could not be read from GitHub (HTTP 502); the backlog and policy were read without it.');
