@@ -159,8 +159,18 @@ describe.each([
       workerLog,
     );
     expect(end.type, await workerLog()).toBe('attempt.succeeded');
-    const types = (await events()).filter((e) => e.data.attempt_id === attemptId).map((e) => e.type);
-    expect(types).toEqual(['task.selected', 'attempt.created', 'attempt.started', 'pr.created', 'attempt.succeeded']);
+    const mine = (await events()).filter((e) => e.data.attempt_id === attemptId);
+    expect(mine.filter((e) => e.type !== 'attempt.step').map((e) => e.type)).toEqual(['task.selected', 'attempt.created', 'attempt.started', 'pr.created', 'attempt.succeeded']);
+    // Every step reached the control plane through the real worker's attempt token.
+    expect(mine.filter((e) => e.type === 'attempt.step').map((e) => e.data.step)).toEqual([
+      'clone repository',
+      'run agent',
+      'check the change',
+      'commit the change',
+      'push branch',
+      'open pull request',
+      'label pull request',
+    ]);
     const [pr] = await events('pr.created');
     expect(pr).toMatchObject({ target: TARGET, data: { number: 1, task_id: 'docs-guide', attempt_id: attemptId, branch: 'leviathan/docs-guide' } });
 
