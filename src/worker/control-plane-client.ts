@@ -403,6 +403,6 @@ function isOwnWorkerEvent(e: NewEvent): boolean {
     typeof e.actor === 'string' &&
     e.actor.startsWith('worker:') &&
     typeof attemptId === 'string' &&
-    e.id === workerEventId(attemptId, e.type as WorkerEventType)
+    e.id === workerEventId(attemptId, e.type as WorkerEventType, typeof e.data.step === 'string' ? e.data.step : undefined)
   );
 }

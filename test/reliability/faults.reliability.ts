@@ -217,11 +217,11 @@ describe('control plane unreachable from a worker (separate processes)', () => {
     cp = await startTestControlPlane({ dataDir, env: { PORT: String(port) } });
     const { stdout } = await w2;
     expect(stdout.trim()).toBe('pending 0');
-    const events = (await cp.store.read({ type: 'attempt.started', limit: 1000 })).events;
+    const events = (await cp.store.read({ type: 'attempt.step', limit: 1000 })).events;
     const ids = events.map((e) => e.id);
     expect(new Set(ids).size).toBe(ids.length);
-    expect(ids.filter((id) => id.startsWith('att-1-')).length).toBe(40);
-    expect(ids.filter((id) => id.startsWith('att-2-')).length).toBe(25);
+    expect(ids.filter((id) => id.startsWith('att-1:')).length).toBe(40);
+    expect(ids.filter((id) => id.startsWith('att-2:')).length).toBe(25);
     record('faults: worker ↔ control plane', {
       'events spooled by a worker that never reached the control plane': spooled,
       'delivered by the next worker once the control plane was up': `${ids.length} of 65, each once`,

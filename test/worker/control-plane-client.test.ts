@@ -110,11 +110,13 @@ describe('HttpEventSink', () => {
 
   it('the next run delivers events an earlier run left in the spool, before its own', async () => {
     await mkdir(path.join(dir, 'spool'), { recursive: true });
-    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${JSON.stringify(report('old', 'attempt.started'))}\n${JSON.stringify(report('old', 'attempt.failed'))}\n`);
+    const step = newEvent({ id: workerEventId('old', 'attempt.step', 'run agent'), type: 'attempt.step', actor: 'worker:old', target: 'acme/widgets', subject: 'attempt:old', data: { attempt_id: 'old', step: 'run agent' } });
+    const lines = [report('old', 'attempt.started'), step, report('old', 'attempt.failed')].map((e) => JSON.stringify(e)).join('\n');
+    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${lines}\n`);
     const s = sink();
     await s.post(ev('a:1'));
     await s.flush(Date.now() + 1000);
-    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'old:failed', 'a:1']);
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'old:step:run-agent', 'old:failed', 'a:1']);
     expect(await readdir(path.join(dir, 'spool'))).toEqual([]);
   });
 

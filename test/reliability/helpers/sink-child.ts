@@ -6,6 +6,7 @@
  * Usage: node --import tsx test/reliability/helpers/sink-child.ts <url> <spoolDir> <attemptId> <count> <deadlineMs>
  */
 import { pino } from 'pino';
+import { workerEventId } from '../../../src/api/worker-token.ts';
 import { HttpEventSink } from '../../../src/worker/control-plane-client.ts';
 import { Redactor } from '../../../src/worker/redact.ts';
 import { WRITE_TOKEN } from '../../helpers/control-plane.ts';
@@ -22,8 +23,11 @@ const sink = new HttpEventSink({
   maxDelayMs: 300,
   requestTimeoutMs: 2000,
 });
+// Step reports: the one worker event of which an attempt has many, each under its own id (as a
+// spool hands back only events under their attempt's own ids).
 for (let i = 0; i < Number(count); i++) {
-  await sink.post({ id: `${attemptId}-ev-${i}`, type: 'attempt.started', actor: `worker:${attemptId}`, target: 'acme/app', subject: `attempt:${attemptId}`, data: { attempt_id: attemptId, i } });
+  const step = `step ${i}`;
+  await sink.post({ id: workerEventId(attemptId!, 'attempt.step', step), type: 'attempt.step', actor: `worker:${attemptId}`, target: 'acme/app', subject: `attempt:${attemptId}`, data: { attempt_id: attemptId, step } });
 }
 const { pending } = await sink.flush(Date.now() + Number(deadline));
 process.stdout.write(`pending ${pending}\n`);
