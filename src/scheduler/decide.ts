@@ -344,8 +344,7 @@ interface Conflict {
 /** Concurrency and the PR limit: what the target's attempts in flight and open PRs leave room for. Pure. */
 function capacityConflict(t: Pick<TargetSnapshot, 'open_prs'>, inFlight: readonly Running[], limits: SelectionLimits): Conflict | null {
   if (inFlight.length >= limits.max_concurrent_attempts) {
-    const ids = inFlight.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
-    return { reason: 'attempt_in_flight', detail: `Attempt in flight: ${ids}; at most ${limits.max_concurrent_attempts} at once.` };
+    return { reason: 'attempt_in_flight', detail: `Attempt in flight: ${listAttempts(inFlight)}; at most ${limits.max_concurrent_attempts} at once.` };
   }
   // An attempt in flight may open a PR of its own, so it counts against the limit too.
   const open = t.open_prs.length + inFlight.length;
@@ -389,13 +388,17 @@ function breakerDetail(failures: number, until: string): string {
   return `Circuit breaker tripped after ${failures} consecutive failures. Cooldown ends at ${until}.`;
 }
 
+/** `task (attempt), …`, as the details name attempts in flight. */
+function listAttempts(xs: readonly Running[]): string {
+  return xs.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
+}
+
 function halfOpenDetail(t: TargetSnapshot, trippedAt: string): string {
-  const ids = (xs: TargetSnapshot['in_flight']) => xs.map((a) => `${a.task_id} (${a.attempt_id})`).join(', ');
   // created_at is the selection (null once the log no longer says): unknown counts as before the trip.
   const probes = t.in_flight.filter((a) => a.created_at !== null && a.created_at > trippedAt);
   return probes.length > 0
-    ? `Circuit breaker half-open: probe attempt ${ids(probes)} is running; no other attempt starts until it succeeds.`
-    : `Circuit breaker half-open: waiting for ${ids(t.in_flight)}, started before the trip, to end before one probe attempt runs.`;
+    ? `Circuit breaker half-open: probe attempt ${listAttempts(probes)} is running; no other attempt starts until it succeeds.`
+    : `Circuit breaker half-open: waiting for ${listAttempts(t.in_flight)}, started before the trip, to end before one probe attempt runs.`;
 }
 
 /**

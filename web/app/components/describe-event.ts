@@ -34,10 +34,12 @@ export function describeEvent(e: Pick<StoredEvent, 'type' | 'data' | 'actor' | '
       return { mark: '•', text: `Attempt created${paren(task)}` };
     case 'attempt.started':
       return { mark: '•', text: `Attempt started${paren(task)}` };
+    case 'attempt.step':
+      return { mark: '•', text: `Worker: ${str(d.step) ?? 'next step'}${paren(task)}` };
     case 'attempt.succeeded':
       return { mark: '✓', text: `Attempt succeeded${paren(task)}` };
     case 'attempt.failed':
-      return { mark: '✗', text: `Attempt failed: ${task ?? str(d.attempt_id) ?? 'unknown task'}${paren(str(d.failure_type))}` };
+      return { mark: '✗', text: `Attempt failed: ${task ?? str(d.attempt_id) ?? 'unknown task'}${paren(str(d.failure_type))}${str(d.step) ? ` at ${str(d.step)}` : ''}` };
     case 'attempt.token_refreshed':
       return { mark: '•', text: `GitHub token renewed for the attempt${paren(task)}, valid until ${str(d.expires_at) ?? '?'}` };
     case 'circuit_breaker.tripped':
