@@ -11,6 +11,14 @@ export interface WorkerAssignment {
   contract?: TargetContract;
   /** Hard limit for the whole attempt; the executor enforces it too (Job activeDeadlineSeconds). */
   timeout_seconds: number;
+  /**
+   * The attempt's absolute deadline (ISO 8601): the executor's start of the worker plus
+   * `timeout_seconds`, set by the executor as it starts it. The worker stops itself there and
+   * measures every budget up to it, so the deadline holds even when nobody else is left to enforce
+   * it (a local worker outliving the `tick` that started it). Absent: the worker counts
+   * `timeout_seconds` from its own start.
+   */
+  deadline_at?: string;
 }
 
 /** A worker the executor knows about, as seen now. */
@@ -24,6 +32,8 @@ export interface WorkerRun {
   failure_type?: 'timeout' | 'worker_lost';
   /** Job name or process id, for operators. */
   handle: string;
+  /** The command that shows what became of the worker (`kubectl describe pod …`), when the executor has one. */
+  inspect?: string;
 }
 
 /**

@@ -156,7 +156,10 @@ export class KubernetesJobExecutor implements Executor {
    * Job from its creation. A Job that already exists for the same attempt counts as started.
    */
   async start(assignment: WorkerAssignment): Promise<{ handle: string }> {
-    const job = this.buildJob(assignment);
+    // The worker's own deadline, from the Job's creation, as activeDeadlineSeconds counts: time
+    // spent pulling an image or waiting for a node comes out of the attempt, not on top of it.
+    const timeout = validTimeout(assignment.timeout_seconds);
+    const job = this.buildJob({ ...assignment, deadline_at: new Date(Date.now() + timeout * 1000).toISOString() });
     const name = job.metadata!.name!;
     // Errors of the token source pass through as they are (a GitHub problem, not a Kubernetes one).
     const tokens = {
@@ -256,7 +259,7 @@ export class KubernetesJobExecutor implements Executor {
     } catch (err) {
       throw wrap(toKubernetesError(err, `list Jobs -l ${WORKER_SELECTOR} in namespace ${namespace}`));
     }
-    return jobs.map(toWorkerRun);
+    return jobs.map((job) => toWorkerRun(job, namespace));
   }
 
   /** The Job manifest for an assignment; public so tests and `ctl` can show exactly what is submitted. */
@@ -269,10 +272,7 @@ export class KubernetesJobExecutor implements Executor {
         `Assignment for attempt ${assignment.attempt_id} is ${Buffer.byteLength(assignmentJson)} bytes; the limit is ${MAX_ASSIGNMENT_BYTES}`,
       );
     }
-    const timeout =
-      Number.isInteger(assignment.timeout_seconds) && assignment.timeout_seconds > 0
-        ? assignment.timeout_seconds
-        : DEFAULT_TIMEOUT_SECONDS;
+    const timeout = validTimeout(assignment.timeout_seconds);
     const { labels, annotations } = jobMetadata(assignment);
     const env: V1EnvVar[] = [
       { name: 'LEVIATHAN_TASK_FILE', value: TASK_FILE_PATH },
@@ -422,11 +422,12 @@ function wrap(err: KubernetesError): ExecutorError {
   });
 }
 
-function toWorkerRun(job: V1Job): WorkerRun {
+function toWorkerRun(job: V1Job, namespace: string): WorkerRun {
   const meta = job.metadata ?? {};
   const annotations = meta.annotations ?? {};
   const labels = meta.labels ?? {};
   const state = jobState(job);
+  const attemptLabel = labels[ATTEMPT_LABEL];
   return {
     attempt_id: annotations[ATTEMPT_LABEL] ?? labels[ATTEMPT_LABEL] ?? '',
     target: annotations[TARGET_LABEL] ?? labels[TARGET_LABEL] ?? '',
@@ -434,5 +435,12 @@ function toWorkerRun(job: V1Job): WorkerRun {
     state: state.state,
     ...(state.state === 'failed' ? { failure_type: state.failure_type } : {}),
     handle: meta.name ?? '',
+    // A pod that never started says why only in its events (ErrImagePull, FailedScheduling, …).
+    ...(attemptLabel ? { inspect: `kubectl -n ${namespace} describe pod -l ${ATTEMPT_LABEL}=${attemptLabel}` } : {}),
   };
+}
+
+/** `activeDeadlineSeconds` for an assignment's timeout: the default when it carries no usable one. */
+function validTimeout(seconds: number): number {
+  return Number.isInteger(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_SECONDS;
 }

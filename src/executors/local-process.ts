@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmod, chown, lstat, mkdir, open, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, chown, lstat, mkdir, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
@@ -8,6 +8,23 @@ import type { Executor, GitHubTokenSource, WorkerAssignment, WorkerRun } from '.
 
 /** The `leviathan` entry point next to this source tree. */
 export const LEVIATHAN_BIN = fileURLToPath(new URL('../../bin/leviathan.mjs', import.meta.url));
+
+/**
+ * How long a worker's log (`<attempt>.log`) and a task file its worker never had removed stay in
+ * `<dataDir>/workers/`: two weeks, time to look into a failed attempt after a holiday. Each log is
+ * capped by its worker (WORKER_LOG_MAX_BYTES), so the directory is bounded by what two weeks of
+ * attempts write.
+ */
+export const WORKER_FILES_RETENTION_MS = 14 * 24 * 60 * 60 * 1000;
+
+/**
+ * The names among `<dataDir>/workers/` entries that are expired worker files: regular `.log` and
+ * `.json` files last modified more than `retentionMs` before `now`. Nothing else there (the worker
+ * user's home, a symlink) is ever chosen.
+ */
+export function expiredWorkerFiles(entries: ReadonlyArray<{ name: string; isFile: boolean; mtimeMs: number }>, now: number, retentionMs: number): string[] {
+  return entries.filter((e) => e.isFile && /\.(log|json)$/.test(e.name) && now - e.mtimeMs > retentionMs).map((e) => e.name);
+}
 
 /** A local worker could not be started. `code` is the scheduler's reason code. */
 export class LocalExecutorError extends Error {
@@ -63,6 +80,11 @@ export interface LocalProcessExecutorOptions {
   killGraceMs?: number;
   /** How long ended runs stay in list(). */
   retainEndedMs?: number;
+  /**
+   * Worker logs and task files in `<dataDir>/workers/` older than this (by modification time) are
+   * deleted as the next worker starts; default {@link WORKER_FILES_RETENTION_MS}.
+   */
+  workerFilesRetentionMs?: number;
   logger?: Logger;
   now?: () => number;
 }
@@ -80,9 +102,11 @@ interface Run {
 
 /**
  * Runs each attempt as a detached child process `leviathan worker` in its own process group, the
- * embedded default. The assignment goes into a task file (`LEVIATHAN_TASK_FILE`, mode 0600); the
- * deadline (`timeout_seconds`) is enforced by killing the whole group, so the agent and anything
- * it started go too. A run killed at its deadline is listed as failed `timeout`; one that ended
+ * embedded default. The assignment goes into a task file (`LEVIATHAN_TASK_FILE`, mode 0600) with
+ * its absolute deadline (`deadline_at`: now + `timeout_seconds`), which the worker enforces itself:
+ * it stops its agent's own process group, reports `timeout` and exits. While this process lives it
+ * also sends SIGTERM to the worker's group at the deadline (which the worker answers the same
+ * way), then SIGKILL after `killGraceMs`. A run killed at its deadline is listed as failed `timeout`; one that ended
  * otherwise without reporting shows as failed `worker_lost` (the scheduler only records that when
  * the attempt is still in flight).
  *
@@ -123,13 +147,17 @@ export class LocalProcessExecutor implements Executor {
     const name = assignment.attempt_id.replace(/[^A-Za-z0-9_.-]/g, '_');
     const taskFile = join(dir, `${name}.json`);
     const user = this.opts.workerUser;
+    await this.pruneWorkerFiles(dir);
+    // The deadline travels with the assignment: the worker enforces it itself, since this process
+    // (a `tick`) may be gone long before it.
+    const deadlineAt = new Date(this.now() + Math.max(1, assignment.timeout_seconds) * 1000).toISOString();
     let child: ChildProcess;
     try {
       const home = user ? await this.workerHome(user) : null;
       await mkdir(dir, { recursive: true, mode: 0o700 });
       // Written by root into its own directory, then handed over: nothing the worker user can
       // plant (a symlink) is ever followed.
-      await writeFile(taskFile, JSON.stringify(assignment), { mode: 0o600 });
+      await writeFile(taskFile, JSON.stringify({ ...assignment, deadline_at: deadlineAt }), { mode: 0o600 });
       await chmod(taskFile, 0o600);
       if (user) await chown(taskFile, user.uid, user.gid);
       const log = await open(join(dir, `${name}.log`), 'a', 0o600);
@@ -198,6 +226,33 @@ export class LocalProcessExecutor implements Executor {
     });
     this.opts.logger?.info({ attempt_id: assignment.attempt_id, target: assignment.target, pid }, 'Executor: Worker process started');
     return { handle: run.info.handle };
+  }
+
+  /**
+   * Deletes expired worker logs and task files (see expiredWorkerFiles). Best effort: a start never
+   * fails for it, and a failure is only logged.
+   */
+  private async pruneWorkerFiles(dir: string): Promise<void> {
+    const retention = this.opts.workerFilesRetentionMs ?? WORKER_FILES_RETENTION_MS;
+    try {
+      const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') return [];
+        throw err;
+      });
+      const entries = await Promise.all(
+        names
+          .filter((n) => /\.(log|json)$/.test(n))
+          .map(async (n) => {
+            const st = await lstat(join(dir, n)).catch(() => null);
+            return { name: n, isFile: st?.isFile() ?? false, mtimeMs: st?.mtimeMs ?? Infinity };
+          }),
+      );
+      const expired = expiredWorkerFiles(entries, this.now(), retention);
+      await Promise.all(expired.map((n) => rm(join(dir, n), { force: true })));
+      if (expired.length > 0) this.opts.logger?.info({ removed: expired.length, retention_days: retention / 86_400_000 }, 'Executor: Removed expired worker logs');
+    } catch (err) {
+      this.opts.logger?.warn({ error: (err as Error).message }, 'Executor: Could not remove expired worker logs');
+    }
   }
 
   /**

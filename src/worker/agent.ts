@@ -4,7 +4,9 @@ import { spawn } from 'node:child_process';
 export type AgentOutcome =
   | { kind: 'exited'; exitCode: number; stderrTail: string }
   | { kind: 'signalled'; signal: string; stderrTail: string }
-  | { kind: 'timeout'; stderrTail: string };
+  | { kind: 'timeout'; stderrTail: string }
+  /** Stopped through `signal`: the worker itself is being stopped. */
+  | { kind: 'stopped'; stderrTail: string };
 
 /** One agent run: what to start, where, with what, for how long. */
 export interface AgentRun {
@@ -18,15 +20,27 @@ export interface AgentRun {
   timeoutMs: number;
   /** Time between SIGTERM and SIGKILL of the process group. */
   killGraceMs?: number;
+  /**
+   * Stops the agent's whole group (SIGTERM, then SIGKILL after at most STOP_GRACE_MS): the worker
+   * is being stopped (a signal, or the attempt's deadline) and has only seconds left itself.
+   */
+  signal?: AbortSignal;
   /** Called with each chunk of agent output, for logging. */
   onOutput?: (stream: 'stdout' | 'stderr', chunk: string) => void;
 }
 
 const TAIL_BYTES = 16 * 1024;
+/** Longest grace between SIGTERM and SIGKILL when the worker itself is stopping. */
+export const STOP_GRACE_MS = 2_000;
 
 /**
  * Runs the agent in its own process group so that a timeout kills everything it started
  * (SIGTERM, then SIGKILL after a grace period), not only the shell.
+ *
+ * Its own group also means that nothing kills it along with the worker's: the executor's stop,
+ * a terminal's Ctrl-C and the like reach the worker alone. So the group is killed when `signal`
+ * aborts, and SIGKILLed, synchronously, whenever this process exits while the agent runs
+ * (process.exit, an uncaught error): an agent must never outlive its worker with its keys.
  */
 export function runAgent(run: AgentRun): Promise<AgentOutcome> {
   return new Promise((resolve) => {
@@ -37,7 +51,7 @@ export function runAgent(run: AgentRun): Promise<AgentOutcome> {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stderr = '';
-    let timedOut = false;
+    let ended: 'timeout' | 'stopped' | null = null;
     let killTimer: NodeJS.Timeout | undefined;
     const killGroup = (signal: NodeJS.Signals) => {
       try {
@@ -46,6 +60,15 @@ export function runAgent(run: AgentRun): Promise<AgentOutcome> {
         // ESRCH: the group is already gone.
       }
     };
+    const onProcessExit = () => killGroup('SIGKILL');
+    process.once('exit', onProcessExit);
+    const stop = (why: 'timeout' | 'stopped', graceMs: number) => {
+      if (ended) return;
+      ended = why;
+      killGroup('SIGTERM');
+      killTimer = setTimeout(() => killGroup('SIGKILL'), graceMs);
+    };
+    const onAbort = () => stop('stopped', Math.min(run.killGraceMs ?? 5_000, STOP_GRACE_MS));
 
     child.stdout.on('data', (c: Buffer) => run.onOutput?.('stdout', c.toString('utf8')));
     child.stderr.on('data', (c: Buffer) => {
@@ -64,17 +87,17 @@ export function runAgent(run: AgentRun): Promise<AgentOutcome> {
     child.stdin.on('error', () => undefined);
     child.stdin.end(run.input);
 
-    const timer = setTimeout(() => {
-      timedOut = true;
-      killGroup('SIGTERM');
-      killTimer = setTimeout(() => killGroup('SIGKILL'), run.killGraceMs ?? 5_000);
-    }, run.timeoutMs);
+    const timer = setTimeout(() => stop('timeout', run.killGraceMs ?? 5_000), run.timeoutMs);
+    if (run.signal?.aborted) onAbort();
+    else run.signal?.addEventListener('abort', onAbort, { once: true });
 
     let settled = false;
     const finish = (outcome: AgentOutcome) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      run.signal?.removeEventListener('abort', onAbort);
+      process.removeListener('exit', onProcessExit);
       resolve(outcome);
     };
     child.on('error', (e) => finish({ kind: 'exited', exitCode: 127, stderrTail: `${stderr}\n${e.message}` }));
@@ -83,7 +106,7 @@ export function runAgent(run: AgentRun): Promise<AgentOutcome> {
       killGroup('SIGKILL');
       if (killTimer) clearTimeout(killTimer);
       const outcome = (): AgentOutcome => {
-        if (timedOut) return { kind: 'timeout', stderrTail: stderr };
+        if (ended) return { kind: ended, stderrTail: stderr };
         if (signal) return { kind: 'signalled', signal, stderrTail: stderr };
         return { kind: 'exited', exitCode: code ?? 1, stderrTail: stderr };
       };

@@ -22,7 +22,7 @@ export class GitCommandError extends Error {
     readonly command: string,
     readonly exitCode: number | null,
     readonly stderr: string,
-    /** Killed at the attempt's deadline. */
+    /** Killed at the attempt's deadline, or because the worker is stopping. */
     readonly timedOut = false,
   ) {
     super(`git ${command} failed (exit ${exitCode ?? 'signal'}): ${lastLines(stderr, 5)}`);
@@ -53,6 +53,8 @@ export interface GitRunnerOptions {
   redactor: Redactor;
   /** Epoch ms after which any git process is killed: the attempt's deadline (a hung clone or push must not outlive it). */
   deadline?: number;
+  /** Kills the running git process and refuses new ones: the worker is stopping. */
+  signal?: AbortSignal;
 }
 
 /**
@@ -119,28 +121,32 @@ export class GitRunner {
   /** Runs `git <args>` in `cwd`; resolves with stdout, throws a redacted GitCommandError on failure. */
   run(args: string[], cwd: string, input?: string): Promise<Buffer> {
     return new Promise((resolve, reject) => {
+      const { signal } = this.options;
       const left = this.options.deadline === undefined ? Infinity : this.options.deadline - Date.now();
       if (left <= 0) return reject(new GitCommandError(args[0] ?? '', null, 'not started: the attempt deadline has passed', true));
+      if (signal?.aborted) return reject(new GitCommandError(args[0] ?? '', null, 'not started: the worker is stopping', true));
       const child = spawn('git', args, { cwd, env: this.env(), stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let timedOut = false;
-      const timer = Number.isFinite(left)
-        ? setTimeout(() => {
-            timedOut = true;
-            child.kill('SIGKILL');
-            // Helpers git started (git-remote-https) may hold the pipes open and delay 'close';
-            // they stay in the worker's process group, which the executor stops at the deadline.
-            child.stdout.destroy();
-            child.stderr.destroy();
-            reject(new GitCommandError(args[0] ?? '', null, 'killed at the attempt deadline', true));
-          }, left)
-        : null;
+      const kill = (why: string) => {
+        timedOut = true;
+        child.kill('SIGKILL');
+        // Helpers git started (git-remote-https) may hold the pipes open and delay 'close';
+        // they stay in the worker's process group, which the executor stops at the deadline.
+        child.stdout.destroy();
+        child.stderr.destroy();
+        reject(new GitCommandError(args[0] ?? '', null, why, true));
+      };
+      const timer = Number.isFinite(left) ? setTimeout(() => kill('killed at the attempt deadline'), left) : null;
+      const onAbort = () => kill('killed: the worker is stopping');
+      signal?.addEventListener('abort', onAbort, { once: true });
       child.stdout.on('data', (c: Buffer) => out.push(c));
       child.stderr.on('data', (c: Buffer) => err.push(c));
       child.on('error', (e) => reject(new GitCommandError(args[0] ?? '', null, this.options.redactor.text(e.message))));
       child.on('close', (code) => {
         if (timer) clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
         if (timedOut) return;
         if (code === 0) return resolve(Buffer.concat(out));
         const stderr = this.options.redactor.text(Buffer.concat(err).toString('utf8'));

@@ -6,6 +6,8 @@ import { z } from 'zod';
 import type { Env } from '../env.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { WORKER_TOKEN_PREFIX } from '../api/worker-token.ts';
+import { attemptDeadline } from './attempt-deadline.ts';
+import { cappedLog, WORKER_LOG_MAX_BYTES } from './capped-log.ts';
 import { ControlPlaneTokenRefresher, HttpEventSink } from './control-plane-client.ts';
 import { CredentialsError, refreshingToken, staticToken, type Credentials } from './credentials.ts';
 import { OctokitPullRequests } from './github-pull-requests.ts';
@@ -24,6 +26,13 @@ export interface WorkerMainOptions {
   remoteUrl?: string;
   /** Where log lines go (already redacted). Default: stdout. */
   logStream?: { write(line: string): unknown };
+  /** Bytes of log written at most (default WORKER_LOG_MAX_BYTES), then one line saying it was truncated. */
+  logMaxBytes?: number;
+  /**
+   * Aborted, with a WorkerStop as its reason, when the worker must stop (the CLI's SIGTERM and
+   * SIGINT): the agent's group is killed, the attempt reported failed, its workspace removed.
+   */
+  stop?: AbortSignal;
   /** Test hooks passed to the ports. */
   githubRetry?: boolean;
   eventRetry?: { baseDelayMs?: number; maxDelayMs?: number };
@@ -57,6 +66,7 @@ const assignmentSchema = z
       .passthrough(),
     contract: z.unknown().optional(),
     timeout_seconds: z.number().positive(),
+    deadline_at: z.string().datetime({ offset: true }).optional(),
   })
   .passthrough();
 
@@ -81,7 +91,7 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
     ...apiTokens,
     ...apiTokens.map((t) => t.replace(/^read:/, '')),
   ]);
-  const out = options.logStream ?? process.stdout;
+  const out = cappedLog(options.logStream ?? process.stdout, options.logMaxBytes ?? WORKER_LOG_MAX_BYTES);
   // Every serialised log line passes the redactor, whatever code wrote it.
   const logger: Logger = pino(
     { level: env.LOG_LEVEL, base: { component: 'worker' } },
@@ -97,6 +107,8 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
     return 1;
   }
 
+  // Taken as soon as the assignment is known: every budget below is measured up to it.
+  const deadline = attemptDeadline(assignment, Date.now());
   const workDir = options.workDir ?? env.LEVIATHAN_WORK_DIR ?? path.join(os.tmpdir(), 'leviathan-worker');
   const writeToken = apiTokens.find((t) => !t.startsWith('read:'));
   const credentials = buildCredentials(env, {
@@ -122,6 +134,8 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
       baseUrl: env.GITHUB_API_URL,
       retry: options.githubRetry ?? true,
       throttle: options.githubRetry ?? true,
+      deadline: deadline.at,
+      ...(options.stop ? { signal: options.stop } : {}),
     }),
     credentials,
     remoteUrl: options.remoteUrl ?? repositoryUrl(env.GITHUB_API_URL, assignment.target),
@@ -133,6 +147,8 @@ export async function workerMain(env: Env, options: WorkerMainOptions): Promise<
     clock: { now: Date.now },
     logger,
     redactor,
+    deadline,
+    ...(options.stop ? { stop: options.stop } : {}),
     ...(options.timings ? { timings: options.timings } : {}),
   });
   logger.info({ outcome: result.outcome, failure_type: result.failure_type, message: result.message }, 'Worker: Finished');

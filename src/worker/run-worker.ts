@@ -5,7 +5,8 @@ import { workerActor, workerEventId, type WorkerEventType } from '../api/worker-
 import { newEvent } from '../events/envelope.ts';
 import { subjects } from '../events/types.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
-import { runAgent } from './agent.ts';
+import { runAgent, STOP_GRACE_MS } from './agent.ts';
+import { agentBudgetMs, attemptDeadline, stopFailure, type AttemptDeadline, type WorkerStop } from './attempt-deadline.ts';
 import type { EventSink } from './control-plane-client.ts';
 import { CredentialsError, type Credentials } from './credentials.ts';
 import { DEFAULT_AUTHOR, GitCommandError, GitRunner, lastLines, type GitAuthor } from './git.ts';
@@ -52,8 +53,18 @@ export interface WorkerDeps {
   author?: GitAuthor;
   /** Keep the clone after the run (debugging, tests). */
   keepWorkspace?: boolean;
-  /** Overrides of the timings derived from `assignment.timeout_seconds`. */
+  /** Overrides of the timings derived from the deadline. */
   timings?: { agentTimeoutMs?: number; killGraceMs?: number; flushTimeoutMs?: number };
+  /**
+   * The attempt's deadline; default from the assignment (`deadline_at`, else `timeout_seconds`
+   * from now). When it passes, the attempt is stopped and reported as `timeout`.
+   */
+  deadline?: AttemptDeadline;
+  /**
+   * Aborted, with a {@link WorkerStop} as its reason, when the worker must stop now (SIGTERM,
+   * SIGINT): the agent's group is killed and the attempt reported failed with its step.
+   */
+  stop?: AbortSignal;
 }
 
 /** What the CLI turns into an exit code: 0 for succeeded, 1 for failed. */
@@ -68,6 +79,11 @@ export interface WorkerResult {
 export const PR_LABEL = 'leviathan';
 /** Trailer of commits and marker line of PR bodies; the GitHub App links PRs to attempts by it. */
 export const ATTEMPT_MARKER = 'Leviathan-Attempt';
+/**
+ * After a stop, how long the report may take to reach the control plane: the local executor
+ * SIGKILLs 10 s after its SIGTERM, and the agent's group gets STOP_GRACE_MS of that first.
+ */
+export const STOP_FLUSH_MS = 5_000;
 
 
 /**
@@ -86,7 +102,7 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   for (const [name, value] of Object.entries(deps.agentEnv)) if (value && isRedactedVar(name, globs)) redactor.mask(name, value);
   const log = redactingLogger(deps.logger, redactor);
   const started = clock.now();
-  const timeoutMs = a.timeout_seconds * 1000;
+  const deadline = deps.deadline ?? attemptDeadline(a, started);
   const [owner = '', repo = ''] = a.target.split('/');
   const branch = `leviathan/${a.task.id}`;
   const attemptDir = path.join(deps.workDir, safeSegment(a.attempt_id));
@@ -105,61 +121,102 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       }),
     );
 
-  await emit('attempt.started', { ...base });
-
   // The step under way, named as in `Worker: Failed to <step> (<cause>)`; updated as the attempt
   // progresses, and each step's start reported (attempt.step) so the console says what it is doing.
   let step: AttemptStep = 'clone repository';
+
+  // Stopping: at the deadline, or when told to (a signal). Whatever the step is waiting on, the
+  // attempt is reported failed at once; the agent's group, a git process or a GitHub request
+  // under way is ended through `halt`, and no further step begins.
+  const halt = new AbortController();
+  const stopWith = (why: WorkerStop) => {
+    if (!halt.signal.aborted) halt.abort(why);
+  };
+  const onStop = () => stopWith(deps.stop!.reason as WorkerStop);
+  if (deps.stop?.aborted) onStop();
+  else deps.stop?.addEventListener('abort', onStop, { once: true });
+  const deadlineTimer = timerAt(deadline.at, clock, () => stopWith({ kind: 'deadline' }));
+  let stoppedAt: number | null = null;
+  const stopped = new Promise<never>((_, reject) => {
+    const fail = () => {
+      stoppedAt = clock.now();
+      reject(stopFailure(halt.signal.reason as WorkerStop, deadline, stoppedAt, step));
+    };
+    if (halt.signal.aborted) fail();
+    else halt.signal.addEventListener('abort', fail, { once: true });
+  });
+  stopped.catch(() => undefined);
+  const stopError = () => stopFailure(halt.signal.reason as WorkerStop, deadline, clock.now(), step);
   const reported = new Set<AttemptStep>();
   const begin = async (next: AttemptStep) => {
+    if (halt.signal.aborted) throw stopError();
     step = next;
     // Once per step: the change is checked again after the commit, under the same name.
     if (reported.has(next)) return;
     reported.add(next);
     await emit('attempt.step', { ...base, step: next });
   };
-  let result: WorkerResult;
+
   try {
-    const pr = await attempt();
-    await emit('attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
-    result = { outcome: 'succeeded', pr_number: pr.number, message: `Opened pull request #${pr.number}: ${pr.url}` };
-  } catch (e) {
-    const failure = toWorkerError(e);
-    // The control plane refuses messages over 4000 characters; the full stderr tail travels apart.
-    const message = truncate(redactor.text(failure.message), 2_000);
-    const duration = seconds();
-    await emit('attempt.failed', {
-      ...base,
-      failure_type: failure.code,
-      step,
-      message,
-      ...failure.data,
-      duration_seconds: duration,
-    });
-    // The one error line of a failed attempt, worded like the operator document's
-    // `Worker: Failed to clone repository (auth error)`.
-    const errorKind = failure.data.error_kind === undefined ? {} : { error_kind: failure.data.error_kind };
-    log.error(
-      { ...base, step, failure_type: failure.code, ...errorKind, message, duration_seconds: duration },
-      `Worker: Failed to ${step} (${failureCause(failure)})`,
-    );
-    result = { outcome: 'failed', failure_type: failure.code, message };
+    return await run();
   } finally {
-    if (!deps.keepWorkspace) await rm(attemptDir, { recursive: true, force: true }).catch(() => undefined);
+    deadlineTimer.cancel();
+    deps.stop?.removeEventListener('abort', onStop);
   }
 
-  const flushMs = deps.timings?.flushTimeoutMs ?? Math.max(5_000, started + timeoutMs - 5_000 - clock.now());
-  const { pending, refused = 0 } = await deps.controlPlane.flush(clock.now() + flushMs);
-  if (pending > 0 || refused > 0) {
-    const why = [
-      pending > 0 ? `${pending} event(s) could not be delivered to the control plane and stay in the spool` : '',
-      refused > 0 ? `${refused} event(s) were refused by the control plane (see the log)` : '',
-    ].filter(Boolean);
-    const message = `${result.message}; ${why.join('; ')}`;
-    log.error({ ...base, pending, refused }, 'Worker: Events not delivered');
-    return { ...result, outcome: 'failed', failure_type: 'control_plane_unreachable', message };
+  async function run(): Promise<WorkerResult> {
+    await emit('attempt.started', { ...base });
+
+    let result: WorkerResult;
+    const work = attempt();
+    try {
+      const pr = await Promise.race([work, stopped]);
+      await emit('attempt.succeeded', { ...base, pr_number: pr.number, duration_seconds: seconds() });
+      result = { outcome: 'succeeded', pr_number: pr.number, message: `Opened pull request #${pr.number}: ${pr.url}` };
+    } catch (e) {
+      const failure = toWorkerError(e);
+      // The control plane refuses messages over 4000 characters; the full stderr tail travels apart.
+      const message = truncate(redactor.text(failure.message), 2_000);
+      const duration = seconds();
+      await emit('attempt.failed', {
+        ...base,
+        failure_type: failure.code,
+        step,
+        message,
+        ...failure.data,
+        duration_seconds: duration,
+      });
+      // The one error line of a failed attempt, worded like the operator document's
+      // `Worker: Failed to clone repository (auth error)`.
+      const errorKind = failure.data.error_kind === undefined ? {} : { error_kind: failure.data.error_kind };
+      log.error(
+        { ...base, step, failure_type: failure.code, ...errorKind, message, duration_seconds: duration },
+        `Worker: Failed to ${step} (${failureCause(failure)})`,
+      );
+      result = { outcome: 'failed', failure_type: failure.code, message };
+    } finally {
+      // Stopped: the step's own work is being ended (the agent's group gets its grace); the
+      // workspace goes once it has, or once it is clear it will not.
+      if (halt.signal.aborted) await settled(work, STOP_GRACE_MS + 1_000);
+      if (!deps.keepWorkspace) await rm(attemptDir, { recursive: true, force: true }).catch(() => undefined);
+    }
+
+    const flushBy =
+      stoppedAt !== null
+        ? stoppedAt + STOP_FLUSH_MS
+        : clock.now() + (deps.timings?.flushTimeoutMs ?? Math.max(5_000, deadline.at - 5_000 - clock.now()));
+    const { pending, refused = 0 } = await deps.controlPlane.flush(flushBy);
+    if (pending > 0 || refused > 0) {
+      const why = [
+        pending > 0 ? `${pending} event(s) could not be delivered to the control plane and stay in the spool` : '',
+        refused > 0 ? `${refused} event(s) were refused by the control plane (see the log)` : '',
+      ].filter(Boolean);
+      const message = `${result.message}; ${why.join('; ')}`;
+      log.error({ ...base, pending, refused }, 'Worker: Events not delivered');
+      return { ...result, outcome: 'failed', failure_type: 'control_plane_unreachable', message };
+    }
+    return result;
   }
-  return result;
 
   /** The GitHub token to use now, known to the redactor; failing to get one is an `auth_error`. */
   async function currentToken(): Promise<string> {
@@ -184,7 +241,14 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
 
     await rm(attemptDir, { recursive: true, force: true });
     await mkdir(attemptDir, { recursive: true });
-    const git = new GitRunner({ baseEnv: deps.gitEnv, remoteUrl: deps.remoteUrl, author: deps.author ?? DEFAULT_AUTHOR, redactor, deadline: Date.now() + timeoutMs });
+    const git = new GitRunner({
+      baseEnv: deps.gitEnv,
+      remoteUrl: deps.remoteUrl,
+      author: deps.author ?? DEFAULT_AUTHOR,
+      redactor,
+      deadline: deadline.at,
+      signal: halt.signal,
+    });
     git.setToken(token);
     const ws = new Workspace(path.join(attemptDir, 'repo'), git);
     await gitStep(() => ws.clone(deps.remoteUrl, a.default_branch));
@@ -216,7 +280,10 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     const agentOutput = lineLogger((stream, line) =>
       log.debug({ ...base, stream, line: truncate(line, 2_000) }, 'Worker: Agent output'),
     );
-    const agentTimeoutMs = deps.timings?.agentTimeoutMs ?? Math.max(500, timeoutMs - clamp(timeoutMs * 0.2, 1_000, 120_000));
+    const agentTimeoutMs = deps.timings?.agentTimeoutMs ?? agentBudgetMs(deadline, clock.now());
+    if (agentTimeoutMs <= 0) {
+      throw new WorkerError('timeout', `No time left for the agent before the attempt's deadline (${new Date(deadline.at).toISOString()})`);
+    }
     log.info({ ...base, timeout_ms: agentTimeoutMs }, `Worker: Executing task ${a.task.id}`);
     const outcome = await runAgent({
       command: deps.agentCommand,
@@ -225,9 +292,11 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       input: taskJson,
       timeoutMs: agentTimeoutMs,
       killGraceMs: deps.timings?.killGraceMs ?? 5_000,
+      signal: halt.signal,
       onOutput: (stream, chunk) => agentOutput.write(stream, chunk),
     });
     agentOutput.end();
+    if (outcome.kind === 'stopped') throw stopError();
     const tail = redactor.text(lastLines(outcome.stderrTail, 20)).slice(-4_000);
     if (outcome.kind === 'timeout') {
       throw new WorkerError('timeout', `The agent did not finish within ${Math.round(agentTimeoutMs / 1000)}s and was stopped`, {
@@ -378,6 +447,8 @@ function failureCause(f: WorkerError): string {
       return 'secret in change';
     case 'workspace_error':
       return 'workspace error';
+    case 'worker_terminated':
+      return 'worker terminated';
     default:
       return CAUSES.other;
   }
@@ -412,7 +483,8 @@ function toWorkerError(e: unknown): WorkerError {
   // No token for the pull request (a refresh that failed once the held token was too old).
   if (e instanceof CredentialsError) return new WorkerError('auth_error', e.message);
   if (e instanceof GitHubApiError) {
-    const auth = e.status === 401 || e.status === 403;
+    // A rate limit's 403 says nothing about the credentials.
+    const auth = !e.rateLimited && (e.status === 401 || e.status === 403);
     const message = `GitHub API error${e.status ? ` (HTTP ${e.status})` : ''}: ${e.message}`;
     return auth ? new WorkerError('auth_error', message) : new WorkerError('other', message, kind('github_error'));
   }
@@ -486,8 +558,28 @@ function lineLogger(emit: (stream: 'stdout' | 'stderr', line: string) => void) {
   };
 }
 
-function clamp(n: number, lo: number, hi: number): number {
-  return Math.min(hi, Math.max(lo, n));
+/** Waits for `work` to settle, `ms` at most; its outcome is not wanted, only its end. */
+async function settled(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work.then(noop, noop), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+  clearTimeout(timer);
+}
+
+function noop(): void {}
+
+/**
+ * Calls `f` once `clock.now()` reaches `at`. Re-armed when it fires early: setTimeout takes at most
+ * 2^31-1 ms (about 24 days) and fires at once for anything longer.
+ */
+function timerAt(at: number, clock: Clock, f: () => void): { cancel(): void } {
+  let timer: NodeJS.Timeout;
+  const arm = () => {
+    const left = at - clock.now();
+    if (left <= 0) return f();
+    timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+  };
+  arm();
+  return { cancel: () => clearTimeout(timer) };
 }
 
 // The attempt directory is removed recursively: an id such as `..` must never name a parent.

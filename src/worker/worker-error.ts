@@ -11,8 +11,11 @@ export type WorkerFailureType = Extract<
   'timeout' | 'path_violation' | 'agent_error' | 'auth_error' | 'push_rejected' | 'no_changes' | 'control_plane_unreachable' | 'other'
 >;
 
-/** Finer cause of an `other` failure, carried as `error_kind` in the event data. */
-export type WorkerErrorKind = 'github_error' | 'workspace_error' | 'secret_in_change';
+/**
+ * Finer cause of an `other` failure, carried as `error_kind` in the event data.
+ * `worker_terminated`: the worker was stopped by a signal before the attempt's deadline.
+ */
+export type WorkerErrorKind = 'github_error' | 'workspace_error' | 'secret_in_change' | 'worker_terminated';
 
 /** A failure of one worker step; `code` becomes the event's `failure_type`. Messages are redacted before use. */
 export class WorkerError extends Error {

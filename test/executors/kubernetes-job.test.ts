@@ -163,7 +163,9 @@ describe('KubernetesJobExecutor.start', () => {
 
   it('hands the assignment to the worker as a file projected from a pod annotation', async () => {
     const a = assignment();
+    const before = Date.now();
     await executor.start(a);
+    const after = Date.now();
     const template = api.objects.get('Job', NS, 'leviathan-worker-att-01')!.spec.template;
     const env = Object.fromEntries(template.spec.containers[0].env.map((e: any) => [e.name, e]));
     expect(env.LEVIATHAN_TASK_FILE.value).toBe(TASK_FILE_PATH);
@@ -178,7 +180,12 @@ describe('KubernetesJobExecutor.start', () => {
     const item = template.spec.volumes.find((v: any) => v.name === 'task').downwardAPI.items[0];
     expect(`/etc/leviathan/task/${item.path}`).toBe(TASK_FILE_PATH);
     const annotation = item.fieldRef.fieldPath.match(/^metadata\.annotations\['(.+)'\]$/)[1];
-    expect(JSON.parse(template.metadata.annotations[annotation])).toEqual(a);
+    const handed = JSON.parse(template.metadata.annotations[annotation]);
+    // Plus the worker's own deadline: the Job's creation + the timeout, as activeDeadlineSeconds counts.
+    const { deadline_at, ...rest } = handed;
+    expect(rest).toEqual(a);
+    expect(Date.parse(deadline_at)).toBeGreaterThanOrEqual(before + a.timeout_seconds * 1000);
+    expect(Date.parse(deadline_at)).toBeLessThanOrEqual(after + a.timeout_seconds * 1000);
   });
 
   it('gives the worker only its repository token and its attempt token, both by reference to its own Secret', async () => {
@@ -412,7 +419,15 @@ describe('KubernetesJobExecutor.list', () => {
 
     const runs = Object.fromEntries((await executor.list()).map((r) => [r.attempt_id, r]));
     expect(runs.pending).toMatchObject({ state: 'running', handle: 'leviathan-worker-pending' });
-    expect(runs.run).toEqual({ attempt_id: 'run', target: 'iangreen74/radix', task_id: 'task-run', state: 'running', handle: 'leviathan-worker-run' });
+    expect(runs.run).toEqual({
+      attempt_id: 'run',
+      target: 'iangreen74/radix',
+      task_id: 'task-run',
+      state: 'running',
+      handle: 'leviathan-worker-run',
+      // Where an operator reads why a pod never started: its events, by the Job's attempt label.
+      inspect: `kubectl -n ${NS} describe pod -l leviathan.dev/attempt=run`,
+    });
     expect(runs.ok).toMatchObject({ state: 'succeeded' });
     expect(runs.ok).not.toHaveProperty('failure_type');
     expect(runs.slow).toMatchObject({ state: 'failed', failure_type: 'timeout' });

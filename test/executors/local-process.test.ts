@@ -1,15 +1,17 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { envSchema } from '../../src/env.ts';
 import { gitHubTokenSource, localWorkerEnv } from '../../src/executors/create-executor.ts';
 import type { WorkerAssignment } from '../../src/executors/executor.ts';
-import { LocalExecutorError, LocalProcessExecutor, workerUserProblem } from '../../src/executors/local-process.ts';
+import { expiredWorkerFiles, LocalExecutorError, LocalProcessExecutor, WORKER_FILES_RETENTION_MS, workerUserProblem } from '../../src/executors/local-process.ts';
 import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
+import { AGENTS, API_TOKEN, FAKE_TOKEN, FakeControlPlane, seedBareRepository } from '../worker/harness.ts';
 
 function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignment {
   return {
@@ -91,6 +93,7 @@ describe('LocalProcessExecutor', () => {
             pgid: require('child_process').execSync('ps -o pgid= -p ' + process.pid).toString().trim(), pid: process.pid,
           }));`),
       });
+      const startedAt = Date.now();
       const { handle } = await executor.start(assignment());
       expect(handle).toMatch(/^pid:\d+$/);
       const runs = await until(async () => {
@@ -101,6 +104,9 @@ describe('LocalProcessExecutor', () => {
       const seen = JSON.parse(await readFile(out, 'utf8')) as { env: Record<string, string>; mode: number; task: WorkerAssignment; pgid: string; pid: number };
       expect(seen.mode).toBe(0o600);
       expect(seen.task.attempt_id).toBe('att-1');
+      // The deadline travels with the assignment: the worker enforces it even once this process is gone.
+      expect(Date.parse(seen.task.deadline_at!) - startedAt).toBeGreaterThanOrEqual(30_000);
+      expect(Date.parse(seen.task.deadline_at!) - Date.now()).toBeLessThanOrEqual(30_000);
       expect(seen.env.LEVIATHAN_TASK_FILE).toBe(join(dir, 'workers', 'att-1.json'));
       expect(seen.env.LEVIATHAN_CONTROL_PLANE_URL).toBe('http://127.0.0.1:1');
       expect(seen.env.LEVIATHAN_API_TOKEN).toBe('attempt-token-for-att-1');
@@ -152,14 +158,50 @@ describe('LocalProcessExecutor', () => {
     expect(await readdir(dir)).toEqual([]);
   });
 
-  it('kills the whole process group at the deadline and lists the run as failed timeout', async () => {
+  it("a real worker at its deadline: its agent's own process group goes too, and the attempt is reported timeout at its step", async () => {
+    const cp = await new FakeControlPlane().start();
+    try {
+      await seedBareRepository(join(dir, 'git', 'acme', 'widgets.git'), join(dir, 'seed'));
+      const executor = make({
+        killGraceMs: 10_000,
+        // The worker of this installation, as `tick` and `serve` start it.
+        env: {
+          PATH: process.env.PATH ?? '',
+          HOME: dir,
+          LEVIATHAN_CONTROL_PLANE_URL: cp.url,
+          LEVIATHAN_API_TOKEN: API_TOKEN,
+          GITHUB_TOKEN: FAKE_TOKEN,
+          GITHUB_SERVER_URL: `file://${join(dir, 'git')}`,
+          // Detached by the worker (its own process group), with a child of its own.
+          LEVIATHAN_AGENT_COMMAND: join(AGENTS, 'sleeps-forever.sh'),
+          LEVIATHAN_WORK_DIR: join(dir, 'work'),
+          LEVIATHAN_TEST_OUT: dir,
+        },
+      });
+      await executor.start(assignment({ timeout_seconds: 8 }));
+      const run = await until(async () => {
+        const r = (await executor.list())[0];
+        return r?.state === 'failed' ? r : undefined;
+      }, 20_000);
+      expect(run.state).toBe('failed');
+      const pids = (await readFile(join(dir, 'pids'), 'utf8')).trim().split('\n').map(Number);
+      expect(pids).toHaveLength(2);
+      await until(async () => (pids.every((p) => !alive(p)) ? true : undefined), 3000);
+      expect(cp.stored.find((e) => e.type === 'attempt.failed')?.data).toMatchObject({ failure_type: 'timeout', step: 'run agent' });
+      expect(existsSync(join(dir, 'work', 'att-1'))).toBe(false);
+    } finally {
+      await cp.stop();
+    }
+  });
+
+  it('a worker that ignores SIGTERM goes at the hard kill, with its whole process group', async () => {
     const executor = make({
       killGraceMs: 300,
       command: node(`
         const { spawn } = require('child_process');
         const child = spawn('sleep', ['1000'], { stdio: 'ignore' });
         require('fs').writeFileSync(process.env.OUT, JSON.stringify([process.pid, child.pid]));
-        process.on('SIGTERM', () => {}); // a worker that ignores SIGTERM still goes at the hard kill
+        process.on('SIGTERM', () => {});
         setInterval(() => {}, 1000);`),
     });
     await executor.start(assignment({ timeout_seconds: 1 }));
@@ -177,6 +219,22 @@ describe('LocalProcessExecutor', () => {
     });
     expect(run.failure_type).toBe('timeout');
     await until(async () => (pids.every((p) => !alive(p)) ? true : undefined), 3000);
+  });
+
+  it('removes worker logs and task files older than the retention as the next worker starts, and nothing else', async () => {
+    const workers = join(dir, 'workers');
+    await mkdir(join(workers, 'home'), { recursive: true });
+    const old = new Date(Date.now() - WORKER_FILES_RETENTION_MS - 60_000);
+    for (const f of ['old.log', 'old.json', 'notes.txt']) {
+      await writeFile(join(workers, f), 'x');
+      await utimes(join(workers, f), old, old);
+    }
+    await utimes(join(workers, 'home'), old, old);
+    await writeFile(join(workers, 'recent.log'), 'x');
+    const executor = make({ command: node('') });
+    await executor.start(assignment());
+    await until(async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined));
+    expect((await readdir(workers)).sort()).toEqual(['att-1.log', 'home', 'notes.txt', 'recent.log']);
   });
 
   it('lists a worker that exits non-zero as failed worker_lost', async () => {
@@ -204,6 +262,27 @@ describe('LocalProcessExecutor', () => {
     expect(err).toBeInstanceOf(LocalExecutorError);
     expect((err as LocalExecutorError).code).toBe('executor_failed');
     expect(await executor.list()).toEqual([]);
+  });
+});
+
+describe('expiredWorkerFiles', () => {
+  it('picks regular .log and .json files past the retention, by modification time', () => {
+    const now = 100 * 86_400_000;
+    const day = 86_400_000;
+    expect(
+      expiredWorkerFiles(
+        [
+          { name: 'a.log', isFile: true, mtimeMs: now - 15 * day },
+          { name: 'a.json', isFile: true, mtimeMs: now - 15 * day },
+          { name: 'b.log', isFile: true, mtimeMs: now - 13 * day },
+          { name: 'home', isFile: false, mtimeMs: 0 },
+          { name: 'link.log', isFile: false, mtimeMs: 0 },
+          { name: 'notes.txt', isFile: true, mtimeMs: 0 },
+        ],
+        now,
+        14 * day,
+      ),
+    ).toEqual(['a.log', 'a.json']);
   });
 });
 

@@ -156,6 +156,16 @@ describe('workerMain', () => {
     expect((await readFile(path.join(origin.outDir, 'cwd.txt'), 'utf8')).startsWith(`${workDir}/`)).toBe(true);
   });
 
+  it('caps its log: past logMaxBytes one line says it was truncated, and nothing follows', async () => {
+    const flood = `i=0; while [ $i -lt 3000 ]; do echo "agent output line $i"; i=$((i+1)); done; exit 1`;
+    expect(await main('', { LEVIATHAN_AGENT_COMMAND: flood }, undefined, { logMaxBytes: 64 * 1024 })).toBe(1);
+    const text = logs.lines.join('');
+    expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024 + 1024);
+    expect(JSON.parse(logs.lines.at(-1)!)).toMatchObject({ level: 40, msg: expect.stringContaining('Worker: Log truncated at 65536 bytes') });
+    // The outcome still reaches the control plane.
+    expect(cp.stored.at(-1)?.data).toMatchObject({ failure_type: 'agent_error' });
+  });
+
   it('reads the assignment from LEVIATHAN_TASK_FILE when set', async () => {
     const file = path.join(origin.root, 'assignment.json');
     await import('node:fs/promises').then((fs) => fs.writeFile(file, JSON.stringify(assignment({ attempt_id: 'from-file' }))));

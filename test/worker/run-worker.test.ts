@@ -344,6 +344,73 @@ describe('runWorker end to end', () => {
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout' });
   });
 
+  describe('the deadline and stops', () => {
+    /** The agent's pids once it runs (sleeps-forever.sh writes them). */
+    const agentPids = async (): Promise<number[]> => {
+      for (;;) {
+        const text = await readFile(path.join(origin.outDir, 'pids'), 'utf8').catch(() => '');
+        if (text.trim().split('\n').length === 2) return text.trim().split('\n').map(Number);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+
+    it("deadline_at passes while the agent runs: its group is killed, timeout at run agent, the workspace removed", async () => {
+      const started = Date.now();
+      // The agent's own budget would run far longer: the attempt's deadline ends it.
+      const result = await runWorker(
+        deps('sleeps-forever.sh', { a: assignment({ deadline_at: inSeconds(3) }), keepWorkspace: false, timings: { agentTimeoutMs: 120_000, killGraceMs: 300 } }),
+      );
+      expect(Date.now() - started).toBeLessThan(8_000);
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout' });
+      expect(result.message).toMatch(/^The attempt reached its deadline \(.+\) during run agent; the worker stopped it$/);
+      for (const pid of await agentPids()) expect(alive(pid), `pid ${pid}`).toBe(false);
+      expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to run agent (timeout)', step: 'run agent' });
+      expect(existsSync(path.join(origin.workDir, 'att-1'))).toBe(false);
+      expect(pushedBranches()).toBe('');
+    });
+
+    it("the agent's budget is measured up to deadline_at, not from the worker's start", async () => {
+      const started = Date.now();
+      // 30 s planned (6 s reserved after the agent) but only 8 s left: the agent gets about 2.
+      const result = await runWorker(deps('sleeps-forever.sh', { a: assignment({ timeout_seconds: 30, deadline_at: inSeconds(8) }), timings: { killGraceMs: 300 } }));
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout', message: expect.stringContaining('The agent did not finish within') });
+      expect(Date.now() - started).toBeLessThan(6_000);
+    });
+
+    it('stopped (SIGTERM) while the agent runs: its group is killed, other worker_terminated at run agent, the workspace removed', async () => {
+      const stop = new AbortController();
+      const run = runWorker(deps('sleeps-forever.sh', { stop: stop.signal, keepWorkspace: false, timings: { agentTimeoutMs: 120_000, killGraceMs: 10_000 } }));
+      const pids = await agentPids();
+      const stoppedAt = Date.now();
+      stop.abort({ kind: 'signal', signal: 'SIGTERM' });
+      const result = await run;
+      // The agent's grace is short when the worker itself is stopping, whatever killGraceMs says.
+      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+      for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
+      expect(failedEvent().data).toMatchObject({ failure_type: 'other', error_kind: 'worker_terminated', step: 'run agent', message: expect.stringContaining('stopped by SIGTERM during run agent') });
+      expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to run agent (worker terminated)' });
+      expect(existsSync(path.join(origin.workDir, 'att-1'))).toBe(false);
+      await expectNoSecrets(result);
+    });
+
+    it('a GitHub rate limit that resets after the deadline fails the step at once, as a GitHub error, not auth_error', async () => {
+      nock('https://api.github.com')
+        .post('/repos/acme/widgets/pulls')
+        .reply(403, { message: 'API rate limit exceeded for installation ID 42.' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-reset': String(Math.ceil(Date.now() / 1000) + 3600) });
+      const credentials = staticToken(FAKE_TOKEN);
+      const a = assignment({ deadline_at: inSeconds(60) });
+      const github = new OctokitPullRequests({ credentials, retry: false, throttle: true, deadline: Date.parse(a.deadline_at!) });
+      const started = Date.now();
+      const result = await runWorker(deps('good-change.sh', { a, github, credentials }));
+      expect(Date.now() - started).toBeLessThan(10_000);
+      expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
+      expect(failedEvent().data).toMatchObject({ step: 'open pull request', error_kind: 'github_error', message: expect.stringContaining("after the attempt's deadline") });
+      expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to open pull request (GitHub API error)' });
+    });
+  });
+
   it('agent crash: agent_error with the redacted tail of stderr', async () => {
     const result = await runWorker(deps('crashes.sh'));
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'agent_error' });
