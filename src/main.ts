@@ -161,7 +161,9 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
     const mounts: Mount[] = [metrics.handler];
     const operator = await operatorControls(env, overrides.cluster);
     const cluster = operator.cluster;
-    const configPath = env.LEVIATHAN_AUTONOMY_CONFIG;
+    // One machine with LEVIATHAN_AUTONOMY_CONFIG: that file is the switch, for the schedule, the
+    // triggers and the autonomy controls alike (with a cluster, the ConfigMap is).
+    const autonomyFile = cluster ? undefined : env.LEVIATHAN_AUTONOMY_CONFIG;
     // In Kubernetes, `kubectl patch cronjob … suspend` (the document's stop and resume) reaches the
     // log: every minute, and before each tick's snapshot and each trigger (scheduler.followCluster).
     suspension = cluster
@@ -181,12 +183,12 @@ export async function startControlPlane(env: Env, overrides: ControlPlaneOverrid
       // machine a LEVIATHAN_AUTONOMY_CONFIG file, when set, is read as `leviathan tick` reads it.
       ...(cluster
         ? { autonomyConfig: () => clusterAutonomyConfig(cluster) }
-        : configPath !== undefined
-          ? { autonomyConfig: () => readAutonomyConfig(configPath), autonomyConfigPath: configPath }
+        : autonomyFile !== undefined
+          ? { autonomyConfig: () => readAutonomyConfig(autonomyFile), autonomyConfigPath: autonomyFile }
           : {}),
       ...(suspension ? { followSuspension: suspension.settle } : {}),
     });
-    const controls = { ...operator, nextLocalTick: () => scheduler.nextTick() };
+    const controls = { ...operator, ...(autonomyFile !== undefined ? { autonomyFile } : {}), nextLocalTick: () => scheduler.nextTick() };
     const router = createApiRouter(deps, scheduler, controls);
     // Same caller resolution as every /v1 route, so the console's session can read GET /v1/commands.
     const authenticate = (req: { headers: { authorization?: string } }) => deps.authenticate(req as IncomingMessage);

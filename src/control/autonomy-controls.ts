@@ -1,7 +1,11 @@
-import { newEvent, type StoredEvent } from '../events/envelope.ts';
+import { readAutonomyConfig, type AutonomyConfig } from '../contract/policy.ts';
+import { newEvent, type NewEvent, type StoredEvent } from '../events/envelope.ts';
+import { subjects } from '../events/types.ts';
 import type { AutonomyConfigMap, ClusterControls, SchedulerCronJobState } from '../kubernetes/cluster-controls.ts';
+import { workerJobName } from '../kubernetes/labels.ts';
 import type { Projector } from '../projections/projector.ts';
-import type { AutonomyState } from '../projections/state.ts';
+import type { AutonomyState, ProjectionState } from '../projections/state.ts';
+import { SCHEDULER_ACTOR } from '../scheduler/decide.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { nextCronTime } from './cron-next.ts';
 import { OperationError } from './operation-error.ts';
@@ -24,6 +28,33 @@ export interface OperatorControlOptions {
   cluster: ClusterBinding | null;
   /** Embedded mode: when the in-process scheduler loop runs next, if there is one. */
   nextLocalTick?: () => Date | null;
+  /**
+   * Embedded mode with LEVIATHAN_AUTONOMY_CONFIG set: the file (or mounted directory) that the
+   * in-process scheduler and triggers read. It is then the switch: the status reports it (drift
+   * when the log says otherwise) and `setAutonomy` refuses to record a setting nothing would read.
+   */
+  autonomyFile?: string;
+}
+
+/**
+ * A global control refused, having recorded nothing: `managed_by_file` (the switch is a file the
+ * API does not write) or `already_stopped` (an emergency stop stands). The API answers 409 with
+ * `details` (api/routes/autonomy.ts).
+ */
+export class AutonomyRefusal extends Error {
+  constructor(
+    readonly code: 'managed_by_file' | 'already_stopped',
+    message: string,
+    readonly details: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = 'AutonomyRefusal';
+  }
+}
+
+/** `autonomy_enabled: true` as the file says it, or why the file cannot be used. */
+function fileSays(path: string, file: AutonomyConfig): string {
+  return file.problems.length > 0 ? `${path} cannot be used (${file.problems.join('; ')})` : `${path} says autonomy_enabled: ${file.enabled}`;
 }
 
 /** What the autonomy controls need: the log, its projection, the clock and the cluster (if any). */
@@ -64,10 +95,29 @@ export interface AutonomyChange {
  * scheduler reads and what `kubectl edit` changes), and the event records that it was; if the
  * patch fails nothing is recorded. Embedded, the event is the setting (source `settings`): every
  * replica and every replay of the log agree on it, which a side document could not promise.
+ * Embedded with LEVIATHAN_AUTONOMY_CONFIG, the file is what the scheduler and triggers read, so
+ * the change is refused (`managed_by_file`), naming the file to edit: an event would change the
+ * status and nothing else.
  */
 export function setAutonomy(deps: AutonomyControlDeps, enabled: boolean, req: Request): Promise<AutonomyChange> {
   return serialized(async () => {
     const type = enabled ? 'autonomy.enabled' : 'autonomy.disabled';
+    if (!deps.cluster && deps.autonomyFile !== undefined) {
+      const path = deps.autonomyFile;
+      const file = await readAutonomyConfig(path);
+      // An unusable file is off (each problem says so), as the scheduler reads it.
+      const what =
+        file.enabled === enabled
+          ? file.problems.length > 0
+            ? `and ${fileSays(path, file)}.`
+            : `and it already says autonomy_enabled: ${enabled}.`
+          : `and ${fileSays(path, file)}. To turn autonomy ${enabled ? 'on' : 'off'}, set autonomy_enabled: ${enabled} in ${path}; it is read at every scheduler cycle and trigger.`;
+      throw new AutonomyRefusal(
+        'managed_by_file',
+        `Autonomy is managed by ${path} (LEVIATHAN_AUTONOMY_CONFIG), which the scheduler and triggers read, ${what} Nothing was recorded.`,
+        { path, file_enabled: file.enabled, requested_enabled: enabled, ...(file.problems.length > 0 ? { problems: file.problems } : {}) },
+      );
+    }
     if (!deps.cluster) {
       const event = await append(deps, newEvent({ type, actor: req.actor, data: { reason: req.reason, source: 'settings', via: req.via } }));
       return { event };
@@ -97,19 +147,81 @@ export interface EmergencyStopResult {
   event: StoredEvent;
   cronjob?: SchedulerCronJobState;
   deleted_jobs: string[];
+  /** Attempts in flight whose worker Job the stop deleted: ended, not counted against their tasks. */
+  cancelled_attempts: string[];
   /** Things the operator should know that did not stop the stop (a failed Job deletion, embedded mode). */
   warnings: string[];
 }
 
+/** `phase` of the attempt.failed that ends an attempt whose worker an emergency stop deleted. */
+export const EMERGENCY_STOP_PHASE = 'emergency_stop';
+
+/**
+ * The attempt.failed ending each attempt in flight whose worker Job the stop deleted. The
+ * operator stopped it, the agent did not fail: `phase: emergency_stop` makes it no try of the
+ * task and no breaker failure (evolve), as a start the executor refused is none. Without it the
+ * attempt stayed in flight until its deadline and was then declared `worker_lost` — a try and a
+ * breaker failure for every task the operator's own stop interrupted. Recorded as the
+ * scheduler's word (evolve trusts no one else to take a failure back; who stopped it is in
+ * `stopped_by`), with the id the worker would use for its failure (`<attempt>:failed`), so a late
+ * report of the same attempt is a duplicate, whichever comes first. Jobs are matched by the name
+ * the executor derives from the attempt, which the log has from the selection on, before any
+ * attempt.created. Pure.
+ */
+export function stoppedAttemptEvents(state: ProjectionState, deletedJobs: readonly string[], stop: { actor: string; reason: string }): NewEvent[] {
+  const deleted = new Set(deletedJobs);
+  const out: NewEvent[] = [];
+  for (const t of Object.values(state.targets)) {
+    for (const [taskId, p] of Object.entries(t.tasks)) {
+      const attemptId = p.in_flight_attempt;
+      const job = attemptId ? workerJobName(attemptId) : null;
+      if (!attemptId || !job || !deleted.has(job)) continue;
+      out.push(
+        newEvent({
+          id: `${attemptId}:failed`,
+          type: 'attempt.failed',
+          actor: SCHEDULER_ACTOR,
+          target: t.id,
+          subject: subjects.attempt(attemptId),
+          data: {
+            attempt_id: attemptId,
+            task_id: taskId,
+            failure_type: 'other',
+            error_kind: 'cancelled',
+            phase: EMERGENCY_STOP_PHASE,
+            stopped_by: stop.actor,
+            message: `Cancelled by the emergency stop of ${stop.actor}${stop.reason ? ` (${stop.reason})` : ''}: its worker Job ${job} was deleted. Not counted as a try.`.slice(0, 4000),
+          },
+        }),
+      );
+    }
+  }
+  return out;
+}
+
 /**
  * Emergency stop: suspends the scheduler CronJob (no new scheduler pods) and, when asked, deletes
- * the worker Jobs still running (propagationPolicy Background). Embedded, the event alone stops
- * the local scheduler: `decide` skips every target while `state.autonomy.emergency_stop` is set.
- * A failed Job deletion after a successful suspend is still recorded as a stop — the scheduler
- * *is* stopped — with the failure in `delete_error` and the answer's warnings.
+ * the worker Jobs still running (propagationPolicy Background) and ends their attempts without
+ * counting them (stoppedAttemptEvents), in the same append as the stop. Embedded, the event alone
+ * stops the local scheduler: `decide` skips every target while `state.autonomy.emergency_stop` is
+ * set, and local workers run on (and report) as before. A failed Job deletion after a successful
+ * suspend is still recorded as a stop — the scheduler *is* stopped — with the failure in
+ * `delete_error` and the answer's warnings.
+ *
+ * While a stop stands (recorded, and in Kubernetes the CronJob still suspended) a second one is
+ * refused with `already_stopped`, naming who stopped, when and why: recording it would replace
+ * that account. Asked to delete Jobs, the repeat still does (see repeatedStop).
  */
 export function emergencyStop(deps: AutonomyControlDeps, req: Request & { deleteRunningJobs: boolean }): Promise<EmergencyStopResult> {
   return serialized(async () => {
+    // The whole log, so a stop another replica (or request) recorded a moment ago counts.
+    await deps.projector.waitFor(deps.store.health().head.seq);
+    const standing = deps.projector.state.autonomy.emergency_stop;
+    // A recorded stop whose CronJob was unsuspended with kubectl no longer stops anything: a new
+    // stop suspends it again and is recorded (the suspension watch would record the resume).
+    if (standing && (!deps.cluster || (await deps.cluster.controls.getSchedulerCronJob()).suspended)) {
+      return repeatedStop(deps, standing, req);
+    }
     const warnings: string[] = [];
     let deleted: string[] = [];
     let cronjob: SchedulerCronJobState | undefined;
@@ -127,22 +239,81 @@ export function emergencyStop(deps: AutonomyControlDeps, req: Request & { delete
     } else if (req.deleteRunningJobs) {
       warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
     }
-    const event = await append(
-      deps,
-      newEvent({
-        type: 'scheduler.emergency_stopped',
-        actor: req.actor,
-        data: {
-          reason: req.reason,
-          delete_running_jobs: req.deleteRunningJobs,
-          deleted_jobs: deleted,
-          via: req.via,
-          ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}),
-          ...(deleteError ? { delete_error: deleteError } : {}),
-        },
-      }),
-    );
-    return { event, ...(cronjob ? { cronjob } : {}), deleted_jobs: deleted, warnings };
+    // The attempts are read once the projection has the whole log: one a tick selected a moment
+    // ago may be the one whose Job was just deleted.
+    let cancelled: NewEvent[] = [];
+    if (deleted.length > 0) {
+      await deps.projector.waitFor(deps.store.health().head.seq);
+      cancelled = stoppedAttemptEvents(deps.projector.state, deleted, req);
+    }
+    const stop = newEvent({
+      type: 'scheduler.emergency_stopped',
+      actor: req.actor,
+      data: {
+        reason: req.reason,
+        delete_running_jobs: req.deleteRunningJobs,
+        deleted_jobs: deleted,
+        ...(cancelled.length > 0 ? { cancelled_attempts: cancelled.map((e) => e.data.attempt_id) } : {}),
+        via: req.via,
+        ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}),
+        ...(deleteError ? { delete_error: deleteError } : {}),
+      },
+    });
+    // One append: the stop and the attempts it ended are stored together or not at all. An
+    // attempt whose worker reported its own end first is a duplicate, and its report stands.
+    const { stored } = await deps.store.append([stop, ...cancelled]);
+    const event = stored.find((e) => e.id === stop.id);
+    if (!event) throw new Error(`event ${stop.id} was a duplicate`);
+    await deps.projector.waitFor(stored[stored.length - 1]!.seq);
+    const ended = new Set(stored.filter((e) => e.type === 'attempt.failed').map((e) => e.data.attempt_id as string));
+    return { event, ...(cronjob ? { cronjob } : {}), deleted_jobs: deleted, cancelled_attempts: [...ended], warnings };
+  });
+}
+
+/**
+ * The answer to a stop while one stands: nothing recorded of it, and `already_stopped` with the
+ * standing stop's who/when/why. Asked to delete Jobs, the running ones are deleted and their
+ * attempts ended uncounted all the same — the operator who stopped without `--delete-jobs` and
+ * then wants the workers gone has no other way that spares the tasks their tries (`kubectl
+ * delete jobs` leaves the attempts to be judged lost). Those attempt.failed events, naming who
+ * asked, are the record of it. Throws {@link AutonomyRefusal} in every case.
+ */
+async function repeatedStop(deps: AutonomyControlDeps, standing: NonNullable<AutonomyState['emergency_stop']>, req: Request & { deleteRunningJobs: boolean }): Promise<never> {
+  const stoodBy = `The scheduler is already emergency-stopped by ${standing.by} since ${standing.at}: ${standing.reason || '(no reason given)'}. This stop was not recorded.`;
+  if (!req.deleteRunningJobs) {
+    throw new AutonomyRefusal('already_stopped', `${stoodBy} Resume with: leviathan ctl resume`, { emergency_stop: standing });
+  }
+  const warnings: string[] = [];
+  let deleted: string[] = [];
+  if (!deps.cluster) {
+    warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
+  } else {
+    try {
+      deleted = await deps.cluster.controls.deleteWorkerJobs();
+    } catch (err) {
+      warnings.push(`Deleting worker Jobs failed: ${(err as Error).message} Delete them with: kubectl -n ${deps.cluster.namespace} delete jobs -l app=leviathan-worker`);
+    }
+  }
+  let ended: string[] = [];
+  if (deleted.length > 0) await deps.projector.waitFor(deps.store.health().head.seq);
+  const cancelled = deleted.length > 0 ? stoppedAttemptEvents(deps.projector.state, deleted, req) : [];
+  if (cancelled.length > 0) {
+    const { stored } = await deps.store.append(cancelled);
+    if (stored.length > 0) await deps.projector.waitFor(stored[stored.length - 1]!.seq);
+    ended = stored.map((e) => e.data.attempt_id as string);
+  }
+  const did = !deps.cluster
+    ? ''
+    : deleted.length > 0
+      ? ` Deleted the running worker Jobs as asked: ${deleted.join(', ')}${ended.length > 0 ? ` (attempts ${ended.join(', ')} ended, not counted as tries)` : ''}.`
+      : warnings.length > 0
+        ? ''
+        : ' No running worker Jobs to delete.';
+  throw new AutonomyRefusal('already_stopped', `${stoodBy}${did}${warnings.map((w) => ` ${w}`).join('')} Resume with: leviathan ctl resume`, {
+    emergency_stop: standing,
+    deleted_jobs: deleted,
+    cancelled_attempts: ended,
+    warnings,
   });
 }
 
@@ -181,7 +352,12 @@ export function resumeScheduler(deps: AutonomyControlDeps, req: { actor: string;
     );
     const warnings: string[] = [];
     // Resuming the scheduler does not turn autonomy on; say so rather than let the operator wait.
-    if (deps.projector.state.autonomy.enabled !== true) {
+    if (!deps.cluster && deps.autonomyFile !== undefined) {
+      const file = await readAutonomyConfig(deps.autonomyFile);
+      if (!file.enabled) {
+        warnings.push(`Autonomy is still off: ${fileSays(deps.autonomyFile, file)}. The scheduler will run but execute nothing until autonomy_enabled: true is set there.`);
+      }
+    } else if (deps.projector.state.autonomy.enabled !== true) {
       warnings.push('Autonomy is still disabled: the scheduler will run but execute nothing. Enable it with: leviathan ctl autonomy on --reason "…"');
     }
     return { event, ...(cronjob ? { cronjob } : {}), warnings };
@@ -260,7 +436,8 @@ export async function observeCluster(cluster: ClusterBinding): Promise<ClusterOb
 export interface AutonomyStatus {
   mode: 'kubernetes' | 'embedded';
   enabled: boolean;
-  source: 'configmap' | 'operator' | 'settings' | 'default';
+  /** `file`: embedded with LEVIATHAN_AUTONOMY_CONFIG, which the scheduler and triggers read. */
+  source: 'configmap' | 'file' | 'operator' | 'settings' | 'default';
   changed_by: string | null;
   changed_at: string | null;
   reason: string | null;
@@ -268,8 +445,13 @@ export interface AutonomyStatus {
   last_change: { enabled: boolean | null; source: AutonomyState['source']; by: string | null; at: string | null; reason: string | null };
   /** The ConfigMap as read now; null in embedded mode. */
   configmap: { name: string; enabled: boolean; annotations: Record<string, string> } | null;
-  /** Set when the ConfigMap and the log disagree (someone ran `kubectl edit`): the ConfigMap wins. */
-  drift: { configmap_enabled: boolean; recorded_enabled: boolean | null; message: string } | null;
+  /** LEVIATHAN_AUTONOMY_CONFIG as read now (embedded only; unusable means off, with the problems); else null. */
+  file: { path: string; enabled: boolean; problems: string[] } | null;
+  /**
+   * Set when the ConfigMap (or the file) and the log disagree (someone ran `kubectl edit`, or
+   * edited the file): the ConfigMap (the file) wins.
+   */
+  drift: ({ configmap_enabled: boolean } | { file: string; file_enabled: boolean }) & { recorded_enabled: boolean | null; message: string } | null;
   emergency_stop: AutonomyState['emergency_stop'];
   scheduler_suspended: boolean;
   cronjob: SchedulerCronJobState | null;
@@ -296,12 +478,14 @@ export async function autonomyStatus(deps: AutonomyControlDeps): Promise<Autonom
   if (!deps.cluster) {
     const stopped = a.emergency_stop !== null;
     const local = stopped ? null : (deps.nextLocalTick?.() ?? null);
+    const fromFile = deps.autonomyFile !== undefined ? await fileAutonomy(deps.autonomyFile, a) : null;
     return {
       mode: 'embedded',
-      ...recorded,
+      ...(fromFile ? fromFile.effective : recorded),
       last_change,
       configmap: null,
-      drift: null,
+      file: fromFile?.file ?? null,
+      drift: fromFile?.drift ?? null,
       emergency_stop: a.emergency_stop,
       scheduler_suspended: stopped,
       cronjob: null,
@@ -347,6 +531,7 @@ export async function autonomyStatus(deps: AutonomyControlDeps): Promise<Autonom
     ...effective,
     last_change,
     configmap: cm ? { name: cm.name, enabled: cm.autonomyEnabled, annotations: cm.annotations } : null,
+    file: null,
     drift,
     emergency_stop: a.emergency_stop,
     scheduler_suspended: suspended,
@@ -361,4 +546,38 @@ export async function autonomyStatus(deps: AutonomyControlDeps): Promise<Autonom
           : `Schedule "${cj.schedule}" is not in a form this control plane computes (numbers, *, ranges, steps, lists).`,
     cluster_errors: seen.errors,
   };
+}
+
+/**
+ * Embedded with LEVIATHAN_AUTONOMY_CONFIG: the file is the switch, read as the scheduler reads
+ * it (unusable means off), and reported as the ConfigMap is in Kubernetes — who/when/why from
+ * the log only when the log agrees, `drift` when it does not.
+ */
+async function fileAutonomy(path: string, a: AutonomyState): Promise<{ effective: Pick<AutonomyStatus, 'enabled' | 'source' | 'changed_by' | 'changed_at' | 'reason'>; file: NonNullable<AutonomyStatus['file']>; drift: AutonomyStatus['drift'] }> {
+  const file = await readAutonomyConfig(path);
+  const agrees = a.enabled === file.enabled;
+  const says = fileSays(path, file);
+  const effective = {
+    enabled: file.enabled,
+    source: 'file' as const,
+    changed_by: agrees ? a.changed_by : null,
+    changed_at: agrees ? a.changed_at : null,
+    reason:
+      file.problems.length > 0
+        ? `${says}.`
+        : agrees
+          ? `Set in ${path} (LEVIATHAN_AUTONOMY_CONFIG)${a.reason ? `; last recorded reason: ${a.reason}` : ''}.`
+          : `Changed outside Leviathan (edited ${path}?); the file wins.`,
+  };
+  let drift: AutonomyStatus['drift'] = null;
+  if (!agrees) {
+    const said = a.enabled === null ? 'nothing recorded' : `${a.enabled ? 'enabled' : 'disabled'}${a.changed_by ? ` by ${a.changed_by}` : ''}${a.changed_at ? ` at ${a.changed_at}` : ''}`;
+    drift = {
+      file: path,
+      file_enabled: file.enabled,
+      recorded_enabled: a.enabled,
+      message: `${says} but the last recorded change says ${said}. The file wins: it is what the scheduler and triggers read (edit it to change autonomy).`,
+    };
+  }
+  return { effective, file: { path, enabled: file.enabled, problems: file.problems }, drift };
 }

@@ -17,8 +17,8 @@ export const CATCH_UP_LIMIT_MS = 5_000;
 /**
  * Appends events, refusing (409 `attempt_in_flight`) a `task.selected` for a task that already
  * has an attempt in flight or an open pull request, or — when the selection carries the limits it
- * was decided under — one its target no longer has room or free paths for (the refusal's
- * `reason` says which). The scheduler CronJob, manual triggers and slash commands decide from
+ * was decided under — one whose task has used its tries, or whose target no longer has room or
+ * free paths for it (the refusal's `reason` says which). The scheduler CronJob, manual triggers and slash commands decide from
  * snapshots that can be a moment old; this check runs as the store's append guard — against the
  * log as it is at that append, including what other replicas on the same PostgreSQL database
  * appended — and is what makes sure a task is started once and a target's limits hold. Everything
@@ -84,6 +84,9 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
         const limits = selectionLimits(e.data.limits);
         const t = state.targets[e.target];
         const others = runningOn(e.target).filter((a) => a.attempt_id !== attemptId);
+        // Tries are the log's count at the append; a batch's own selections and ends are not
+        // replayed into it (that would repeat evolve's counting), and the scheduler posts each
+        // selection alone.
         const conflict = limits && t ? selectionConflict(t, others, taskId, limits) : null;
         if (conflict) {
           throw new OperationError('attempt_in_flight', `${e.target} task ${taskId} was not selected: ${conflict.detail}`, {
@@ -115,11 +118,15 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
   }
 }
 
-/** The limits a task.selected carries (older selections and raw posts carry none: only the task itself is checked). */
+/**
+ * The limits a task.selected carries (older selections and raw posts carry none: only the task
+ * itself is checked; selections from before the try limit was carried are not checked for it).
+ */
 function selectionLimits(v: unknown): SelectionLimits | null {
   if (typeof v !== 'object' || v === null) return null;
-  const { max_concurrent_attempts: c, max_open_prs: o } = v as Record<string, unknown>;
-  return Number.isInteger(c) && Number.isInteger(o) ? { max_concurrent_attempts: c as number, max_open_prs: o as number } : null;
+  const { max_concurrent_attempts: c, max_open_prs: o, max_attempts_per_task: tries } = v as Record<string, unknown>;
+  if (!Number.isInteger(c) || !Number.isInteger(o)) return null;
+  return { max_concurrent_attempts: c as number, max_open_prs: o as number, ...(Number.isInteger(tries) ? { max_attempts_per_task: tries as number } : {}) };
 }
 
 /** Waits for the projection to apply `head`; refuses (503, retryable) past `limitMs`. */

@@ -17,7 +17,7 @@ import { resolveAppConfig, WEBHOOK_PATH } from './app-config.ts';
 import { BackgroundWork } from './background.ts';
 import type { GitHubClient, GitHubClients } from './client.ts';
 import { InstallationTokenMinter } from './installation-token.ts';
-import { reconcile, type ReconcileResult } from './reconcile.ts';
+import { reconcile, reconcileInstallation, type ReconcileOptions, type ReconcileResult } from './reconcile.ts';
 import { githubRoutes } from './routes.ts';
 import type { AppRuntime } from './runtime.ts';
 import { completeRegistration } from './targets.ts';
@@ -104,26 +104,58 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
     forInstallation: (id) => probot.auth(id) as Promise<GitHubClient>,
   };
   const background = new BackgroundWork(logger);
-  const rt: AppRuntime = { store: deps.store, projector: deps.projector, logger, clock: deps.clock, background, clients, scheduler: deps.scheduler };
+  const rt: AppRuntime = {
+    store: deps.store,
+    projector: deps.projector,
+    logger,
+    clock: deps.clock,
+    background,
+    clients,
+    scheduler: deps.scheduler,
+    queueReconcile: (installationId, reason) => queueInstallationReconcile(installationId, reason),
+  };
   await probot.load(leviathanApp(rt));
 
-  // One reconcile at a time: a second request waits for the first, then runs on fresh state.
+  const reconcileOptions = (actor: string): ReconcileOptions => ({
+    actor,
+    onRegistered: (target, installationId, octokit) =>
+      background.run(`register ${target}`, () =>
+        completeRegistration(rt, octokit, target, installationId, {
+          idBase: `reconcile:${Date.now()}:${target}`,
+          actor,
+          defaultBranch: deps.projector.state.targets[target]?.default_branch,
+          // The reconcile that registered it corrects every target's PRs itself.
+          correctPrs: false,
+        }),
+      ),
+  });
+  // One reconcile at a time, whole or of one installation: a second waits for the first, then
+  // runs on fresh state, so two never record the same correction.
   let last: Promise<unknown> = Promise.resolve();
-  const runReconcile = (actor: string): Promise<ReconcileResult> => {
-    const next = last.catch(() => undefined).then(async () => {
-      const result = await reconcile(rt, {
-        actor,
-        onRegistered: (target, installationId, octokit) =>
-          background.run(`register ${target}`, () =>
-            completeRegistration(rt, octokit, target, installationId, { idBase: `reconcile:${Date.now()}:${target}`, actor, defaultBranch: deps.projector.state.targets[target]?.default_branch }),
-          ),
-      });
-      logger.info({ corrections: result.corrections.length, errors: result.errors.length, targets: result.targets }, 'GitHub reconcile finished');
-      return result;
-    });
+  const serially = <T>(fn: () => Promise<T>): Promise<T> => {
+    const next = last.catch(() => undefined).then(fn);
     last = next;
     return next;
   };
+  const runReconcile = (actor: string): Promise<ReconcileResult> =>
+    serially(async () => {
+      const result = await reconcile(rt, reconcileOptions(actor));
+      logger.info({ corrections: result.corrections.length, errors: result.errors.length, targets: result.targets }, 'GitHub reconcile finished');
+      return result;
+    });
+  const waiting = new Set<number>();
+  function queueInstallationReconcile(installationId: number, reason: string): void {
+    if (waiting.has(installationId)) return; // the one waiting will see whatever this webhook saw
+    waiting.add(installationId);
+    logger.info({ installation: installationId, reason }, 'GitHub reconcile of an installation queued');
+    background.run(`reconcile installation ${installationId}`, () =>
+      serially(async () => {
+        waiting.delete(installationId);
+        const result = await reconcileInstallation(rt, installationId, reconcileOptions('leviathan:reconcile'));
+        logger.info({ installation: installationId, corrections: result.corrections.length, errors: result.errors.length }, 'GitHub reconcile of an installation finished');
+      }),
+    );
+  }
 
   if (!config.secret) {
     logger.warn('Webhook signatures are NOT checked (--insecure-dev-webhooks): anyone who can reach this port can forge GitHub events. Local development only.');

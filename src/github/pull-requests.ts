@@ -2,7 +2,7 @@ import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { subjects } from '../events/types.ts';
 import type { ProjectionState } from '../projections/state.ts';
 
-/** Label of every Leviathan pull request (same as src/worker/run-worker.ts PR_LABEL). */
+/** Label of every Leviathan pull request (same as src/worker/run-worker.ts PR_LABEL); display only, see {@link isLeviathanPr}. */
 export const PR_LABEL = 'leviathan';
 /** Marker line of Leviathan PR bodies (same as src/worker/run-worker.ts ATTEMPT_MARKER). */
 export const ATTEMPT_MARKER = 'Leviathan-Attempt';
@@ -28,17 +28,17 @@ export function attemptIdOf(body: string | null | undefined): string | null {
 }
 
 /**
- * Was the PR opened by Leviathan? The attempt marker is what the worker writes in the body; the
- * label is added a moment later (so an `opened` webhook may not carry it yet), and either one
- * marks the PR as ours so it counts against max_open_prs. The worker pushes to the repository
- * itself, never from a fork: a fork's PR copying the marker (attempt ids are public) is not ours.
+ * Was the PR opened by Leviathan? Only the attempt marker the worker writes in the body says so:
+ * the `leviathan` label is display only, since anyone who can label a PR can add it, and a human
+ * PR labelled so must not count against max_open_prs (it is observed, like any other). The
+ * worker pushes to the repository itself, never from a fork: a fork's PR copying the marker
+ * (attempt ids are public) is not ours.
  */
 export function isLeviathanPr(pr: PullRequestLike): boolean {
   const head = pr.head?.repo?.full_name;
   const base = pr.base?.repo?.full_name;
   if (head && base && head !== base) return false;
-  if (attemptIdOf(pr.body)) return true;
-  return (pr.labels ?? []).some((l) => (typeof l === 'string' ? l : l.name) === PR_LABEL);
+  return attemptIdOf(pr.body) !== null;
 }
 
 /**

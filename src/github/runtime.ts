@@ -16,6 +16,12 @@ export interface AppRuntime {
   clients: GitHubClients;
   /** Runs `/leviathan trigger` and `retry` through the same path as POST /v1/tasks/trigger. */
   scheduler?: SlashScheduler | undefined;
+  /**
+   * Queues a reconcile of one installation in the background, after any reconcile already
+   * running; one waiting per installation, however many webhooks ask. For a webhook about a
+   * repository the log has no target for: the installation is read instead of the name trusted.
+   */
+  queueReconcile(installationId: number, reason: string): void;
 }
 
 /** Actor of everything a GitHub user caused: `github:<login>`. */

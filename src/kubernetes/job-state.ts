@@ -11,7 +11,9 @@ export type JobState =
  * `activeDeadlineSeconds` ran out → `timeout`. Any other failure (`BackoffLimitExceeded`: the pod
  * died, was evicted or OOM-killed; with `backoffLimit: 0` one failed pod is the end) means the
  * worker ended without reporting its own outcome → `worker_lost`. A Job with no status yet has
- * pods pending, which for the scheduler is still "in flight".
+ * pods pending, which for the scheduler is still "in flight". The Job does not say whether its
+ * container ever ran (a pod in ImagePullBackOff hits the deadline too); the log does — the
+ * worker's attempt.started — so lostWorkerEvents tells those apart, not this mapping.
  */
 export function jobState(job: V1Job): JobState {
   const status = job.status ?? {};

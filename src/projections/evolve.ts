@@ -41,6 +41,14 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
   switch (e.type) {
     case 'target.registered': {
       if (!t) break;
+      // A renamed or transferred repository keeps what the log knew under its old name: its open
+      // PRs (their merges now arrive under the new one), its pause, its breaker, its tasks' tries
+      // and merges. A fresh target would free PR slots, lift an operator's pause and redo work.
+      const from = str(d.renamed_from);
+      const old = from && from !== t.id ? state.targets[from] : undefined;
+      if (old && old.lifecycle !== 'removed' && t.registered_at === null) {
+        Object.assign(t, structuredClone({ ...old, id: t.id, updated_at: e.time }));
+      }
       const installation = num(d.installation_id);
       if (installation !== null) t.installation_id = installation;
       const branch = str(d.default_branch);
@@ -154,7 +162,9 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
         state: e.type === 'attempt.started' ? 'running' : (a?.state ?? 'created'),
         ...(timeout !== null && timeout > 0 ? { timeout_seconds: timeout } : {}),
       });
-      attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) });
+      // attempt.started names no handle: undefined keeps attempt.created's (null would erase it,
+      // and a lost worker's report could no longer name its Job or process).
+      attemptNode(state, e, t, attemptId, taskId, { state: e.type === 'attempt.started' ? 'running' : 'created', handle: str(d.handle) ?? undefined });
       break;
     }
     case 'attempt.step': {
@@ -178,14 +188,14 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const failed = e.type === 'attempt.failed';
       const failureType = failed ? (str(d.failure_type) ?? 'other') : null;
       // The metrics still count it (an executor that refuses workers must show), the guardrails do not.
-      const notStarted = failed && startRefused(e, failureType!);
+      const uncounted = failed && notCounted(e, failureType!);
       const duration = num(d.duration_seconds);
       const c = counters(state, t.id);
       if (failed) {
         c.attempts_failure += 1;
         c.failures_by_type[failureType!] = (c.failures_by_type[failureType!] ?? 0) + 1;
         // The breaker is about the agent's work failing; an outage is shown by the target's error.
-        if (!notStarted) t.breaker.consecutive_failures += 1;
+        if (!uncounted) t.breaker.consecutive_failures += 1;
       } else {
         c.attempts_success += 1;
         t.breaker = { consecutive_failures: 0, open: false, tripped_at: null, cooldown_until: null };
@@ -196,13 +206,13 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
         if (p.in_flight_attempt === attemptId) {
           p.in_flight_attempt = null;
           // Still in flight, so its selection counted a try and a task of the day: both are given back.
-          if (notStarted) {
+          if (uncounted) {
             p.attempts = Math.max(0, p.attempts - 1);
             const selectedOn = state.graph.nodes[subjects.attempt(attemptId)]?.created_at.slice(0, 10);
             if (t.selected_today.day === selectedOn && t.selected_today.count > 0) t.selected_today.count -= 1;
           }
         }
-        if (failed && !notStarted) {
+        if (failed && !uncounted) {
           p.failures += 1;
           p.last_failure = { failure_type: failureType!, message: str(d.message), at: e.time };
         }
@@ -213,7 +223,7 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
           message: str(d.message),
           pr_number: num(d.pr_number),
           duration_seconds: duration,
-          counted: !notStarted,
+          counted: !uncounted,
           // The step it failed in, as the worker reported it; a success ends them all.
           step: failed ? (str(d.step) ?? a?.step ?? null) : null,
         });
@@ -239,7 +249,11 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       // A PR known as merged or closed comes back through pr.reopened, or through an open report
       // that GitHub dated after the close (a reopen delivered before the close was applied).
       if (e.type !== 'pr.reopened' && existing && existing.props.state !== 'open' && !strictlyNewer(existing, d)) break;
-      const ours = e.type === 'pr.created' || d.leviathan === true || existing?.props.leviathan === true;
+      // Reconcile's word that a PR counted on its `leviathan` label alone is someone else's: the
+      // attempt marker decides, and the label once let a human PR hold a max_open_prs slot.
+      const disowned = e.type === 'pr.observed' && d.disowned === true;
+      if (disowned) t.open_prs = t.open_prs.filter((p) => p.number !== n);
+      const ours = !disowned && (e.type === 'pr.created' || d.leviathan === true || existing?.props.leviathan === true);
       const taskId = str(d.task_id) ?? (existing?.props.task_id as string | undefined) ?? null;
       const attemptId = str(d.attempt_id) ?? (existing?.props.attempt_id as string | undefined) ?? null;
       node(state, e, id, 'pr', t.id, `#${n}${str(d.title) ? ` ${str(d.title)}` : ''}`, {
@@ -280,6 +294,10 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const id = subjects.pr(t.id, n);
       const existing = state.graph.nodes[id];
       if (!isNewer(existing, d)) break;
+      // A close dated the same as the open already applied loses, as an open does against a close
+      // (strictlyNewer above): GitHub dates by the second, so a close and a reopen in one second
+      // tie, and either order of delivery must leave the state that was applied first.
+      if (existing?.props.state === 'open' && sameTime(existing, d)) break;
       const merged = e.type === 'pr.merged';
       const wasOpen = t.open_prs.find((p) => p.number === n);
       t.open_prs = t.open_prs.filter((p) => p.number !== n);
@@ -451,16 +469,18 @@ function upsertAttempt(t: TargetState, attemptId: string, taskId: string, at: st
 }
 
 /**
- * Did the scheduler fail to start the attempt's worker (the executor refused it, or no GitHub
- * token could be had)? Then no work was tried. run-cycle marks those `phase: 'start'`; before it
- * did, they were the only `executor_failed` and `auth_error` the scheduler recorded (its lost
- * workers are `timeout` or `worker_lost`), so older logs replay to the same meaning. Only the
- * scheduler's word counts: a worker posts as `worker:<attempt>` (its token allows no other), and
- * an agent holding that token must not be able to take back its own failures.
+ * Is this failure no verdict on the task? `phase: 'start'`: the worker never ran it (the executor
+ * refused it, no GitHub token could be had, or it never reported attempt.started);
+ * `phase: 'emergency_stop'`: an operator's emergency stop deleted its worker. Then it is no try
+ * of the task and no breaker failure. Before run-cycle marked refused starts, they were the only
+ * `executor_failed` and `auth_error` the scheduler recorded (its lost workers are `timeout` or
+ * `worker_lost`), so older logs replay to the same meaning. Only the scheduler's word counts: a
+ * worker posts as `worker:<attempt>` (its token allows no other), and an agent holding that
+ * token must not be able to take back its own failures.
  */
-function startRefused(e: StoredEvent, failureType: string): boolean {
+function notCounted(e: StoredEvent, failureType: string): boolean {
   if (e.actor !== SCHEDULER_ACTOR) return false;
-  if (e.data.phase !== undefined) return e.data.phase === 'start';
+  if (e.data.phase !== undefined) return e.data.phase === 'start' || e.data.phase === 'emergency_stop';
   return failureType === 'executor_failed' || failureType === 'auth_error';
 }
 
@@ -550,6 +570,12 @@ function isNewer(existing: GraphNode | undefined, d: Record<string, unknown>): b
   const seen = existing?.props.pr_updated_at;
   if (!incoming || typeof seen !== 'string') return true;
   return incoming >= seen;
+}
+
+/** Both sides dated, at the same time. */
+function sameTime(existing: GraphNode, d: Record<string, unknown>): boolean {
+  const incoming = str(d.updated_at);
+  return incoming !== null && incoming === existing.props.pr_updated_at;
 }
 
 /** Both sides dated and the incoming transition strictly later. */

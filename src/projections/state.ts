@@ -77,8 +77,9 @@ export interface AttemptSummary {
    */
   timeout_seconds: number | null;
   /**
-   * False for an attempt the scheduler could not start (the executor or GitHub refused it): no
-   * work was tried, so it is neither a try of its task nor a failure for the breaker.
+   * False for an attempt whose worker never ran the task (the executor or GitHub refused it, or
+   * it never reported attempt.started) or was deleted by an operator's emergency stop: it is
+   * neither a try of its task nor a failure for the breaker.
    */
   counted: boolean;
   /** The step under way (attempt.step) while it runs; the step it failed in once failed; null otherwise. */

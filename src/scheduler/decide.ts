@@ -5,6 +5,7 @@ import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { subjects, type GitHubRateLimit, type Outcome, type SkipReason, type TaskSummary } from '../events/types.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
 import { breakerOpen, targetPolicy, taskViews, type TaskView } from '../projections/target-view.ts';
+import type { TaskProgress } from '../projections/state.ts';
 import type { SchedulerSnapshot, TargetSnapshot } from './snapshot.ts';
 
 /** Actor of every event the scheduler writes. */
@@ -160,7 +161,11 @@ export function decide(now: Date, snapshot: CycleSnapshot, policy: SchedulerPoli
           attempt_id,
           cycle_id,
           priority: task.priority,
-          limits: { max_concurrent_attempts: tp.max_concurrent_attempts, max_open_prs: tp.max_open_prs } satisfies SelectionLimits,
+          limits: {
+            max_concurrent_attempts: tp.max_concurrent_attempts,
+            max_open_prs: tp.max_open_prs,
+            max_attempts_per_task: tp.max_attempts_per_task,
+          } satisfies SelectionLimits,
           ...(trigger ? { trigger: 'manual', triggered_by: trigger.actor } : {}),
         },
       }),
@@ -333,6 +338,8 @@ type Running = Pick<TargetSnapshot['in_flight'][number], 'attempt_id' | 'task_id
 export interface SelectionLimits {
   max_concurrent_attempts: number;
   max_open_prs: number;
+  /** Absent from selections made before the guard checked tries: those are not checked for them. */
+  max_attempts_per_task?: number;
 }
 
 interface Conflict {
@@ -366,22 +373,39 @@ function leaseConflict(t: Pick<TargetSnapshot, 'open_prs' | 'backlog'>, inFlight
 }
 
 /**
- * Would starting `taskId` now break the target's limits or leases, given the attempts the log has
- * in flight (`inFlight`, without the one being selected)? The append guard asks this of every
- * task.selected against the log as it is at the append: a tick and a trigger (or two replicas)
- * decide from snapshots a moment old, and without it both could fill the same last slot. Pure.
+ * Would starting `taskId` now break the task's try limit, or the target's limits or leases, given
+ * the attempts the log has in flight (`inFlight`, without the one being selected)? The append
+ * guard asks this of every task.selected against the log as it is at the append: a tick and a
+ * trigger (or two replicas) decide from snapshots a moment old, and without it both could fill
+ * the same last slot, or a try that failed meanwhile could be followed by one too many. Pure.
  */
 export function selectionConflict(
-  t: Pick<TargetSnapshot, 'open_prs' | 'backlog'>,
+  t: Pick<TargetSnapshot, 'open_prs' | 'backlog' | 'tasks'>,
   inFlight: readonly Running[],
   taskId: string,
   limits: SelectionLimits,
 ): Conflict | null {
+  const tries = triesConflict(t.tasks[taskId], taskId, limits.max_attempts_per_task);
+  if (tries) return tries;
   const capacity = capacityConflict(t, inFlight, limits);
   if (capacity) return capacity;
   const paths = t.backlog.tasks.find((task) => task.id === taskId)?.allowed_paths;
   const lease = paths ? leaseConflict(t, inFlight, paths) : undefined;
   return lease ? { reason: 'path_lease_conflict', detail: `Task ${taskId} touches paths leased by ${lease.what}; merge or close it first.` } : null;
+}
+
+/**
+ * The task has used its tries: taskViews' `failed` (a failure recorded and as many selections as
+ * the limit), so the guard refuses exactly what the decision would not have picked. Tries are
+ * counted at selection and given back when the attempt was never really tried (evolve), so the
+ * log's count is the one to trust. Pure.
+ */
+function triesConflict(p: TaskProgress | undefined, taskId: string, maxAttempts: number | undefined): Conflict | null {
+  if (maxAttempts === undefined || !p?.last_failure || p.attempts < maxAttempts) return null;
+  return {
+    reason: 'max_attempts_reached',
+    detail: `Task ${taskId} failed after ${p.attempts} attempts (last: ${p.last_failure.failure_type}). Raise safety_rules.max_attempts_per_task or fix the task.`,
+  };
 }
 
 function breakerDetail(failures: number, until: string): string {

@@ -97,7 +97,7 @@ describe("a target's limits hold against decisions made from stale snapshots", (
     const decision = decideFrom(snapshot);
     // The stale decision still picks t1 under the limits it read; those are carried on the selection.
     const selection = decision.actions.find((a) => a.kind === 'record' && a.event.type === 'task.selected');
-    expect(selection && selection.kind === 'record' ? selection.event.data.limits : null).toEqual({ max_concurrent_attempts: 1, max_open_prs: 2 });
+    expect(selection && selection.kind === 'record' ? selection.event.data.limits : null).toEqual({ max_concurrent_attempts: 1, max_open_prs: 2, max_attempts_per_task: 2 });
     if (reason === 'path_lease_conflict') {
       // Widen the carried limits so only the lease can refuse it.
       if (selection?.kind === 'record') selection.event.data.limits = policyWide;
@@ -108,6 +108,37 @@ describe("a target's limits hold against decisions made from stale snapshots", (
     expect(outcome).toMatchObject({ outcome: 'blocked', reason, task_id: 't1' });
     expect((await eventsOf(cp, 'task.selected')).map((e) => e.data.attempt_id)).toEqual(['from-trigger']);
     expect((await eventsOf(cp, 'task.skipped')).map((e) => e.data.reason)).toEqual([reason]);
+  });
+
+  it("a try that failed meanwhile is the task's last: the stale tick's selection is refused as max_attempts_reached", async () => {
+    const failed = (attempt: string) => ({ type: 'attempt.failed', target: TARGET, data: { attempt_id: attempt, task_id: 't1', failure_type: 'agent_error' } });
+    // One of the default two tries used and failed: t1 is still ready when the tick takes its snapshot.
+    await post(cp, [selected('a1'), failed('a1')]);
+    const { controlPlane, snapshot } = await stale();
+    // Meanwhile a trigger ran the second try, which failed at once.
+    await post(cp, [otherTask('t1', 'from-trigger', { max_concurrent_attempts: 1, max_open_prs: 2, max_attempts_per_task: 2 }), failed('from-trigger')]);
+    const decision = decideFrom(snapshot);
+    const selection = decision.actions.find((a) => a.kind === 'record' && a.event.type === 'task.selected');
+    expect(selection && selection.kind === 'record' ? selection.event.data.limits : null).toMatchObject({ max_attempts_per_task: 2 });
+    const executor = new FakeExecutor();
+    const [outcome] = await carryOut({ controlPlane, executor, logger: pino({ level: 'silent' }) }, decision);
+    expect(executor.started).toEqual([]);
+    expect(outcome).toMatchObject({ outcome: 'blocked', reason: 'max_attempts_reached', task_id: 't1', detail: expect.stringContaining('failed after 2 attempts (last: agent_error)') });
+    expect((await eventsOf(cp, 'task.selected')).map((e) => e.data.attempt_id)).toEqual(['a1', 'from-trigger']);
+    expect((await eventsOf(cp, 'task.skipped')).map((e) => e.data.reason)).toEqual(['max_attempts_reached']);
+  });
+
+  it('over HTTP the try limit refuses with 409 attempt_in_flight, reason max_attempts_reached; selections without it are not checked for it', async () => {
+    await post(cp, [selected('a1'), { type: 'attempt.failed', target: TARGET, data: { attempt_id: 'a1', task_id: 't1', failure_type: 'timeout' } }]);
+    const res = await cp.api('/v1/events', { method: 'POST', json: otherTask('t1', 'late', { max_concurrent_attempts: 1, max_open_prs: 2, max_attempts_per_task: 1 }) });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: Record<string, unknown> }).error).toMatchObject({
+      code: 'attempt_in_flight',
+      reason: 'max_attempts_reached',
+      message: expect.stringContaining('Raise safety_rules.max_attempts_per_task'),
+    });
+    // Under a higher limit, and with limits from before the try limit was carried, it is selected.
+    expect((await cp.api('/v1/events', { method: 'POST', json: otherTask('t1', 'older', { max_concurrent_attempts: 1, max_open_prs: 2 }) })).status).toBe(200);
   });
 
   it('over HTTP the refusal carries the reason: 409 attempt_in_flight with reason max_open_prs', async () => {

@@ -16,6 +16,8 @@ const TARGET = 'Codertocat/Hello-World';
 const SHA = '6113728f27ae82c7b1a177c8d03f9e96e0adf246';
 const file = (p: string) => readFileSync(new URL(`../../fixtures/${p}`, import.meta.url), 'utf8');
 const RAW = { 'content-type': 'text/plain; charset=utf-8' };
+/** Background work records a moment after GitHub's last answer; long enough for that, in tests that expect nothing. */
+const settle = () => new Promise((r) => setTimeout(r, 200));
 
 let gh: GitHubMock;
 beforeEach(() => {
@@ -226,25 +228,74 @@ describe('push webhook', () => {
     expect(pushTouchesContract(otherBranch as never)).toBe(false);
   });
 
-  it('a push touching .leviathan/ records backlog.synced at the pushed commit', async () => {
+  it('a forced push, or one that lists no commits, may have taken the contract back: it counts', () => {
+    const forcedBack = fixture('push-to-default-branch-touching-leviathan');
+    forcedBack.forced = true;
+    forcedBack.commits = [];
+    forcedBack.head_commit = { added: [], modified: ['README.md'], removed: [] };
+    expect(pushTouchesContract(forcedBack as never)).toBe(true);
+    const resetBack = { ...forcedBack, forced: false };
+    expect(pushTouchesContract(resetBack as never)).toBe(true);
+    expect(pushTouchesContract({ ...forcedBack, deleted: true } as never)).toBe(false);
+  });
+
+  it('a push touching .leviathan/ records backlog.synced, read on the default branch', async () => {
     cp = await startApp();
     await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
     gh.installationToken(1);
-    contents(SHA, { backlog: file('backlog/normal.yaml'), policy: 404, contract: 404 });
+    contents('master', { backlog: file('backlog/normal.yaml'), policy: 404, contract: 404 });
     const res = await deliver(cp, 'push', fixture('push-to-default-branch-touching-leviathan'));
     expect(res.status).toBe(200);
     const synced = await until(async () => (await events(cp!, 'backlog.synced'))[0], 'backlog.synced');
-    expect(synced).toMatchObject({ actor: 'github:Codertocat', data: { commit: SHA } });
+    expect(synced).toMatchObject({ actor: 'github:Codertocat', data: { ref: 'master' } });
     const target = (await targetsOf(cp)).find((t) => t.id === TARGET)!;
     expect(target.backlog.state).toBe('synced');
     expect(target.tasks.map((t: { id: string }) => t.id)).toEqual(['docs-quickstart', 'tests-for-quickstart']);
+  });
+
+  it('an older push delivered late cannot put an older backlog back: each push reads the branch as it is now', async () => {
+    cp = await startApp();
+    await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
+    gh.installationToken(1);
+    const backlog = (task: string) => `tasks:\n  - id: ${task}\n    ready: true\n    allowed_paths: [README.md]\n`;
+    const newer = fixture('push-to-default-branch-touching-leviathan');
+    newer.after = 'b'.repeat(40);
+    const older = fixture('push-to-default-branch-touching-leviathan');
+    older.after = 'a'.repeat(40);
+    // The branch holds the newer backlog; the older push's commit is never asked for.
+    contents('master', { backlog: backlog('new-task'), policy: 404, contract: 404 });
+    await deliver(cp, 'push', newer);
+    await until(async () => (await events(cp!, 'backlog.synced')).length === 1, 'backlog.synced');
+    contents('master', { backlog: 304, policy: 404, contract: 404 }, undefined, { backlog: '"b1"' });
+    await deliver(cp, 'push', older);
+    await until(() => gh.pending().length === 0, 'the second read');
+    await settle();
+    expect(await events(cp, 'backlog.synced')).toHaveLength(1);
+    expect((await targetsOf(cp)).find((t) => t.id === TARGET)!.tasks.map((t: { id: string }) => t.id)).toEqual(['new-task']);
+  });
+
+  it('a push naming another default branch: GitHub is asked, the new branch recorded and its backlog read', async () => {
+    cp = await startApp();
+    await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
+    gh.installationToken(1).on('GET', `/repos/${TARGET}`, 200, { full_name: TARGET, default_branch: 'trunk' });
+    contents('trunk', { backlog: file('backlog/normal.yaml'), policy: 404, contract: 404 });
+    const push = fixture('push-to-default-branch-touching-leviathan');
+    push.repository.default_branch = 'trunk';
+    push.repository.master_branch = 'trunk';
+    push.ref = 'refs/heads/trunk';
+    push.commits = [{ added: [], modified: ['README.md'], removed: [] }];
+    push.head_commit = push.commits[0];
+    await deliver(cp, 'push', push);
+    await until(async () => (await events(cp!, 'backlog.synced')).length === 1, 'backlog.synced on trunk');
+    expect((await targetsOf(cp)).find((t) => t.id === TARGET)).toMatchObject({ default_branch: 'trunk', installation_id: 1 });
+    expect((await events(cp, 'target.registered')).at(-1)).toMatchObject({ data: { default_branch: 'trunk', previous_default_branch: 'master' } });
   });
 
   it('an invalid backlog pushed shows the target in error with the line', async () => {
     cp = await startApp();
     await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
     gh.installationToken(1);
-    contents(SHA, { backlog: file('backlog/duplicate-ids.yaml'), policy: 404, contract: 404 });
+    contents('master', { backlog: file('backlog/duplicate-ids.yaml'), policy: 404, contract: 404 });
     await deliver(cp, 'push', fixture('push-to-default-branch-touching-leviathan'));
     await until(async () => (await events(cp!, 'backlog.invalid')).length === 1, 'backlog.invalid');
     const target = (await targetsOf(cp)).find((t) => t.id === TARGET)!;
@@ -253,8 +304,23 @@ describe('push webhook', () => {
 
   it('a push that does not touch .leviathan/ calls nothing and records nothing', async () => {
     cp = await startApp();
+    await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1, default_branch: 'master' } }]);
     const res = await deliver(cp, 'push', example('push'));
     expect(res.status).toBe(200);
+    await settle();
+    expect(await events(cp)).toHaveLength(1);
+  });
+
+  it('a push to a repository that is no target makes none: its installation is reconciled instead', async () => {
+    cp = await startApp();
+    const push = fixture('push-to-default-branch-touching-leviathan');
+    gh.on('GET', '/app/installations/1', 200, { id: 1, suspended_at: null })
+      .installationToken(1)
+      .on('GET', '/installation/repositories', 200, { total_count: 0, repositories: [] }, { query: true });
+    await deliver(cp, 'push', push);
+    await until(() => gh.pending().length === 0, 'the reconcile');
+    await settle();
     expect(await events(cp)).toHaveLength(0);
+    expect(await targetsOf(cp)).toEqual([]);
   });
 });

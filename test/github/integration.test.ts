@@ -3,7 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { GitHubMock } from '../helpers/github-mock.ts';
 import { startTestControlPlane, type TestControlPlane } from '../helpers/control-plane.ts';
-import { APP_ID, PRIVATE_KEY, deliver, events, example, sign, startApp, WEBHOOK_SECRET } from './harness.ts';
+import { APP_ID, PRIVATE_KEY, deliver, events, example, post, sign, startApp, WEBHOOK_SECRET } from './harness.ts';
+
+/** The repository of the example payloads, as a target (a PR webhook for anything else is reconciled instead). */
+const registered = (c: TestControlPlane) => post(c, [{ type: 'target.registered', target: 'Codertocat/Hello-World', data: { installation_id: 1, default_branch: 'master' } }]);
 
 let cp: TestControlPlane | null = null;
 let gh: GitHubMock;
@@ -18,6 +21,7 @@ describe('webhook security', () => {
   it('records a validly signed delivery', async () => {
     gh = new GitHubMock();
     cp = await startApp();
+    await registered(cp);
     const res = await deliver(cp, 'pull_request', example('pull_request', 'opened'));
     expect(res.status).toBe(200);
     const observed = await events(cp, 'pr.observed');
@@ -44,13 +48,14 @@ describe('webhook security', () => {
   it('records a redelivery (same X-GitHub-Delivery) once', async () => {
     gh = new GitHubMock();
     cp = await startApp();
+    await registered(cp);
     const payload = example('pull_request', 'opened');
     const delivery = '72d3162e-cc78-11e3-81ab-4c9367dc0958';
     expect((await deliver(cp, 'pull_request', payload, { delivery })).status).toBe(200);
     expect((await deliver(cp, 'pull_request', payload, { delivery })).status).toBe(200);
-    expect(await events(cp)).toHaveLength(1);
+    expect(await events(cp, 'pr.observed')).toHaveLength(1);
     expect((await deliver(cp, 'pull_request', payload)).status).toBe(200); // a new delivery is new
-    expect(await events(cp)).toHaveLength(2);
+    expect(await events(cp, 'pr.observed')).toHaveLength(2);
   });
 
   it('refuses to start without WEBHOOK_SECRET, saying how to fix it', async () => {
@@ -66,6 +71,7 @@ describe('webhook security', () => {
   it('accepts unsigned webhooks only with --insecure-dev-webhooks', async () => {
     gh = new GitHubMock();
     cp = await startApp({ env: { WEBHOOK_SECRET: '' }, insecureDevWebhooks: true });
+    await registered(cp);
     const res = await deliver(cp, 'pull_request', example('pull_request', 'opened'), { signature: null });
     expect(res.status).toBe(200);
     expect(await events(cp, 'pr.observed')).toHaveLength(1);
@@ -100,7 +106,8 @@ describe('app.yml', () => {
     expect(manifest.default_permissions).toEqual({ contents: 'write', pull_requests: 'write', issues: 'write', metadata: 'read' });
     // installation and installation_repositories reach every App anyway; GitHub refuses a manifest
     // that names them ("Default events unsupported"), so no App would be created at all.
-    expect(manifest.default_events).toEqual(['pull_request', 'push', 'issue_comment']);
+    // repository: renames, transfers, deletions and default-branch changes reach the targets.
+    expect(manifest.default_events).toEqual(['pull_request', 'push', 'issue_comment', 'repository']);
     // Probot's manifest flow spreads app.yml last: a webhook URL here would replace the one it generates.
     expect(manifest.hook_attributes).toBeUndefined();
   });

@@ -6,7 +6,7 @@ import { attemptIdOf, isLeviathanPr, PR_LABEL, ATTEMPT_MARKER } from '../../src/
 import { PR_LABEL as WORKER_LABEL, ATTEMPT_MARKER as WORKER_MARKER } from '../../src/worker/run-worker.ts';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
-import { asLeviathanPr, deliver, events, example, fixture, openPrs, post, startApp, until } from './harness.ts';
+import { asLeviathanPr, deliver, events, example, fixture, openPrs, post, startApp, targetsOf, until } from './harness.ts';
 
 const TARGET = 'Codertocat/Hello-World';
 let cp: TestControlPlane | null = null;
@@ -42,6 +42,13 @@ describe('recognising Leviathan pull requests', () => {
   it('uses the same marker and label as the worker', () => {
     expect(PR_LABEL).toBe(WORKER_LABEL);
     expect(ATTEMPT_MARKER).toBe(WORKER_MARKER);
+  });
+
+  it('the label alone does not make a PR ours: a human PR labelled `leviathan` is display only', () => {
+    const labelled = example('pull_request', 'opened').pull_request;
+    labelled.body = 'Adds two tasks to the backlog';
+    labelled.labels = [{ name: PR_LABEL }];
+    expect(isLeviathanPr(labelled)).toBe(false);
   });
 
   it('reads the attempt marker; a PR of someone else is not ours', () => {
@@ -122,6 +129,57 @@ describe('open Leviathan PRs per target (GET /v1/targets)', () => {
     await deliver(cp, 'pull_request', example('pull_request', 'opened'));
     expect(await openPrs(cp, TARGET)).toEqual([]);
     expect(cp.projector.state.targets[TARGET]?.observed_open_prs).toEqual([2]);
+  });
+
+  it('a human PR labelled `leviathan` is observed, not counted against max_open_prs', async () => {
+    cp = await startApp();
+    await given(cp);
+    const human = example('pull_request', 'opened');
+    human.pull_request.body = 'Adds two tasks to the backlog';
+    human.pull_request.labels = [{ name: PR_LABEL }];
+    await deliver(cp, 'pull_request', human);
+    expect(await openPrs(cp, TARGET)).toEqual([]);
+    expect(cp.projector.state.targets[TARGET]?.observed_open_prs).toEqual([2]);
+  });
+
+  it('a PR webhook for a repository that is no target makes none: kept without a target, its installation reconciled', async () => {
+    cp = await startApp();
+    const payload = opened();
+    gh.on('GET', `/app/installations/${payload.installation.id}`, 200, { id: payload.installation.id, suspended_at: null })
+      .installationToken(payload.installation.id)
+      .on('GET', '/installation/repositories', 200, { total_count: 0, repositories: [] }, { query: true });
+    await deliver(cp, 'pull_request', payload);
+    await until(() => gh.pending().length === 0, 'the reconcile of the installation');
+    const [kept] = await events(cp, 'pr.created');
+    expect(kept).toMatchObject({ target: null, data: { number: 2, repository: TARGET } });
+    expect(cp.projector.state.targets).toEqual({});
+  });
+
+  it('a renamed repository: its target moves with its open PRs, and the merge under the new name frees the slot', async () => {
+    cp = await startApp();
+    await given(cp);
+    await post(cp, [{ type: 'target.paused', target: TARGET, data: { reason: 'release freeze' } }]);
+    await deliver(cp, 'pull_request', opened());
+    const renamed = example('repository', 'renamed');
+    renamed.repository.full_name = 'Codertocat/Renamed';
+    renamed.repository.name = 'Renamed';
+    renamed.repository.default_branch = 'master';
+    renamed.changes = { repository: { name: { from: 'Hello-World' } } };
+    renamed.installation = { id: 1 };
+    gh.installationToken(1);
+    for (const f of ['backlog', 'policy', 'contract']) gh.on('GET', `/repos/Codertocat/Renamed/contents/.leviathan/${f}.yaml`, 404, { message: 'Not Found' }, { query: { ref: 'master' } });
+    gh.on('GET', '/repos/Codertocat/Renamed/pulls', 200, [{ ...opened().pull_request, number: 2 }], { query: true });
+    await deliver(cp, 'repository', renamed);
+    await until(() => gh.pending().length === 0, 'the new name checked');
+
+    const merged2 = merged();
+    for (const r of [merged2.repository, merged2.pull_request.base.repo, merged2.pull_request.head.repo]) r.full_name = 'Codertocat/Renamed';
+    await deliver(cp, 'pull_request', merged2);
+    const targets = await targetsOf(cp);
+    expect(targets.map((t) => [t.id, t.installation_id, t.open_prs.length])).toEqual([['Codertocat/Renamed', 1, 0]]);
+    // What the log knew under the old name came along: the pause, the task's merge.
+    expect(cp.projector.state.targets['Codertocat/Renamed']).toMatchObject({ paused: { reason: 'release freeze' }, tasks: { 'fix-typo': { merged_pr: 2 } } });
+    expect(cp.projector.state.targets[TARGET]!.lifecycle).toBe('removed');
   });
 
   it('stays exact across a restart on the same data dir', async () => {

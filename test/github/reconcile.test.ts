@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TestControlPlane } from '../helpers/control-plane.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
-import { events, post, targetsOf, until, useApp } from './harness.ts';
+import { deliver, events, example, post, targetsOf, until, useApp } from './harness.ts';
 
 let cp: TestControlPlane;
 let gh: GitHubMock;
@@ -65,11 +65,52 @@ describe('reconcile targets', () => {
     expect((await targetsOf(cp)).find((t) => t.id === 'acme/kept')!.open_prs.map((p: { number: number }) => p.number)).toEqual([3]);
   });
 
-  it('leaves the targets of a suspended installation alone', async () => {
+  it('a suspended installation is not read, but its active targets are suspended (a suspend webhook missed)', async () => {
     await post(cp, [{ type: 'target.registered', target: 'acme/kept', data: { installation_id: 5, default_branch: 'main' } }]);
     gh.on('GET', '/app/installations', 200, [{ id: 5, suspended_at: '2026-01-01T00:00:00Z' }], { query: true });
     const result = await reconcile();
-    expect(result.corrections).toEqual([]);
-    expect((await targetsOf(cp)).map((t) => t.id)).toEqual(['acme/kept']);
+    expect(result.corrections).toEqual([{ type: 'target.suspended', target: 'acme/kept' }]);
+    expect((await targetsOf(cp)).map((t) => [t.id, t.lifecycle])).toEqual([['acme/kept', 'suspended']]);
+  });
+
+  it('unsuspends the targets of an installation GitHub says is not suspended (an unsuspend overtaken by an older suspend)', async () => {
+    const suspend = example('installation', 'suspend');
+    const unsuspend = example('installation', 'unsuspend');
+    const id = suspend.installation.id as number;
+    unsuspend.installation.id = id;
+    await post(cp, [{ type: 'target.registered', target: 'acme/kept', data: { installation_id: id, default_branch: 'main' } }]);
+    // Delivered the wrong way round: the older suspend lands last.
+    await deliver(cp, 'installation', unsuspend);
+    await deliver(cp, 'installation', suspend);
+    expect((await targetsOf(cp))[0]!.lifecycle).toBe('suspended');
+    gh.on('GET', '/app/installations', 200, [{ id, suspended_at: null }], { query: true })
+      .installationToken(id)
+      .on('GET', '/installation/repositories', 200, { total_count: 1, repositories: [{ full_name: 'acme/kept', default_branch: 'main' }] }, { query: true })
+      .on('GET', '/repos/acme/kept/pulls', 200, [], { query: true });
+    const result = await reconcile();
+    expect(result.corrections).toEqual([{ type: 'target.unsuspended', target: 'acme/kept' }]);
+    expect((await targetsOf(cp)).map((t) => [t.id, t.lifecycle])).toEqual([['acme/kept', 'active']]);
+  });
+});
+
+describe('reconcile: labels', () => {
+  it('a human PR counted on its `leviathan` label alone is observed instead, and frees its slot', async () => {
+    await post(cp, [
+      { type: 'target.registered', target: 'acme/kept', data: { installation_id: 5, default_branch: 'main' } },
+      // What an older version recorded for a labelled human PR: ours, with no attempt behind it.
+      { type: 'pr.created', target: 'acme/kept', data: { number: 4, leviathan: true, updated_at: '2026-01-01T00:00:00Z' } },
+      { type: 'pr.created', target: 'acme/kept', data: { number: 5, attempt_id: 'att-5', updated_at: '2026-01-01T00:00:00Z' } },
+    ]);
+    const human = { number: 4, state: 'open', body: 'Adds two tasks', labels: [{ name: 'leviathan' }], updated_at: '2026-01-01T00:00:00Z' };
+    const ours = { number: 5, state: 'open', body: 'Leviathan-Attempt: att-5', labels: [{ name: 'leviathan' }], updated_at: '2026-01-01T00:00:00Z' };
+    gh.on('GET', '/app/installations', 200, [{ id: 5, suspended_at: null }], { query: true })
+      .installationToken(5)
+      .on('GET', '/installation/repositories', 200, { total_count: 1, repositories: [{ full_name: 'acme/kept', default_branch: 'main' }] }, { query: true })
+      .on('GET', '/repos/acme/kept/pulls', 200, [human, ours], { query: true });
+    const result = await reconcile();
+    expect(result.corrections).toEqual([{ type: 'pr.observed', target: 'acme/kept', number: 4 }]);
+    const t = (await targetsOf(cp)).find((x) => x.id === 'acme/kept')!;
+    expect(t.open_prs.map((p: { number: number }) => p.number)).toEqual([5]);
+    expect(cp.projector.state.targets['acme/kept']!.observed_open_prs).toEqual([4]);
   });
 });

@@ -38,6 +38,30 @@ describe('evolve: targets', () => {
   });
 });
 
+describe('evolve: a renamed or transferred target', () => {
+  const NEW = 'acme/website';
+  const moved = [
+    { type: 'target.registered', target: NEW, data: { installation_id: 8, default_branch: 'trunk', renamed_from: T } },
+    { type: 'target.removed', target: T, data: { renamed_to: NEW } },
+  ];
+
+  it('keeps its open PRs, pause and tasks under the new name; a merge there frees the slot', () => {
+    const s = given([
+      ...registered,
+      pr('pr.created', 3, { task_id: 'a', attempt_id: 'x1' }),
+      { type: 'target.paused', target: T, data: { reason: 'release freeze' } },
+    ]).when([...moved, { type: 'pr.merged', target: NEW, data: { number: 3 } }]).state;
+    expect(s.targets[NEW]).toMatchObject({ id: NEW, installation_id: 8, lifecycle: 'active', paused: { reason: 'release freeze' }, open_prs: [] });
+    expect(s.targets[NEW]!.tasks.a).toMatchObject({ merged_pr: 3, open_pr: null });
+    expect(s.targets[T]!.lifecycle).toBe('removed');
+  });
+
+  it('a name the log never knew starts fresh', () => {
+    const s = given([]).when([{ type: 'target.registered', target: NEW, data: { installation_id: 8, renamed_from: 'acme/unknown' } }]).state;
+    expect(s.targets[NEW]).toMatchObject({ open_prs: [], paused: null, installation_id: 8 });
+  });
+});
+
 describe('evolve: open pull requests stay exact', () => {
   const openCount = (specs: Parameters<typeof given>[0]) => given(registered).when(specs).state.targets[T]!.open_prs.length;
 
@@ -83,6 +107,21 @@ describe('evolve: open pull requests stay exact', () => {
       [pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }), pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }), pr('pr.created', 1, { updated_at: '2026-11-27T12:00:00Z' })],
       1,
     ],
+    [
+      'a close dated the same as the reopen already applied loses (either order leaves the state applied first)',
+      [
+        pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }),
+        pr('pr.reopened', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
+        pr('pr.closed', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
+      ],
+      1,
+    ],
+    [
+      'a close dated the same as the close already applied changes nothing (a redelivery)',
+      [pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }), pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }), pr('pr.merged', 1, { updated_at: '2026-11-27T11:00:00Z' })],
+      0,
+    ],
+    ['reconcile disowns a PR counted on its label alone', [pr('pr.created', 4, { leviathan: true }), pr('pr.observed', 4, { leviathan: false, disowned: true })], 0],
     ['an undated late report of the open does not resurrect a closed PR', [pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }), pr('pr.closed', 1, { updated_at: '2026-11-27T11:00:00Z' }), pr('pr.created', 1)], 0],
   ] as const)('%s → %i open', (_name, specs, expected) => {
     expect(openCount([...specs])).toBe(expected);
@@ -162,6 +201,18 @@ describe('evolve: attempts and the breaker', () => {
   });
 });
 
+describe("evolve: an attempt's executor handle", () => {
+  it('survives attempt.started, which names none, so a lost worker can still be named', () => {
+    given(registered)
+      .when([
+        { type: 'task.selected', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: 'x1' } },
+        { type: 'attempt.created', target: T, actor: 'scheduler', data: { task_id: 'a', attempt_id: 'x1', handle: 'leviathan-worker-x1' } },
+        { type: 'attempt.started', target: T, actor: 'worker:x1', data: { task_id: 'a', attempt_id: 'x1' } },
+      ])
+      .then((s) => expect(s.graph.nodes['attempt:x1']?.props).toMatchObject({ state: 'running', handle: 'leviathan-worker-x1' }));
+  });
+});
+
 describe('evolve: the step an attempt is in', () => {
   const started = [
     { type: 'task.selected', target: T, data: { task_id: 'a', attempt_id: 'x1' } },
@@ -217,8 +268,23 @@ describe('evolve: an attempt the scheduler could not start', () => {
   });
 
   it.each([
+    ['a worker that never reported attempt.started (its pod never ran)', 'worker_lost', { phase: 'start', error_kind: 'worker_not_started' }],
+    ["an operator's emergency stop deleted its worker", 'other', { phase: 'emergency_stop', error_kind: 'cancelled' }],
+  ] as const)('%s: no try, no breaker failure; no longer in flight', (_name, failureType, marker) => {
+    given(registered)
+      .when([...ran('x1'), refused('x1', failureType, marker)])
+      .then((s) => {
+        const t = s.targets[T]!;
+        expect(t.tasks.a).toMatchObject({ attempts: 0, failures: 0, last_failure: null, in_flight_attempt: null });
+        expect(t.breaker.consecutive_failures).toBe(0);
+        expect(t.recent_attempts[0]).toMatchObject({ attempt_id: 'x1', state: 'failed', failure_type: failureType, counted: false });
+      });
+  });
+
+  it.each([
     ["a worker's own auth_error", 'auth_error', {}, 'worker:x1'],
     ['a worker (or an agent with its token) claiming phase start', 'agent_error', { phase: 'start' }, 'worker:x1'],
+    ['a worker (or an agent with its token) claiming an emergency stop', 'other', { phase: 'emergency_stop' }, 'worker:x1'],
     ["the scheduler's lost worker", 'worker_lost', {}, 'scheduler'],
     ["the scheduler's failure of another phase", 'executor_failed', { phase: 'run' }, 'scheduler'],
   ] as const)('%s counts as a try and a breaker failure', (_name, failureType, marker, actor) => {

@@ -9,7 +9,10 @@ const inFlight: GivenEvent[] = [
   ...target(A, [task('docs-a')]),
   { type: 'task.selected', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
   { type: 'attempt.created', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1', handle: 'pid:9' }, at: 0 },
+  { type: 'attempt.started', target: A, actor: 'worker:att-1', data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
 ];
+/** The same attempt, its worker never heard from: no attempt.started. */
+const neverStarted = inFlight.filter((e) => e.type !== 'attempt.started');
 const run = (over: Partial<WorkerRun>): WorkerRun => ({ attempt_id: 'att-1', target: A, task_id: 'docs-a', state: 'running', handle: 'pid:9', ...over });
 
 function when(now: Date, runs: WorkerRun[], events = inFlight, onlyKnownRuns = false) {
@@ -51,6 +54,7 @@ describe('lostWorkerEvents', () => {
       ...target(A, [task('docs-a')], { policy_file: { attempt_timeout_minutes: 60 } }),
       { type: 'task.selected', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
       { type: 'attempt.created', target: A, data: { task_id: 'docs-a', attempt_id: 'att-1', handle: 'pid:9', timeout_seconds: 3600 }, at: 0 },
+      { type: 'attempt.started', target: A, actor: 'worker:att-1', data: { task_id: 'docs-a', attempt_id: 'att-1' }, at: 0 },
       ...(policy === null ? [] : [{ type: 'backlog.synced', target: A, data: { tasks: [task('docs-a')], policy_file: { attempt_timeout_minutes: policy } }, at: 1 }]),
     ];
 
@@ -68,6 +72,45 @@ describe('lostWorkerEvents', () => {
     it("names the attempt's own deadline when the executor stopped it there", () => {
       const [e] = when(minutes(61), [run({ state: 'failed', failure_type: 'timeout' })], startedWith60(15));
       expect(e?.data.message).toContain('deadline of 60 minutes');
+    });
+  });
+
+  describe('a worker that never reported attempt.started (its pod never ran: a bad image tag, Unschedulable)', () => {
+    const inspect = 'kubectl -n leviathan describe pod -l leviathan.dev/attempt=att-1';
+
+    it.each([
+      ['stopped at its deadline while its pod waited', { state: 'failed', failure_type: 'timeout', inspect }],
+      ['its pod failed', { state: 'failed', failure_type: 'worker_lost', inspect }],
+      ['it exited 0', { state: 'succeeded', inspect }],
+    ] as const)('%s: worker_lost, worker_not_started, not a try (phase start), pointing at the pod', (_name, over) => {
+      const [e] = when(minutes(16), [run(over)], neverStarted);
+      expect(e).toMatchObject({
+        id: 'att-1:failed',
+        actor: 'scheduler',
+        data: { attempt_id: 'att-1', task_id: 'docs-a', failure_type: 'worker_lost', error_kind: 'worker_not_started', phase: 'start' },
+      });
+      expect(e?.data.message).toContain(`See: ${inspect}`);
+    });
+
+    it('nor when the executor no longer knows it once its deadline has passed (no command to give then)', () => {
+      expect(when(minutes(16), [], neverStarted)).toEqual([]);
+      const [e] = when(minutes(18), [], neverStarted);
+      expect(e?.data).toMatchObject({ failure_type: 'worker_lost', error_kind: 'worker_not_started', phase: 'start' });
+      expect(e?.data.message).not.toContain('See:');
+    });
+
+    it('costs the task no try and the breaker no failure, where a timeout after attempt.started costs both', () => {
+      const recorded = (events: GivenEvent[], runs: WorkerRun[]) => {
+        const [e] = when(minutes(16), runs, events);
+        const state = project([...events, { type: e!.type, target: A, actor: e!.actor, data: e!.data, at: 16 }]);
+        return { tries: state.targets[A]!.tasks['docs-a']!.attempts, breaker: state.targets[A]!.breaker.consecutive_failures };
+      };
+      expect(recorded(neverStarted, [run({ state: 'failed', failure_type: 'timeout' })])).toEqual({ tries: 0, breaker: 0 });
+      expect(recorded(inFlight, [run({ state: 'failed', failure_type: 'timeout' })])).toEqual({ tries: 1, breaker: 1 });
+    });
+
+    it('a worker still waiting for its pod is left alone until the executor says it ended', () => {
+      expect(when(minutes(10), [run({ state: 'running' })], neverStarted)).toEqual([]);
     });
   });
 

@@ -209,6 +209,7 @@ describe('leviathan tick against a real control plane', () => {
       ...seedEvents([taskSummary('docs-a'), taskSummary('docs-b')]),
       { type: 'task.selected', target: TARGET, data: { task_id: 'docs-a', attempt_id: 'old-1' } },
       { type: 'attempt.created', target: TARGET, data: { task_id: 'docs-a', attempt_id: 'old-1', handle: 'pid:1' } },
+      { type: 'attempt.started', target: TARGET, actor: 'worker:old-1', data: { task_id: 'docs-a', attempt_id: 'old-1' } },
     ]);
     executor.runs = [{ attempt_id: 'old-1', target: TARGET, task_id: 'docs-a', state: 'failed', failure_type: 'timeout', handle: 'pid:1' }];
 

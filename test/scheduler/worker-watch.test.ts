@@ -20,6 +20,7 @@ describe('the control plane watch over local workers', () => {
       ...seedEvents([taskSummary('docs-a')]),
       { type: 'task.selected', target: TARGET, data: { task_id: 'docs-a', attempt_id: 'att-1' } },
       { type: 'attempt.created', target: TARGET, data: { task_id: 'docs-a', attempt_id: 'att-1' } },
+      { type: 'attempt.started', target: TARGET, actor: 'worker:att-1', data: { task_id: 'docs-a', attempt_id: 'att-1' } },
     ]);
     const watch = startWorkerWatch({ executor, store: cp.store, projector: cp.projector, clock: { now: () => new Date() }, logger: pino({ level: 'silent' }), intervalMs: 60_000 });
     try {

@@ -55,6 +55,7 @@ export async function autonomyStatusBody(deps: ApiDeps, controls: OperatorContro
     reason: autonomy.reason,
     last_change: autonomy.last_change,
     configmap: autonomy.configmap,
+    file: autonomy.file,
     drift: autonomy.drift,
     emergency_stop: autonomy.emergency_stop,
     scheduler: {

@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { KubernetesClusterControls } from '../../../src/kubernetes/cluster-controls.ts';
 import { decide } from '../../../src/scheduler/decide.ts';
@@ -156,6 +159,44 @@ describe('in Kubernetes (real client against the fake API server)', () => {
     expect((await eventsOf(cp, 'scheduler.emergency_stopped'))[0]!.data.delete_error).toContain('forbidden');
   });
 
+  it('a second stop is refused with the standing stop; asked to delete Jobs, it still deletes the running ones and records no stop', async () => {
+    expect((await post(cp, '/v1/autonomy/emergency-stop', { reason: 'first' })).status).toBe(200);
+    const [first] = await eventsOf(cp, 'scheduler.emergency_stopped');
+
+    const res = await post(cp, '/v1/autonomy/emergency-stop', { reason: 'kill the workers too', delete_running_jobs: true });
+    expect(res.status).toBe(409);
+    const { error } = await json(res);
+    expect(error).toMatchObject({
+      code: 'already_stopped',
+      emergency_stop: { by: first!.actor, at: first!.time, reason: 'first' },
+      deleted_jobs: ['leviathan-worker-a1', 'leviathan-worker-b2'],
+      warnings: [],
+    });
+    expect(error.message).toContain(`already emergency-stopped by ${first!.actor} since ${first!.time}: first`);
+    expect(error.message).toContain('Deleted the running worker Jobs as asked: leviathan-worker-a1, leviathan-worker-b2');
+    expect(kube.objects.list('Job', NS).map((j) => j.metadata.name)).toEqual(['leviathan-worker-done']);
+    // The CronJob was suspended once, and the log still holds one stop, the first.
+    expect(kube.requests.filter((r) => r.method === 'PATCH' && r.path.endsWith(`/cronjobs/${CRON}`))).toHaveLength(1);
+    expect((await eventsOf(cp, 'scheduler.emergency_stopped')).map((e) => e.data.reason)).toEqual(['first']);
+    expect((await json(await cp.api('/v1/autonomy/status'))).emergency_stop).toMatchObject({ reason: 'first' });
+
+    // Without --delete-jobs the repeat touches nothing at all.
+    const again = await post(cp, '/v1/autonomy/emergency-stop', { reason: 'third' });
+    expect(again.status).toBe(409);
+    expect((await json(again)).error).not.toHaveProperty('deleted_jobs');
+    expect((await eventsOf(cp, 'scheduler.emergency_stopped')).map((e) => e.data.reason)).toEqual(['first']);
+  });
+
+  it('a recorded stop whose CronJob was unsuspended with kubectl is not standing: a new stop suspends it again and is recorded', async () => {
+    await post(cp, '/v1/autonomy/emergency-stop', { reason: 'first' });
+    const cj = kube.objects.get('CronJob', NS, CRON)!;
+    kube.objects.put('CronJob', { ...cj, spec: { ...cj.spec, suspend: false } });
+    const res = await post(cp, '/v1/autonomy/emergency-stop', { reason: 'second' });
+    expect(res.status).toBe(200);
+    expect(kube.objects.get('CronJob', NS, CRON)!.spec.suspend).toBe(true);
+    expect((await json(await cp.api('/v1/autonomy/status'))).emergency_stop).toMatchObject({ reason: 'second' });
+  });
+
   it('resume unsuspends the CronJob, records emergency_resumed, warns while autonomy is off; a second resume is refused', async () => {
     await post(cp, '/v1/autonomy/emergency-stop', { reason: 'stop' });
     const res = await post(cp, '/v1/autonomy/resume', { reason: 'fixed' });
@@ -265,6 +306,104 @@ describe('embedded (no Kubernetes): the events are the setting', () => {
     const again = await post(cp, '/v1/autonomy/resume', {});
     expect(again.status).toBe(409);
     expect((await json(again)).error.message).toBe('The scheduler is not emergency-stopped.');
+  });
+});
+
+describe('embedded with LEVIATHAN_AUTONOMY_CONFIG: the file is the switch', () => {
+  let dir: string;
+  let file: string;
+  let cp: TestControlPlane;
+  const start = async (contents: string | null) => {
+    dir = await mkdtemp(join(tmpdir(), 'leviathan-autonomy-'));
+    file = join(dir, 'autonomy.yaml');
+    if (contents !== null) await writeFile(file, contents);
+    cp = await startTestControlPlane({ env: { LEVIATHAN_AUTONOMY_CONFIG: file }, overrides: { clock: { now: () => NOW }, cluster: null } });
+  };
+  afterEach(async () => {
+    await cp.destroy();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it.each([
+    [true, false],
+    [false, true],
+  ])('file says %s: autonomy %s is refused (409 managed_by_file, naming the file), nothing is recorded, the status reports the file', async (inFile, asked) => {
+    await start(`autonomy_enabled: ${inFile}\n`);
+    const res = await post(cp, '/v1/autonomy', { enabled: asked, reason: 'incident 4711', via: 'ctl' });
+    expect(res.status).toBe(409);
+    const { error } = await json(res);
+    expect(error).toMatchObject({ code: 'managed_by_file', path: file, file_enabled: inFile, requested_enabled: asked });
+    expect(error.message).toContain(file);
+    expect(error.message).toContain(`autonomy_enabled: ${asked}`);
+    expect(error.message).toContain('Nothing was recorded');
+    expect(cp.store.health().head.seq).toBe(0);
+
+    const status = await json(await cp.api('/v1/autonomy/status', { token: READ_TOKEN }));
+    expect(status).toMatchObject({ mode: 'embedded', enabled: inFile, source: 'file', configmap: null });
+    expect(status.reason).toContain(file);
+  });
+
+  it('a repeat of what the file already says is refused too: the API never records a setting the scheduler does not read', async () => {
+    await start('autonomy_enabled: true\n');
+    const res = await post(cp, '/v1/autonomy', { enabled: true, reason: 'go' });
+    expect(res.status).toBe(409);
+    expect((await json(res)).error.message).toContain('already says autonomy_enabled: true');
+    expect(cp.store.health().head.seq).toBe(0);
+  });
+
+  it('when the log last recorded something else, the file wins and the status says so (drift), as the ConfigMap does', async () => {
+    await start('autonomy_enabled: false\n');
+    // Recorded before the file was configured (or by an older version that pretended).
+    await post(cp, '/v1/events', [{ type: 'autonomy.enabled', data: { reason: 'go', source: 'settings' } }]);
+    await cp.projector.waitFor(cp.store.health().head.seq);
+    const status = await json(await cp.api('/v1/autonomy/status'));
+    expect(status).toMatchObject({ enabled: false, source: 'file', changed_by: null, changed_at: null, last_change: { enabled: true, reason: 'go' } });
+    expect(status.drift).toMatchObject({ file, file_enabled: false, recorded_enabled: true });
+    expect(status.drift.message).toContain(`${file} says autonomy_enabled: false`);
+    expect(status.drift.message).toContain('The file wins');
+  });
+
+  it('a missing file is off with the reason, like the scheduler reads it', async () => {
+    await start(null);
+    const status = await json(await cp.api('/v1/autonomy/status'));
+    expect(status).toMatchObject({ enabled: false, source: 'file' });
+    expect(status.reason).toContain('not found');
+    const res = await post(cp, '/v1/autonomy', { enabled: true, reason: 'go' });
+    expect(res.status).toBe(409);
+    expect((await json(res)).error.message).toContain('not found');
+  });
+
+  it('resume warns with the file to edit, not `ctl autonomy on` (which would be refused)', async () => {
+    await start('autonomy_enabled: false\n');
+    expect((await post(cp, '/v1/autonomy/emergency-stop', { reason: 'stop' })).status).toBe(200);
+    const body = await json(await post(cp, '/v1/autonomy/resume', {}));
+    expect(body.warnings).toEqual([expect.stringContaining(file)]);
+    expect(body.warnings[0]).not.toContain('ctl autonomy on');
+  });
+});
+
+describe('a second emergency stop', () => {
+  let cp: TestControlPlane;
+  afterEach(async () => {
+    await cp.destroy();
+  });
+
+  it('embedded: is refused (409 already_stopped, naming the standing stop), records nothing, and the first stop stands', async () => {
+    cp = await startTestControlPlane({ overrides: { clock: { now: () => NOW }, cluster: null } });
+    expect((await post(cp, '/v1/autonomy/emergency-stop', { reason: 'first' })).status).toBe(200);
+    const [first] = await eventsOf(cp, 'scheduler.emergency_stopped');
+    const seq = cp.store.health().head.seq;
+
+    const res = await post(cp, '/v1/autonomy/emergency-stop', { reason: 'second', delete_running_jobs: true });
+    expect(res.status).toBe(409);
+    const { error } = await json(res);
+    expect(error).toMatchObject({ code: 'already_stopped', emergency_stop: { by: first!.actor, at: first!.time, reason: 'first' }, deleted_jobs: [] });
+    expect(error.message).toBe(
+      `The scheduler is already emergency-stopped by ${first!.actor} since ${first!.time}: first. This stop was not recorded. ` +
+        'No Kubernetes cluster is configured: running local workers continue to completion. Resume with: leviathan ctl resume',
+    );
+    expect(cp.store.health().head.seq).toBe(seq);
+    expect((await json(await cp.api('/v1/autonomy/status'))).emergency_stop).toMatchObject({ reason: 'first' });
   });
 });
 

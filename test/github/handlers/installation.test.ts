@@ -8,8 +8,8 @@ let gh: GitHubMock;
 
 useApp((a) => ({ cp, gh } = a));
 
-/** The background half of a registration: default branch, then the three contract files. */
-function registration(installation: number, target: string, branch = 'main'): void {
+/** The background half of a registration: default branch, the three contract files, then the open PRs. */
+function registration(installation: number, target: string, branch = 'main', pulls: unknown[] = []): void {
   gh.installationToken(installation).on('GET', `/repos/${target}`, 200, { full_name: target, default_branch: branch });
   for (const f of ['backlog', 'policy', 'contract']) {
     gh.on('GET', `/repos/${target}/contents/.leviathan/${f}.yaml`, f === 'backlog' ? 200 : 404, f === 'backlog' ? 'tasks: []\n' : { message: 'Not Found' }, {
@@ -17,6 +17,7 @@ function registration(installation: number, target: string, branch = 'main'): vo
       headers: f === 'backlog' ? { 'content-type': 'text/plain; charset=utf-8', etag: '"e1"' } : {},
     });
   }
+  gh.on('GET', `/repos/${target}/pulls`, 200, pulls, { query: { state: 'open', per_page: '100' } });
 }
 
 describe('installation webhooks', () => {
@@ -72,11 +73,34 @@ describe('installation webhooks', () => {
     const payload = example('installation', 'created');
     gh.installationToken(payload.installation.id).on('GET', '/repos/Codertocat/Hello-World', 200, { default_branch: 'main' }, { delayMs: 1500 });
     for (const f of ['backlog', 'policy', 'contract']) gh.on('GET', `/repos/Codertocat/Hello-World/contents/.leviathan/${f}.yaml`, 404, { message: 'Not Found' }, { query: { ref: 'main' } });
+    gh.on('GET', '/repos/Codertocat/Hello-World/pulls', 200, [], { query: true });
     const started = Date.now();
     expect((await deliver(cp, 'installation', payload)).status).toBe(200);
     expect(Date.now() - started).toBeLessThan(1000);
     expect(await events(cp, 'target.registered')).toHaveLength(1);
     await until(async () => (await events(cp, 'backlog.invalid')).length === 1, 'the missing backlog reported', 5000);
+  });
+
+  it('reinstalling the App puts right the PRs merged while it was away', async () => {
+    const created = example('installation', 'created');
+    const inst = created.installation.id as number;
+    const T = 'Codertocat/Hello-World';
+    await post(cp, [
+      { type: 'target.registered', target: T, data: { installation_id: inst, default_branch: 'main' } },
+      { type: 'pr.created', target: T, data: { number: 2, attempt_id: 'att-1', task_id: 'fix-typo', updated_at: '2026-01-01T00:00:00Z' } },
+    ]);
+    const deleted = example('installation', 'deleted');
+    deleted.installation.id = inst;
+    deleted.repositories = [{ full_name: T }];
+    await deliver(cp, 'installation', deleted);
+    // While uninstalled, #2 was merged: no webhook reached us.
+    registration(inst, T);
+    gh.on('GET', `/repos/${T}/pulls/2`, 200, { number: 2, state: 'closed', merged: true, merged_at: '2026-01-02T00:00:00Z', updated_at: '2026-01-02T00:00:00Z', body: 'Leviathan-Attempt: att-1' });
+    await deliver(cp, 'installation', created);
+    await until(async () => (await events(cp, 'pr.merged')).length === 1, 'the merge recorded');
+    const t = (await targetsOf(cp)).find((x) => x.id === T)!;
+    expect(t).toMatchObject({ lifecycle: 'active', open_prs: [] });
+    expect(cp.projector.state.targets[T]!.tasks['fix-typo']).toMatchObject({ merged_pr: 2, open_pr: null });
   });
 
   it('a failed follow-up (GitHub down) keeps what the payload said', async () => {
