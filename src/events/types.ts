@@ -212,6 +212,23 @@ export const eventDataSchemas = {
       permission: z.string().optional(),
     })
     .passthrough(),
+  /**
+   * A slash command was answered on GitHub (github/handlers/issue-comment.ts), subject the action
+   * node of its command.received. Its absence after command.received means the handling broke off
+   * and a redelivery finishes it.
+   */
+  'command.completed': z
+    .object({
+      command: z.string(),
+      /** `owner/repo` the comment was on (`target` is null when it is not a target). */
+      repository: z.string(),
+      allowed: z.boolean(),
+      /** Whether the command did what was asked (a refusal or a no-op is false). */
+      ok: z.boolean(),
+      /** How the commenter was answered: a comment (and reaction), a reaction only, or nothing (cooldown). */
+      answer: z.enum(['comment', 'reaction', 'none']),
+    })
+    .passthrough(),
   /** An operator proposed a policy.yaml change: Leviathan opened a pull request for it (console/policy-proposal.ts). */
   'policy.change_proposed': z
     .object({

@@ -192,13 +192,13 @@ export const METRICS = [
     name: 'leviathan_github_rate_limit_remaining',
     type: 'gauge',
     labels: [],
-    help: 'GitHub API requests remaining in the current rate-limit window.',
+    help: 'GitHub API requests remaining in the current rate-limit window of the most constrained budget (the installation or App JWT with the smallest share of its limit left).',
   },
   {
     name: 'leviathan_github_rate_limit_limit',
     type: 'gauge',
     labels: [],
-    help: 'GitHub API request limit of the current rate-limit window.',
+    help: 'GitHub API request limit of the budget leviathan_github_rate_limit_remaining shows.',
   },
   // Added after the issue: when the budget is low, "when does it come back" is the operator's
   // next question, and GitHub sends the answer with every response.
@@ -206,7 +206,7 @@ export const METRICS = [
     name: 'leviathan_github_rate_limit_reset_timestamp_seconds',
     type: 'gauge',
     labels: [],
-    help: 'Unix time at which the current GitHub API rate-limit window resets.',
+    help: 'Unix time at which the window of the budget leviathan_github_rate_limit_remaining shows resets.',
   },
   // Added after the issue: the operator document's Target Detail dashboard lists open PRs ("Count
   // and list"), the ready queue ("Count and queue") and breaker cooldowns. Info-style gauges

@@ -37,6 +37,12 @@ export interface RateLimitReading {
   limit: number;
   /** When the window resets: Unix seconds (as in `x-ratelimit-reset`) or a Date. */
   reset?: number | Date | null;
+  /**
+   * Which budget it is of: the credential and the resource (`installation:42/core`, `app/core`).
+   * GitHub counts each installation and the App's JWT separately, so readings replace only
+   * earlier readings of the same budget.
+   */
+  budget?: string;
 }
 
 /** A rate-limit reading as kept: reset in Unix seconds (null when GitHub sent none), `at` when it was taken (ms since epoch). */
@@ -45,52 +51,80 @@ export interface RateLimitSnapshot extends GitHubRateLimit {
 }
 
 /**
- * The last GitHub rate-limit reading. Process-wide, because the caller (an octokit hook) has no
- * handle on the metrics object and the budget is a property of the process's credentials, not of
- * one server instance. null until the first response: exporting 0 before any call was made would
- * look like an exhausted budget to GitHubRateLimitLow.
+ * The last reading of every GitHub budget this process has used, by budget. Process-wide, because
+ * the caller (an octokit hook) has no handle on the metrics object and the budgets belong to the
+ * process's credentials, not to one server instance. Bounded by the installations the process
+ * talks to. Empty until the first response: exporting 0 before any call was made would look like
+ * an exhausted budget to GitHubRateLimitLow.
  */
-let rateLimit: RateLimitSnapshot | null = null;
+const readings = new Map<string, RateLimitSnapshot>();
 
 /**
  * Records GitHub's rate-limit headers; call it from every octokit response (the values change with
- * each request). `at` is when the reading was taken (ms since epoch; now by default): the scrape
- * shows the newer of this and the scheduler's last reported reading. Invalid readings (missing or
- * non-numeric headers, e.g. from GitHub Enterprise with rate limiting disabled, or a negative
- * count) are ignored rather than exported as 0.
+ * each request). `at` is when the reading was taken (ms since epoch; now by default). Invalid
+ * readings (missing or non-numeric headers, e.g. from GitHub Enterprise with rate limiting
+ * disabled, or a negative count) are ignored rather than exported as 0.
  */
 export function recordRateLimit(reading: RateLimitReading, at: number = Date.now()): void {
   const remaining = Number(reading.remaining);
   const limit = Number(reading.limit);
   if (!Number.isFinite(remaining) || remaining < 0 || !Number.isFinite(limit) || limit <= 0) return;
   const reset = reading.reset instanceof Date ? reading.reset.getTime() / 1000 : reading.reset == null ? null : Number(reading.reset);
-  rateLimit = { remaining, limit, reset: reset !== null && Number.isFinite(reset) && reset >= 0 ? reset : null, at };
+  readings.set(reading.budget ?? '', { remaining, limit, reset: reset !== null && Number.isFinite(reset) && reset >= 0 ? reset : null, at });
 }
 
 /**
- * This process's last reading, or null before any. The scheduler's cycle reports it in
- * `scheduler.cycle_completed` (CycleDeps.rateLimit): a `leviathan tick` process ends with its
- * cycle, and the control plane serving /metrics learns the tick's reading from the log.
+ * This process's most constrained budget (see mostConstrainedRateLimit), or null before any
+ * reading. The scheduler's cycle reports it in `scheduler.cycle_completed` (CycleDeps.rateLimit):
+ * a `leviathan tick` process ends with its cycle, and the control plane serving /metrics learns
+ * the tick's reading from the log.
  */
-export function lastRateLimit(): RateLimitSnapshot | null {
-  return rateLimit ? { ...rateLimit } : null;
+export function lastRateLimit(now: number = Date.now()): RateLimitSnapshot | null {
+  const r = mostConstrainedRateLimit([...readings.values()], now);
+  return r ? { ...r } : null;
 }
 
-/** Forgets the last rate-limit reading (tests). */
+/** Forgets every rate-limit reading (tests). */
 export function resetRateLimit(): void {
-  rateLimit = null;
+  readings.clear();
+}
+
+/** GitHub's rate-limit window; a reading without a reset is taken to last this long. */
+const RATE_LIMIT_WINDOW_MS = 3_600_000;
+
+/**
+ * The reading the gauges show: of the readings whose window has not reset by `now`, the one with
+ * the smallest share of its limit left. One exhausted installation must not be hidden by another
+ * that has plenty (GitHubRateLimitLow compares remaining with 0.25 × limit, so all three gauges
+ * come from the same reading, and the share, not the count, decides: limits differ between
+ * installations). Within a window a budget only goes down, so where two readings may be of the
+ * same budget (this process's and the tick's) the lower is also the later. A reading whose window
+ * has reset says nothing any more (the budget is full again) and would pin the gauge low; when
+ * every reading is that old, the newest is shown, as it was before there were several.
+ */
+export function mostConstrainedRateLimit<T extends RateLimitSnapshot>(all: readonly T[], now: number): T | null {
+  let newest: T | null = null;
+  let tightest: T | null = null;
+  for (const r of all) {
+    if (!newest || r.at > newest.at) newest = r;
+    const windowEnd = r.reset !== null ? r.reset * 1000 : r.at + RATE_LIMIT_WINDOW_MS;
+    if (windowEnd <= now) continue;
+    const share = r.remaining / r.limit;
+    const best = tightest ? tightest.remaining / tightest.limit : Infinity;
+    if (share < best || (share === best && tightest && r.remaining < tightest.remaining)) tightest = r;
+  }
+  return tightest ?? newest;
 }
 
 /**
- * The reading the gauges show: the newer, by when it was taken, of this process's own and the
- * last one a scheduler cycle reported (its event's time). Either alone when there is only one; a
- * tie goes to the process's own (in embedded mode both are the same reading).
+ * What the gauges show: the most constrained of this process's budgets and the reading the last
+ * scheduler cycle reported (at its event's time), as of `now`.
  */
-function newestRateLimit(state: ProjectionState): GitHubRateLimit | null {
+function shownRateLimit(state: ProjectionState, now: number): GitHubRateLimit | null {
   const reported = state.scheduler.github_rate_limit ?? null; // absent in snapshots older than the field
-  if (!reported) return rateLimit;
-  if (!rateLimit) return reported;
-  return Date.parse(reported.at) > rateLimit.at ? reported : rateLimit;
+  const all = [...readings.values()];
+  if (reported) all.push({ remaining: reported.remaining, limit: reported.limit, reset: reported.reset, at: Date.parse(reported.at) });
+  return mostConstrainedRateLimit(all, now);
 }
 
 /**
@@ -521,8 +555,8 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   single('leviathan_autonomy_enabled', state.autonomy.enabled === true ? 1 : 0);
 
   // Absent until GitHub has answered this process or a scheduler cycle has reported a reading
-  // (see recordRateLimit and newestRateLimit).
-  const budget = newestRateLimit(state);
+  // (see recordRateLimit and shownRateLimit).
+  const budget = shownRateLimit(state, now.getTime());
   family('leviathan_github_rate_limit_remaining');
   if (budget) w.sample(HEADS.leviathan_github_rate_limit_remaining!, null, null, budget.remaining);
   family('leviathan_github_rate_limit_limit');

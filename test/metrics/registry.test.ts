@@ -8,7 +8,16 @@ import {
   READY_QUEUE_HEAD,
   TARGET_STATUSES,
 } from '../../src/metrics/metric-names.ts';
-import { createMetrics, lastRateLimit, METRIC_EVENT_TYPES, METRIC_SKIP_REASONS, recordRateLimit, renderProjection, resetRateLimit } from '../../src/metrics/registry.ts';
+import {
+  createMetrics,
+  lastRateLimit,
+  METRIC_EVENT_TYPES,
+  METRIC_SKIP_REASONS,
+  mostConstrainedRateLimit,
+  recordRateLimit,
+  renderProjection,
+  resetRateLimit,
+} from '../../src/metrics/registry.ts';
 import { emptyTarget, type ProjectionState } from '../../src/projections/state.ts';
 import { targetViews } from '../../src/projections/target-view.ts';
 import { given, task } from '../projections/given.ts';
@@ -358,6 +367,46 @@ describe('GitHub rate limit', () => {
     recordRateLimit({ remaining: 4997, limit: 5000 });
     expect(lastRateLimit()?.at).toBeGreaterThanOrEqual(before);
     expect(lastRateLimit()?.at).toBeLessThanOrEqual(Date.now());
+  });
+
+  describe('across installations', () => {
+    const NOW_S = NOW.getTime() / 1000;
+    const at = NOW.getTime() - 60_000;
+
+    it('shows the most constrained budget, not the last one to answer', () => {
+      recordRateLimit({ remaining: 90, limit: 5000, reset: NOW_S + 1800, budget: 'installation:1/core' }, at);
+      recordRateLimit({ remaining: 4999, limit: 5000, reset: NOW_S + 3000, budget: 'installation:2/core' }, at + 1);
+      const exp = scrape(seeded());
+      expect(valueOf(exp, 'leviathan_github_rate_limit_remaining')).toBe(90);
+      expect(valueOf(exp, 'leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(NOW_S + 1800);
+      expect(lastRateLimit(NOW.getTime())).toMatchObject({ remaining: 90 });
+    });
+
+    it('compares the share left, so a bigger limit cannot hide a budget below 25%', () => {
+      recordRateLimit({ remaining: 3000, limit: 15000, reset: NOW_S + 1800, budget: 'installation:1/core' }, at);
+      recordRateLimit({ remaining: 2500, limit: 5000, reset: NOW_S + 1800, budget: 'installation:2/core' }, at);
+      const exp = scrape(seeded());
+      expect([valueOf(exp, 'leviathan_github_rate_limit_remaining'), valueOf(exp, 'leviathan_github_rate_limit_limit')]).toEqual([3000, 15000]);
+    });
+
+    it("forgets a budget once its window has reset, and the tick's reading competes too", () => {
+      recordRateLimit({ remaining: 0, limit: 5000, reset: NOW_S - 1, budget: 'installation:1/core' }, at - 3_000_000);
+      recordRateLimit({ remaining: 4000, limit: 5000, reset: NOW_S + 1800, budget: 'installation:2/core' }, at);
+      expect(valueOf(scrape(seeded()), 'leviathan_github_rate_limit_remaining')).toBe(4000);
+      const tick = { remaining: 700, limit: 5000, reset: NOW_S + 900 };
+      const state = given([...SEEDED, { type: 'scheduler.cycle_completed', data: { cycle_id: 'c3', github_rate_limit: tick }, at: '2026-11-27T11:55:00.000Z' }]).when().state;
+      expect(valueOf(scrape(state), 'leviathan_github_rate_limit_remaining')).toBe(700);
+    });
+
+    it('picks by the pure rule', () => {
+      const r = (remaining: number, reset: number | null, atMs: number) => ({ remaining, limit: 5000, reset, at: atMs });
+      expect(mostConstrainedRateLimit([], 0)).toBeNull();
+      // Every window over: the newest, as with a single reading.
+      expect(mostConstrainedRateLimit([r(1, 10, 1_000), r(4000, 20, 2_000)], 100_000)).toEqual(r(4000, 20, 2_000));
+      // Without a reset, a reading lasts GitHub's hour.
+      expect(mostConstrainedRateLimit([r(1, null, 0), r(4000, 10_000, 5)], 3_599_999)).toEqual(r(1, null, 0));
+      expect(mostConstrainedRateLimit([r(1, null, 0), r(4000, 10_000, 5)], 3_600_000)).toEqual(r(4000, 10_000, 5));
+    });
   });
 
   describe("the tick's reading, from the log, against this process's own", () => {

@@ -24,6 +24,18 @@ describe('command registry', () => {
     expect(findCommand('nope')).toBeUndefined();
   });
 
+  it('skips commands in code blocks, indented code and quotes: examples and other people\'s words', () => {
+    expect(parseCommand('To pause, run:\n\n```\n/leviathan pause\n```')).toBeNull();
+    expect(parseCommand('```sh\n/leviathan pause\n````\n/leviathan status')).toEqual({ name: 'status', args: [] }); // a longer run closes
+    expect(parseCommand('~~~\n/leviathan pause\n```\n/leviathan trigger x')).toBeNull(); // ``` does not close ~~~
+    expect(parseCommand('   ```\n/leviathan pause')).toBeNull(); // unclosed: code to the end
+    expect(parseCommand('Example:\n\n    /leviathan trigger x')).toBeNull();
+    expect(parseCommand('\t/leviathan pause')).toBeNull();
+    expect(parseCommand('> /leviathan pause\n\nWhy?')).toBeNull();
+    expect(parseCommand('   /leviathan pause freeze')).toEqual({ name: 'pause', args: ['freeze'] }); // three spaces is still text
+    expect(parseCommand('```\nlog\n```\n/leviathan resume')).toEqual({ name: 'resume', args: [] });
+  });
+
   it('generates the README table from the registry', () => {
     const md = commandsMarkdown();
     expect(md.split('\n')).toHaveLength(2 + COMMANDS.length);

@@ -3,7 +3,7 @@ import type { TestControlPlane } from '../../helpers/control-plane.ts';
 import { GitHubMock } from '../../helpers/github-mock.ts';
 import { COMMANDS } from '../../../src/github/commands/registry.ts';
 import { FakeExecutor } from '../../scheduler/fake-executor.ts';
-import { deliver, events, example, fixture, post, startApp, targetsOf, until, useApp } from '../harness.ts';
+import { APP_ID, deliver, events, example, fixture, post, startApp, targetsOf, until, useApp } from '../harness.ts';
 
 const TARGET = 'Codertocat/Hello-World';
 const COMMENT_ID = 492700400;
@@ -22,8 +22,9 @@ function comment(body: string, opts: { onPr?: boolean; prBody?: string } = {}): 
 }
 
 /** Mocks the reply and the reaction; they show up in gh.effects. */
-function expectAnswer(permission?: string): void {
-  gh.installationToken(1);
+function expectAnswer(permission?: string, opts: { token?: boolean } = {}): void {
+  // Probot keeps the installation token: only the first answer of a test asks for one.
+  if (opts.token ?? true) gh.installationToken(1);
   if (permission) gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 200, { permission: permission === 'maintain' ? 'write' : permission, role_name: permission });
   gh.on('POST', `/repos/${TARGET}/issues/1/comments`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:comment:${(b as { body: string }).body}` });
   gh.on('POST', `/repos/${TARGET}/issues/comments/${COMMENT_ID}/reactions`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:reaction:${(b as { content: string }).content}` });
@@ -34,6 +35,18 @@ async function answered(): Promise<{ reply: string; reaction: string }> {
   const reply = gh.effects.find((e) => e.includes(':comment:'))!.split(':comment:')[1]!;
   const reaction = gh.effects.find((e) => e.includes(':reaction:'))!.split(':reaction:')[1]!;
   return { reply, reaction };
+}
+
+/** Mocks only the reaction: the answer to someone the repository does not know. */
+function expectReaction(): void {
+  gh.installationToken(1);
+  gh.on('POST', `/repos/${TARGET}/issues/comments/${COMMENT_ID}/reactions`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:reaction:${(b as { content: string }).content}` });
+}
+
+/** The events recorded after the first `before`, once the command's outcome is among them. */
+async function completedTypes(before: number, outcomes = 1): Promise<Array<{ type: string; data: Record<string, unknown> }>> {
+  await until(async () => (await events(cp, 'command.completed')).length >= outcomes, 'command.completed');
+  return (await events(cp)).slice(before);
 }
 
 async function registered(extra: unknown[] = []): Promise<void> {
@@ -186,22 +199,34 @@ describe('/leviathan slash commands', () => {
     expect(reply).toMatch(/not opened by Leviathan/);
   });
 
-  it.each([
-    ['pause', 'read'],
-    ['resume', 'triage'],
-    ['trigger fix-typo', 'read'],
-    ['retry', 'none'],
-  ])('%s is politely refused for %s permission, and changes nothing', async (cmd, permission) => {
-    await registered([{ type: 'target.paused', target: TARGET, data: { reason: 'x' } }].filter(() => cmd === 'resume'));
+  it('a refusal for triage permission is a polite comment, and changes nothing', async () => {
+    await registered([{ type: 'target.paused', target: TARGET, data: { reason: 'x' } }]);
     const before = (await events(cp)).length;
-    expectAnswer(permission);
-    await deliver(cp, 'issue_comment', comment(`/leviathan ${cmd}`, { onPr: cmd === 'retry' }));
+    expectAnswer('triage');
+    await deliver(cp, 'issue_comment', comment('/leviathan resume'));
     const { reply, reaction } = await answered();
     expect(reaction).toBe('confused');
     expect(reply).toMatch(/^@Codertocat Sorry @Codertocat, .* needs write, maintain or admin permission/);
-    const after = await events(cp);
-    expect(after.slice(before).map((e) => e.type)).toEqual(['command.received']);
-    expect(after.at(-1)!.data).toMatchObject({ allowed: false, permission });
+    const after = await completedTypes(before);
+    expect(after.map((e) => e.type)).toEqual(['command.received', 'command.completed']);
+    expect(after[0]!.data).toMatchObject({ allowed: false, permission: 'triage' });
+  });
+
+  it.each([
+    ['pause', 'read'],
+    ['trigger fix-typo', 'read'],
+    ['retry', 'none'],
+  ])('%s by someone with %s permission gets only a confused reaction, and changes nothing', async (cmd, permission) => {
+    await registered();
+    const before = (await events(cp)).length;
+    expectReaction();
+    gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 200, { permission, role_name: permission });
+    await deliver(cp, 'issue_comment', comment(`/leviathan ${cmd}`, { onPr: cmd === 'retry' }));
+    const after = await completedTypes(before);
+    expect(gh.effects).toEqual([`${TARGET}#1:reaction:confused`]);
+    expect(after.map((e) => e.type)).toEqual(['command.received', 'command.completed']);
+    expect(after[0]!.data).toMatchObject({ allowed: false, permission });
+    expect(after[1]!.data).toMatchObject({ allowed: false, ok: false, answer: 'reaction' });
   });
 
   it('an unknown command gets a confused reaction and a pointer to help', async () => {
@@ -229,18 +254,164 @@ describe('/leviathan slash commands', () => {
     expect(await events(cp)).toHaveLength(0);
   });
 
-  it('runs a redelivered command once', async () => {
+  it('runs a redelivered command once, without asking GitHub again', async () => {
     await registered();
     expectAnswer('write');
-    gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 200, { permission: 'write', role_name: 'write' });
     const payload = comment('/leviathan pause');
     await deliver(cp, 'issue_comment', payload, { delivery: 'aaaaaaaa-0000-4000-8000-000000000001' });
-    await answered();
+    await until(async () => (await events(cp, 'command.completed')).length === 1, 'the outcome');
     await deliver(cp, 'issue_comment', payload, { delivery: 'aaaaaaaa-0000-4000-8000-000000000001' });
-    await until(() => gh.pending().length === 0, 'the second permission check');
     await new Promise((r) => setTimeout(r, 100));
     expect(await events(cp, 'command.received')).toHaveLength(1);
     expect(await events(cp, 'target.paused')).toHaveLength(1);
     expect(gh.effects.filter((e) => e.includes(':comment:'))).toHaveLength(1);
+  });
+});
+
+describe('/leviathan slash commands: what the audit found', () => {
+  /** A comment by someone GitHub does not associate with the repository (anyone, on a public one). */
+  const byStranger = (body: string) => {
+    const payload = comment(body);
+    payload.comment.author_association = 'NONE';
+    return payload;
+  };
+
+  it('does not run a command quoted in a code block', async () => {
+    await registered();
+    for (const body of [
+      'To pause it, a maintainer can run:\n\n```\n/leviathan pause\n```',
+      'Or with tildes:\n~~~sh\n/leviathan pause\n~~~',
+      'Indented:\n\n    /leviathan pause',
+      '> /leviathan pause\n\nWhy did you pause it?',
+    ]) {
+      await deliver(cp, 'issue_comment', comment(body));
+    }
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await events(cp)).map((e) => e.type)).not.toContain('command.received');
+    expect(await events(cp, 'target.paused')).toEqual([]);
+  });
+
+  it("answers a stranger's write command with a reaction only, without asking GitHub their permission", async () => {
+    await registered();
+    const before = (await events(cp)).length;
+    expectReaction();
+    await deliver(cp, 'issue_comment', byStranger('/leviathan pause'));
+    const [received, completed] = await completedTypes(before);
+    expect(gh.effects).toEqual([`${TARGET}#1:reaction:confused`]);
+    expect(await events(cp, 'target.paused')).toEqual([]);
+    expect(received).toMatchObject({ type: 'command.received', data: { command: 'pause', allowed: false, author_association: 'NONE' } });
+    expect(completed).toMatchObject({ type: 'command.completed', data: { allowed: false, answer: 'reaction' } });
+  });
+
+  it("answers a stranger's unknown command with a reaction only", async () => {
+    expectReaction();
+    await deliver(cp, 'issue_comment', byStranger('/leviathan deploy'));
+    await completedTypes(0);
+    expect(gh.effects).toEqual([`${TARGET}#1:reaction:confused`]);
+  });
+
+  it('answers a stranger at most once per issue within the cooldown', async () => {
+    expectAnswer();
+    await deliver(cp, 'issue_comment', byStranger('/leviathan help'));
+    await completedTypes(0);
+    for (const body of ['/leviathan status', '/leviathan deploy', '/leviathan pause']) await deliver(cp, 'issue_comment', byStranger(body));
+    await completedTypes(0, 4);
+    expect(gh.effects.map((e) => e.split(':')[1])).toEqual(['comment', 'reaction']);
+    expect((await events(cp, 'command.completed')).map((e) => e.data.answer)).toEqual(['comment', 'none', 'none', 'none']);
+  });
+
+  it('keeps answering the repository\'s own people in full', async () => {
+    await registered();
+    for (let i = 0; i < 3; i++) expectAnswer(undefined, { token: i === 0 });
+    for (let i = 0; i < 3; i++) await deliver(cp, 'issue_comment', comment('/leviathan status'));
+    await completedTypes(0, 3);
+    expect(gh.effects.filter((e) => e.includes(':comment:'))).toHaveLength(3);
+  });
+
+  it('says when it could not check the permission, and a redelivery then runs the pause', async () => {
+    await registered();
+    gh.installationToken(1);
+    gh.on('GET', `/repos/${TARGET}/collaborators/Codertocat/permission`, 503, { message: 'Service Unavailable' });
+    gh.on('POST', `/repos/${TARGET}/issues/1/comments`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:comment:${(b as { body: string }).body}` });
+    gh.on('POST', `/repos/${TARGET}/issues/comments/${COMMENT_ID}/reactions`, 201, { id: 1 }, { effect: (b) => `${TARGET}#1:reaction:${(b as { content: string }).content}` });
+    const payload = comment('/leviathan pause');
+    const delivery = 'bbbbbbbb-0000-4000-8000-000000000002';
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    const { reply, reaction } = await answered();
+    expect(reply).toMatch(/could not check your permission on Codertocat\/Hello-World \(GitHub answered HTTP 503\), so I did not run `\/leviathan pause/);
+    expect(reaction).toBe('confused');
+    expect((await events(cp, 'command.received'))[0]!.data).toMatchObject({ allowed: false, permission_error: 'GitHub answered HTTP 503' });
+    expect(await events(cp, 'command.completed')).toEqual([]);
+
+    // The operator redelivers the webhook once GitHub is back: the pause is not lost.
+    gh.effects.length = 0;
+    expectAnswer('write', { token: false });
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    await completedTypes(0);
+    expect(await events(cp, 'target.paused')).toHaveLength(1);
+    expect(await events(cp, 'command.received')).toHaveLength(1);
+    expect(gh.effects.find((e) => e.includes(':comment:'))).toMatch(/Paused Leviathan on Codertocat\/Hello-World/);
+  });
+
+  it('finishes on redelivery a command that failed after command.received was stored', async () => {
+    await registered();
+    // The store refuses the pause once (a full disk, a database failover).
+    const append = cp.store.append.bind(cp.store);
+    let refused = false;
+    cp.store.append = async (batch, opts) => {
+      if (!refused && batch.some((e) => e.type === 'target.paused')) {
+        refused = true;
+        throw new Error('ENOSPC: no space left on device');
+      }
+      return append(batch, opts);
+    };
+    expectAnswer('write');
+    const payload = comment('/leviathan pause');
+    const delivery = 'cccccccc-0000-4000-8000-000000000003';
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    const { reply, reaction } = await answered();
+    expect(reply).toMatch(/Something went wrong running `pause`/);
+    expect(reaction).toBe('confused');
+    expect(await events(cp, 'target.paused')).toEqual([]);
+    expect(await events(cp, 'command.completed')).toEqual([]);
+
+    gh.effects.length = 0;
+    expectAnswer('write', { token: false });
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    await completedTypes(0);
+    expect(await events(cp, 'target.paused')).toHaveLength(1);
+    expect(gh.effects).toEqual([expect.stringMatching(/:comment:@Codertocat Paused Leviathan/), `${TARGET}#1:reaction:+1`]);
+  });
+
+  it('answers on redelivery a command whose reply GitHub refused', async () => {
+    await registered();
+    gh.installationToken(1);
+    gh.on('POST', `/repos/${TARGET}/issues/1/comments`, 502, { message: 'Bad Gateway' });
+    const payload = comment('/leviathan status');
+    const delivery = 'dddddddd-0000-4000-8000-000000000004';
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    await until(() => gh.pending().length === 0, 'the failed reply');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(await events(cp, 'command.completed')).toEqual([]);
+
+    expectAnswer(undefined, { token: false });
+    await deliver(cp, 'issue_comment', payload, { delivery });
+    const { reply } = await answered();
+    expect(reply).toMatch(/is \*\*paused\*\*/);
+    await completedTypes(0);
+  });
+
+  it('runs a command a person made through another GitHub App, and ignores those made through ours', async () => {
+    expectAnswer();
+    const viaOther = comment('/leviathan help');
+    viaOther.comment.performed_via_github_app = { id: 999, slug: 'some-mobile-client' };
+    await deliver(cp, 'issue_comment', viaOther);
+    await answered();
+
+    const viaOurs = comment('/leviathan pause');
+    viaOurs.comment.performed_via_github_app = { id: Number(APP_ID), slug: 'leviathan' };
+    await deliver(cp, 'issue_comment', viaOurs);
+    await new Promise((r) => setTimeout(r, 150));
+    expect((await events(cp, 'command.received')).map((e) => e.data.command)).toEqual(['help']);
   });
 });
