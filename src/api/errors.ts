@@ -70,6 +70,7 @@ const OPERATION_STATUS: Record<OperationError['code'], number> = {
   task_not_found: 404,
   already_paused: 409,
   not_paused: 409,
+  breaker_closed: 409,
   blocked: 409,
   attempt_in_flight: 409,
   not_configured: 501,

@@ -1,5 +1,7 @@
+import { resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { checkLink, GENESIS_HASH, type StoredEvent } from '../events/envelope.ts';
+import { checkLink, GENESIS_HASH, targetIdSchema, type StoredEvent } from '../events/envelope.ts';
 import type { Env } from '../env.ts';
 import { clientToken } from './client-token.ts';
 import { ctlMaintenance, isMaintenanceCommand, MAINTENANCE_HELP } from './ctl-maintenance.ts';
@@ -7,17 +9,32 @@ import { ctlMaintenance, isMaintenanceCommand, MAINTENANCE_HELP } from './ctl-ma
 interface Io {
   out: NodeJS.WritableStream;
   err: NodeJS.WritableStream;
+  /** Ends `events --follow` (a terminal ends it with Ctrl-C; tests with this). */
+  signal?: AbortSignal;
 }
 
-/** An API answer that was not 2xx, with the server's error code and message. */
+/** A failed command: its message for stderr, its exit code, and the server's error when it answered one. */
 class CtlError extends Error {
   constructor(
     message: string,
     readonly exitCode = 1,
+    readonly answer?: { code: string; message: string },
   ) {
     super(message);
   }
 }
+
+/**
+ * Refusals that mean "already so": the action was a no-op, not a failure. As `kubectl` answers
+ * "unchanged" with 0, a script that pauses a paused target goes on; the message says so.
+ */
+const UNCHANGED = new Set(['already_paused', 'not_paused', 'breaker_closed']);
+
+/** `events --follow`: wait 1 s after a lost connection, doubling up to 30 s; a stream that answers resets it. */
+const FOLLOW_RETRY = { firstMs: 1000, maxMs: 30_000 };
+
+/** With no byte (not even a 15 s heartbeat) for this long, the connection is dead though no one closed it. */
+const FOLLOW_IDLE_MS = 45_000;
 
 const HELP = `leviathan ctl — the control plane API from a terminal
 
@@ -51,29 +68,49 @@ Environment: LEVIATHAN_CONTROL_PLANE_URL (default http://127.0.0.1:8000), LEVIAT
 (else the token generated in $LEVIATHAN_DATA_DIR/api-token).
 `;
 
-/** `leviathan ctl …`: returns the exit code (0 ok, 1 failed, 2 usage). */
+/** `leviathan ctl …`: returns the exit code (0 ok or unchanged, 1 failed, 2 usage). */
 export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
+  const stop = new AbortController();
+  io.signal?.addEventListener('abort', () => stop.abort(), { once: true });
+  // `ctl autonomy | head -2`: once the reader is gone, stop writing (and following) without a
+  // stack trace, as `tail -f | head` ends. Never removed: the error may come after we return.
+  let readerGone = false;
+  io.out.on('error', (err: NodeJS.ErrnoException) => {
+    if (!readerGone && err.code !== 'EPIPE') io.err.write(`Cannot write the output: ${err.message}\n`);
+    readerGone = true;
+    stop.abort();
+  });
   // compact, backup, restore and verify --offline work on the data dir, not through the API.
   if (isMaintenanceCommand(argv)) return ctlMaintenance(env, argv, io);
   const [command, ...rest] = argv;
-  const { values, positionals } = parseArgs({
-    args: rest,
-    allowPositionals: true,
-    options: {
-      target: { type: 'string' },
-      type: { type: 'string' },
-      subject: { type: 'string' },
-      limit: { type: 'string' },
-      follow: { type: 'boolean', short: 'f' },
-      data: { type: 'string' },
-      id: { type: 'string' },
-      reason: { type: 'string' },
-      json: { type: 'boolean' },
-      'delete-jobs': { type: 'boolean' },
-    },
-  });
-  const api = new ApiClient(env.LEVIATHAN_CONTROL_PLANE_URL, await clientToken(env));
-  const print = (s: string) => io.out.write(`${s}\n`);
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: rest,
+      allowPositionals: true,
+      options: {
+        target: { type: 'string' },
+        type: { type: 'string' },
+        subject: { type: 'string' },
+        limit: { type: 'string' },
+        follow: { type: 'boolean', short: 'f' },
+        data: { type: 'string' },
+        id: { type: 'string' },
+        reason: { type: 'string' },
+        json: { type: 'boolean' },
+        'delete-jobs': { type: 'boolean' },
+      },
+    });
+  } catch (err) {
+    if (!(err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS_')) throw err;
+    io.err.write(`${(err as Error).message}\nSee: leviathan ctl help\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const api = new ApiClient(env.LEVIATHAN_CONTROL_PLANE_URL, await clientToken(env), resolve(env.LEVIATHAN_DATA_DIR, 'api-token'));
+  const print = (s: string) => {
+    if (!readerGone) io.out.write(`${s}\n`);
+  };
   const asJson = (v: unknown) => print(JSON.stringify(v, null, 2));
   try {
     switch (command) {
@@ -101,7 +138,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'target': {
-        const id = need(positionals[0], 'target <owner/repo>');
+        const id = needTarget(positionals[0], 'target <owner/repo>');
         const { target } = await api.get<{ target: TargetAnswer }>(`/v1/targets/${id}`);
         return asJson(target), 0;
       }
@@ -111,7 +148,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         if (values.type) q.set('type', values.type);
         if (values.subject) q.set('subject', values.subject);
         if (values.follow) {
-          await api.stream(`/v1/events/stream?${q}`, (e) => print(formatEvent(e)));
+          await api.stream(`/v1/events/stream?${q}`, (e) => print(formatEvent(e)), { signal: stop.signal, note: (s) => io.err.write(`${s}\n`) });
           return 0;
         }
         q.set('limit', values.limit ?? '20');
@@ -151,7 +188,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'pause': {
-        const id = need(positionals[0], 'pause <owner/repo> --reason "…"');
+        const id = needTarget(positionals[0], 'pause <owner/repo> --reason "…"');
         if (!values.reason) throw new CtlError('pause needs --reason "why" (it is shown to everyone and kept in the audit log).', 2);
         const answer = await api.post<{ target: TargetAnswer }>(`/v1/targets/${id}/pause`, { reason: values.reason, via: 'ctl' });
         print(`${id}: ${answer.target.status} — ${answer.target.headline}`);
@@ -167,13 +204,13 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
           for (const w of answer.warnings) print(`⚠ ${w}`);
           return 0;
         }
-        const id = positionals[0];
+        const id = needTarget(positionals[0], 'resume [<owner/repo>] [--reason "…"]');
         const answer = await api.post<{ target: TargetAnswer }>(`/v1/targets/${id}/resume`, { via: 'ctl', ...(values.reason ? { reason: values.reason } : {}) });
         print(`${id}: ${answer.target.status} — ${answer.target.headline}`);
         return 0;
       }
       case 'trigger': {
-        const id = need(positionals[0], 'trigger <owner/repo> <task-id> [--reason "…"]');
+        const id = needTarget(positionals[0], 'trigger <owner/repo> <task-id> [--reason "…"]');
         const taskId = need(positionals[1], 'trigger <owner/repo> <task-id> [--reason "…"]');
         const answer = await api.post<{ attempt_id: string }>('/v1/tasks/trigger', {
           target: id,
@@ -186,7 +223,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'reset-breaker': {
-        const id = need(positionals[0], 'reset-breaker <owner/repo> [--reason "…"]');
+        const id = needTarget(positionals[0], 'reset-breaker <owner/repo> [--reason "…"]');
         const answer = await api.post<{ target: TargetAnswer }>(`/v1/targets/${id}/breaker/reset`, { via: 'ctl', ...(values.reason ? { reason: values.reason } : {}) });
         print(`${id}: circuit breaker closed — ${answer.target.status}: ${answer.target.headline}`);
         return 0;
@@ -224,7 +261,7 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
         return 0;
       }
       case 'diagnose': {
-        const id = need(positionals[0], 'diagnose <owner/repo>');
+        const id = needTarget(positionals[0], 'diagnose <owner/repo>');
         const { diagnosis } = await api.get<{ diagnosis: DiagnosisAnswer }>(`/v1/targets/${id}/diagnosis`);
         if (values.json) return asJson(diagnosis), 0;
         printDiagnosis(diagnosis, print);
@@ -241,22 +278,30 @@ export async function ctl(env: Env, argv: string[], io: Io): Promise<number> {
       case 'verify':
         return await verify(api, print);
       case 'help-maintenance':
-        io.out.write(MAINTENANCE_HELP);
+        print(MAINTENANCE_HELP.trimEnd());
         return 0;
       case undefined:
       case 'help':
-        io.out.write(HELP);
+        print(HELP.trimEnd());
         return command === undefined ? 2 : 0;
       default:
         io.err.write(`Unknown ctl command "${command}".\n\n${HELP}`);
         return 2;
     }
   } catch (err) {
-    if (err instanceof CtlError) {
-      io.err.write(`${err.message}\n`);
-      return err.exitCode;
+    if (!(err instanceof CtlError)) throw err;
+    if (err.answer && UNCHANGED.has(err.answer.code)) {
+      print(`Nothing changed: ${err.answer.message}`);
+      return 0;
     }
-    throw err;
+    // The standing stop holds, so the scheduler is stopped as asked; the message says by whom
+    // and why (and which Jobs a repeated --delete-jobs still deleted, so not "Nothing changed").
+    if (err.answer?.code === 'already_stopped') {
+      print(err.answer.message);
+      return 0;
+    }
+    io.err.write(`${err.message}\n`);
+    return err.exitCode;
   }
 }
 
@@ -316,6 +361,13 @@ function printDiagnosis(d: DiagnosisAnswer, print: (s: string) => void): void {
 function need(v: string | undefined, usage: string): string {
   if (!v) throw new CtlError(`Usage: leviathan ctl ${usage}`, 2);
   return v;
+}
+
+/** An `owner/repo` argument, checked here: `pause acme` would otherwise reach another route and get its 405. */
+function needTarget(v: string | undefined, usage: string): string {
+  const id = need(v, usage);
+  if (!targetIdSchema.safeParse(id).success) throw new CtlError(`"${id}" is not a target: expected owner/repo.\nUsage: leviathan ctl ${usage}`, 2);
+  return id;
 }
 
 function formatEvent(e: StoredEvent): string {
@@ -393,10 +445,18 @@ export class ApiClient {
   constructor(
     private readonly base: string,
     private readonly token: string | null,
+    /** Where `serve` writes the token it generates, named when there is none. */
+    private readonly tokenFile = '$LEVIATHAN_DATA_DIR/api-token',
   ) {}
 
   private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return { ...(this.token ? { authorization: `Bearer ${this.token}` } : {}), ...extra };
+    // Every /v1 route needs one: say where we looked rather than let the server answer 401.
+    if (!this.token) {
+      throw new CtlError(
+        `No API token: LEVIATHAN_API_TOKEN is not set and there is no token in ${this.tokenFile}. Set LEVIATHAN_API_TOKEN (or LEVIATHAN_DATA_DIR to the data dir of \`leviathan serve\`).`,
+      );
+    }
+    return { authorization: `Bearer ${this.token}`, ...extra };
   }
 
   async get<T>(path: string): Promise<T> {
@@ -415,46 +475,133 @@ export class ApiClient {
       throw new CtlError(`Control plane unreachable at ${this.base}: ${(err as Error).message}. Check LEVIATHAN_CONTROL_PLANE_URL and that \`leviathan serve\` is running.`);
     }
     const text = await res.text();
-    let body: unknown;
+    if (!res.ok) throw answerError(res.status, text, path);
     try {
-      body = JSON.parse(text);
+      return JSON.parse(text) as T;
     } catch {
       throw new CtlError(`Unexpected answer (${res.status}) from ${path}.`);
     }
-    if (!res.ok) {
-      const e = (body as { error?: { code?: string; message?: string } }).error;
-      throw new CtlError(`${e?.code ?? res.status}: ${e?.message ?? 'request failed'}`);
-    }
-    return body as T;
   }
 
-  /** Follows a Server-Sent Events stream, reconnecting with Last-Event-ID, until interrupted. */
-  async stream(path: string, onEvent: (e: StoredEvent) => void, signal?: AbortSignal): Promise<void> {
+  /**
+   * Follows a Server-Sent Events stream until `signal` aborts, resuming with Last-Event-ID. A lost
+   * connection, a 5xx, 408 or 429 passes (a pod restarting behind its ingress answers 502 for a
+   * while): each is told through `note`, so a dead stream never looks like a quiet one, and
+   * retried with capped backoff. Any other refusal will not fix itself: it is thrown, worded as
+   * every other command words the server's error.
+   */
+  async stream(path: string, onEvent: (e: StoredEvent) => void, opts: { signal?: AbortSignal; note: (line: string) => void }): Promise<void> {
+    const { signal, note } = opts;
     let lastId: string | null = null;
+    let delay = FOLLOW_RETRY.firstMs;
+    let lost = false;
     while (!signal?.aborted) {
+      const idle = new AbortController();
+      let timer = setTimeout(() => idle.abort(), FOLLOW_IDLE_MS);
+      const alive = () => {
+        clearTimeout(timer);
+        timer = setTimeout(() => idle.abort(), FOLLOW_IDLE_MS);
+      };
+      let why: string;
       try {
-        const res = await fetch(new URL(path, this.base), { headers: this.headers(lastId ? { 'last-event-id': lastId } : {}), signal });
-        if (!res.ok || !res.body) throw new CtlError(`Stream refused (${res.status}).`);
-        let buffer = '';
-        const decoder = new TextDecoder();
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          buffer += decoder.decode(chunk, { stream: true });
-          let cut: number;
-          while ((cut = buffer.indexOf('\n\n')) >= 0) {
-            const block = buffer.slice(0, cut);
-            buffer = buffer.slice(cut + 2);
-            const id = /^id: (.*)$/m.exec(block)?.[1];
-            const data = /^data: (.*)$/m.exec(block)?.[1];
-            if (id) lastId = id;
-            if (data) onEvent(JSON.parse(data) as StoredEvent);
+        const res: Response = await fetch(new URL(path, this.base), {
+          headers: this.headers({ accept: 'text/event-stream', ...(lastId ? { 'last-event-id': lastId } : {}) }),
+          signal: signal ? AbortSignal.any([signal, idle.signal]) : idle.signal,
+        });
+        if (!res.ok || !res.body) {
+          const text = await res.text();
+          if (!passing(res.status)) throw answerError(res.status, text, path);
+          why = `${res.status} ${res.statusText}`.trim();
+        } else {
+          if (lost) note(`reconnected, resuming after seq ${lastId ?? 'none'}`);
+          lost = false;
+          delay = FOLLOW_RETRY.firstMs;
+          const parser = new SseParser();
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            alive();
+            for (const m of parser.push(chunk)) {
+              if (m.id !== undefined) lastId = m.id;
+              if (m.data !== undefined) onEvent(JSON.parse(m.data) as StoredEvent);
+            }
           }
+          why = 'the server closed the stream';
         }
       } catch (err) {
         if (signal?.aborted) return;
-        // A refusal (bad token, unknown filter) will not fix itself: say so and exit non-zero.
         if (err instanceof CtlError) throw err;
+        why = idle.signal.aborted ? `nothing received for ${FOLLOW_IDLE_MS / 1000}s` : networkCause(err);
+      } finally {
+        clearTimeout(timer);
       }
-      await new Promise((r) => setTimeout(r, 1000));
+      lost = true;
+      note(`connection lost (${why}), retrying in ${delay / 1000}s (last seq ${lastId ?? 'none'})…`);
+      try {
+        await sleep(delay, undefined, signal ? { signal } : {});
+      } catch {
+        return;
+      }
+      delay = Math.min(delay * 2, FOLLOW_RETRY.maxMs);
     }
+  }
+}
+
+/** Answers worth waiting out: the server or a proxy in front of it is busy, restarting or timed out. */
+function passing(status: number): boolean {
+  return status >= 500 || status === 408 || status === 429;
+}
+
+/** The CtlError for a non-2xx answer: `code: message` from the server's `{error}`, or what we got instead. */
+function answerError(status: number, text: string, path: string): CtlError {
+  let error: { code?: unknown; message?: unknown } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    return new CtlError(`Unexpected answer (${status}) from ${path}.`);
+  }
+  const code = typeof error?.code === 'string' ? error.code : null;
+  const message = typeof error?.message === 'string' ? error.message : 'request failed';
+  return new CtlError(`${code ?? status}: ${message}`, 1, code ? { code, message } : undefined);
+}
+
+/** fetch says only "fetch failed"; the reason is in its cause: a system error's code (ECONNREFUSED), else undici's words. */
+function networkCause(err: unknown): string {
+  const cause = (err as { cause?: { code?: unknown; message?: unknown } }).cause;
+  if (typeof cause?.code === 'string' && /^E[A-Z]+$/.test(cause.code)) return cause.code;
+  return typeof cause?.message === 'string' ? cause.message : (err as Error).message;
+}
+
+interface SseMessage {
+  id?: string;
+  data?: string;
+}
+
+/**
+ * The event stream format (html.spec.whatwg.org, "Parsing an event stream"), as far as the
+ * follower needs it: a message's `id` counts even without `data` (the stream's first message
+ * names where it starts, so a reconnect resumes there), comments are heartbeats.
+ */
+export class SseParser {
+  private buffer = '';
+  private readonly decoder = new TextDecoder();
+
+  /** Feeds bytes; returns the messages they complete. */
+  push(chunk: Uint8Array): SseMessage[] {
+    this.buffer += this.decoder.decode(chunk, { stream: true });
+    const messages: SseMessage[] = [];
+    const blocks = this.buffer.split(/\r\n\r\n|\n\n|\r\r/);
+    this.buffer = blocks.pop()!;
+    for (const block of blocks) {
+      const m: SseMessage = {};
+      for (const line of block.split(/\r\n|\n|\r/)) {
+        if (line === '' || line.startsWith(':')) continue;
+        const colon = line.indexOf(':');
+        const field = colon < 0 ? line : line.slice(0, colon);
+        const value = colon < 0 ? '' : line.slice(colon + 1).replace(/^ /, '');
+        if (field === 'id' && !value.includes('\0')) m.id = value;
+        else if (field === 'data') m.data = m.data === undefined ? value : `${m.data}\n${value}`;
+      }
+      if (m.id !== undefined || m.data !== undefined) messages.push(m);
+    }
+    return messages;
   }
 }

@@ -35,10 +35,17 @@ export function resumeTarget(deps: Deps, target: string, actor: string, reason: 
   });
 }
 
-/** Closes the circuit breaker of a target before its cooldown ends. */
+/**
+ * Closes the circuit breaker of a target before its cooldown ends, and forgets the failures it
+ * counted. A breaker that is closed and counts none has nothing to reset: refused like a pause
+ * of a paused target, so the audit log holds only resets that changed something.
+ */
 export function resetBreaker(deps: Deps, target: string, actor: string, reason: string | undefined, via: Channel): Promise<StoredEvent> {
   return oneAtATime(deps, target, async () => {
-    await current(deps, target);
+    const t = await current(deps, target);
+    if (!t.breaker.open && t.breaker.consecutive_failures === 0) {
+      throw new OperationError('breaker_closed', `${target}'s circuit breaker is closed and counts no failures: there is nothing to reset.`);
+    }
     return append(
       deps,
       newEvent({ type: 'circuit_breaker.reset', actor, target, subject: subjects.target(target), data: { via, ...(reason ? { reason } : {}) } }),

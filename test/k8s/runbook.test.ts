@@ -164,7 +164,7 @@ describe('README runbook against the manifests', () => {
 
   it.each([...runbook.filter((l) => l.startsWith('leviathan ctl ')), ...alertRunbooks])('%s is a ctl command as written', async (line) => {
     const said: string[] = [];
-    const io = { out: { write: (s: string) => said.push(s) }, err: { write: (s: string) => said.push(s) } } as never;
+    const io = { out: { write: (s: string) => said.push(s), on: () => undefined }, err: { write: (s: string) => said.push(s) } } as never;
     await ctl(envSchema.parse({}), ['help'], io);
     const command = line.split(/\s+/)[2]!;
     expect(said.join('')).toMatch(new RegExp(`^\\s+${command}\\b`, 'm'));

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { z } from 'zod';
-import { fromInput, newEventSchema, parseNewEventFast } from '../../events/envelope.ts';
-import { eventDataSchemas, isKnownType } from '../../events/types.ts';
+import { fromInput, newEventSchema, parseNewEventFast, type NewEvent } from '../../events/envelope.ts';
+import { eventDataSchemas, isKnownType, OPERATOR_ACTION_TYPES } from '../../events/types.ts';
 import { matchesFilter, type EventFilter, type EventQuery } from '../../store/event-store.ts';
 import { appendChecked } from '../../control/selection-guard.ts';
 import { requireScope, type Principal } from '../auth.ts';
@@ -127,6 +127,10 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
         if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}.`, { index });
       });
     }
+    events.forEach((e, index) => {
+      const why = forgedOperatorAction(e, inputs[index]!.actor, principal.actor);
+      if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}`, { index });
+    });
     // Each stored event is logged by the store itself (store/append-log.ts), as every other append is.
     const result = await appendChecked(deps, events);
     const last = result.stored.at(-1);
@@ -168,8 +172,10 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    // Reconnect quickly; the client resumes from the last id it saw.
-    res.write('retry: 2000\n\n');
+    // Reconnect quickly; the client resumes from the last id it saw. That id is where this stream
+    // starts, even before any event: a client that saw none resumes here after a restart of the
+    // server, rather than at the head it then finds (missing what came in meanwhile).
+    res.write(`retry: 2000\nid: ${from}\n\n`);
     const unsubscribe = deps.store.subscribe(from, (e) => {
       if (res.destroyed || !matchesFilter(e, filter)) return;
       // A client that does not read must not make us hold the log in memory: drop it; it
@@ -189,6 +195,32 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
     req.on('close', close);
     res.on('error', close);
   });
+}
+
+/** Where each operator action is taken, with its checks (a pause of a paused target is a 409 there). */
+const OPERATOR_ROUTES: Record<string, (target: string) => string> = {
+  'target.paused': (t) => `POST /v1/targets/${t}/pause`,
+  'target.resumed': (t) => `POST /v1/targets/${t}/resume`,
+  'circuit_breaker.reset': (t) => `POST /v1/targets/${t}/breaker/reset`,
+  'task.triggered': () => 'POST /v1/tasks/trigger',
+  'autonomy.enabled': () => 'POST /v1/autonomy',
+  'autonomy.disabled': () => 'POST /v1/autonomy',
+  'scheduler.emergency_stopped': () => 'POST /v1/autonomy/emergency-stop',
+  'scheduler.emergency_resumed': () => 'POST /v1/autonomy/resume',
+  'policy.change_proposed': (t) => `POST /v1/targets/${t}/policy/proposals`,
+  'command.received': () => 'a slash command on GitHub',
+};
+
+/**
+ * Why an operator action may not be stored as sent: it names someone other than the caller. The
+ * audit view is built on these events and names their actor as the one who acted, so a token may
+ * record them only as itself (as a worker token posts only as its worker). Raw ones without an
+ * actor stay accepted: imports and test fixtures seed state so, and they then name the token.
+ */
+function forgedOperatorAction(e: NewEvent, sentActor: string | undefined, actor: string): string | null {
+  if (sentActor === undefined || sentActor === actor || !OPERATOR_ACTION_TYPES.includes(e.type)) return null;
+  const route = OPERATOR_ROUTES[e.type]?.(e.target ?? ':owner/:repo');
+  return `${e.type} is an operator action and is recorded as its caller, ${actor}, not as ${sentActor}${route ? `; to act, use ${route}` : ''}.`;
 }
 
 /** Who may post events: write tokens, and workers' attempt tokens (their events checked after parsing). */

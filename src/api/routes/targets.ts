@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import { pauseTarget, resetBreaker, resumeTarget, type Channel } from '../../control/target-controls.ts';
 import { targetView, targetViews } from '../../projections/target-view.ts';
@@ -9,16 +10,25 @@ import type { ApiDeps } from '../api-deps.ts';
 const pauseBody = z.object({ reason: z.string().trim().min(1, 'a reason is required').max(2000), via: z.enum(['api', 'console', 'ctl']).optional() }).strict();
 const resumeBody = z.object({ reason: z.string().trim().max(2000).optional(), via: z.enum(['api', 'console', 'ctl']).optional() }).strict();
 
-/** Validates a JSON body with a zod schema, answering 422 with the first problem. */
+/**
+ * Validates a JSON body with a zod schema, answering 422 with the first problem. A request with
+ * no body at all (`curl -X POST …/resume`) counts as `{}`, so an action that needs nothing needs
+ * no body; a literal `null` is refused like any other non-object.
+ */
 export async function body<T extends z.ZodTypeAny>(ctx: RouteContext, schema: T): Promise<z.infer<T>> {
-  const raw = await readJson(ctx.req);
-  // A literal `null` is refused like any other non-object; only a body that is absent counts as `{}`.
-  const parsed = schema.safeParse(raw === undefined ? {} : raw);
+  const raw = hasBody(ctx.req) ? await readJson(ctx.req) : {};
+  const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new ApiError('validation_failed', `${issue.path.join('.') || 'body'}: ${issue.message}`);
   }
   return parsed.data;
+}
+
+/** Whether the request carries content: a length above 0, or chunks still to come. */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return length !== undefined ? length !== '0' : req.headers['transfer-encoding'] !== undefined;
 }
 
 /** Write access to one target: the write scope, then the principal's permission on the repository. */

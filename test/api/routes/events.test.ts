@@ -103,6 +103,27 @@ describe('POST /v1/events', () => {
     }
   });
 
+  it('refuses an operator action that names another actor (403, nothing of the batch stored), pointing to its route', async () => {
+    const head = cp.store.health().head.seq;
+    const forged = { type: 'target.paused', target: 'acme/forged', actor: 'github:ceo', data: { reason: 'forged', via: 'console' } };
+    const e = await errorOf(await post(JSON.stringify([{ type: 'note.added' }, forged])));
+    expect(e).toMatchObject({ status: 403, code: 'forbidden' });
+    expect(e.message).toMatch(/^events\[1\]: target\.paused is an operator action and is recorded as its caller, token:[0-9a-f]{8}, not as github:ceo; to act, use POST \/v1\/targets\/acme\/forged\/pause\.$/);
+    expect(await errorOf(await post(JSON.stringify({ type: 'autonomy.enabled', actor: 'github:ceo', data: {} })))).toMatchObject({
+      status: 403,
+      message: expect.stringContaining('use POST /v1/autonomy.'),
+    });
+    expect(cp.store.health().head.seq).toBe(head);
+
+    // Without an actor, or as the caller itself, it is the caller's own record (fixtures seed state so).
+    expect((await post(JSON.stringify({ ...forged, actor: undefined }))).status).toBe(200);
+    const [stored] = ((await (await cp.api('/v1/graph/events?type=target.paused&limit=1')).json()) as { events: Array<{ actor: string }> }).events;
+    expect(stored!.actor).toMatch(/^token:[0-9a-f]{8}$/);
+    expect((await post(JSON.stringify({ type: 'target.resumed', target: 'acme/forged', actor: stored!.actor }))).status).toBe(200);
+    // Other events still name whom they like: a webhook relay, an importer.
+    expect((await post(JSON.stringify({ type: 'note.added', actor: 'github:ceo' }))).status).toBe(200);
+  });
+
   it('records the token as actor when the event names none', async () => {
     await post(JSON.stringify({ id: 'actor-1', type: 'note.added' }));
     const page = (await (await cp.api('/v1/graph/events?type=note.added&limit=1')).json()) as { events: Array<{ actor: string }> };
@@ -211,6 +232,21 @@ describe('GET /v1/events/stream (SSE)', () => {
     const rest = await collect(resumed, 2);
     expect(rest.map((m) => m.data.id)).toEqual(['live-2', 'live-3']);
     ctrl.abort();
+  });
+
+  it("names where it starts before any event, so a client that saw none resumes there, not at a later head", async () => {
+    const head = cp.store.health().head.seq;
+    const ctrl = new AbortController();
+    const res = await cp.api('/v1/events/stream?type=gap.tick', { signal: ctrl.signal });
+    const reader = res.body!.getReader();
+    const { value } = await reader.read();
+    expect(new TextDecoder().decode(value)).toBe(`retry: 2000\nid: ${head}\n\n`);
+    ctrl.abort();
+
+    // The server restarts; events arrive before the client is back. It resumes from the id it kept.
+    await post(JSON.stringify([{ id: 'gap-1', type: 'gap.tick' }, { id: 'gap-2', type: 'gap.tick' }]));
+    const resumed = await cp.api('/v1/events/stream?type=gap.tick', { headers: { 'last-event-id': String(head) } });
+    expect((await collect(resumed, 2)).map((m) => m.data.id)).toEqual(['gap-1', 'gap-2']);
   });
 
   it('sends heartbeats and refuses a bad Last-Event-ID', async () => {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { READ_TOKEN, startTestControlPlane, type TestControlPlane } from '../../helpers/control-plane.ts';
+import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../../helpers/control-plane.ts';
 
 let cp: TestControlPlane;
 const T = 'acme/web';
@@ -106,6 +106,37 @@ describe('targets', () => {
     expect(((await (await cp.api(`/v1/targets/${T}`)).json()) as TargetBody).target.reason).toBe('circuit_breaker_open');
     const reset = (await (await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', json: { reason: 'fixed the flaky test' } })).json()) as TargetBody;
     expect(reset.target.status).toBe('active');
+  });
+
+  it('a reset of a closed breaker that counts no failures is 409 breaker_closed and records nothing', async () => {
+    const head = cp.store.health().head.seq;
+    const res = await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', json: { reason: 'just in case' } });
+    expect(res.status).toBe(409);
+    expect(((await res.json()) as { error: unknown }).error).toEqual({
+      code: 'breaker_closed',
+      message: `${T}'s circuit breaker is closed and counts no failures: there is nothing to reset.`,
+    });
+    expect(cp.store.health().head.seq).toBe(head);
+
+    // Closed but counting failures: the reset forgets them, so it is recorded.
+    await cp.api('/v1/events', { method: 'POST', json: { type: 'attempt.failed', target: T, data: { attempt_id: 'bf-1', task_id: 'docs', failure_type: 'agent_error' } } });
+    expect(((await (await cp.api(`/v1/targets/${T}`)).json()) as { target: { breaker: { consecutive_failures: number } } }).target.breaker.consecutive_failures).toBe(1);
+    expect((await cp.api(`/v1/targets/${T}/breaker/reset`, { method: 'POST', json: {} })).status).toBe(200);
+  });
+
+  it('resume and breaker reset take a POST with no body at all, as autonomy resume does', async () => {
+    const bare = (path: string) => fetch(`${cp.url}/v1/targets/${T}/${path}`, { method: 'POST', headers: { authorization: `Bearer ${WRITE_TOKEN}` } });
+    expect((await cp.api(`/v1/targets/${T}/pause`, { method: 'POST', json: { reason: 'bare resume' } })).status).toBe(200);
+    const resumed = await bare('resume');
+    expect(resumed.status).toBe(200);
+    expect(((await resumed.json()) as TargetBody).target.paused).toBeNull();
+
+    await cp.api('/v1/events', { method: 'POST', json: { type: 'circuit_breaker.tripped', target: T, data: { consecutive_failures: 2, cooldown_until: '2999-01-01T00:00:00Z' } } });
+    const reset = await bare('breaker/reset');
+    expect(reset.status).toBe(200);
+    expect(((await reset.json()) as TargetBody).target.status).toBe('active');
+    // A pause still needs its reason: no body is {}, refused for what it lacks, not for its type.
+    expect(((await (await bare('pause')).json()) as { error: { code: string; message: string } }).error).toEqual({ code: 'validation_failed', message: 'reason: Required' });
   });
 
   it('shows contract.yaml on the target: its documented fields as text, or why it was refused', async () => {

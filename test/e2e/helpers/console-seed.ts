@@ -1,3 +1,5 @@
+import { newEvent } from '../../../src/events/envelope.ts';
+import { OPERATOR_ACTION_TYPES } from '../../../src/events/types.ts';
 import type { TestControlPlane } from '../../helpers/control-plane.ts';
 
 /** A backlog task as backlog.synced carries it. */
@@ -6,10 +8,26 @@ export function task(id: string, extra: Record<string, unknown> = {}) {
   return { id, title: `Task ${id}`, priority: 'medium', ready: true, status: 'pending', dependencies: [], allowed_paths: [`src/${id}/**`], ...extra };
 }
 
-/** Posts events through the API (write token) and fails loudly when the API refuses them. */
+/**
+ * Posts events through the API (write token) and fails loudly when the API refuses them, in order.
+ * An operator action that names its actor (a slash command's commenter) is appended to the store,
+ * as the control plane itself records one: the API records operator actions only as their caller.
+ */
 export async function post(cp: TestControlPlane, events: Array<Record<string, unknown>>): Promise<void> {
-  const res = await cp.api('/v1/events', { method: 'POST', json: events });
-  if (!res.ok) throw new Error(`POST /v1/events → ${res.status}: ${await res.text()}`);
+  const named = (e: Record<string, unknown>) => typeof e.actor === 'string' && OPERATOR_ACTION_TYPES.includes(e.type as string);
+  for (let i = 0; i < events.length; ) {
+    let j = i;
+    while (j < events.length && named(events[j]!) === named(events[i]!)) j++;
+    const run = events.slice(i, j);
+    if (named(run[0]!)) {
+      const { stored } = await cp.store.append(run.map((e) => newEvent(e as Parameters<typeof newEvent>[0])));
+      await cp.projector.waitFor(stored.at(-1)!.seq);
+    } else {
+      const res = await cp.api('/v1/events', { method: 'POST', json: run });
+      if (!res.ok) throw new Error(`POST /v1/events → ${res.status}: ${await res.text()}`);
+    }
+    i = j;
+  }
 }
 
 /** One target, autonomy on, a backlog (and whatever else its sync recorded): the base every dashboard state starts from. */

@@ -132,9 +132,10 @@ export default function TargetDetail() {
             </button>
           </Form>
           {t.breaker.open && (
-            <Form method="post" className="mt-4">
+            <Form method="post" className="mt-4 space-y-2">
               <CsrfField />
               <input type="hidden" name="intent" value="reset-breaker" />
+              <input name="reason" placeholder="Reason (optional)" aria-label="Reset reason" className="w-full rounded border border-slate-300 px-2 py-1 text-sm" />
               <button type="submit" disabled={busy} className="rounded border border-slate-300 px-3 py-1 text-sm">
                 Reset circuit breaker
               </button>
