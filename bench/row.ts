@@ -8,7 +8,8 @@ export interface BenchRow {
   /** value / baseline, oriented so that the target reads naturally. */
   ratio: number;
   target: string;
-  met: boolean;
+  /** null for a reference figure, which has no target of its own. */
+  met: boolean | null;
 }
 
 /** How a scenario hands its rows to the harness. */

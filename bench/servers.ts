@@ -81,3 +81,9 @@ export async function startBare(mode: 'ingest' | 'query'): Promise<Child> {
   const port = nextPort++;
   return launch([join(ROOT, 'bench/bare-server.mjs'), String(port), mode], {}, port, '/health');
 }
+
+/** The durability floor (bench/floor-server.mjs), appending to `file`. */
+export async function startFloor(file: string): Promise<Child> {
+  const port = nextPort++;
+  return launch([join(ROOT, 'bench/floor-server.mjs'), String(port), file], {}, port, '/health');
+}
