@@ -29,7 +29,7 @@ export interface IssueCommentPayload {
 /**
  * Records that a slash command was answered (id `gh:<delivery>:1`, subject the command's action
  * node). Its absence after `command.received` means the handling broke off, and a redelivery
- * finishes it. Not in the event vocabulary's schemas yet: stored and shown as any unknown type.
+ * finishes it. Its schema is in events/types.ts.
  */
 export const COMMAND_COMPLETED = 'command.completed';
 

@@ -64,6 +64,10 @@ export function describeEvent(e: Pick<StoredEvent, 'type' | 'data' | 'actor' | '
       return { mark: '•', text: `Policy change proposed by ${e.actor}${num(d.pr_number) ? ` (PR #${num(d.pr_number)})` : ''}` };
     case 'command.received':
       return { mark: d.allowed === false ? '⚠' : '•', text: `/${str(d.command) ?? 'command'} by ${e.actor}${d.allowed === false ? ' (refused)' : ''}` };
+    case 'command.completed': {
+      const how = d.answer === 'comment' ? 'answered' : d.answer === 'reaction' ? 'answered with a reaction' : 'not answered (cooldown)';
+      return { mark: d.ok === true ? '✓' : '⚠', text: `/${str(d.command) ?? 'command'} ${d.ok === true ? 'done' : 'not done'}, ${how}` };
+    }
     default:
       return { mark: '•', text: `${e.type}${e.subject ? ` ${e.subject}` : ''}` };
   }
