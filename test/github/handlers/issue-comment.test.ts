@@ -113,10 +113,14 @@ describe('/leviathan slash commands', () => {
     await registered([{ type: 'target.paused', target: TARGET, data: { reason: 'x' } }]);
     expectAnswer('maintain');
     await deliver(cp, 'issue_comment', comment('/leviathan resume'));
-    const { reaction } = await answered();
+    const { reply, reaction } = await answered();
     expect(reaction).toBe('+1');
     expect(await events(cp, 'target.resumed')).toHaveLength(1);
     expect((await targetsOf(cp)).find((x) => x.id === TARGET)!.paused).toBeNull();
+    // What the target does now, not a promise that tasks run: here autonomy was never enabled.
+    const view = (await targetsOf(cp)).find((x) => x.id === TARGET)!;
+    expect(reply).toContain(`Resumed Leviathan on ${TARGET}. It is now **${view.status}** (\`${view.reason}\`)`);
+    expect(reply).not.toMatch(/Tasks run again/);
   });
 
   it('resume of a target that is not paused says so', async () => {
