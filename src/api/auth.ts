@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
 import { verifyWorkerToken, workerActor, WORKER_TOKEN_PREFIX, type WorkerScope } from './worker-token.ts';
@@ -41,10 +41,16 @@ export class TokenAuth {
       .split(',')
       .map((s) => s.trim())
       .filter(Boolean);
-    this.writeSecrets = raws.filter((raw) => !raw.startsWith('read:'));
+    // `READ:x` is a read-only token typed in capitals, never a write token whose secret starts
+    // with "READ:"; `read:` alone is a token left out, said rather than silently unusable.
+    const isReadOnly = (raw: string) => raw.slice(0, 5).toLowerCase() === 'read:';
+    for (const raw of raws) {
+      if (isReadOnly(raw) && raw.slice(5).trim() === '') throw new Error('LEVIATHAN_API_TOKEN has a "read:" entry without a token after it');
+    }
+    this.writeSecrets = raws.filter((raw) => !isReadOnly(raw));
     this.entries = raws.map((raw) => {
-      const readOnly = raw.startsWith('read:');
-      const secret = readOnly ? raw.slice(5) : raw;
+      const readOnly = isReadOnly(raw);
+      const secret = readOnly ? raw.slice(5).trim() : raw;
       const digest = sha256(secret);
       const canWrite = !readOnly;
       const principal: Principal = Object.freeze({ actor: `token:${digest.toString('hex').slice(0, 8)}`, canWrite, canActOn: async () => canWrite });
@@ -105,14 +111,23 @@ export async function ensureGeneratedToken(dataDir: string): Promise<{ token: st
   const path = join(dataDir, 'api-token');
   try {
     const token = (await readFile(path, 'utf8')).trim();
-    if (token) return { token, path, created: false };
+    if (token) {
+      // A copy restored or edited by hand may have lost its mode; it is still the only key.
+      await chmod(path, 0o600);
+      return { token, path, created: false };
+    }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await mkdir(dataDir, { recursive: true });
   const token = `lvt_${randomBytes(24).toString('base64url')}`;
-  await writeFile(path, `${token}\n`, { mode: 0o600, flag: 'wx' });
-  await chmod(path, 0o600);
+  // Written whole to a temporary file, then renamed into place: a crash mid-write leaves no empty
+  // api-token behind (which every later start would have refused to overwrite), and an empty
+  // one found here is replaced the same way.
+  const tmp = `${path}.${process.pid}.tmp`;
+  await writeFile(tmp, `${token}\n`, { mode: 0o600 });
+  await chmod(tmp, 0o600);
+  await rename(tmp, path);
   return { token, path, created: true };
 }
 

@@ -171,15 +171,21 @@ export class Router {
   }
 }
 
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}(?:T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(?:Z|[+-]\d{2}:?\d{2})?)?$/;
+const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
  * A query parameter that must be an ISO 8601 time (a date, or a date and time with an optional
  * zone), as its UTC ISO string. Date.parse alone takes "Tuesday 1" and "1" too, which only hides
- * a client's mistake behind a surprising filter.
+ * a client's mistake behind a surprising filter. A time without a zone is UTC, as a date alone
+ * is: Date.parse would read it in the server's own zone, so the same query would select other
+ * events on another machine. A day the calendar lacks (February 30) is refused, not rolled over.
  */
 export function parseIsoTime(name: string, value: string): string {
-  const t = ISO_TIME.test(value) ? Date.parse(value) : Number.NaN;
-  if (Number.isNaN(t)) throw new ApiError('invalid_request', `${name} must be an ISO 8601 time such as 2026-12-07T12:00:00Z (got "${clip(value, 100)}").`);
+  const m = ISO_TIME.exec(value);
+  const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${value}Z` : value) : Number.NaN;
+  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  const calendar = new Date(Date.UTC(year, month - 1, day));
+  const realDay = calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
+  if (Number.isNaN(t) || !realDay) throw new ApiError('invalid_request', `${name} must be an ISO 8601 time such as 2026-12-07T12:00:00Z (got "${clip(value, 100)}").`);
   return new Date(t).toISOString();
 }

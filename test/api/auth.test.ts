@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -41,6 +41,13 @@ describe('TokenAuth', () => {
   it('refuses an empty token list', () => {
     expect(() => new TokenAuth(' , ')).toThrow(/no token/);
   });
+
+  it('reads the read: prefix in any case, and refuses one with no token after it', () => {
+    const upper = new TokenAuth('w-secret, READ:r-secret');
+    expect(upper.authenticate('Bearer r-secret')?.canWrite).toBe(false);
+    expect(upper.authenticate('Bearer READ:r-secret')).toBeNull();
+    expect(() => new TokenAuth('w-secret, read:')).toThrow(/"read:" entry without a token/);
+  });
 });
 
 describe('ensureGeneratedToken', () => {
@@ -52,6 +59,22 @@ describe('ensureGeneratedToken', () => {
       expect((await stat(first.path)).mode & 0o777).toBe(0o600);
       const second = await ensureGeneratedToken(dir);
       expect(second).toMatchObject({ created: false, token: first.token });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('replaces an empty token file (a crash between create and write) and puts a reused one back to 0600', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lv-token-'));
+    try {
+      await writeFile(join(dir, 'api-token'), '');
+      const made = await ensureGeneratedToken(dir);
+      expect(made.created).toBe(true);
+      expect(made.token).toMatch(/^lvt_/);
+      expect(await readdir(dir)).toEqual(['api-token']);
+      await chmod(made.path, 0o644);
+      expect(await ensureGeneratedToken(dir)).toMatchObject({ created: false, token: made.token });
+      expect((await stat(made.path)).mode & 0o777).toBe(0o600);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,7 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readBody, sendError, sendJson } from '../../src/api/http.ts';
+import { parseIsoTime, readBody, sendError, sendJson } from '../../src/api/http.ts';
 
 let server: Server | null = null;
 
@@ -118,5 +118,24 @@ describe('readBody', () => {
     });
     const out = await raw(port, ['POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc']);
     expect(bodies(out)).toEqual([{ n: 5, text: 'abc|0' }]);
+  });
+});
+
+describe('ISO 8601 times in query parameters', () => {
+  it('reads a time without a zone as UTC, whatever the server zone is', () => {
+    const tz = process.env.TZ;
+    process.env.TZ = 'America/New_York';
+    try {
+      expect(parseIsoTime('since', '2026-01-01T12:00')).toBe('2026-01-01T12:00:00.000Z');
+      expect(parseIsoTime('since', '2026-01-01')).toBe('2026-01-01T00:00:00.000Z');
+      expect(parseIsoTime('since', '2026-01-01T12:00:00+02:00')).toBe('2026-01-01T10:00:00.000Z');
+    } finally {
+      if (tz === undefined) delete process.env.TZ;
+      else process.env.TZ = tz;
+    }
+  });
+
+  it.each(['2026-02-30T00:00:00Z', '2026-13-01', '2025-02-29', 'Tuesday 1', '1'])('refuses %s', (value) => {
+    expect(() => parseIsoTime('since', value)).toThrow(/since must be an ISO 8601 time/);
   });
 });

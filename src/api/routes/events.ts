@@ -159,12 +159,16 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
     requireScope(deps.authenticate(req), 'read');
     const filter = parseFilter(url);
     const lastId = (req.headers['last-event-id'] as string | undefined) ?? url.searchParams.get('last_event_id') ?? undefined;
+    const head = deps.store.health().head.seq;
     let from: number;
     if (lastId !== undefined && lastId !== '') {
       if (!/^\d{1,15}$/.test(lastId)) throw new ApiError('invalid_request', 'Last-Event-ID must be the id (seq) of an event of this stream.');
-      from = Number(lastId);
+      // Past the head (a client that followed another store, or this one before a restore from
+      // backup): it has seen nothing of what comes next here, so it starts at the head rather
+      // than silently skipping every event up to the seq it names.
+      from = Math.min(Number(lastId), head);
     } else {
-      from = deps.store.health().head.seq;
+      from = head;
     }
     res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',

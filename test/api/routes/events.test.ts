@@ -249,6 +249,14 @@ describe('GET /v1/events/stream (SSE)', () => {
     expect((await collect(resumed, 2)).map((m) => m.data.id)).toEqual(['gap-1', 'gap-2']);
   });
 
+  it('starts a Last-Event-ID past the head (another store, a restore) at the head, skipping nothing', async () => {
+    const head = cp.store.health().head.seq;
+    const res = await cp.api('/v1/events/stream?type=ahead.tick', { headers: { 'last-event-id': String(head + 50) } });
+    const got = collect(res, 2);
+    await post(JSON.stringify([{ id: 'ahead-1', type: 'ahead.tick' }, { id: 'ahead-2', type: 'ahead.tick' }]));
+    expect((await got).map((m) => m.data.id)).toEqual(['ahead-1', 'ahead-2']);
+  });
+
   it('sends heartbeats and refuses a bad Last-Event-ID', async () => {
     expect(await errorOf(await cp.api('/v1/events/stream', { headers: { 'last-event-id': 'nope' } }))).toMatchObject({ status: 400 });
   });
