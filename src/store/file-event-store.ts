@@ -22,7 +22,7 @@ import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, StringTable } from './posting-index.ts';
 import { nodeStoreFs, readFully, writeFully, type StoreFs } from './store-fs.ts';
 import { partitionPoint } from '../partition-point.ts';
-import { parseLogLine } from './verify.ts';
+import { isTornLine, parseLogLine } from './verify.ts';
 
 /** A group commit written to the log and waiting for the fdatasync that makes it durable. */
 interface UnsyncedGroup {
@@ -74,6 +74,11 @@ export interface FileEventStoreOptions {
   syncQueryReads?: boolean;
   /** How often the lock's lease is renewed (default {@link LOCK_RENEW_MS}); tests shorten it. */
   lockRenewMs?: number;
+  /**
+   * After a failed write or sync, first retry of the log (default 5 s), doubling up to
+   * {@link MAX_WRITE_RETRY_MS}; tests shorten it.
+   */
+  writeRetryMs?: number;
 }
 
 /** Name of the log inside the store directory. */
@@ -90,6 +95,10 @@ const MAX_READ_RUN_BYTES = 1 << 20;
 /** Events per read while streaming (scan, subscribe backlog). */
 const STREAM_BATCH_BYTES = 1 << 20;
 const STREAM_BATCH_EVENTS = 4096;
+/** Longest wait between two retries of the log after a failed write. */
+const MAX_WRITE_RETRY_MS = 30_000;
+/** Written past the end of the log and cut off again, to see whether a write can land. */
+const PROBE_BYTES = Buffer.alloc(4096);
 
 /** Opens (creating if needed) the file event store in `opts.dir`, repairing a torn tail. */
 export async function openFileEventStore(opts: FileEventStoreOptions): Promise<FileEventStore> {
@@ -148,6 +157,10 @@ export class FileEventStore implements EventStore {
   private lock: OwnLock | null = null;
   private lockTimer: NodeJS.Timeout | null = null;
   private readonly lockRenewMs: number;
+  /** Retrying the log after a failed write (see retryWrite): first delay, timer, retries so far. */
+  private readonly writeRetryMs: number;
+  private writeRetryTimer: NodeJS.Timeout | null = null;
+  private writeRetries = 0;
   private logLength = 0;
   private logCrc = 0;
   private headHash = GENESIS_HASH;
@@ -162,7 +175,16 @@ export class FileEventStore implements EventStore {
   private subjects = new PostingIndex();
   private ids = new IdIndex();
 
-  private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
+  /** Commits running (sealing or writing): the write retry never touches the log meanwhile. */
+  private committing = 0;
+  private readonly appends = new GroupCommitQueue(async (group) => {
+    this.committing++;
+    try {
+      await this.commit(group);
+    } finally {
+      this.committing--;
+    }
+  }, MAX_GROUP_EVENTS);
   /** Groups written but not yet covered by an fdatasync, oldest first (two at most). */
   private readonly unsynced: UnsyncedGroup[] = [];
   /** Settles once every written group is durable and answered (or refused). */
@@ -197,6 +219,7 @@ export class FileEventStore implements EventStore {
     this.allowCorrupt = opts.allowCorrupt ?? false;
     this.syncQueryReads = (opts.syncQueryReads ?? true) && this.fs.readSync !== undefined;
     this.lockRenewMs = opts.lockRenewMs ?? LOCK_RENEW_MS;
+    this.writeRetryMs = opts.writeRetryMs ?? 5_000;
   }
 
   /** Where the chain breaks, when the store was opened with `allowCorrupt` on a broken log. */
@@ -331,6 +354,11 @@ export class FileEventStore implements EventStore {
     this.logger.error({ path: this.dir }, message);
   }
 
+  private stopWriteRetry(): void {
+    if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
+    this.writeRetryTimer = null;
+  }
+
   private stopLockTimer(): void {
     if (this.lockTimer) clearInterval(this.lockTimer);
     this.lockTimer = null;
@@ -434,7 +462,8 @@ export class FileEventStore implements EventStore {
 
   /**
    * Replays the log from the end of what is indexed, checking every link (the first one checks
-   * the junction with the snapshot). A torn last line is cut off; a break before it is corruption.
+   * the junction with the snapshot). A torn last line (unterminated, or holding NUL bytes: see
+   * isTornLine) is cut off; any other unparsable or unchained line, the last included, is corruption.
    */
   private async indexTail(size: number): Promise<void> {
     let prev = { seq: this.count, hash: this.headHash };
@@ -448,6 +477,11 @@ export class FileEventStore implements EventStore {
       }
       const e = parseLogLine(buf.toString('utf8', start, stop));
       if (e === null) {
+        // Only what a crash can leave is cut off: an acknowledged event must never vanish silently.
+        if (!isTornLine(buf, start, stop)) {
+          bad = { seq: prev.seq + 1, reason: 'unparsable' };
+          return false;
+        }
         unparsable = { offset };
         return;
       }
@@ -666,7 +700,71 @@ export class FileEventStore implements EventStore {
     this.failedWrite = true;
     this.problem = { code: se.code, message: se.message };
     this.logger.error({ path: this.logPath, code: se.code, err: String(err) }, 'Event append failed');
+    this.scheduleWriteRetry();
     return se;
+  }
+
+  /** A write or sync succeeded after a failed one: health says writable again. */
+  private writableAgain(): void {
+    this.failedWrite = false;
+    this.problem = null;
+    this.writeRetries = 0;
+    if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
+    this.writeRetryTimer = null;
+    this.logger.info({ path: this.logPath }, 'Event store writable again');
+  }
+
+  /**
+   * Without this, a failed append would leave health not writable until the next append
+   * succeeds; in Kubernetes readiness then takes the pod out of its Service and no append ever
+   * comes. So the log is retried on a timer (unref'd: it never holds the process open).
+   */
+  private scheduleWriteRetry(): void {
+    if (this.writeRetryTimer || this.closed || !this.canWrite) return;
+    const delay = Math.min(this.writeRetryMs * 2 ** this.writeRetries, Math.max(this.writeRetryMs, MAX_WRITE_RETRY_MS));
+    this.writeRetryTimer = setTimeout(() => {
+      this.writeRetryTimer = null;
+      void this.retryWrite();
+    }, delay);
+    this.writeRetryTimer.unref();
+  }
+
+  /**
+   * Writes a block past the durable end of the log, cuts the log back to that end and syncs it:
+   * a disk still full or read-only fails the write, one still failing fails the sync. Runs only
+   * while nothing is being committed, and as `recovering`, so no commit starts until it is done.
+   */
+  private async retryWrite(): Promise<void> {
+    if (this.closed || !this.canWrite || !this.failedWrite) return;
+    if (this.committing > 0 || this.unsynced.length > 0 || this.recovering) {
+      // An append is under way: its outcome says whether the log is writable; look again later.
+      this.scheduleWriteRetry();
+      return;
+    }
+    const attempt = async (): Promise<void> => {
+      const end = this.logLength;
+      try {
+        this.dirtyTail = true;
+        await writeFully(this.fs, this.fd, PROBE_BYTES, end);
+        await this.fs.ftruncate(this.fd, end);
+        this.dirtyTail = false;
+        await this.fs.fdatasync(this.fd);
+      } catch (err) {
+        // The next write cuts the log back first while dirtyTail is still set.
+        const se = toStoreError(err, `append to ${this.logPath} failed`);
+        this.problem = { code: se.code, message: se.message };
+        this.writeRetries++;
+        this.logger.warn({ path: this.logPath, code: se.code, err: String(err) }, 'Event store still not writable');
+        this.scheduleWriteRetry();
+        return;
+      }
+      // Before `recovering` settles: a commit waiting on it may fail again and must not be cleared.
+      if (this.failedWrite && this.canWrite) this.writableAgain();
+    };
+    this.recovering = attempt().finally(() => {
+      this.recovering = null;
+    });
+    await this.recovering;
   }
 
   private problemError(): StoreError {
@@ -676,11 +774,7 @@ export class FileEventStore implements EventStore {
 
   /** A group is durable: only now do the indexes (and so readers and subscribers) see its events. */
   private publish(g: UnsyncedGroup): void {
-    if (this.failedWrite) {
-      this.failedWrite = false;
-      this.problem = null;
-      this.logger.info({ path: this.logPath }, 'Event store writable again');
-    }
+    if (this.failedWrite) this.writableAgain();
     let offset = g.pos;
     let i = 0;
     // One time for the whole group.
@@ -1061,6 +1155,7 @@ export class FileEventStore implements EventStore {
   /** @internal Closes the log without flushing or writing a snapshot: for an open that failed half-way. */
   async release(): Promise<void> {
     this.closed = true;
+    this.stopWriteRetry();
     this.removeLock();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     if (this.fd >= 0) {
@@ -1078,9 +1173,12 @@ export class FileEventStore implements EventStore {
 
   private async doClose(): Promise<void> {
     this.closed = true;
+    this.stopWriteRetry();
     if (this.snapshotTimer) clearInterval(this.snapshotTimer);
     await this.appends.drained();
     await this.durable;
+    // A write retry in progress uses the fd.
+    while (this.recovering) await this.recovering;
     this.subscribers.clear();
     try {
       await this.snapshot();

@@ -38,10 +38,20 @@ export function parseLogLine(text: string): StoredEvent | null {
 }
 
 /**
+ * Can an unparsable line be what a crash left? A crash leaves an unterminated tail, or, after a
+ * power loss on some file systems, a line holding NUL bytes where pages were never written; a
+ * complete line without NULs that does not parse was edited or rotted after it was acknowledged.
+ */
+export function isTornLine(buf: Uint8Array, start: number, end: number): boolean {
+  return buf.subarray(start, end).includes(0);
+}
+
+/**
  * Verifies the raw NDJSON log at `path` (what `leviathan ctl verify` runs): every line must parse
  * and link to the one before, so an edited, reordered or deleted line is reported with the first
- * seq where the chain breaks. An unterminated or unparsable *last* line is a torn write the store
- * repairs on open, not tampering: it is reported in `tornTailBytes` and does not fail the check.
+ * seq where the chain breaks. An unterminated last line, or a last line holding NUL bytes (see
+ * {@link isTornLine}), is a torn write the store repairs on open, not tampering: it is reported in
+ * `tornTailBytes` and does not fail the check. Any other unparsable line, the last included, does.
  */
 export async function verifyLogFile(
   path: string,
@@ -76,6 +86,10 @@ export async function verifyLines(path: string, prev: { seq: number; hash: strin
       }
       const e = parseLogLine(buf.toString('utf8', start, stop));
       if (e === null) {
+        if (!isTornLine(buf, start, stop)) {
+          firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
+          return false;
+        }
         unparsableAt = offset;
         return;
       }

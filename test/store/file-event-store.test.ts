@@ -171,6 +171,45 @@ describe('file event store: repair and corruption', () => {
     await store.close();
   });
 
+  it('refuses a complete last line that does not parse or chain (no NUL bytes): an acknowledged event is never cut off', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(5));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const lines = await logLines(dir);
+    for (const [last, reason] of [
+      [lines[4]!.slice(0, -1), 'unparsable'], // its closing brace lost: no crash leaves a newline after that
+      [lines[4]!.replace('"i":4', '"i":5'), 'hash_mismatch'],
+    ] as const) {
+      await writeFile(log, `${[...lines.slice(0, 4), last].join('\n')}\n`);
+      const size = (await stat(log)).size;
+      expect(await verifyLogFile(log)).toMatchObject({ ok: false, count: 4, firstBad: { seq: 5, reason } });
+      await expect(openFileEventStore({ dir })).rejects.toMatchObject({ code: 'store_corrupt', message: expect.stringContaining(`seq 5: ${reason}`) });
+      expect((await stat(log)).size).toBe(size);
+      store = await openFileEventStore({ dir, allowCorrupt: true });
+      expect(store.corruption).toEqual({ seq: 5, reason });
+      expect(store.health()).toMatchObject({ writable: false, head: { seq: 4 } });
+      await store.close();
+      expect((await stat(log)).size).toBe(size);
+    }
+  });
+
+  it('cuts off a last line with NUL bytes where a power loss left pages unwritten', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(3));
+    await store.close();
+    const log = join(dir, 'events.ndjson');
+    const size = (await stat(log)).size;
+    await appendFile(log, '{"seq":4,"id":"lost","ty\0\0\0\0e":"x"}\n');
+    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 3, tornTailBytes: (await stat(log)).size - size });
+    store = await openFileEventStore({ dir });
+    expect((await stat(log)).size).toBe(size);
+    expect(store.health()).toMatchObject({ writable: true, head: { seq: 3 } });
+    await store.close();
+  });
+
   it('detects a tampered line: verify names the seq and open refuses with store_corrupt', async () => {
     const dir = await tempDir();
     let store = await openFileEventStore({ dir });
@@ -570,6 +609,79 @@ describe('file event store: write failures', () => {
     expect(next.stored[0]!.seq).toBe(3);
     expectValidChain(await all(store));
     await store.close();
+  });
+
+  /** Polls `cond` every few ms for up to `ms`. */
+  async function eventually(cond: () => boolean, ms = 3000): Promise<boolean> {
+    for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 5))) if (cond()) return true;
+    return cond();
+  }
+
+  it('turns writable again without an append once fdatasync works again (readiness must not wait for traffic)', async () => {
+    const dir = await tempDir();
+    let failing = false;
+    let syncs = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      fdatasync: async (fd) => {
+        syncs++;
+        if (failing) throw errno('EIO');
+        return nodeStoreFs.fdatasync(fd);
+      },
+    };
+    const logger = recordingLogger();
+    const store = await openFileEventStore({ dir, fs, logger, writeRetryMs: 10 });
+    await store.append(sampleEvents(2, 'ok'));
+    const size = (await stat(join(dir, 'events.ndjson'))).size;
+    failing = true;
+    await expect(store.append(sampleEvents(1, 'x'))).rejects.toMatchObject({ code: 'store_unavailable' });
+    const before = syncs;
+    // Retried and still failing: not writable, and not pretending to be.
+    expect(await eventually(() => syncs >= before + 2)).toBe(true);
+    expect(store.health()).toMatchObject({ writable: false, head: { seq: 2 } });
+
+    failing = false;
+    expect(await eventually(() => store.health().writable)).toBe(true);
+    expect(store.health().problem).toBeUndefined();
+    expect(logger.lines.filter((l) => l.msg === 'Event store writable again')).toHaveLength(1);
+    expect((await stat(join(dir, 'events.ndjson'))).size).toBe(size);
+    expect((await store.append(sampleEvents(1, 'x'))).stored[0]!.seq).toBe(3);
+    await store.close();
+    expect(await verifyLogFile(join(dir, 'events.ndjson'))).toMatchObject({ ok: true, count: 3, tornTailBytes: 0 });
+  });
+
+  it('stays not writable while the disk is still full, turns writable once space is freed, and stops retrying at close', async () => {
+    const dir = await tempDir();
+    const { fs, state } = failingFs('ENOSPC', true);
+    let calls = 0;
+    const counting: StoreFs = {
+      ...fs,
+      write: (...args) => (calls++, fs.write(...args)),
+      fdatasync: (fd) => (calls++, fs.fdatasync(fd)),
+    };
+    const store = await openFileEventStore({ dir, fs: counting, writeRetryMs: 10 });
+    await store.append(sampleEvents(2, 'ok'));
+    const size = (await stat(join(dir, 'events.ndjson'))).size;
+    state.failing = true;
+    await expect(store.append(sampleEvents(3, 'x'))).rejects.toMatchObject({ code: 'store_full' });
+    const before = calls;
+    expect(await eventually(() => calls >= before + 2)).toBe(true);
+    expect(store.health()).toMatchObject({ writable: false });
+    expect(store.health().problem).toContain('ENOSPC');
+
+    state.failing = false;
+    expect(await eventually(() => store.health().writable)).toBe(true);
+    expect((await stat(join(dir, 'events.ndjson'))).size).toBe(size);
+
+    // Failing again, then closed: no retry touches the (closed) log afterwards.
+    state.failing = true;
+    await expect(store.append(sampleEvents(1, 'y'))).rejects.toMatchObject({ code: 'store_full' });
+    await store.close();
+    const atClose = calls;
+    await new Promise((r) => setTimeout(r, 100));
+    expect(calls).toBe(atClose);
+    state.failing = false;
+    expect(await verifyLogFile(join(dir, 'events.ndjson'))).toMatchObject({ ok: true, count: 2, tornTailBytes: 0 });
   });
 
   it('a directory not writable at open gives a readable, read-only store', async () => {
