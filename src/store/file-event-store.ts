@@ -1068,7 +1068,13 @@ export class FileEventStore implements EventStore {
     return this.subscribers.add(fromSeq, onEvent, (sub) => this.catchUp(sub));
   }
 
-  private async catchUp(sub: Subscriber): Promise<void> {
+  /**
+   * Delivers what a subscriber missed, from its cursor, then makes it live. A read that fails
+   * (EIO, a file briefly unreadable) is retried from where it stopped, 1 s doubling to 30 s, as
+   * long as the subscriber is there: dropping it would leave an SSE stream heartbeating with no
+   * events and the projector no longer following (every POST /v1/events then waits for it).
+   */
+  private async catchUp(sub: Subscriber, retryMs = 1_000): Promise<void> {
     try {
       if (sub.cursor < this.base && this.archive) {
         for await (const e of this.archive.scan(sub.cursor + 1, this.base)) {
@@ -1083,8 +1089,11 @@ export class FileEventStore implements EventStore {
       // next live event is exactly cursor + 1.
       sub.live = true;
     } catch (err) {
-      this.logger.error({ err: String(err), cursor: sub.cursor }, 'Event subscription backlog failed');
-      this.subscribers.remove(sub);
+      this.logger.error({ err: String(err), cursor: sub.cursor, retry_ms: retryMs }, 'Event subscription backlog failed; retrying');
+      if (!sub.active || this.closed) return;
+      setTimeout(() => {
+        if (sub.active && !this.closed) void this.catchUp(sub, Math.min(retryMs * 2, 30_000));
+      }, retryMs).unref();
     }
   }
 

@@ -518,6 +518,37 @@ describe('file event store: queries use the indexes', () => {
   });
 });
 
+describe('file event store: a subscriber survives a failed read', () => {
+  it('retries its catch-up from where it stopped instead of dropping it', async () => {
+    const dir = await tempDir();
+    let store = await openFileEventStore({ dir });
+    await store.append(sampleEvents(5));
+    await store.close();
+    let failReads = 0;
+    const fs: StoreFs = {
+      ...nodeStoreFs,
+      read: async (fd, buf, offset, length, position) => {
+        if (failReads > 0) {
+          failReads--;
+          throw errno('EIO');
+        }
+        return nodeStoreFs.read(fd, buf, offset, length, position);
+      },
+    };
+    const logger = recordingLogger();
+    store = await openFileEventStore({ dir, fs, logger });
+    failReads = 1;
+    const seen: number[] = [];
+    store.subscribe(0, (e) => seen.push(e.seq));
+    await store.append(sampleEvents(2, 'later'));
+    const deadline = Date.now() + 5_000;
+    while (seen.length < 7 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    expect(logger.lines.filter((l) => l.msg === 'Event subscription backlog failed; retrying')).toHaveLength(1);
+    await store.close();
+  });
+});
+
 describe('file event store: line offsets', () => {
   it('finds every line of a group mixing ASCII and multi-byte text, before and after a reopen', async () => {
     const dir = await tempDir();
