@@ -55,9 +55,12 @@ export const METRIC_FAILURE_TYPES = FAILURE_TYPES;
 /**
  * Bucket boundaries (seconds) for `leviathan_attempt_duration_seconds`. Attempts run from under a
  * minute to the worker's deadline (default 900 s), so the buckets are dense around minutes and
- * include the deadline itself, where timeouts pile up.
+ * include the deadline itself, where timeouts pile up. `attempt_timeout_minutes` goes up to 1440,
+ * so the tail reaches a day: without it every attempt past an hour lands in +Inf and a 2-hour
+ * deadline cannot be told from a 24-hour one. Only ever append: the projection (and its snapshot
+ * file) keeps the buckets by index.
  */
-export const ATTEMPT_DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600] as const;
+export const ATTEMPT_DURATION_BUCKETS = [10, 30, 60, 120, 300, 600, 900, 1200, 1800, 3600, 7200, 14400, 43200, 86400] as const;
 
 /**
  * Most `leviathan_target_open_pr_info` series per target: the ceiling policy.yaml, backlog.yaml
@@ -228,6 +231,14 @@ export const METRICS = [
     type: 'gauge',
     labels: ['target'],
     help: 'Unix time at which an open circuit breaker\'s cooldown ends, by target; absent while the breaker is closed.',
+  },
+  // Added after the issue: `ctl stop` suspends the scheduler on purpose, and SchedulerNotRunning
+  // must not page for the whole of a deliberate stop; the alert needs the stop as a series.
+  {
+    name: 'leviathan_emergency_stop',
+    type: 'gauge',
+    labels: [],
+    help: 'Whether an operator\'s emergency stop stands (1: the scheduler is suspended until resumed) or not (0).',
   },
 ] as const satisfies readonly MetricDefinition[];
 

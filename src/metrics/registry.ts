@@ -92,23 +92,28 @@ export function resetRateLimit(): void {
 /** GitHub's rate-limit window; a reading without a reset is taken to last this long. */
 const RATE_LIMIT_WINDOW_MS = 3_600_000;
 
+/** When a reading's window ends (ms since epoch): its reset, or an hour after it was taken. */
+function windowEnd(r: RateLimitSnapshot): number {
+  return r.reset !== null ? r.reset * 1000 : r.at + RATE_LIMIT_WINDOW_MS;
+}
+
 /**
- * The reading the gauges show: of the readings whose window has not reset by `now`, the one with
+ * The most constrained reading: of the readings whose window has not reset by `now`, the one with
  * the smallest share of its limit left. One exhausted installation must not be hidden by another
  * that has plenty (GitHubRateLimitLow compares remaining with 0.25 × limit, so all three gauges
  * come from the same reading, and the share, not the count, decides: limits differ between
  * installations). Within a window a budget only goes down, so where two readings may be of the
  * same budget (this process's and the tick's) the lower is also the later. A reading whose window
  * has reset says nothing any more (the budget is full again) and would pin the gauge low; when
- * every reading is that old, the newest is shown, as it was before there were several.
+ * every reading is that old, the newest is returned as it was taken (the cycle reports it so;
+ * the gauges show its budget full again, see shownRateLimit).
  */
 export function mostConstrainedRateLimit<T extends RateLimitSnapshot>(all: readonly T[], now: number): T | null {
   let newest: T | null = null;
   let tightest: T | null = null;
   for (const r of all) {
     if (!newest || r.at > newest.at) newest = r;
-    const windowEnd = r.reset !== null ? r.reset * 1000 : r.at + RATE_LIMIT_WINDOW_MS;
-    if (windowEnd <= now) continue;
+    if (windowEnd(r) <= now) continue;
     const share = r.remaining / r.limit;
     const best = tightest ? tightest.remaining / tightest.limit : Infinity;
     if (share < best || (share === best && tightest && r.remaining < tightest.remaining)) tightest = r;
@@ -118,13 +123,19 @@ export function mostConstrainedRateLimit<T extends RateLimitSnapshot>(all: reado
 
 /**
  * What the gauges show: the most constrained of this process's budgets and the reading the last
- * scheduler cycle reported (at its event's time), as of `now`.
+ * scheduler cycle reported (at its event's time), as of `now`. When every reading's window has
+ * reset, the budget is full again: the gauges show remaining = limit, with that reading's reset
+ * time, rather than the expired count, which would keep the panel red after the reset for as long
+ * as nothing calls GitHub (autonomy off, say). Only the gauges: lastRateLimit, which the cycle
+ * reports, keeps the reading as GitHub sent it.
  */
 function shownRateLimit(state: ProjectionState, now: number): GitHubRateLimit | null {
   const reported = state.scheduler.github_rate_limit ?? null; // absent in snapshots older than the field
   const all = [...readings.values()];
   if (reported) all.push({ remaining: reported.remaining, limit: reported.limit, reset: reported.reset, at: Date.parse(reported.at) });
-  return mostConstrainedRateLimit(all, now);
+  const shown = mostConstrainedRateLimit(all, now);
+  if (shown && windowEnd(shown) <= now) return { remaining: shown.limit, limit: shown.limit, reset: shown.reset };
+  return shown;
 }
 
 /**
@@ -534,8 +545,13 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   const bucketTails = [...BUCKET_TAILS.values()];
   for (const r of rows) {
     const c = r.counters;
+    // Kept cumulative: a projection snapshot written before buckets were appended has none for
+    // the new bounds (and evolve then starts them at 1), so a bucket never shows less than the one
+    // below it.
+    let below = 0;
     for (let i = 0; i < bucketTails.length; i++) {
-      w.sample(bucket, r.label, bucketTails[i]!, i < ATTEMPT_DURATION_BUCKETS.length ? (c.duration_buckets[i] ?? 0) : c.duration_count);
+      below = i < ATTEMPT_DURATION_BUCKETS.length ? Math.max(below, c.duration_buckets[i] ?? 0) : c.duration_count;
+      w.sample(bucket, r.label, bucketTails[i]!, below);
     }
     w.sample(HEADS.leviathan_attempt_duration_seconds_sum!, r.label, CLOSE, c.duration_sum);
     w.sample(HEADS.leviathan_attempt_duration_seconds_count!, r.label, CLOSE, c.duration_count);
@@ -563,6 +579,9 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   if (budget) w.sample(HEADS.leviathan_github_rate_limit_limit!, null, null, budget.limit);
   family('leviathan_github_rate_limit_reset_timestamp_seconds');
   if (budget?.reset != null) w.sample(HEADS.leviathan_github_rate_limit_reset_timestamp_seconds!, null, null, budget.reset);
+
+  // SchedulerNotRunning is silent while this is 1 (and 15 minutes after): `ctl stop` suspends the ticks on purpose.
+  single('leviathan_emergency_stop', state.autonomy.emergency_stop ? 1 : 0);
 
   const out = w.end();
   lastSize = out.length;

@@ -23,11 +23,11 @@ interface SnapshotHeader {
  * state (3: signed_out_sessions; 4: scheduler.github_rate_limit and backlog.contract_error; 5:
  * attempts' timeout_seconds and counted, start refusals no longer tries; 6: a PR close tied with
  * the open already applied loses, a renamed target keeps its state, a started attempt keeps its
- * executor handle); a snapshot of another version is ignored and the log replayed, once, which
+ * executor handle; 7: attempt-duration buckets up to a day, lost workers' durations); a snapshot of another version is ignored and the log replayed, once, which
  * is always right: filling a new field in on load would have to know whether anything before the
  * snapshot could have set it.
  */
-const SNAPSHOT_VERSION = 6;
+const SNAPSHOT_VERSION = 7;
 
 export function snapshotLines(state: ProjectionState, hash: string): string[] {
   const { graph, ...rest } = state;

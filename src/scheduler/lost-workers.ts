@@ -84,6 +84,11 @@ export function lostWorkerEvents(
         failure = a.started ? { failure_type: 'worker_lost', message: `${gone} without a report.` } : notStarted(gone);
       }
       if (!failure) continue;
+      // The worker's own report would carry its duration; without one, the time since the attempt
+      // was created is the best there is, and without any a hard-killed worker's timeout never
+      // reaches leviathan_attempt_duration_seconds.
+      const createdAt = a.created_at !== null ? Date.parse(a.created_at) : NaN;
+      const duration = Number.isFinite(createdAt) ? { duration_seconds: Math.max(0, Math.round((now.getTime() - createdAt) / 1000)) } : {};
       out.push(
         newEvent({
           id: `${a.attempt_id}:failed`,
@@ -91,7 +96,7 @@ export function lostWorkerEvents(
           actor: SCHEDULER_ACTOR,
           target: t.id,
           subject: subjects.attempt(a.attempt_id),
-          data: { attempt_id: a.attempt_id, task_id: a.task_id, ...failure },
+          data: { attempt_id: a.attempt_id, task_id: a.task_id, ...failure, ...duration },
         }),
       );
     }

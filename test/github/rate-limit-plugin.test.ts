@@ -17,11 +17,13 @@ describe('rateLimitPlugin', () => {
   const scrape = async () => (await createMetrics({ projector, clock: { now: () => new Date() } }).render()).toString();
 
   it('feeds the rate-limit gauges from successes and from failures', async () => {
+    // Windows that have not reset yet (a reset reading shows as full again).
+    const reset = Math.floor(Date.now() / 1000) + 1800;
     const api = nock('https://api.github.com')
       .get('/rate_limit')
-      .reply(200, {}, { 'x-ratelimit-remaining': '4321', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': '1800000000' })
+      .reply(200, {}, { 'x-ratelimit-remaining': '4321', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': String(reset) })
       .get('/repos/a/b')
-      .reply(403, { message: 'rate limited' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': '1800000100' });
+      .reply(403, { message: 'rate limited' }, { 'x-ratelimit-remaining': '0', 'x-ratelimit-limit': '5000', 'x-ratelimit-reset': String(reset + 100) });
     const client = new Client({ retry: { enabled: false }, throttle: { enabled: false }, log: { debug() {}, info() {}, warn() {}, error() {} } });
     await client.request('GET /rate_limit');
     expect(await scrape()).toMatch(/^leviathan_github_rate_limit_remaining 4321$/m);

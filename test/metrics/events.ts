@@ -7,6 +7,8 @@ import { task } from '../projections/given.ts';
 /** Events for `web` (busy: attempts, PRs, a tripped breaker) and `api` (one open PR, otherwise quiet). */
 export function dayOfEvents(web: string, api: string, now = new Date()): Array<Record<string, unknown>> {
   const cooldown = new Date(now.getTime() + 60 * 60_000).toISOString();
+  // Within its window at `now` (a reading past its reset is shown as a full budget).
+  const rateLimitReset = rateLimitResetOf(now);
   return [
     { type: 'autonomy.enabled', data: { reason: 'rollout' } },
     { type: 'target.registered', target: web, data: { installation_id: 7, default_branch: 'main' } },
@@ -28,7 +30,7 @@ export function dayOfEvents(web: string, api: string, now = new Date()): Array<R
     { type: 'task.selected', target: web, data: { task_id: 'a', attempt_id: 'w-2' } },
     { type: 'task.skipped', target: api, data: { outcome: 'blocked', reason: 'attempt_in_flight' } },
     // The tick's GitHub budget, reported by its cycle (c3 reports none: c2's stays the last).
-    { type: 'scheduler.cycle_completed', data: { cycle_id: 'c2', github_rate_limit: { remaining: 3100, limit: 5000, reset: 1_795_000_000 } } },
+    { type: 'scheduler.cycle_completed', data: { cycle_id: 'c2', github_rate_limit: { remaining: 3100, limit: 5000, reset: rateLimitReset } } },
     { type: 'attempt.created', target: web, data: { attempt_id: 'w-2', task_id: 'a' } },
     { type: 'attempt.failed', target: web, data: { attempt_id: 'w-2', task_id: 'a', failure_type: 'agent_error', duration_seconds: 40 } },
     { type: 'circuit_breaker.tripped', target: web, data: { consecutive_failures: 2, cooldown_until: cooldown } },
@@ -40,4 +42,9 @@ export function dayOfEvents(web: string, api: string, now = new Date()): Array<R
     { type: 'pr.created', target: web, data: { number: 3, task_id: 'b', title: 'Leviathan: b (manual retry)' } },
     { type: 'pr.merged', target: web, data: { number: 3 } },
   ];
+}
+
+/** The reset (Unix seconds) of the rate-limit reading in `dayOfEvents(…, now)`: an hour after `now`. */
+export function rateLimitResetOf(now: Date): number {
+  return Math.floor(now.getTime() / 1000) + 3600;
 }

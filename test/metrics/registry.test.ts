@@ -29,6 +29,9 @@ const API = 'acme/api';
 const OLD = 'acme/old';
 const FROZEN = 'acme/frozen';
 
+/** An event spec as `given` takes it. */
+type GivenEvent = Parameters<typeof given>[0][number];
+
 /**
  * A log with something in every metric: attempts that succeed and fail (known, unknown and
  * executor failure types), PRs opened, merged and closed, skips (known and invented reasons), a
@@ -122,6 +125,7 @@ describe('the exposition', () => {
     expect(valueOf(exp, 'leviathan_scheduler_cycles_total')).toBe(2);
     expect(valueOf(exp, 'leviathan_scheduler_last_cycle_timestamp_seconds')).toBe(Date.parse('2026-11-27T11:55:00Z') / 1000);
     expect(valueOf(exp, 'leviathan_autonomy_enabled')).toBe(1);
+    expect(valueOf(exp, 'leviathan_emergency_stop')).toBe(0);
     expect(valueOf(exp, 'leviathan_spider_up')).toBe(1);
     // Failure types: one timeout, one executor_failed; an invented type is `other`.
     const failures = Object.fromEntries(
@@ -141,10 +145,30 @@ describe('the exposition', () => {
     const exp = scrape(seeded());
     const bucket = (le: string) => valueOf(exp, 'leviathan_attempt_duration_seconds_bucket', { target: WEB, le });
     // Durations 45, 950, 5 and 120 seconds.
-    const expected: Record<string, number> = { '10': 1, '30': 1, '60': 2, '120': 3, '300': 3, '600': 3, '900': 3, '1200': 4, '1800': 4, '3600': 4, '+Inf': 4 };
+    const expected: Record<string, number> = { '10': 1, '30': 1, '60': 2, '120': 3, '300': 3, '600': 3, '900': 3, '1200': 4, '1800': 4, '3600': 4, '7200': 4, '14400': 4, '43200': 4, '86400': 4, '+Inf': 4 };
     for (const le of [...ATTEMPT_DURATION_BUCKETS.map(String), '+Inf']) expect(bucket(le), `le=${le}`).toBe(expected[le]);
     expect(valueOf(exp, 'leviathan_attempt_duration_seconds_sum', { target: WEB })).toBe(1120);
     expect(valueOf(exp, 'leviathan_attempt_duration_seconds_count', { target: WEB })).toBe(4);
+  });
+
+  it('tells attempts past an hour apart, up to the 24-hour attempt_timeout_minutes ceiling', () => {
+    const long = (id: string, seconds: number): GivenEvent[] => [
+      { type: 'task.selected', target: API, data: { task_id: id, attempt_id: id } },
+      { type: 'attempt.failed', target: API, data: { attempt_id: id, task_id: id, failure_type: 'timeout', duration_seconds: seconds } },
+    ];
+    const exp = scrape(given([...SEEDED, ...long('t-2h', 7000), ...long('t-4h', 14_000), ...long('t-1d', 86_000)]).when().state);
+    const bucket = (le: string) => valueOf(exp, 'leviathan_attempt_duration_seconds_bucket', { target: API, le });
+    expect(['3600', '7200', '14400', '43200', '86400', '+Inf'].map(bucket)).toEqual([0, 1, 2, 2, 3, 3]);
+  });
+
+  it('keeps the buckets cumulative for a projection snapshot taken before buckets were appended', () => {
+    const state = seeded();
+    const c = state.counters.by_target[WEB]!;
+    // As evolve leaves it: ten old buckets, the new ones started at 1 by a 100 s attempt since.
+    c.duration_buckets = [...c.duration_buckets.slice(0, 10), 1, 1, 1, 1];
+    const exp = scrape(state);
+    const bucket = (le: string) => valueOf(exp, 'leviathan_attempt_duration_seconds_bucket', { target: WEB, le });
+    expect(['3600', '7200', '86400', '+Inf'].map(bucket)).toEqual([4, 4, 4, 4]);
   });
 
   it('starts every labelled counter of a new target at 0, so increase() sees its first event', () => {
@@ -339,6 +363,15 @@ describe('bounded labels', () => {
   });
 });
 
+describe('emergency stop', () => {
+  it('is 1 while a stop stands and 0 once it is lifted, rebuilt from the log', () => {
+    const stopped: GivenEvent = { type: 'scheduler.emergency_stopped', actor: 'user:ops', data: { reason: 'runaway PRs' } };
+    expect(valueOf(scrape(given([...SEEDED, stopped]).when().state), 'leviathan_emergency_stop')).toBe(1);
+    const resumed: GivenEvent = { type: 'scheduler.emergency_resumed', actor: 'user:ops', data: {} };
+    expect(valueOf(scrape(given([...SEEDED, stopped, resumed]).when().state), 'leviathan_emergency_stop')).toBe(0);
+  });
+});
+
 describe('GitHub rate limit', () => {
   it('is absent until GitHub has answered, then follows the last reading', () => {
     const state = seeded();
@@ -398,6 +431,29 @@ describe('GitHub rate limit', () => {
       expect(valueOf(scrape(state), 'leviathan_github_rate_limit_remaining')).toBe(700);
     });
 
+    it('shows the budget full again once every window has reset, while the cycle still reports the reading', () => {
+      // Nothing has called GitHub since (autonomy off): the last readings are from before the reset.
+      recordRateLimit({ remaining: 12, limit: 5000, reset: NOW_S - 60, budget: 'installation:1/core' }, at - 3_000_000);
+      recordRateLimit({ remaining: 300, limit: 15000, reset: NOW_S - 30, budget: 'installation:2/core' }, at - 2_000_000);
+      const exp = scrape(seeded());
+      expect(valueOf(exp, 'leviathan_github_rate_limit_remaining')).toBe(15000);
+      expect(valueOf(exp, 'leviathan_github_rate_limit_limit')).toBe(15000);
+      expect(valueOf(exp, 'leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(NOW_S - 30);
+      // scheduler.cycle_completed carries what GitHub said, not the gauges' inference.
+      expect(lastRateLimit(NOW.getTime())).toEqual({ remaining: 300, limit: 15000, reset: NOW_S - 30, at: at - 2_000_000 });
+      // The tick's reading from the log counts the same way.
+      resetRateLimit();
+      const stale = { remaining: 0, limit: 5000, reset: NOW_S - 1 };
+      const state = given([...SEEDED, { type: 'scheduler.cycle_completed', data: { cycle_id: 'c3', github_rate_limit: stale }, at: '2026-11-27T11:00:00.000Z' }]).when().state;
+      expect(valueOf(scrape(state), 'leviathan_github_rate_limit_remaining')).toBe(5000);
+      // A reading without a reset is full again an hour after it was taken; its reset stays unknown.
+      resetRateLimit();
+      recordRateLimit({ remaining: 7, limit: 5000 }, NOW.getTime() - 3_600_000);
+      const noReset = scrape(seeded());
+      expect(valueOf(noReset, 'leviathan_github_rate_limit_remaining')).toBe(5000);
+      expect(valueOf(noReset, 'leviathan_github_rate_limit_reset_timestamp_seconds')).toBeUndefined();
+    });
+
     it('picks by the pure rule', () => {
       const r = (remaining: number, reset: number | null, atMs: number) => ({ remaining, limit: 5000, reset, at: atMs });
       expect(mostConstrainedRateLimit([], 0)).toBeNull();
@@ -411,7 +467,7 @@ describe('GitHub rate limit', () => {
 
   describe("the tick's reading, from the log, against this process's own", () => {
     // The tick's CronJob process reported 1200 left in the cycle completed at 11:55.
-    const TICK = { remaining: 1200, limit: 5000, reset: 1_795_000_000 };
+    const TICK = { remaining: 1200, limit: 5000, reset: 1_795_782_600 }; // 12:30, within its window at NOW
     const withTickReading = (): ProjectionState =>
       given([...SEEDED, { type: 'scheduler.cycle_completed', data: { cycle_id: 'c3', github_rate_limit: TICK }, at: '2026-11-27T11:55:00.000Z' }]).when().state;
     const shown = (exp: Exposition) => ({
@@ -425,7 +481,7 @@ describe('GitHub rate limit', () => {
     });
 
     it("shows the tick's reading when it is newer than this process's own", () => {
-      recordRateLimit({ remaining: 4900, limit: 5000, reset: 1_795_000_100 }, Date.parse('2026-11-27T11:50:00Z'));
+      recordRateLimit({ remaining: 4900, limit: 5000, reset: 1_795_782_700 }, Date.parse('2026-11-27T11:50:00Z'));
       expect(shown(scrape(withTickReading()))).toEqual(TICK);
     });
 

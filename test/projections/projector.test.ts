@@ -85,7 +85,7 @@ describe('Projector snapshot', () => {
     const lines = (await readFile(path, 'utf8')).trimEnd().split('\n');
     const header = JSON.parse(lines[0]!) as { version: number; nodes: number; edges: number; seq: number };
     const { graph } = projector.state;
-    expect(header).toMatchObject({ version: 6, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
+    expect(header).toMatchObject({ version: 7, seq: projector.state.seq, nodes: Object.keys(graph.nodes).length, edges: Object.keys(graph.edges).length });
     expect(lines).toHaveLength(2 + header.nodes + header.edges);
     expect(JSON.parse(lines[1]!)).not.toHaveProperty('graph');
     await store.close();

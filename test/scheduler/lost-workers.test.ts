@@ -114,6 +114,16 @@ describe('lostWorkerEvents', () => {
     });
   });
 
+  it('gives the time since the attempt was created as its duration, so hard-killed timeouts reach the histogram', () => {
+    const [timeout] = when(minutes(16), [run({ state: 'failed', failure_type: 'timeout' })]);
+    expect(timeout?.data.duration_seconds).toBe(16 * 60);
+    expect(when(minutes(18), [])[0]?.data.duration_seconds).toBe(18 * 60);
+    expect(when(minutes(16), [run({ state: 'failed', failure_type: 'timeout' })], neverStarted)[0]?.data.duration_seconds).toBe(16 * 60);
+    const state = project([...inFlight, { type: timeout!.type, target: A, actor: timeout!.actor, data: timeout!.data, at: 16 }]);
+    const c = state.counters.by_target[A]!;
+    expect([c.duration_count, c.duration_sum]).toEqual([1, 16 * 60]);
+  });
+
   it('ignores attempts that already reported', () => {
     const done: GivenEvent[] = [...inFlight, { type: 'attempt.succeeded', target: A, data: { attempt_id: 'att-1', task_id: 'docs-a' } }];
     expect(when(minutes(60), [run({ state: 'failed', failure_type: 'timeout' })], done)).toEqual([]);

@@ -225,11 +225,13 @@ describe('leviathan tick against a real control plane', () => {
     const metric = async (name: string) => valueOf(parseExposition(await (await fetch(`${cp.url}/metrics`)).text()), name);
 
     it("reports the process's last reading in cycle_completed, and /metrics shows it once the process is gone", async () => {
+      // A window that has not reset yet: a reset reading shows as full again.
+      const reset = Math.floor(Date.now() / 1000) + 3600;
       await post(cp, [{ type: 'target.registered', target: TARGET, data: { installation_id: 1 } }, { type: 'autonomy.enabled', data: {} }]);
       // The backlog read answers with rate-limit headers, as the Octokit plugin records them.
       const refresher: BacklogRefresher = {
         refresh: async (t) => {
-          recordRateLimit({ remaining: 1234, limit: 5000, reset: 1_795_000_000 });
+          recordRateLimit({ remaining: 1234, limit: 5000, reset });
           return newEvent({ type: 'backlog.synced', actor: 'scheduler', target: t.id, data: { tasks: [taskSummary('fresh')], etag: '"e2"' } });
         },
       };
@@ -238,13 +240,13 @@ describe('leviathan tick against a real control plane', () => {
       expect((await eventsOf(cp, 'scheduler.cycle_completed'))[0]?.data).toEqual({
         cycle_id: 'cycle-1',
         outcomes: { [TARGET]: 'executed:task_selected' },
-        github_rate_limit: { remaining: 1234, limit: 5000, reset: 1_795_000_000 },
+        github_rate_limit: { remaining: 1234, limit: 5000, reset },
       });
       // The tick's process ends: the control plane's scrape has only the log's reading.
       resetRateLimit();
       expect(await metric('leviathan_github_rate_limit_remaining')).toBe(1234);
       expect(await metric('leviathan_github_rate_limit_limit')).toBe(5000);
-      expect(await metric('leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(1_795_000_000);
+      expect(await metric('leviathan_github_rate_limit_reset_timestamp_seconds')).toBe(reset);
     });
 
     it('omits it when the process has no reading', async () => {
