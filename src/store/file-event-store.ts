@@ -22,7 +22,7 @@ import { scanLines } from './ndjson-scan.ts';
 import { GrowableF64, GrowableUint, OffsetArray, PostingIndex, PostingList, StringTable } from './posting-index.ts';
 import { nodeStoreFs, readFully, writeFully, type StoreFs } from './store-fs.ts';
 import { partitionPoint } from '../partition-point.ts';
-import { isTornLine, parseLogLine } from './verify.ts';
+import { classifyLine, parseLogLine } from './verify.ts';
 
 /** A group commit written to the log and waiting for the fdatasync that makes it durable. */
 interface UnsyncedGroup {
@@ -175,16 +175,8 @@ export class FileEventStore implements EventStore {
   private subjects = new PostingIndex();
   private ids = new IdIndex();
 
-  /** Commits running (sealing or writing): the write retry never touches the log meanwhile. */
-  private committing = 0;
-  private readonly appends = new GroupCommitQueue(async (group) => {
-    this.committing++;
-    try {
-      await this.commit(group);
-    } finally {
-      this.committing--;
-    }
-  }, MAX_GROUP_EVENTS);
+  /** While it is busy (sealing or writing a group), the write retry never touches the log. */
+  private readonly appends = new GroupCommitQueue((group) => this.commit(group), MAX_GROUP_EVENTS);
   /** Groups written but not yet covered by an fdatasync, oldest first (two at most). */
   private readonly unsynced: UnsyncedGroup[] = [];
   /** Settles once every written group is durable and answered (or refused). */
@@ -463,7 +455,7 @@ export class FileEventStore implements EventStore {
   /**
    * Replays the log from the end of what is indexed, checking every link (the first one checks
    * the junction with the snapshot). A torn last line (unterminated, or holding NUL bytes: see
-   * isTornLine) is cut off; any other unparsable or unchained line, the last included, is corruption.
+   * classifyLine) is cut off; any other unparsable or unchained line, the last included, is corruption.
    */
   private async indexTail(size: number): Promise<void> {
     let prev = { seq: this.count, hash: this.headHash };
@@ -475,13 +467,13 @@ export class FileEventStore implements EventStore {
         bad = { seq: prev.seq + 1, reason: 'unparsable' };
         return false;
       }
-      const e = parseLogLine(buf.toString('utf8', start, stop));
-      if (e === null) {
-        // Only what a crash can leave is cut off: an acknowledged event must never vanish silently.
-        if (!isTornLine(buf, start, stop)) {
-          bad = { seq: prev.seq + 1, reason: 'unparsable' };
-          return false;
-        }
+      // Only what a crash can leave is cut off: an acknowledged event must never vanish silently.
+      const e = classifyLine(buf, start, stop);
+      if (e === 'bad') {
+        bad = { seq: prev.seq + 1, reason: 'unparsable' };
+        return false;
+      }
+      if (e === 'torn') {
         unparsable = { offset };
         return;
       }
@@ -709,8 +701,7 @@ export class FileEventStore implements EventStore {
     this.failedWrite = false;
     this.problem = null;
     this.writeRetries = 0;
-    if (this.writeRetryTimer) clearTimeout(this.writeRetryTimer);
-    this.writeRetryTimer = null;
+    this.stopWriteRetry();
     this.logger.info({ path: this.logPath }, 'Event store writable again');
   }
 
@@ -721,7 +712,7 @@ export class FileEventStore implements EventStore {
    */
   private scheduleWriteRetry(): void {
     if (this.writeRetryTimer || this.closed || !this.canWrite) return;
-    const delay = Math.min(this.writeRetryMs * 2 ** this.writeRetries, Math.max(this.writeRetryMs, MAX_WRITE_RETRY_MS));
+    const delay = Math.min(this.writeRetryMs * 2 ** this.writeRetries, MAX_WRITE_RETRY_MS);
     this.writeRetryTimer = setTimeout(() => {
       this.writeRetryTimer = null;
       void this.retryWrite();
@@ -736,7 +727,7 @@ export class FileEventStore implements EventStore {
    */
   private async retryWrite(): Promise<void> {
     if (this.closed || !this.canWrite || !this.failedWrite) return;
-    if (this.committing > 0 || this.unsynced.length > 0 || this.recovering) {
+    if (this.appends.busy || this.unsynced.length > 0 || this.recovering) {
       // An append is under way: its outcome says whether the log is writable; look again later.
       this.scheduleWriteRetry();
       return;

@@ -45,6 +45,14 @@ export class GroupCommitQueue {
     });
   }
 
+  /**
+   * A group is queued or being committed: from the first push until the last commit returns
+   * (including a commit still waiting for the store to let it start). Commits run one at a time.
+   */
+  get busy(): boolean {
+    return this.flushing !== null;
+  }
+
   /** Resolves once nothing is queued or being committed (close waits for this). */
   async drained(): Promise<void> {
     while (this.flushing) await this.flushing;

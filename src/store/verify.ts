@@ -42,8 +42,19 @@ export function parseLogLine(text: string): StoredEvent | null {
  * power loss on some file systems, a line holding NUL bytes where pages were never written; a
  * complete line without NULs that does not parse was edited or rotted after it was acknowledged.
  */
-export function isTornLine(buf: Uint8Array, start: number, end: number): boolean {
+function isTornLine(buf: Uint8Array, start: number, end: number): boolean {
   return buf.subarray(start, end).includes(0);
+}
+
+/**
+ * The one rule for a terminated log line, shared by the store's open and `ctl verify` so they
+ * cannot drift: its event, 'torn' when it does not parse but a crash can have left it (see
+ * {@link isTornLine}; only the last line may be), or 'bad' when it does not parse otherwise.
+ */
+export function classifyLine(buf: Buffer, start: number, stop: number): StoredEvent | 'torn' | 'bad' {
+  const e = parseLogLine(buf.toString('utf8', start, stop));
+  if (e !== null) return e;
+  return isTornLine(buf, start, stop) ? 'torn' : 'bad';
 }
 
 /**
@@ -84,12 +95,12 @@ export async function verifyLines(path: string, prev: { seq: number; hash: strin
         firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
         return false;
       }
-      const e = parseLogLine(buf.toString('utf8', start, stop));
-      if (e === null) {
-        if (!isTornLine(buf, start, stop)) {
-          firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
-          return false;
-        }
+      const e = classifyLine(buf, start, stop);
+      if (e === 'bad') {
+        firstBad = { seq: prev.seq + 1, reason: 'unparsable' };
+        return false;
+      }
+      if (e === 'torn') {
         unparsableAt = offset;
         return;
       }

@@ -51,6 +51,16 @@ async function* parsed(lines: string[]): AsyncIterable<StoredEvent> {
   for (const l of lines) yield parseLogLine(l)!;
 }
 
+/** A closed store holding `n` sample events: its directory, log path and log size. */
+async function seededLog(n: number): Promise<{ dir: string; log: string; size: number }> {
+  const dir = await tempDir();
+  const store = await openFileEventStore({ dir });
+  await store.append(sampleEvents(n));
+  await store.close();
+  const log = join(dir, 'events.ndjson');
+  return { dir, log, size: (await stat(log)).size };
+}
+
 function errno(code: string): Error {
   return Object.assign(new Error(`${code}: simulated`), { code });
 }
@@ -137,15 +147,10 @@ describe('file event store: on disk', () => {
 
 describe('file event store: repair and corruption', () => {
   it('cuts off a torn last line, logs it, and continues the chain', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(5));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
-    const size = (await stat(log)).size;
+    const { dir, log, size } = await seededLog(5);
     await appendFile(log, '{"seq":6,"id":"torn","type":"task.sel');
     const logger = recordingLogger();
-    store = await openFileEventStore({ dir, logger });
+    const store = await openFileEventStore({ dir, logger });
     expect((await stat(log)).size).toBe(size);
     expect(logger.lines).toContainEqual(
       expect.objectContaining({ level: 'warn', msg: 'Torn last line of the event log cut off', obj: expect.objectContaining({ offset: size }) }),
@@ -156,27 +161,22 @@ describe('file event store: repair and corruption', () => {
     expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 7, tornTailBytes: 0 });
   });
 
-  it('cuts off a complete but unparsable last line (garbage left by a crash)', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(3));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
-    const size = (await stat(log)).size;
-    await appendFile(log, '\0\0\0\0\n');
-    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 3, tornTailBytes: 5 });
-    store = await openFileEventStore({ dir });
+  // A complete line that does not parse is cut off only when it holds NUL bytes, as a crash leaves it.
+  it.each([
+    ['only NUL bytes', '\0\0\0\0\n'],
+    ['NUL bytes where a power loss left pages unwritten', '{"seq":4,"id":"lost","ty\0\0\0\0e":"x"}\n'],
+  ])('cuts off a complete but unparsable last line holding %s', async (_, garbage) => {
+    const { dir, log, size } = await seededLog(3);
+    await appendFile(log, garbage);
+    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 3, tornTailBytes: Buffer.byteLength(garbage) });
+    const store = await openFileEventStore({ dir });
     expect((await stat(log)).size).toBe(size);
-    expect(store.health().head.seq).toBe(3);
+    expect(store.health()).toMatchObject({ writable: true, head: { seq: 3 } });
     await store.close();
   });
 
   it('refuses a complete last line that does not parse or chain (no NUL bytes): an acknowledged event is never cut off', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(5));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
+    const { dir, log } = await seededLog(5);
     const lines = await logLines(dir);
     for (const [last, reason] of [
       [lines[4]!.slice(0, -1), 'unparsable'], // its closing brace lost: no crash leaves a newline after that
@@ -187,7 +187,7 @@ describe('file event store: repair and corruption', () => {
       expect(await verifyLogFile(log)).toMatchObject({ ok: false, count: 4, firstBad: { seq: 5, reason } });
       await expect(openFileEventStore({ dir })).rejects.toMatchObject({ code: 'store_corrupt', message: expect.stringContaining(`seq 5: ${reason}`) });
       expect((await stat(log)).size).toBe(size);
-      store = await openFileEventStore({ dir, allowCorrupt: true });
+      const store = await openFileEventStore({ dir, allowCorrupt: true });
       expect(store.corruption).toEqual({ seq: 5, reason });
       expect(store.health()).toMatchObject({ writable: false, head: { seq: 4 } });
       await store.close();
@@ -195,27 +195,8 @@ describe('file event store: repair and corruption', () => {
     }
   });
 
-  it('cuts off a last line with NUL bytes where a power loss left pages unwritten', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(3));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
-    const size = (await stat(log)).size;
-    await appendFile(log, '{"seq":4,"id":"lost","ty\0\0\0\0e":"x"}\n');
-    expect(await verifyLogFile(log)).toMatchObject({ ok: true, count: 3, tornTailBytes: (await stat(log)).size - size });
-    store = await openFileEventStore({ dir });
-    expect((await stat(log)).size).toBe(size);
-    expect(store.health()).toMatchObject({ writable: true, head: { seq: 3 } });
-    await store.close();
-  });
-
   it('detects a tampered line: verify names the seq and open refuses with store_corrupt', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(20));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
+    const { dir, log } = await seededLog(20);
     const lines = await logLines(dir);
     // One byte of data in the middle, same length: only the hash can tell.
     lines[11] = lines[11]!.replace('"i":11', '"i":12');
@@ -230,7 +211,7 @@ describe('file event store: repair and corruption', () => {
     });
 
     const logger = recordingLogger();
-    store = await openFileEventStore({ dir, allowCorrupt: true, logger });
+    const store = await openFileEventStore({ dir, allowCorrupt: true, logger });
     expect(store.corruption).toEqual({ seq: 12, reason: 'hash_mismatch' });
     expect(store.health()).toMatchObject({ writable: false, head: { seq: 11 } });
     expect(store.health().problem).toContain('seq 12');
@@ -240,11 +221,7 @@ describe('file event store: repair and corruption', () => {
   });
 
   it('detects deleted and reordered lines', async () => {
-    const dir = await tempDir();
-    const store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(10));
-    await store.close();
-    const log = join(dir, 'events.ndjson');
+    const { dir, log } = await seededLog(10);
     const lines = await logLines(dir);
 
     await writeFile(log, `${lines.filter((_, i) => i !== 4).join('\n')}\n`);
@@ -520,10 +497,7 @@ describe('file event store: queries use the indexes', () => {
 
 describe('file event store: a subscriber survives a failed read', () => {
   it('retries its catch-up from where it stopped instead of dropping it', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(5));
-    await store.close();
+    const { dir } = await seededLog(5);
     let failReads = 0;
     const fs: StoreFs = {
       ...nodeStoreFs,
@@ -536,7 +510,7 @@ describe('file event store: a subscriber survives a failed read', () => {
       },
     };
     const logger = recordingLogger();
-    store = await openFileEventStore({ dir, fs, logger });
+    const store = await openFileEventStore({ dir, fs, logger });
     failReads = 1;
     const seen: number[] = [];
     store.subscribe(0, (e) => seen.push(e.seq));
@@ -716,10 +690,7 @@ describe('file event store: write failures', () => {
   });
 
   it('a directory not writable at open gives a readable, read-only store', async () => {
-    const dir = await tempDir();
-    let store = await openFileEventStore({ dir });
-    await store.append(sampleEvents(4));
-    await store.close();
+    const { dir } = await seededLog(4);
     const fs: StoreFs = {
       ...nodeStoreFs,
       access: async (path, mode) => {
@@ -728,7 +699,7 @@ describe('file event store: write failures', () => {
       },
     };
     const logger = recordingLogger();
-    store = await openFileEventStore({ dir, fs, logger });
+    const store = await openFileEventStore({ dir, fs, logger });
     expect(store.health()).toMatchObject({ writable: false, kind: 'file', head: { seq: 4 } });
     expect(store.health().problem).toContain('EACCES');
     expect((await store.read({ limit: 10 })).events).toHaveLength(4);
