@@ -1,11 +1,10 @@
 import { readAutonomyConfig, type AutonomyConfig } from '../contract/policy.ts';
 import { newEvent, type NewEvent, type StoredEvent } from '../events/envelope.ts';
-import { subjects } from '../events/types.ts';
+import { EMERGENCY_STOP_PHASE, SCHEDULER_ACTOR, subjects } from '../events/types.ts';
 import type { AutonomyConfigMap, ClusterControls, SchedulerCronJobState } from '../kubernetes/cluster-controls.ts';
 import { workerJobName } from '../kubernetes/labels.ts';
 import type { Projector } from '../projections/projector.ts';
 import type { AutonomyState, ProjectionState } from '../projections/state.ts';
-import { SCHEDULER_ACTOR } from '../scheduler/decide.ts';
 import type { EventStore } from '../store/event-store.ts';
 import { nextCronTime } from './cron-next.ts';
 import { OperationError } from './operation-error.ts';
@@ -32,6 +31,7 @@ export interface OperatorControlOptions {
    * Embedded mode with LEVIATHAN_AUTONOMY_CONFIG set: the file (or mounted directory) that the
    * in-process scheduler and triggers read. It is then the switch: the status reports it (drift
    * when the log says otherwise) and `setAutonomy` refuses to record a setting nothing would read.
+   * Never set with a cluster (main.ts), so its presence alone means embedded mode.
    */
   autonomyFile?: string;
 }
@@ -102,7 +102,7 @@ export interface AutonomyChange {
 export function setAutonomy(deps: AutonomyControlDeps, enabled: boolean, req: Request): Promise<AutonomyChange> {
   return serialized(async () => {
     const type = enabled ? 'autonomy.enabled' : 'autonomy.disabled';
-    if (!deps.cluster && deps.autonomyFile !== undefined) {
+    if (deps.autonomyFile !== undefined) {
       const path = deps.autonomyFile;
       const file = await readAutonomyConfig(path);
       // An unusable file is off (each problem says so), as the scheduler reads it.
@@ -152,9 +152,6 @@ export interface EmergencyStopResult {
   /** Things the operator should know that did not stop the stop (a failed Job deletion, embedded mode). */
   warnings: string[];
 }
-
-/** `phase` of the attempt.failed that ends an attempt whose worker an emergency stop deleted. */
-export const EMERGENCY_STOP_PHASE = 'emergency_stop';
 
 /**
  * The attempt.failed ending each attempt in flight whose worker Job the stop deleted. The
@@ -222,52 +219,71 @@ export function emergencyStop(deps: AutonomyControlDeps, req: Request & { delete
     if (standing && (!deps.cluster || (await deps.cluster.controls.getSchedulerCronJob()).suspended)) {
       return repeatedStop(deps, standing, req);
     }
-    const warnings: string[] = [];
-    let deleted: string[] = [];
     let cronjob: SchedulerCronJobState | undefined;
-    let deleteError: string | undefined;
-    if (deps.cluster) {
-      cronjob = await deps.cluster.controls.setSchedulerSuspended(true);
-      if (req.deleteRunningJobs) {
-        try {
-          deleted = await deps.cluster.controls.deleteWorkerJobs();
-        } catch (err) {
-          deleteError = (err as Error).message;
-          warnings.push(`The scheduler is suspended, but deleting worker Jobs failed: ${deleteError} Delete them with: kubectl -n ${deps.cluster.namespace} delete jobs -l app=leviathan-worker`);
-        }
-      }
-    } else if (req.deleteRunningJobs) {
-      warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
-    }
-    // The attempts are read once the projection has the whole log: one a tick selected a moment
-    // ago may be the one whose Job was just deleted.
-    let cancelled: NewEvent[] = [];
-    if (deleted.length > 0) {
-      await deps.projector.waitFor(deps.store.health().head.seq);
-      cancelled = stoppedAttemptEvents(deps.projector.state, deleted, req);
-    }
-    const stop = newEvent({
-      type: 'scheduler.emergency_stopped',
-      actor: req.actor,
-      data: {
-        reason: req.reason,
-        delete_running_jobs: req.deleteRunningJobs,
-        deleted_jobs: deleted,
-        ...(cancelled.length > 0 ? { cancelled_attempts: cancelled.map((e) => e.data.attempt_id) } : {}),
-        via: req.via,
-        ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}),
-        ...(deleteError ? { delete_error: deleteError } : {}),
-      },
-    });
+    if (deps.cluster) cronjob = await deps.cluster.controls.setSchedulerSuspended(true);
     // One append: the stop and the attempts it ended are stored together or not at all. An
     // attempt whose worker reported its own end first is a duplicate, and its report stands.
-    const { stored } = await deps.store.append([stop, ...cancelled]);
-    const event = stored.find((e) => e.id === stop.id);
-    if (!event) throw new Error(`event ${stop.id} was a duplicate`);
-    await deps.projector.waitFor(stored[stored.length - 1]!.seq);
-    const ended = new Set(stored.filter((e) => e.type === 'attempt.failed').map((e) => e.data.attempt_id as string));
-    return { event, ...(cronjob ? { cronjob } : {}), deleted_jobs: deleted, cancelled_attempts: [...ended], warnings };
+    const { deleted, ended, warnings, stored } = await deleteJobsAndEndAttempts(deps, req, 'The scheduler is suspended, but deleting', ({ deleted, cancelled, deleteError }) =>
+      newEvent({
+        type: 'scheduler.emergency_stopped',
+        actor: req.actor,
+        data: {
+          reason: req.reason,
+          delete_running_jobs: req.deleteRunningJobs,
+          deleted_jobs: deleted,
+          ...(cancelled.length > 0 ? { cancelled_attempts: cancelled.map((e) => e.data.attempt_id) } : {}),
+          via: req.via,
+          ...(deps.cluster ? { cronjob: deps.cluster.cronJob } : {}),
+          ...(deleteError ? { delete_error: deleteError } : {}),
+        },
+      }),
+    );
+    // The stop leads the batch under a fresh random id, so it is never a duplicate: stored first.
+    const event = stored[0]!;
+    return { event, ...(cronjob ? { cronjob } : {}), deleted_jobs: deleted, cancelled_attempts: ended, warnings };
   });
+}
+
+/**
+ * Deletes the running worker Jobs when asked (a failure is a warning, its message `deleteError`),
+ * then appends, in one batch, the event `lead` builds from what was deleted (if any) and the
+ * attempt.failed ending each attempt whose Job was deleted (stoppedAttemptEvents). The attempts
+ * are read once the projection has the whole log: one a tick selected a moment ago may be the one
+ * whose Job was just deleted. `ended` names the attempts whose end was stored (a worker that
+ * reported first makes it a duplicate). `failedLead` opens the warning of a failed deletion
+ * ("Deleting" → "Deleting worker Jobs failed: …").
+ */
+async function deleteJobsAndEndAttempts(
+  deps: AutonomyControlDeps,
+  req: Request & { deleteRunningJobs: boolean },
+  failedLead: string,
+  lead?: (r: { deleted: string[]; cancelled: NewEvent[]; deleteError: string | undefined }) => NewEvent,
+): Promise<{ deleted: string[]; ended: string[]; warnings: string[]; stored: StoredEvent[] }> {
+  const warnings: string[] = [];
+  let deleted: string[] = [];
+  let deleteError: string | undefined;
+  if (req.deleteRunningJobs) {
+    if (!deps.cluster) {
+      warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
+    } else {
+      try {
+        deleted = await deps.cluster.controls.deleteWorkerJobs();
+      } catch (err) {
+        deleteError = (err as Error).message;
+        warnings.push(`${failedLead} worker Jobs failed: ${deleteError} Delete them with: kubectl -n ${deps.cluster.namespace} delete jobs -l app=leviathan-worker`);
+      }
+    }
+  }
+  let cancelled: NewEvent[] = [];
+  if (deleted.length > 0) {
+    await deps.projector.waitFor(deps.store.health().head.seq);
+    cancelled = stoppedAttemptEvents(deps.projector.state, deleted, req);
+  }
+  const batch = [...(lead ? [lead({ deleted, cancelled, deleteError })] : []), ...cancelled];
+  const { stored } = batch.length > 0 ? await deps.store.append(batch) : { stored: [] as StoredEvent[] };
+  if (stored.length > 0) await deps.projector.waitFor(stored[stored.length - 1]!.seq);
+  const ended = stored.filter((e) => e.type === 'attempt.failed').map((e) => e.data.attempt_id as string);
+  return { deleted, ended, warnings, stored };
 }
 
 /**
@@ -283,25 +299,7 @@ async function repeatedStop(deps: AutonomyControlDeps, standing: NonNullable<Aut
   if (!req.deleteRunningJobs) {
     throw new AutonomyRefusal('already_stopped', `${stoodBy} Resume with: leviathan ctl resume`, { emergency_stop: standing });
   }
-  const warnings: string[] = [];
-  let deleted: string[] = [];
-  if (!deps.cluster) {
-    warnings.push('No Kubernetes cluster is configured: running local workers continue to completion.');
-  } else {
-    try {
-      deleted = await deps.cluster.controls.deleteWorkerJobs();
-    } catch (err) {
-      warnings.push(`Deleting worker Jobs failed: ${(err as Error).message} Delete them with: kubectl -n ${deps.cluster.namespace} delete jobs -l app=leviathan-worker`);
-    }
-  }
-  let ended: string[] = [];
-  if (deleted.length > 0) await deps.projector.waitFor(deps.store.health().head.seq);
-  const cancelled = deleted.length > 0 ? stoppedAttemptEvents(deps.projector.state, deleted, req) : [];
-  if (cancelled.length > 0) {
-    const { stored } = await deps.store.append(cancelled);
-    if (stored.length > 0) await deps.projector.waitFor(stored[stored.length - 1]!.seq);
-    ended = stored.map((e) => e.data.attempt_id as string);
-  }
+  const { deleted, ended, warnings } = await deleteJobsAndEndAttempts(deps, req, 'Deleting');
   const did = !deps.cluster
     ? ''
     : deleted.length > 0
@@ -352,7 +350,7 @@ export function resumeScheduler(deps: AutonomyControlDeps, req: { actor: string;
     );
     const warnings: string[] = [];
     // Resuming the scheduler does not turn autonomy on; say so rather than let the operator wait.
-    if (!deps.cluster && deps.autonomyFile !== undefined) {
+    if (deps.autonomyFile !== undefined) {
       const file = await readAutonomyConfig(deps.autonomyFile);
       if (!file.enabled) {
         warnings.push(`Autonomy is still off: ${fileSays(deps.autonomyFile, file)}. The scheduler will run but execute nothing until autonomy_enabled: true is set there.`);

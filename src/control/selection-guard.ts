@@ -43,19 +43,16 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
   const state = deps.projector.state;
   // The log's view, then the batch's own effects in order (a batch may end an attempt and
   // select the task again, as a replayed history does).
-  const inFlight = new Map<string, string | null>();
   const openPr = new Map<string, number | null>();
   const key = (target: string, taskId: string) => `${target}\u0000${taskId}`;
   const progress = (target: string, taskId: string) => {
     const k = key(target, taskId);
-    if (!inFlight.has(k)) {
-      const p = state.targets[target]?.tasks[taskId];
-      inFlight.set(k, p?.in_flight_attempt ?? null);
-      openPr.set(k, p?.open_pr ?? null);
-    }
+    if (!openPr.has(k)) openPr.set(k, state.targets[target]?.tasks[taskId]?.open_pr ?? null);
     return k;
   };
-  // Per target, the attempts in flight: the log's, then the batch's own selections and ends.
+  // Per target, the attempts in flight: the log's, then the batch's own selections and ends. A
+  // task's own attempt in flight is found in it (a selection of a task with one is refused, so
+  // there is at most one per task).
   const attempts = new Map<string, Array<{ attempt_id: string; task_id: string }>>();
   const runningOn = (target: string) => {
     let list = attempts.get(target);
@@ -75,7 +72,7 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
     const attemptId = str(e.data.attempt_id);
     switch (e.type) {
       case 'task.selected': {
-        const running = inFlight.get(k);
+        const running = runningOn(e.target).find((a) => a.task_id === taskId)?.attempt_id ?? null;
         const pr = openPr.get(k);
         if ((running && running !== attemptId) || pr) {
           const why = running && running !== attemptId ? `attempt ${running} is in flight` : `PR #${pr} is open`;
@@ -95,13 +92,11 @@ async function check(deps: Deps, events: NewEvent[], head: number, catchUpLimitM
             reason: conflict.reason,
           });
         }
-        inFlight.set(k, attemptId);
         if (attemptId) attempts.set(e.target, [...others, { attempt_id: attemptId, task_id: taskId }]);
         break;
       }
       case 'attempt.succeeded':
       case 'attempt.failed':
-        if (inFlight.get(k) === attemptId) inFlight.set(k, null);
         attempts.set(
           e.target,
           runningOn(e.target).filter((a) => a.attempt_id !== attemptId),

@@ -10,6 +10,17 @@ const attemptId = z.string().min(1).max(200);
 const taskId = z.string().min(1).max(200);
 const prNumber = z.number().int().positive();
 
+/** Actor of every event the scheduler writes (and of the failures an emergency stop records). */
+export const SCHEDULER_ACTOR = 'scheduler';
+
+/**
+ * `phase` of an `attempt.failed` that is no verdict on the task (evolve counts it as no try and no
+ * breaker failure, and only from SCHEDULER_ACTOR): the worker never ran it…
+ */
+export const START_PHASE = 'start';
+/** …or an operator's emergency stop deleted its worker. */
+export const EMERGENCY_STOP_PHASE = 'emergency_stop';
+
 /** Why a target did not execute this cycle (DESIGN §5). */
 export const SKIP_REASONS = [
   'no_ready_tasks',

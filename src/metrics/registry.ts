@@ -545,13 +545,11 @@ export function renderProjection(state: ProjectionState, now: Date): Buffer {
   const bucketTails = [...BUCKET_TAILS.values()];
   for (const r of rows) {
     const c = r.counters;
-    // Kept cumulative: a projection snapshot written before buckets were appended has none for
-    // the new bounds (and evolve then starts them at 1), so a bucket never shows less than the one
-    // below it.
-    let below = 0;
+    // Buckets are only ever appended to ATTEMPT_DURATION_BUCKETS; a snapshot from before that is
+    // replayed (SNAPSHOT_VERSION), so every bucket is already counted from the first event.
     for (let i = 0; i < bucketTails.length; i++) {
-      below = i < ATTEMPT_DURATION_BUCKETS.length ? Math.max(below, c.duration_buckets[i] ?? 0) : c.duration_count;
-      w.sample(bucket, r.label, bucketTails[i]!, below);
+      const value = i < ATTEMPT_DURATION_BUCKETS.length ? (c.duration_buckets[i] ?? 0) : c.duration_count;
+      w.sample(bucket, r.label, bucketTails[i]!, value);
     }
     w.sample(HEADS.leviathan_attempt_duration_seconds_sum!, r.label, CLOSE, c.duration_sum);
     w.sample(HEADS.leviathan_attempt_duration_seconds_count!, r.label, CLOSE, c.duration_count);

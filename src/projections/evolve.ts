@@ -1,5 +1,13 @@
 import type { StoredEvent } from '../events/envelope.ts';
-import { githubRateLimitSchema, OPERATOR_ACTION_TYPES, subjects, type TaskSummary } from '../events/types.ts';
+import {
+  EMERGENCY_STOP_PHASE,
+  githubRateLimitSchema,
+  OPERATOR_ACTION_TYPES,
+  SCHEDULER_ACTOR,
+  START_PHASE,
+  subjects,
+  type TaskSummary,
+} from '../events/types.ts';
 import { edgeAdded, nodeAdded } from './graph-lists.ts';
 import {
   DURATION_BUCKETS,
@@ -16,8 +24,6 @@ import {
   type TaskProgress,
 } from './state.ts';
 
-/** The scheduler's actor (SCHEDULER_ACTOR in scheduler/decide.ts, which the projection does not import). */
-const SCHEDULER_ACTOR = 'scheduler';
 
 /**
  * Applies one event to the state. Deterministic and free of IO and clocks: the same log always
@@ -294,9 +300,10 @@ export function evolve(state: ProjectionState, e: StoredEvent): ProjectionState 
       const id = subjects.pr(t.id, n);
       const existing = state.graph.nodes[id];
       if (!isNewer(existing, d)) break;
-      // A close dated the same as the open already applied loses, as an open does against a close
-      // (strictlyNewer above): GitHub dates by the second, so a close and a reopen in one second
-      // tie, and either order of delivery must leave the state that was applied first.
+      // An open wins a same-second tie: GitHub dates by the second, so a close and a reopen in one
+      // second tie. A close dated the same as the open already applied loses here, and a reopen
+      // applied after a same-second close wins (pr.reopened skips strictlyNewer above), so either
+      // order of delivery leaves the PR open.
       if (existing?.props.state === 'open' && sameTime(existing, d)) break;
       const merged = e.type === 'pr.merged';
       const wasOpen = t.open_prs.find((p) => p.number === n);
@@ -480,7 +487,7 @@ function upsertAttempt(t: TargetState, attemptId: string, taskId: string, at: st
  */
 function notCounted(e: StoredEvent, failureType: string): boolean {
   if (e.actor !== SCHEDULER_ACTOR) return false;
-  if (e.data.phase !== undefined) return e.data.phase === 'start' || e.data.phase === 'emergency_stop';
+  if (e.data.phase !== undefined) return e.data.phase === START_PHASE || e.data.phase === EMERGENCY_STOP_PHASE;
   return failureType === 'executor_failed' || failureType === 'auth_error';
 }
 

@@ -2,7 +2,7 @@ import type { EffectivePolicy } from '../contract/types.ts';
 import { effectivePolicy } from '../contract/policy.ts';
 import type { TaskSummary } from '../events/types.ts';
 import { contractErrorText, contractView, type ContractView } from './contract-view.ts';
-import type { OpenPr, ProjectionState, TargetState } from './state.ts';
+import type { OpenPr, ProjectionState, TargetState, TaskProgress } from './state.ts';
 
 /** The five states a target can be in; `active` covers executing and ready to execute. */
 export type TargetStatus = 'active' | 'idle' | 'blocked' | 'paused' | 'error';
@@ -85,6 +85,15 @@ export function breakerOpen(t: TargetState, now: Date): boolean {
 /** Tasks with what Leviathan knows of them, in selection order (priority, then file order). */
 const PRIORITY_RANK: Record<string, number> = { high: 0, medium: 1, low: 2 };
 
+/**
+ * Has the task used its tries? A failure recorded and as many tries as the limit: taskViews'
+ * `failed`, and the selection guard's max_attempts_reached (decide), so the guard refuses exactly
+ * what the decision would not have picked.
+ */
+export function triesUsed(p: TaskProgress | undefined, maxAttempts: number): p is TaskProgress & { last_failure: NonNullable<TaskProgress['last_failure']> } {
+  return p !== undefined && p.last_failure !== null && p.attempts >= maxAttempts;
+}
+
 /** Indices of `tasks` in the scheduler's selection order: priority (anything unknown as medium), then file order. */
 export function selectionOrder(tasks: readonly TaskSummary[]): number[] {
   return tasks.map((_, i) => i).sort((a, b) => (PRIORITY_RANK[tasks[a]!.priority] ?? 1) - (PRIORITY_RANK[tasks[b]!.priority] ?? 1) || a - b);
@@ -120,7 +129,7 @@ export function taskViews(t: TargetState, policy: EffectivePolicy): TaskView[] {
     } else if (p?.in_flight_attempt) {
       state = 'running';
       explanation = `Attempt ${p.in_flight_attempt} is running.`;
-    } else if (p?.last_failure && attempts >= policy.max_attempts_per_task) {
+    } else if (triesUsed(p, policy.max_attempts_per_task)) {
       state = 'failed';
       explanation = `Failed after ${attempts} attempts (last: ${p.last_failure.failure_type}).`;
     } else if (!task.ready) {

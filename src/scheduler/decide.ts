@@ -2,14 +2,14 @@ import { normalizeRepoPath, pathsOverlap } from '../contract/paths.ts';
 import type { GuardrailOverrides } from '../contract/policy.ts';
 import type { BacklogTask, EffectivePolicy, Priority, TaskStatus, TargetContract } from '../contract/types.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
-import { subjects, type GitHubRateLimit, type Outcome, type SkipReason, type TaskSummary } from '../events/types.ts';
+import { SCHEDULER_ACTOR, subjects, type GitHubRateLimit, type Outcome, type SkipReason, type TaskSummary } from '../events/types.ts';
 import type { WorkerAssignment } from '../executors/executor.ts';
-import { breakerOpen, targetPolicy, taskViews, type TaskView } from '../projections/target-view.ts';
+import { breakerOpen, targetPolicy, taskViews, triesUsed, type TaskView } from '../projections/target-view.ts';
 import type { TaskProgress } from '../projections/state.ts';
 import type { SchedulerSnapshot, TargetSnapshot } from './snapshot.ts';
 
-/** Actor of every event the scheduler writes. */
-export const SCHEDULER_ACTOR = 'scheduler';
+/** Actor of every event the scheduler writes (defined with the event vocabulary; re-exported here). */
+export { SCHEDULER_ACTOR };
 
 /** A target whose backlog could not be read from GitHub this cycle (guardrails fail closed). */
 export interface ReadProblem {
@@ -395,13 +395,13 @@ export function selectionConflict(
 }
 
 /**
- * The task has used its tries: taskViews' `failed` (a failure recorded and as many selections as
- * the limit), so the guard refuses exactly what the decision would not have picked. Tries are
+ * The task has used its tries (triesUsed, the same predicate as taskViews' `failed`), so the
+ * guard refuses exactly what the decision would not have picked. Tries are
  * counted at selection and given back when the attempt was never really tried (evolve), so the
  * log's count is the one to trust. Pure.
  */
 function triesConflict(p: TaskProgress | undefined, taskId: string, maxAttempts: number | undefined): Conflict | null {
-  if (maxAttempts === undefined || !p?.last_failure || p.attempts < maxAttempts) return null;
+  if (maxAttempts === undefined || !triesUsed(p, maxAttempts)) return null;
   return {
     reason: 'max_attempts_reached',
     detail: `Task ${taskId} failed after ${p.attempts} attempts (last: ${p.last_failure.failure_type}). Raise safety_rules.max_attempts_per_task or fix the task.`,

@@ -1,9 +1,8 @@
 import type { GuardrailOverrides } from '../contract/policy.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
-import { subjects } from '../events/types.ts';
+import { SCHEDULER_ACTOR, START_PHASE, subjects } from '../events/types.ts';
 import type { WorkerRun } from '../executors/executor.ts';
 import { targetPolicy } from '../projections/target-view.ts';
-import { SCHEDULER_ACTOR } from './decide.ts';
 import type { SchedulerSnapshot } from './snapshot.ts';
 
 /** How long past its deadline an attempt the executor does not know at all is given before it is declared lost. */
@@ -12,7 +11,7 @@ export const LOST_WORKER_GRACE_SECONDS = 120;
 /** `error_kind` of a worker that ended without ever reporting attempt.started. */
 export const WORKER_NOT_STARTED = 'worker_not_started';
 
-type Failure = { failure_type: 'timeout' | 'worker_lost'; message: string; error_kind?: string; phase?: 'start' };
+type Failure = { failure_type: 'timeout' | 'worker_lost'; message: string; error_kind?: string; phase?: typeof START_PHASE };
 
 /**
  * A worker that never reported attempt.started — its first act — never ran the task: its pod
@@ -25,7 +24,7 @@ function notStarted(what: string, inspect?: string): Failure {
   return {
     failure_type: 'worker_lost',
     error_kind: WORKER_NOT_STARTED,
-    phase: 'start',
+    phase: START_PHASE,
     message: `${what} without ever reporting attempt.started: the worker never started (image pull, scheduling, configuration) or could not reach the control plane. Not counted as a try.${inspect ? ` See: ${inspect}` : ''}`,
   };
 }

@@ -2,14 +2,13 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { readAutonomyConfig, type AutonomyConfig, type GuardrailOverrides } from '../contract/policy.ts';
 import { newEvent, type NewEvent } from '../events/envelope.ts';
-import { githubRateLimitSchema, subjects, type GitHubRateLimit } from '../events/types.ts';
+import { githubRateLimitSchema, SCHEDULER_ACTOR, START_PHASE, subjects, type GitHubRateLimit } from '../events/types.ts';
 import type { Executor, WorkerRun } from '../executors/executor.ts';
 import { BACKLOG_MAX_AGE_MS, BacklogReadError, isStale, type BacklogRefresher } from './backlog-refresh.ts';
 import { isSelectionRefused, refusalReason, type SchedulerControlPlane } from './control-plane-port.ts';
 import {
   cycleCompletedEvent,
   decide,
-  SCHEDULER_ACTOR,
   skippedEvent,
   type Decision,
   type ReadProblem,
@@ -235,7 +234,7 @@ export async function carryOut(deps: Pick<CycleDeps, 'controlPlane' | 'executor'
               actor: SCHEDULER_ACTOR,
               target: a.target,
               subject: subjects.attempt(a.attempt_id),
-              data: { ...base, failure_type: auth ? 'auth_error' : 'executor_failed', phase: 'start', message: message.slice(0, 4000) },
+              data: { ...base, failure_type: auth ? 'auth_error' : 'executor_failed', phase: START_PHASE, message: message.slice(0, 4000) },
             }),
           );
           if (o) pending.push(skippedEvent(decision.cycle_id, o));

@@ -161,16 +161,6 @@ describe('the exposition', () => {
     expect(['3600', '7200', '14400', '43200', '86400', '+Inf'].map(bucket)).toEqual([0, 1, 2, 2, 3, 3]);
   });
 
-  it('keeps the buckets cumulative for a projection snapshot taken before buckets were appended', () => {
-    const state = seeded();
-    const c = state.counters.by_target[WEB]!;
-    // As evolve leaves it: ten old buckets, the new ones started at 1 by a 100 s attempt since.
-    c.duration_buckets = [...c.duration_buckets.slice(0, 10), 1, 1, 1, 1];
-    const exp = scrape(state);
-    const bucket = (le: string) => valueOf(exp, 'leviathan_attempt_duration_seconds_bucket', { target: WEB, le });
-    expect(['3600', '7200', '86400', '+Inf'].map(bucket)).toEqual([4, 4, 4, 4]);
-  });
-
   it('starts every labelled counter of a new target at 0, so increase() sees its first event', () => {
     const exp = scrape(seeded());
     const api = exp.samples.filter((s) => s.labels.target === API && s.name !== 'leviathan_target_status');

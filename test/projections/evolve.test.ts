@@ -108,11 +108,20 @@ describe('evolve: open pull requests stay exact', () => {
       1,
     ],
     [
-      'a close dated the same as the reopen already applied loses (either order leaves the state applied first)',
+      'an open wins a same-second tie: a close dated the same as the reopen already applied loses',
       [
         pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }),
         pr('pr.reopened', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
         pr('pr.closed', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
+      ],
+      1,
+    ],
+    [
+      'an open wins a same-second tie: a reopen dated the same as the close already applied reopens it',
+      [
+        pr('pr.created', 1, { updated_at: '2026-11-27T10:00:00Z' }),
+        pr('pr.closed', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
+        pr('pr.reopened', 1, { leviathan: true, updated_at: '2026-11-27T11:00:00Z' }),
       ],
       1,
     ],

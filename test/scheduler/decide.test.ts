@@ -290,6 +290,13 @@ describe('half-open circuit breaker', () => {
   const succeeded = (taskId: string, attemptId: string, at: number): GivenEvent => ({ type: 'attempt.succeeded', target: A, data: { task_id: taskId, attempt_id: attemptId }, at });
   // Selected before the trip and still running when it tripped.
   const early = [selected('d', 'att-p', 2.5), created('d', 'att-p', 2.5)];
+  // The probe failed and the breaker tripped again, cooling down until minute 125.
+  const trippedAgain: GivenEvent[] = [
+    ...base,
+    trip,
+    ...failedAttempt('c', 'att-3', 64),
+    { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 3, cooldown_until: minutes(125).toISOString() }, at: 65 },
+  ];
 
   interface BreakerRow {
     name: string;
@@ -378,24 +385,14 @@ describe('half-open circuit breaker', () => {
     },
     {
       name: 'the probe failed and the breaker tripped again: cooling down, not tripped twice',
-      given: [
-        ...base,
-        trip,
-        ...failedAttempt('c', 'att-3', 64),
-        { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 3, cooldown_until: minutes(125).toISOString() }, at: 65 },
-      ],
+      given: trippedAgain,
       when: 70,
       then: { outcome: 'blocked', reason: 'circuit_breaker_open', detail: /Cooldown ends at 2026-03-02T12:05:00.000Z/ },
       trips: false,
     },
     {
       name: 'the second cooldown has ended: the next probe may run',
-      given: [
-        ...base,
-        trip,
-        ...failedAttempt('c', 'att-3', 64),
-        { type: 'circuit_breaker.tripped', target: A, data: { consecutive_failures: 3, cooldown_until: minutes(125).toISOString() }, at: 65 },
-      ],
+      given: trippedAgain,
       when: 126,
       then: { outcome: 'executed', reason: 'task_selected', task_id: 'a' },
       trips: false,
