@@ -1,7 +1,8 @@
 import type { ApplicationFunction, Context } from 'probot';
 import { installationEvents } from './handlers/installation.ts';
 import { installationRepositoriesEvents } from './handlers/installation-repositories.ts';
-import { activeTarget, repositoryEvents, type RepositoryPayload } from './handlers/repository.ts';
+import { activeTarget } from '../projections/state.ts';
+import { repositoryEvents, type RepositoryPayload } from './handlers/repository.ts';
 import { handleIssueComment, type IssueCommentPayload } from './handlers/issue-comment.ts';
 import { pushTouchesContract } from './handlers/push.ts';
 import { pullRequestEvents } from './pull-requests.ts';
@@ -78,7 +79,7 @@ export function leviathanApp(rt: AppRuntime): ApplicationFunction {
       if (!followUp) return;
       switch (followUp.kind) {
         case 'reconcile':
-          rt.queueReconcile(followUp.installationId, `repository.${payload.action} for ${payload.repository.full_name}, not a target`);
+          queueReconcileOf(rt, followUp.installationId, `repository.${payload.action} for ${payload.repository.full_name}, not a target`);
           break;
         case 'register': {
           const { target, installationId, defaultBranch } = followUp;

@@ -22,6 +22,12 @@ import { githubRoutes } from './routes.ts';
 import type { AppRuntime } from './runtime.ts';
 import { completeRegistration } from './targets.ts';
 
+/**
+ * How long after a webhook-queued reconcile of an installation further webhooks about repositories
+ * that are not targets queue none. POST /v1/reconcile and the reconcile on start are not limited.
+ */
+const INSTALLATION_RECONCILE_COOLDOWN_MS = 5 * 60_000;
+
 /** What the control plane gives the GitHub App. */
 export interface GitHubDeps {
   store: EventStore;
@@ -111,6 +117,7 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
     clock: deps.clock,
     background,
     clients,
+    appId: config.appId,
     scheduler: deps.scheduler,
     queueReconcile: (installationId, reason) => queueInstallationReconcile(installationId, reason),
   };
@@ -144,15 +151,29 @@ export async function createGitHubIntegration(env: Env, deps: GitHubDeps, opts: 
       return result;
     });
   const waiting = new Set<number>();
+  // When each installation's last webhook-queued reconcile started (ms). Every push or PR of a
+  // repository that is still no target after one would otherwise read the whole installation again.
+  const reconciledAt = new Map<number, number>();
   function queueInstallationReconcile(installationId: number, reason: string): void {
     if (waiting.has(installationId)) return; // the one waiting will see whatever this webhook saw
+    const last = reconciledAt.get(installationId);
+    if (last !== undefined && deps.clock.now().getTime() - last < INSTALLATION_RECONCILE_COOLDOWN_MS) {
+      logger.debug({ installation: installationId, reason }, 'GitHub reconcile of an installation skipped: reconciled moments ago');
+      return;
+    }
     waiting.add(installationId);
     logger.info({ installation: installationId, reason }, 'GitHub reconcile of an installation queued');
     background.run(`reconcile installation ${installationId}`, () =>
       serially(async () => {
         waiting.delete(installationId);
-        const result = await reconcileInstallation(rt, installationId, reconcileOptions('leviathan:reconcile'));
-        logger.info({ installation: installationId, corrections: result.corrections.length, errors: result.errors.length }, 'GitHub reconcile of an installation finished');
+        reconciledAt.set(installationId, deps.clock.now().getTime());
+        try {
+          const result = await reconcileInstallation(rt, installationId, reconcileOptions('leviathan:reconcile'));
+          logger.info({ installation: installationId, corrections: result.corrections.length, errors: result.errors.length }, 'GitHub reconcile of an installation finished');
+        } catch (err) {
+          reconciledAt.delete(installationId); // failed: the next webhook may try again
+          throw err;
+        }
       }),
     );
   }

@@ -2,6 +2,7 @@ import { newEvent, type NewEvent } from '../events/envelope.ts';
 import { subjects } from '../events/types.ts';
 import type { ProjectionState } from '../projections/state.ts';
 import { describe } from './background.ts';
+import { installationTargets, targetEvent } from './handlers/installation.ts';
 import { splitTarget, statusOf, type GitHubClient } from './client.ts';
 import { closedEvent, isLeviathanPr, openedEvent, type PullRequestLike } from './pull-requests.ts';
 import { record } from './record.ts';
@@ -79,9 +80,7 @@ export async function reconcileInstallation(rt: AppRuntime, installationId: numb
     inst = (await app.request('GET /app/installations/{installation_id}', { installation_id: installationId })).data as Installation;
   } catch (err) {
     if (statusOf(err) !== 404) throw err;
-    const gone = Object.values(rt.projector.state.targets)
-      .filter((t) => t.lifecycle !== 'removed' && t.installation_id === installationId)
-      .map((t) => lifecycleEvent('target.removed', t.id, installationId, opts.actor));
+    const gone = installationTargets(rt.projector.state, installationId, []).map((t) => lifecycleEvent('target.removed', t, installationId, opts.actor));
     await recordCorrections(rt, gone, result);
     return result;
   }
@@ -135,34 +134,27 @@ async function reconcileListed(rt: AppRuntime, inst: Installation, opts: Reconci
  * registered, suspended ones unsuspended (an unsuspend overtaken by an older suspend would
  * otherwise hold them for ever), and targets no longer listed removed.
  */
-export function targetCorrections(state: ProjectionState, installationId: number, repos: Repo[], actor: string): NewEvent[] {
+function targetCorrections(state: ProjectionState, installationId: number, repos: Repo[], actor: string): NewEvent[] {
   const events: NewEvent[] = [];
   for (const repo of repos) {
     const t = state.targets[repo.full_name];
     const stale = !t || t.lifecycle === 'removed' || t.installation_id !== installationId || (repo.default_branch && t.default_branch !== repo.default_branch);
     if (stale) {
-      events.push(
-        newEvent({
-          type: 'target.registered',
-          actor,
-          target: repo.full_name,
-          subject: subjects.target(repo.full_name),
-          data: { installation_id: installationId, ...(repo.default_branch ? { default_branch: repo.default_branch } : {}), via: 'reconcile' },
-        }),
-      );
+      const data = { installation_id: installationId, ...(repo.default_branch ? { default_branch: repo.default_branch } : {}), via: 'reconcile' };
+      events.push(newEvent(targetEvent('target.registered', repo.full_name, actor, data)));
     } else if (t.lifecycle === 'suspended') {
       events.push(lifecycleEvent('target.unsuspended', t.id, installationId, actor));
     }
   }
   const names = new Set(repos.map((r) => r.full_name));
-  for (const t of Object.values(state.targets)) {
-    if (t.installation_id === installationId && t.lifecycle !== 'removed' && !names.has(t.id)) events.push(lifecycleEvent('target.removed', t.id, installationId, actor));
+  for (const t of installationTargets(state, installationId, [])) {
+    if (!names.has(t)) events.push(lifecycleEvent('target.removed', t, installationId, actor));
   }
   return events;
 }
 
 function lifecycleEvent(type: 'target.removed' | 'target.suspended' | 'target.unsuspended', target: string, installationId: number, actor: string): NewEvent {
-  return newEvent({ type, actor, target, subject: subjects.target(target), data: { installation_id: installationId, via: 'reconcile' } });
+  return newEvent(targetEvent(type, target, actor, { installation_id: installationId, via: 'reconcile' }));
 }
 
 async function recordCorrections(rt: AppRuntime, events: NewEvent[], result: ReconcileResult): Promise<void> {

@@ -14,12 +14,15 @@ export interface AppRuntime {
   clock: Clock;
   background: BackgroundWork;
   clients: GitHubClients;
+  /** Our App's id (APP_ID): comments made through it are our own, never commands. */
+  appId: string;
   /** Runs `/leviathan trigger` and `retry` through the same path as POST /v1/tasks/trigger. */
   scheduler?: SlashScheduler | undefined;
   /**
    * Queues a reconcile of one installation in the background, after any reconcile already
-   * running; one waiting per installation, however many webhooks ask. For a webhook about a
-   * repository the log has no target for: the installation is read instead of the name trusted.
+   * running; one waiting per installation, however many webhooks ask, and none within minutes of
+   * the last. For a webhook about a repository the log has no target for: the installation is
+   * read instead of the name trusted.
    */
   queueReconcile(installationId: number, reason: string): void;
 }

@@ -223,6 +223,12 @@ export function emptyState(): ProjectionState {
   };
 }
 
+/** The target of that name, unless the log has none or it was removed. */
+export function activeTarget(state: ProjectionState, name: string): TargetState | null {
+  const t = state.targets[name];
+  return t && t.lifecycle !== 'removed' ? t : null;
+}
+
 export function emptyTarget(id: string): TargetState {
   return {
     id,

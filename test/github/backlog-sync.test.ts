@@ -323,4 +323,19 @@ describe('push webhook', () => {
     expect(await events(cp)).toHaveLength(0);
     expect(await targetsOf(cp)).toEqual([]);
   });
+
+  it('pushes to a repository still no target after a reconcile queue no second reconcile within the cooldown', async () => {
+    cp = await startApp();
+    const push = fixture('push-to-default-branch-touching-leviathan');
+    // One reconcile's calls only: nock fails the test on a request nothing answers.
+    gh.on('GET', '/app/installations/1', 200, { id: 1, suspended_at: null })
+      .installationToken(1)
+      .on('GET', '/installation/repositories', 200, { total_count: 0, repositories: [] }, { query: true });
+    await deliver(cp, 'push', push);
+    await until(() => gh.pending().length === 0, 'the reconcile');
+    await settle();
+    await deliver(cp, 'push', push);
+    await settle();
+    expect(await events(cp)).toHaveLength(0);
+  });
 });

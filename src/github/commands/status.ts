@@ -1,3 +1,4 @@
+import { activeTarget } from '../../projections/state.ts';
 import { targetView } from '../../projections/target-view.ts';
 import type { Command } from './command.ts';
 
@@ -10,8 +11,8 @@ export const statusCommand: Command = {
   examples: ['/leviathan status'],
   async run({ target, deps }) {
     const state = deps.projector.state;
-    const t = state.targets[target];
-    if (!t || t.lifecycle === 'removed') {
+    const t = activeTarget(state, target);
+    if (!t) {
       return { ok: false, reply: `${target} is not a Leviathan target. Install the GitHub App on it to register it.` };
     }
     const v = targetView(state, t, deps.clock.now());

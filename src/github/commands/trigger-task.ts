@@ -1,3 +1,4 @@
+import { activeTarget } from '../../projections/state.ts';
 import type { CommandContext, CommandResult } from './command.ts';
 
 /**
@@ -8,8 +9,8 @@ import type { CommandContext, CommandResult } from './command.ts';
  */
 export async function triggerTask(ctx: CommandContext, taskId: string, reason: string, extra: Record<string, unknown> = {}): Promise<CommandResult> {
   const { target, deps } = ctx;
-  const t = deps.projector.state.targets[target];
-  if (!t || t.lifecycle === 'removed') return { ok: false, reply: `${target} is not a Leviathan target. Install the GitHub App on it first.` };
+  const t = activeTarget(deps.projector.state, target);
+  if (!t) return { ok: false, reply: `${target} is not a Leviathan target. Install the GitHub App on it first.` };
   if (t.backlog.state === 'synced' && !t.backlog.tasks.some((task) => task.id === taskId)) {
     const known = t.backlog.tasks.slice(0, 10).map((task) => `\`${task.id}\``).join(', ');
     return { ok: false, reply: `There is no task \`${taskId}\` in .leviathan/backlog.yaml${known ? ` (tasks: ${known})` : ''}.` };

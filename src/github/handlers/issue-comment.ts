@@ -1,5 +1,6 @@
 import { newEvent } from '../../events/envelope.ts';
 import { subjects } from '../../events/types.ts';
+import { activeTarget } from '../../projections/state.ts';
 import { splitTarget, statusOf, type GitHubClient } from '../client.ts';
 import type { CommandResult } from '../commands/command.ts';
 import { findCommand, parseCommand, type ParsedCommand } from '../commands/registry.ts';
@@ -31,7 +32,7 @@ export interface IssueCommentPayload {
  * node). Its absence after `command.received` means the handling broke off, and a redelivery
  * finishes it. Its schema is in events/types.ts.
  */
-export const COMMAND_COMPLETED = 'command.completed';
+const COMMAND_COMPLETED = 'command.completed';
 
 /**
  * Associations GitHub gives people who belong to the repository. Anyone else has at most read
@@ -62,8 +63,10 @@ export async function handleIssueComment(rt: AppRuntime, octokit: GitHubClient, 
   if (payload.action !== 'created') return;
   const user = payload.comment.user;
   if (!user || isBot(user)) return;
+  // A person may comment through another App (a mobile client, an integration) and still mean the
+  // command; only our own App's comments could loop.
   const viaApp = payload.comment.performed_via_github_app;
-  if (viaApp && (await isOwnApp(octokit, viaApp.id))) return;
+  if (viaApp && String(viaApp.id) === rt.appId) return;
   const parsed = parseCommand(payload.comment.body);
   if (!parsed) return;
 
@@ -74,7 +77,7 @@ export async function handleIssueComment(rt: AppRuntime, octokit: GitHubClient, 
   const mine = (running.get(receivedId) ?? Promise.resolve())
     .catch(() => undefined)
     .then(async () => {
-      if (!(await completed(rt, receivedId))) await handle(rt, octokit, delivery, payload, user, parsed);
+      if (!(await completed(rt, receivedId))) await handle(rt, octokit, delivery, receivedId, payload, user, parsed);
     });
   running.set(receivedId, mine);
   try {
@@ -84,7 +87,7 @@ export async function handleIssueComment(rt: AppRuntime, octokit: GitHubClient, 
   }
 }
 
-async function handle(rt: AppRuntime, octokit: GitHubClient, delivery: string, payload: IssueCommentPayload, user: GitHubUser, parsed: ParsedCommand): Promise<void> {
+async function handle(rt: AppRuntime, octokit: GitHubClient, delivery: string, receivedId: string, payload: IssueCommentPayload, user: GitHubUser, parsed: ParsedCommand): Promise<void> {
   const target = payload.repository.full_name;
   const { owner, repo } = splitTarget(target);
   const actor = githubActor(user.login);
@@ -133,9 +136,7 @@ async function handle(rt: AppRuntime, octokit: GitHubClient, delivery: string, p
 
   // A comment on a repository that is not a target must not make it one (the projection creates
   // targets from any event naming them), so the repository then goes into data only.
-  const known = rt.projector.state.targets[target];
-  const isTarget = known !== undefined && known.lifecycle !== 'removed';
-  const receivedId = deliveryEventId(delivery, 0);
+  const isTarget = activeTarget(rt.projector.state, target) !== null;
   await record(rt, [
     newEvent({
       id: receivedId,
@@ -231,23 +232,6 @@ async function answerOnGitHub(
 async function completed(rt: AppRuntime, receivedId: string): Promise<boolean> {
   const page = await rt.store.read({ subject: subjects.action(receivedId), type: COMMAND_COMPLETED, limit: 1 });
   return page.events.length > 0;
-}
-
-/**
- * Whether a comment made through the GitHub App `appId` was made through ours. A person may
- * comment through another App (a mobile client, an integration) and still mean the command; only
- * our own App's comments could loop. The event's client was authenticated by Probot as our App,
- * so it knows our id (a locally signed JWT, no request). When it cannot say, the comment is
- * treated as ours: ignoring a command is safer than answering ourselves.
- */
-async function isOwnApp(octokit: GitHubClient, appId: number): Promise<boolean> {
-  const auth = (octokit as { auth?: (opts: { type: 'app' }) => Promise<{ appId?: number | string }> }).auth;
-  try {
-    const own = (await auth?.({ type: 'app' }))?.appId;
-    return own === undefined || String(own) === String(appId);
-  } catch {
-    return true;
-  }
 }
 
 /** A GitHub failure in a few words for a reply and a log line (no stack, no token). */

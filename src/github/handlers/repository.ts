@@ -1,4 +1,4 @@
-import type { ProjectionState, TargetState } from '../../projections/state.ts';
+import { activeTarget, type ProjectionState } from '../../projections/state.ts';
 import type { UnidentifiedEvent } from '../pull-requests.ts';
 import { targetEvent } from './installation.ts';
 
@@ -74,12 +74,6 @@ export function repositoryEvents(state: ProjectionState, payload: RepositoryPayl
     default:
       return { events: [], followUp: null };
   }
-}
-
-/** The target of that name, unless the log has none or it was removed. */
-export function activeTarget(state: ProjectionState, name: string): TargetState | null {
-  const t = state.targets[name];
-  return t && t.lifecycle !== 'removed' ? t : null;
 }
 
 /** `owner/name` before a rename (same owner, old name) or a transfer (old owner, same name). */
