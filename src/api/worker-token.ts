@@ -38,8 +38,6 @@ const WORKER_EVENT_ID_SUFFIXES = {
 
 export type WorkerEventType = keyof typeof WORKER_EVENT_ID_SUFFIXES;
 
-export const WORKER_EVENT_TYPES: ReadonlySet<string> = new Set(Object.keys(WORKER_EVENT_ID_SUFFIXES));
-
 /**
  * The id of an attempt's event of `type`. Stores keep the first event of an id and acknowledge
  * later ones as duplicates, and the scheduler and the lost-worker sweep write ids of the same
@@ -103,6 +101,24 @@ export function verifyWorkerToken(writeTokens: readonly string[], token: string,
     if (given.length === expected.length && timingSafeEqual(given, expected)) signed = true;
   }
   if (!signed) return null;
+  const scope = parseScope(payload);
+  return scope && scope.exp * 1000 > nowMs ? scope : null;
+}
+
+/**
+ * The scope `token` claims, read without checking its signature or expiry: for a worker sorting its
+ * own spool (which token goes with which event), never to grant anything. The control plane
+ * decides with {@link verifyWorkerToken}.
+ */
+export function claimedWorkerScope(token: string): WorkerScope | null {
+  if (!token.startsWith(WORKER_TOKEN_PREFIX)) return null;
+  const body = token.slice(WORKER_TOKEN_PREFIX.length);
+  const dot = body.indexOf('.');
+  if (dot <= 0) return null;
+  return parseScope(body.slice(0, dot));
+}
+
+function parseScope(payload: string): WorkerScope | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
@@ -110,8 +126,7 @@ export function verifyWorkerToken(writeTokens: readonly string[], token: string,
     return null;
   }
   const scope = scopeSchema.safeParse(parsed);
-  if (!scope.success || scope.data.exp * 1000 <= nowMs) return null;
-  return scope.data;
+  return scope.success ? scope.data : null;
 }
 
 /**

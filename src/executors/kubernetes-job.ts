@@ -262,7 +262,10 @@ export class KubernetesJobExecutor implements Executor {
     return jobs.map((job) => toWorkerRun(job, namespace));
   }
 
-  /** The Job manifest for an assignment; public so tests and `ctl` can show exactly what is submitted. */
+  /**
+   * The Job manifest for an assignment, public so tests and `ctl` can show what is submitted:
+   * start() submits it for the assignment with its `deadline_at` set (the Job's creation + timeout).
+   */
   buildJob(assignment: WorkerAssignment): V1Job {
     const name = workerJobName(assignment.attempt_id);
     const assignmentJson = JSON.stringify(assignment);

@@ -16,6 +16,8 @@ export const LEVIATHAN_BIN = fileURLToPath(new URL('../../bin/leviathan.mjs', im
  * attempts write.
  */
 export const WORKER_FILES_RETENTION_MS = 14 * 24 * 60 * 60 * 1000;
+/** Worker files are pruned at most this often per executor (they are kept for days). */
+const PRUNE_INTERVAL_MS = 60 * 60 * 1000;
 
 /**
  * The names among `<dataDir>/workers/` entries that are expired worker files: regular `.log` and
@@ -82,7 +84,7 @@ export interface LocalProcessExecutorOptions {
   retainEndedMs?: number;
   /**
    * Worker logs and task files in `<dataDir>/workers/` older than this (by modification time) are
-   * deleted as the next worker starts; default {@link WORKER_FILES_RETENTION_MS}.
+   * deleted in the background as workers start, at most once an hour; default {@link WORKER_FILES_RETENTION_MS}.
    */
   workerFilesRetentionMs?: number;
   logger?: Logger;
@@ -121,6 +123,9 @@ export class LocalProcessExecutor implements Executor {
 
   /** Home directory preparations, one at a time (two starts must not both create it). */
   private preparing: Promise<unknown> = Promise.resolve();
+  /** When worker files were last pruned (see pruneWorkerFiles), and that pruning. */
+  private prunedAt: number | null = null;
+  private pruning: Promise<void> = Promise.resolve();
 
   constructor(opts: LocalProcessExecutorOptions) {
     this.opts = opts;
@@ -147,7 +152,8 @@ export class LocalProcessExecutor implements Executor {
     const name = assignment.attempt_id.replace(/[^A-Za-z0-9_.-]/g, '_');
     const taskFile = join(dir, `${name}.json`);
     const user = this.opts.workerUser;
-    await this.pruneWorkerFiles(dir);
+    // Off the start path: a start waits for no directory listing.
+    this.pruneWorkerFiles(dir);
     // The deadline travels with the assignment: the worker enforces it itself, since this process
     // (a `tick`) may be gone long before it.
     const deadlineAt = new Date(this.now() + Math.max(1, assignment.timeout_seconds) * 1000).toISOString();
@@ -229,30 +235,32 @@ export class LocalProcessExecutor implements Executor {
   }
 
   /**
-   * Deletes expired worker logs and task files (see expiredWorkerFiles). Best effort: a start never
-   * fails for it, and a failure is only logged.
+   * Deletes expired worker logs and task files (see expiredWorkerFiles) in the background, at most
+   * once an hour per executor. Best effort: a start never waits or fails for it, and a failure is
+   * only logged.
    */
-  private async pruneWorkerFiles(dir: string): Promise<void> {
+  private pruneWorkerFiles(dir: string): void {
+    const now = this.now();
+    if (this.prunedAt !== null && now - this.prunedAt < PRUNE_INTERVAL_MS) return;
+    this.prunedAt = now;
     const retention = this.opts.workerFilesRetentionMs ?? WORKER_FILES_RETENTION_MS;
-    try {
+    this.pruning = (async () => {
       const names = await readdir(dir).catch((err: NodeJS.ErrnoException) => {
         if (err.code === 'ENOENT') return [];
         throw err;
       });
       const entries = await Promise.all(
-        names
-          .filter((n) => /\.(log|json)$/.test(n))
-          .map(async (n) => {
-            const st = await lstat(join(dir, n)).catch(() => null);
-            return { name: n, isFile: st?.isFile() ?? false, mtimeMs: st?.mtimeMs ?? Infinity };
-          }),
+        names.map(async (n) => {
+          const st = await lstat(join(dir, n)).catch(() => null);
+          return { name: n, isFile: st?.isFile() ?? false, mtimeMs: st?.mtimeMs ?? Infinity };
+        }),
       );
       const expired = expiredWorkerFiles(entries, this.now(), retention);
       await Promise.all(expired.map((n) => rm(join(dir, n), { force: true })));
       if (expired.length > 0) this.opts.logger?.info({ removed: expired.length, retention_days: retention / 86_400_000 }, 'Executor: Removed expired worker logs');
-    } catch (err) {
+    })().catch((err: unknown) => {
       this.opts.logger?.warn({ error: (err as Error).message }, 'Executor: Could not remove expired worker logs');
-    }
+    });
   }
 
   /**
@@ -308,7 +316,7 @@ export class LocalProcessExecutor implements Executor {
   async stopAll(): Promise<void> {
     const running = [...this.runs.values()].filter((r) => r.endedAt === null);
     for (const r of running) killGroup(r.pid, 'SIGKILL');
-    await Promise.all(running.map((r) => r.exited));
+    await Promise.all([...running.map((r) => r.exited), this.pruning]);
   }
 
   private now(): number {

@@ -14,9 +14,9 @@ export interface AttemptDeadline {
   totalMs: number;
   /**
    * `assignment`: the executor's `deadline_at` (its spawn or Job-creation time + timeout), the
-   * deadline it enforces too. `worker start`: none given (a Kubernetes Job whose assignment carries
-   * none), so the worker's own start + timeout, later than the Job's real deadline by the time the
-   * pod took to start.
+   * deadline it enforces too; both executors give one. `worker start`: none given (only a Job
+   * created before the executors set it), so the worker's own start + timeout, later than the Job's
+   * real deadline by the time the pod took to start.
    */
   source: 'assignment' | 'worker start';
 }
@@ -39,16 +39,22 @@ export function attemptDeadline(a: Pick<WorkerAssignment, 'timeout_seconds' | 'd
  * Zero or less: no time is left for it.
  */
 export function agentBudgetMs(d: AttemptDeadline, now: number): number {
-  return d.at - Math.min(120_000, Math.max(1_000, d.totalMs * 0.2)) - now;
+  return d.at - fifthOfAttempt(d, 1_000, 120_000) - now;
+}
+
+/** A fifth of the attempt's planned length, within `min`..`max` ms. */
+function fifthOfAttempt(d: AttemptDeadline, min: number, max: number): number {
+  return Math.min(max, Math.max(min, d.totalMs * 0.2));
 }
 
 /** Why the worker was stopped before its attempt ended on its own. */
 export type WorkerStop = { kind: 'deadline' } | { kind: 'signal'; signal: NodeJS.Signals };
 
 /**
- * With an estimated deadline, a SIGTERM this close before it is taken for the executor's own
- * deadline (Kubernetes counts activeDeadlineSeconds from the Job's start, before the pod's),
- * so it is reported as the timeout it is; at most a fifth of the attempt.
+ * With an estimated deadline (`worker start`: only a Job created before the executors set
+ * `deadline_at`), a SIGTERM this close before it is taken for the executor's own deadline
+ * (Kubernetes counts activeDeadlineSeconds from the Job's start, before the pod's), so it is
+ * reported as the timeout it is; at most a fifth of the attempt. A given deadline needs none.
  */
 const ESTIMATE_SLACK_MS = 120_000;
 
@@ -63,7 +69,7 @@ export function stopFailure(stop: WorkerStop, d: AttemptDeadline, now: number, s
   if (stop.kind === 'deadline') {
     return new WorkerError('timeout', `The attempt reached its deadline (${deadline}) during ${step}; the worker stopped it`);
   }
-  const slack = d.source === 'worker start' ? Math.min(ESTIMATE_SLACK_MS, d.totalMs * 0.2) : 0;
+  const slack = d.source === 'worker start' ? fifthOfAttempt(d, 0, ESTIMATE_SLACK_MS) : 0;
   if (now >= d.at - slack) {
     return new WorkerError('timeout', `The worker was stopped by ${stop.signal} at the attempt's deadline (${deadline}) during ${step}`);
   }

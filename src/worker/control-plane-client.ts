@@ -2,7 +2,7 @@ import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promise
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
-import { WORKER_EVENT_TYPES, workerEventId, type WorkerEventType } from '../api/worker-token.ts';
+import { claimedWorkerScope, outsideScope, type WorkerScope } from '../api/worker-token.ts';
 import type { NewEvent } from '../events/envelope.ts';
 import { CredentialsError, type TokenRefresh, type TokenRefresher } from './credentials.ts';
 import type { Redactor } from './redact.ts';
@@ -265,7 +265,7 @@ export class HttpEventSink implements EventSink {
         // agent must not carry operator actions in, and a line the control plane would refuse
         // (another attempt's id) would take this worker's own events in its batch down with it.
         const e = q?.event;
-        if (q && e && isOwnWorkerEvent(e)) adopted.push(q);
+        if (q && e && isOwnWorkerEvent(e, q.token)) adopted.push(q);
       }
       claimedFiles.push(claimed);
       if (name !== own) this.#o.logger.info({ file: name }, 'Worker: Delivering events spooled by an earlier run');
@@ -395,14 +395,20 @@ function describe(e: unknown): string {
   return String(e);
 }
 
-/** A worker's report as a worker writes it: one of its types, as `worker:…`, under that type's one id for its attempt. */
-function isOwnWorkerEvent(e: NewEvent): boolean {
-  const attemptId = e.data?.attempt_id;
-  return (
-    WORKER_EVENT_TYPES.has(e.type) &&
-    typeof e.actor === 'string' &&
-    e.actor.startsWith('worker:') &&
-    typeof attemptId === 'string' &&
-    e.id === workerEventId(attemptId, e.type as WorkerEventType, typeof e.data.step === 'string' ? e.data.step : undefined)
-  );
+/**
+ * A worker's report as a worker writes it, by the control plane's own rule ({@link outsideScope}):
+ * one of its types, as `worker:<attempt>`, for its target and subject, under that type's one id.
+ * The scope is the one the event's token claims (the control plane checks that token's signature);
+ * without a worker token, the one the event itself names.
+ */
+function isOwnWorkerEvent(e: NewEvent, token: string | undefined): boolean {
+  const data: unknown = e.data;
+  if (typeof e.id !== 'string' || typeof e.type !== 'string' || typeof e.actor !== 'string' || data === null || typeof data !== 'object') return false;
+  const d = data as Record<string, unknown>;
+  const named: WorkerScope | null =
+    typeof e.target === 'string' && typeof d.attempt_id === 'string'
+      ? { target: e.target, attempt_id: d.attempt_id, task_id: typeof d.task_id === 'string' ? d.task_id : '', exp: 0 }
+      : null;
+  const scope = (token ? claimedWorkerScope(token) : null) ?? named;
+  return scope !== null && outsideScope(scope, { ...e, target: e.target ?? null, data: d }) === null;
 }

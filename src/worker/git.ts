@@ -132,8 +132,10 @@ export class GitRunner {
       const kill = (why: string) => {
         timedOut = true;
         child.kill('SIGKILL');
-        // Helpers git started (git-remote-https) may hold the pipes open and delay 'close';
-        // they stay in the worker's process group, which the executor stops at the deadline.
+        // Helpers git started (git-remote-https) may hold the pipes open and delay 'close', so the
+        // pipes are let go rather than waited on. The helpers get no signal from here: they lose
+        // their git's end of the pipes, and at the latest go with the worker (its pod, or the
+        // local executor's stop of its process group).
         child.stdout.destroy();
         child.stderr.destroy();
         reject(new GitCommandError(args[0] ?? '', null, why, true));

@@ -92,7 +92,6 @@ export class OctokitPullRequests implements PullRequestPort {
       deadline?: number;
       /** Aborts the request under way: the worker is stopping. */
       signal?: AbortSignal;
-      now?: () => number;
       /** Milliseconds per second of GitHub's `retry-after` (tests shorten the wait). */
       retryAfterBaseValue?: number;
     },
@@ -102,7 +101,7 @@ export class OctokitPullRequests implements PullRequestPort {
   #refusal: string | undefined;
 
   #mayRetry(limit: 'rate limit' | 'secondary rate limit', retryAfterSeconds: number, retryCount: number): boolean {
-    const decision = rateLimitRetry({ limit, retryAfterSeconds, retryCount, now: (this.options.now ?? Date.now)(), deadline: this.options.deadline });
+    const decision = rateLimitRetry({ limit, retryAfterSeconds, retryCount, now: Date.now(), deadline: this.options.deadline });
     this.#refusal = decision.retry ? undefined : decision.reason;
     return decision.retry;
   }
@@ -112,7 +111,7 @@ export class OctokitPullRequests implements PullRequestPort {
     const { deadline, signal } = this.options;
     const signals = [
       ...(signal ? [signal] : []),
-      ...(deadline !== undefined ? [AbortSignal.timeout(Math.max(0, deadline - (this.options.now ?? Date.now)()))] : []),
+      ...(deadline !== undefined ? [AbortSignal.timeout(Math.max(0, deadline - Date.now()))] : []),
     ];
     return signals.length > 1 ? AbortSignal.any(signals) : signals[0];
   }

@@ -136,20 +136,21 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
   if (deps.stop?.aborted) onStop();
   else deps.stop?.addEventListener('abort', onStop, { once: true });
   const deadlineTimer = timerAt(deadline.at, clock, () => stopWith({ kind: 'deadline' }));
-  let stoppedAt: number | null = null;
+  // The failure of a stopped attempt, fixed when the stop came (its time, its step); null until then.
+  let stopErr: { error: WorkerError; at: number } | null = null;
   const stopped = new Promise<never>((_, reject) => {
     const fail = () => {
-      stoppedAt = clock.now();
-      reject(stopFailure(halt.signal.reason as WorkerStop, deadline, stoppedAt, step));
+      const at = clock.now();
+      stopErr = { error: stopFailure(halt.signal.reason as WorkerStop, deadline, at, step), at };
+      reject(stopErr.error);
     };
     if (halt.signal.aborted) fail();
     else halt.signal.addEventListener('abort', fail, { once: true });
   });
   stopped.catch(() => undefined);
-  const stopError = () => stopFailure(halt.signal.reason as WorkerStop, deadline, clock.now(), step);
   const reported = new Set<AttemptStep>();
   const begin = async (next: AttemptStep) => {
-    if (halt.signal.aborted) throw stopError();
+    if (stopErr) throw stopErr.error;
     step = next;
     // Once per step: the change is checked again after the commit, under the same name.
     if (reported.has(next)) return;
@@ -202,8 +203,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
     }
 
     const flushBy =
-      stoppedAt !== null
-        ? stoppedAt + STOP_FLUSH_MS
+      stopErr !== null
+        ? stopErr.at + STOP_FLUSH_MS
         : clock.now() + (deps.timings?.flushTimeoutMs ?? Math.max(5_000, deadline.at - 5_000 - clock.now()));
     const { pending, refused = 0 } = await deps.controlPlane.flush(flushBy);
     if (pending > 0 || refused > 0) {
@@ -296,7 +297,8 @@ export async function runWorker(deps: WorkerDeps): Promise<WorkerResult> {
       onOutput: (stream, chunk) => agentOutput.write(stream, chunk),
     });
     agentOutput.end();
-    if (outcome.kind === 'stopped') throw stopError();
+    // Only `halt` stops the agent, and its first listener has set stopErr by then.
+    if (outcome.kind === 'stopped') throw stopErr?.error ?? new WorkerError('other', 'The agent was stopped');
     const tail = redactor.text(lastLines(outcome.stderrTail, 20)).slice(-4_000);
     if (outcome.kind === 'timeout') {
       throw new WorkerError('timeout', `The agent did not finish within ${Math.round(agentTimeoutMs / 1000)}s and was stopped`, {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mintWorkerToken, outsideScope, verifyWorkerToken, workerEventId, WORKER_TOKEN_PREFIX } from '../../src/api/worker-token.ts';
+import { claimedWorkerScope, mintWorkerToken, outsideScope, verifyWorkerToken, workerEventId, WORKER_TOKEN_PREFIX } from '../../src/api/worker-token.ts';
 
 const NOW = Date.parse('2026-11-28T10:00:00Z');
 const assignment = { target: 'acme/widgets', attempt_id: 'att-1', task: { id: 't1' }, timeout_seconds: 900 };
@@ -30,6 +30,13 @@ describe('worker tokens', () => {
     for (const bad of [`${WORKER_TOKEN_PREFIX}${other}.${sig}`, `${WORKER_TOKEN_PREFIX}${payload}.${sig.slice(1)}`, `${WORKER_TOKEN_PREFIX}${payload}`, `${WORKER_TOKEN_PREFIX}.`, 'operator-token', `${WORKER_TOKEN_PREFIX}x.y`]) {
       expect(verifyWorkerToken(['operator-token'], bad, NOW), bad).toBeNull();
     }
+  });
+
+  it('show the scope they claim without the write token (for a worker sorting its spool), signed or not, expired or not', () => {
+    const scope = { target: 'acme/widgets', attempt_id: 'att-1', task_id: 't1', exp: NOW / 1000 + 900 + 1800 };
+    expect(claimedWorkerScope(token)).toEqual(scope);
+    expect(claimedWorkerScope(mintWorkerToken('operator-token', { ...assignment, timeout_seconds: 0 }, 0))).toMatchObject({ attempt_id: 'att-1' });
+    for (const bad of ['operator-token', `${WORKER_TOKEN_PREFIX}.`, `${WORKER_TOKEN_PREFIX}x.y`]) expect(claimedWorkerScope(bad), bad).toBeNull();
   });
 
   it("allow only the attempt's own reports", () => {

@@ -11,7 +11,7 @@ import { expiredWorkerFiles, LocalExecutorError, LocalProcessExecutor, WORKER_FI
 import { InstallationTokenError } from '../../src/github/installation-token.ts';
 import { DEFAULT_POLICY } from '../../src/contract/policy.ts';
 import { GitHubMock } from '../helpers/github-mock.ts';
-import { AGENTS, API_TOKEN, FAKE_TOKEN, FakeControlPlane, seedBareRepository } from '../worker/harness.ts';
+import { agentPids, alive, FakeControlPlane, IGNORES_TERM_AGENT, realWorkerEnv, seedBareRepository } from '../worker/harness.ts';
 
 function assignment(over: Partial<WorkerAssignment> = {}): WorkerAssignment {
   return {
@@ -48,15 +48,6 @@ async function until<T>(f: () => Promise<T | undefined>, ms = 10_000): Promise<T
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
   }
 }
 
@@ -162,32 +153,24 @@ describe('LocalProcessExecutor', () => {
     const cp = await new FakeControlPlane().start();
     try {
       await seedBareRepository(join(dir, 'git', 'acme', 'widgets.git'), join(dir, 'seed'));
-      const executor = make({
-        killGraceMs: 10_000,
-        // The worker of this installation, as `tick` and `serve` start it.
-        env: {
-          PATH: process.env.PATH ?? '',
-          HOME: dir,
-          LEVIATHAN_CONTROL_PLANE_URL: cp.url,
-          LEVIATHAN_API_TOKEN: API_TOKEN,
-          GITHUB_TOKEN: FAKE_TOKEN,
-          GITHUB_SERVER_URL: `file://${join(dir, 'git')}`,
-          // Detached by the worker (its own process group), with a child of its own.
-          LEVIATHAN_AGENT_COMMAND: join(AGENTS, 'sleeps-forever.sh'),
-          LEVIATHAN_WORK_DIR: join(dir, 'work'),
-          LEVIATHAN_TEST_OUT: dir,
-        },
-      });
+      // The worker of this installation, as `tick` and `serve` start it. Its agent (detached by the
+      // worker, its own process group, with a child of its own) shrugs off the SIGTERM at the end
+      // of its own budget, and its grace (5 s) outlasts the deadline: the deadline is what stops it.
+      const executor = make({ killGraceMs: 10_000, env: realWorkerEnv(dir, cp.url, IGNORES_TERM_AGENT) });
       await executor.start(assignment({ timeout_seconds: 8 }));
+      const pids = await agentPids(dir);
       const run = await until(async () => {
         const r = (await executor.list())[0];
         return r?.state === 'failed' ? r : undefined;
       }, 20_000);
       expect(run.state).toBe('failed');
-      const pids = (await readFile(join(dir, 'pids'), 'utf8')).trim().split('\n').map(Number);
-      expect(pids).toHaveLength(2);
       await until(async () => (pids.every((p) => !alive(p)) ? true : undefined), 3000);
-      expect(cp.stored.find((e) => e.type === 'attempt.failed')?.data).toMatchObject({ failure_type: 'timeout', step: 'run agent' });
+      // Whichever saw the deadline first (the worker's own timer or the executor's SIGTERM), it is the deadline that ended it.
+      expect(cp.stored.find((e) => e.type === 'attempt.failed')?.data).toMatchObject({
+        failure_type: 'timeout',
+        step: 'run agent',
+        message: expect.stringMatching(/deadline \(.+\) during run agent/),
+      });
       expect(existsSync(join(dir, 'work', 'att-1'))).toBe(false);
     } finally {
       await cp.stop();
@@ -234,7 +217,16 @@ describe('LocalProcessExecutor', () => {
     const executor = make({ command: node('') });
     await executor.start(assignment());
     await until(async () => ((await executor.list())[0]?.state === 'succeeded' ? true : undefined));
+    // In the background, off the start path.
+    await until(async () => ((await readdir(workers)).includes('old.log') ? undefined : true));
     expect((await readdir(workers)).sort()).toEqual(['att-1.log', 'home', 'notes.txt', 'recent.log']);
+    // Once an hour at most: a file expiring now waits for the next round.
+    await writeFile(join(workers, 'older.log'), 'x');
+    await utimes(join(workers, 'older.log'), old, old);
+    await executor.start(assignment({ attempt_id: 'att-2' }));
+    await until(async () => ((await executor.list()).find((r) => r.attempt_id === 'att-2')?.state === 'succeeded' ? true : undefined));
+    await executor.stopAll();
+    expect(await readdir(workers)).toContain('older.log');
   });
 
   it('lists a worker that exits non-zero as failed worker_lost', async () => {

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { workerEventId } from '../../src/api/worker-token.ts';
+import { mintWorkerToken, workerEventId } from '../../src/api/worker-token.ts';
 import { newEvent } from '../../src/events/envelope.ts';
 import { ControlPlaneTokenRefresher, HttpEventSink } from '../../src/worker/control-plane-client.ts';
 import { CredentialsError } from '../../src/worker/credentials.ts';
@@ -145,6 +145,26 @@ describe('HttpEventSink', () => {
     await s.post(ev('a:1'));
     await s.flush(Date.now() + 1000);
     expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'a:1']);
+  });
+  it("drops a planted line the control plane would refuse under its token: another worker's actor, target or subject", async () => {
+    const token = mintWorkerToken('write-token', { target: 'acme/widgets', attempt_id: 'old', task: { id: 't1' }, timeout_seconds: 60 }, Date.now());
+    cp.tokens.add(token);
+    await mkdir(path.join(dir, 'spool'), { recursive: true });
+    const own = report('old', 'attempt.started');
+    const otherActor = { ...report('old', 'attempt.failed'), actor: 'worker:sibling' };
+    const otherTarget = { ...report('old', 'attempt.failed'), target: 'acme/other' };
+    const otherSubject = { ...report('old', 'attempt.failed'), subject: 'attempt:sibling' };
+    // Consistent in itself, but for another attempt than the token it goes out with.
+    const otherAttempt = report('sibling', 'attempt.failed');
+    const lines = [own, otherActor, otherTarget, otherSubject, otherAttempt].map((event) => JSON.stringify({ token, event })).join('\n');
+    await writeFile(path.join(dir, 'spool', 'old.ndjson'), `${lines}\n`);
+    // Without a token beside it, the scope is the one the line names: its actor must still be its attempt's worker.
+    await writeFile(path.join(dir, 'spool', 'bare.ndjson'), `${JSON.stringify({ ...report('bare', 'attempt.failed'), actor: 'worker:old' })}\n`);
+    const s = sink();
+    await s.post(ev('a:1'));
+    expect(await s.flush(Date.now() + 1000)).toEqual({ pending: 0, refused: 0 });
+    expect(cp.stored.map((e) => e.id)).toEqual(['old:started', 'a:1']);
+    expect(cp.authHeaders).toEqual([`Bearer ${token}`, `Bearer ${API_TOKEN}`]);
   });
 });
 

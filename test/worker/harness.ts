@@ -3,7 +3,7 @@
  * loopback that stores events like the real one (idempotent ids), and an assignment builder.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -20,6 +20,42 @@ export const FAKE_TOKEN = 'ghs_FAKEfakeFAKEfake0123456789abcdefghij';
 export const API_TOKEN = 'lev-api-token-0123456789-secret';
 
 export const AGENTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/agents');
+/**
+ * An agent command deaf to SIGTERM, so only the SIGKILL after the grace ends it: the shell the
+ * worker runs the command in ignores it too (were it to die of it, the worker would SIGKILL the
+ * group at once), and so does test/worker/fixtures/ignores-term.sh, which records its pids.
+ */
+export const IGNORES_TERM_AGENT = `trap '' TERM; '${path.resolve(path.dirname(fileURLToPath(import.meta.url)), 'fixtures', 'ignores-term.sh')}'`;
+
+/**
+ * The environment of a real worker (`leviathan worker`) as `tick` and `serve` start it, in `dir`:
+ * origin under `<dir>/git` (see seedBareRepository), work dir `<dir>/work`, reporting to `cpUrl`,
+ * running `agent` (a shell command), which records what it wants the test to see in `dir`.
+ */
+export function realWorkerEnv(dir: string, cpUrl: string, agent: string): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: dir,
+    LEVIATHAN_CONTROL_PLANE_URL: cpUrl,
+    LEVIATHAN_API_TOKEN: API_TOKEN,
+    GITHUB_TOKEN: FAKE_TOKEN,
+    GITHUB_SERVER_URL: `file://${path.join(dir, 'git')}`,
+    LEVIATHAN_AGENT_COMMAND: agent,
+    LEVIATHAN_WORK_DIR: path.join(dir, 'work'),
+    LEVIATHAN_TEST_OUT: dir,
+  };
+}
+
+/** The agent's pid and its child's, once sleeps-forever.sh (or ignores-term.sh) has written them to `<outDir>/pids`. */
+export async function agentPids(outDir: string, ms = 15_000): Promise<number[]> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const text = await readFile(path.join(outDir, 'pids'), 'utf8').catch(() => '');
+    if (text.trim().split('\n').length === 2) return text.trim().split('\n').map(Number);
+    if (Date.now() > end) throw new Error('the agent never started');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 const GIT_ENV = {
   ...process.env,

@@ -10,10 +10,12 @@ import { ControlPlaneTokenRefresher, HttpEventSink, type EventSink } from '../..
 import { refreshingToken, staticToken, type Credentials } from '../../src/worker/credentials.ts';
 import { OctokitPullRequests } from '../../src/worker/github-pull-requests.ts';
 import { Redactor } from '../../src/worker/redact.ts';
+import { STOP_GRACE_MS } from '../../src/worker/agent.ts';
 import { runWorker, type WorkerDeps, type WorkerResult } from '../../src/worker/run-worker.ts';
 import { outsideScope } from '../../src/api/worker-token.ts';
 import {
   AGENTS,
+  agentPids as harnessAgentPids,
   alive,
   API_TOKEN,
   assignment,
@@ -22,6 +24,7 @@ import {
   FAKE_TOKEN,
   FakeGitHttpServer,
   git,
+  IGNORES_TERM_AGENT,
   makeOrigin,
   useWorkerFixture,
 } from './harness.ts';
@@ -330,8 +333,7 @@ describe('runWorker end to end', () => {
     const result = await runWorker(deps('sleeps-forever.sh', { timings: { agentTimeoutMs: 1_000, killGraceMs: 300 } }));
     expect(result).toMatchObject({ outcome: 'failed', failure_type: 'timeout' });
     expect(Date.now() - started).toBeLessThan(10_000);
-    const pids = (await readFile(path.join(origin.outDir, 'pids'), 'utf8')).trim().split('\n').map(Number);
-    expect(pids).toHaveLength(2);
+    const pids = await harnessAgentPids(origin.outDir);
     for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
     expect(failedEvent().data).toMatchObject({ failure_type: 'timeout' });
     expect(failureLine()).toMatchObject({ msg: 'Worker: Failed to run agent (timeout)', step: 'run agent', failure_type: 'timeout' });
@@ -345,14 +347,7 @@ describe('runWorker end to end', () => {
   });
 
   describe('the deadline and stops', () => {
-    /** The agent's pids once it runs (sleeps-forever.sh writes them). */
-    const agentPids = async (): Promise<number[]> => {
-      for (;;) {
-        const text = await readFile(path.join(origin.outDir, 'pids'), 'utf8').catch(() => '');
-        if (text.trim().split('\n').length === 2) return text.trim().split('\n').map(Number);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    };
+    const agentPids = () => harnessAgentPids(origin.outDir);
     const inSeconds = (s: number) => new Date(Date.now() + s * 1000).toISOString();
 
     it("deadline_at passes while the agent runs: its group is killed, timeout at run agent, the workspace removed", async () => {
@@ -380,13 +375,18 @@ describe('runWorker end to end', () => {
 
     it('stopped (SIGTERM) while the agent runs: its group is killed, other worker_terminated at run agent, the workspace removed', async () => {
       const stop = new AbortController();
-      const run = runWorker(deps('sleeps-forever.sh', { stop: stop.signal, keepWorkspace: false, timings: { agentTimeoutMs: 120_000, killGraceMs: 10_000 } }));
+      // An agent deaf to SIGTERM: only the SIGKILL after the grace ends it.
+      const run = runWorker(
+        deps('', { agentCommand: IGNORES_TERM_AGENT, stop: stop.signal, keepWorkspace: false, timings: { agentTimeoutMs: 120_000, killGraceMs: 10_000 } }),
+      );
       const pids = await agentPids();
       const stoppedAt = Date.now();
       stop.abort({ kind: 'signal', signal: 'SIGTERM' });
       const result = await run;
-      // The agent's grace is short when the worker itself is stopping, whatever killGraceMs says.
-      expect(Date.now() - stoppedAt).toBeLessThan(5_000);
+      // The agent's grace is short when the worker itself is stopping (STOP_GRACE_MS), whatever killGraceMs says.
+      const took = Date.now() - stoppedAt;
+      expect(took).toBeGreaterThanOrEqual(STOP_GRACE_MS - 100);
+      expect(took).toBeLessThan(5_000);
       expect(result).toMatchObject({ outcome: 'failed', failure_type: 'other' });
       for (const pid of pids) expect(alive(pid), `pid ${pid}`).toBe(false);
       expect(failedEvent().data).toMatchObject({ failure_type: 'other', error_kind: 'worker_terminated', step: 'run agent', message: expect.stringContaining('stopped by SIGTERM during run agent') });
