@@ -1,5 +1,5 @@
 import { hash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { chmod, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmod, link, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiError } from './errors.ts';
 import { verifyWorkerToken, workerActor, WORKER_TOKEN_PREFIX, type WorkerScope } from './worker-token.ts';
@@ -109,6 +109,7 @@ export function requireWorkerOf(principal: Principal | null, attemptId: string):
  */
 export async function ensureGeneratedToken(dataDir: string): Promise<{ token: string; path: string; created: boolean }> {
   const path = join(dataDir, 'api-token');
+  let empty = false;
   try {
     const token = (await readFile(path, 'utf8')).trim();
     if (token) {
@@ -116,19 +117,36 @@ export async function ensureGeneratedToken(dataDir: string): Promise<{ token: st
       await chmod(path, 0o600);
       return { token, path, created: false };
     }
+    empty = true;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
   }
   await mkdir(dataDir, { recursive: true });
   const token = `lvt_${randomBytes(24).toString('base64url')}`;
-  // Written whole to a temporary file, then renamed into place: a crash mid-write leaves no empty
-  // api-token behind (which every later start would have refused to overwrite), and an empty
-  // one found here is replaced the same way.
-  const tmp = `${path}.${process.pid}.tmp`;
-  await writeFile(tmp, `${token}\n`, { mode: 0o600 });
-  await chmod(tmp, 0o600);
-  await rename(tmp, path);
-  return { token, path, created: true };
+  // Written whole to a temporary file, then linked into place: a crash mid-write leaves no empty
+  // api-token behind (which every later start would have refused to overwrite), and a link, unlike
+  // a rename, fails when the name exists, so of two `serve`s starting at once on a fresh data dir
+  // one creates the token and the other reads it, rather than each keeping its own.
+  const tmp = `${path}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(tmp, `${token}\n`, { mode: 0o600, flag: 'wx' });
+  try {
+    await chmod(tmp, 0o600);
+    if (!empty) {
+      try {
+        await link(tmp, path);
+        return { token, path, created: true };
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+      const winner = (await readFile(path, 'utf8')).trim();
+      if (winner) return { token: winner, path, created: false };
+    }
+    // An empty api-token (a crash of an older, non-atomic write) is replaced whole.
+    await rename(tmp, path);
+    return { token, path, created: true };
+  } finally {
+    await rm(tmp, { force: true });
+  }
 }
 
 function sha256(s: string): Buffer {

@@ -1,3 +1,4 @@
+import { AutonomyRefusal } from '../control/autonomy-controls.ts';
 import { OperationError } from '../control/operation-error.ts';
 
 /** Every error code the API answers with, mapped to its HTTP status in one place. */
@@ -57,6 +58,10 @@ export function toErrorBody(err: unknown): { status: number; body: { error: { co
   if (err instanceof OperationError) {
     const status = OPERATION_STATUS[err.code];
     return { status, body: { error: { code: err.code, message: err.message, ...(err.details ?? {}) } } };
+  }
+  if (err instanceof AutonomyRefusal) {
+    // The global controls refused and recorded nothing (managed_by_file, already_stopped).
+    return { status: 409, body: { error: { code: err.code, message: err.message, ...err.details } } };
   }
   const code = (err as { code?: unknown })?.code;
   if (typeof code === 'string' && code in ERROR_STATUS && code.startsWith('store_')) {

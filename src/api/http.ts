@@ -146,12 +146,11 @@ export class Router {
 
   /** Finds the route; 405 when the path exists for other methods, null when no path matches. */
   match(method: string, pathname: string): { handler: Handler; params: Record<string, string> } | null {
-    const allow = new Set<string>();
+    let pathExists = false;
     for (const r of this.routes) {
       const m = r.pattern.exec(pathname);
       if (!m) continue;
-      allow.add(r.method);
-      if (r.method === 'GET') allow.add('HEAD');
+      pathExists = true;
       if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
       r.keys.forEach((k, i) => {
@@ -163,7 +162,14 @@ export class Router {
       });
       return { handler: r.handler, params };
     }
-    if (allow.size > 0) {
+    if (pathExists) {
+      // Only a 405 needs the Allow list, so it is built here, off the hot path.
+      const allow = new Set<string>();
+      for (const r of this.routes) {
+        if (!r.pattern.test(pathname)) continue;
+        allow.add(r.method);
+        if (r.method === 'GET') allow.add('HEAD');
+      }
       const methods = [...allow].sort();
       throw new ApiError('method_not_allowed', `${method} is not allowed on ${clip(pathname)}; use ${methods.join(', ')}.`, { allow: methods });
     }
@@ -174,18 +180,25 @@ export class Router {
 const ISO_TIME = /^(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2}(?:\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
 
 /**
- * A query parameter that must be an ISO 8601 time (a date, or a date and time with an optional
- * zone), as its UTC ISO string. Date.parse alone takes "Tuesday 1" and "1" too, which only hides
+ * The epoch milliseconds of an ISO 8601 time (a date, or a date and time with an optional zone),
+ * or null when the value is not one. Date.parse alone takes "Tuesday 1" and "1" too, which only hides
  * a client's mistake behind a surprising filter. A time without a zone is UTC, as a date alone
  * is: Date.parse would read it in the server's own zone, so the same query would select other
  * events on another machine. A day the calendar lacks (February 30) is refused, not rolled over.
  */
-export function parseIsoTime(name: string, value: string): string {
+export function isoTimeMs(value: string): number | null {
   const m = ISO_TIME.exec(value);
-  const t = m ? Date.parse(m[4] !== undefined && m[5] === undefined ? `${value}Z` : value) : Number.NaN;
-  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [0, 0, 0];
+  if (!m) return null;
+  const t = Date.parse(m[4] !== undefined && m[5] === undefined ? `${value}Z` : value);
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
   const calendar = new Date(Date.UTC(year, month - 1, day));
   const realDay = calendar.getUTCFullYear() === year && calendar.getUTCMonth() === month - 1 && calendar.getUTCDate() === day;
-  if (Number.isNaN(t) || !realDay) throw new ApiError('invalid_request', `${name} must be an ISO 8601 time such as 2026-12-07T12:00:00Z (got "${clip(value, 100)}").`);
+  return Number.isNaN(t) || !realDay ? null : t;
+}
+
+/** A query parameter that must be an ISO 8601 time (see isoTimeMs), as its UTC ISO string. */
+export function parseIsoTime(name: string, value: string): string {
+  const t = isoTimeMs(value);
+  if (t === null) throw new ApiError('invalid_request', `${name} must be an ISO 8601 time such as 2026-12-07T12:00:00Z (got "${clip(value, 100)}").`);
   return new Date(t).toISOString();
 }

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { isoTimeMs } from '../api/http.ts';
 import type { Env } from '../env.ts';
 import { Projector } from '../projections/projector.ts';
 import { verifyDataDir } from '../store/archive.ts';
@@ -125,12 +126,15 @@ function retentionDefault(env: Env): string {
   return `${days}d`;
 }
 
-/** `--before`: an ISO 8601 time, or `<n>d` / `<n>h` before now. */
+/**
+ * `--before`: an ISO 8601 time (by the API's own rules: a time without a zone is UTC, a day the
+ * calendar lacks is refused), or `<n>d` / `<n>h` before now.
+ */
 function parseBefore(raw: string, now: Date): string {
   const rel = /^(\d{1,6})([dh])$/.exec(raw.trim());
   if (rel) return new Date(now.getTime() - Number(rel[1]) * (rel[2] === 'd' ? 86_400_000 : 3_600_000)).toISOString();
-  const t = Date.parse(raw);
-  if (Number.isNaN(t)) throw new MaintenanceError('invalid_argument', `--before must be an ISO 8601 time or a number of days like 90d (got "${raw}").`);
+  const t = isoTimeMs(raw.trim());
+  if (t === null) throw new MaintenanceError('invalid_argument', `--before must be an ISO 8601 time or a number of days like 90d (got "${raw}").`);
   if (t > now.getTime()) throw new MaintenanceError('invalid_argument', `--before ${raw} is in the future; compaction only archives the past.`);
   return new Date(t).toISOString();
 }

@@ -472,7 +472,7 @@ export class ApiClient {
     try {
       res = await fetch(new URL(path, this.base), init);
     } catch (err) {
-      throw new CtlError(`Control plane unreachable at ${this.base}: ${(err as Error).message}. Check LEVIATHAN_CONTROL_PLANE_URL and that \`leviathan serve\` is running.`);
+      throw new CtlError(`Control plane unreachable at ${this.base}: ${networkCause(err)}. Check LEVIATHAN_CONTROL_PLANE_URL and that \`leviathan serve\` is running.`);
     }
     const text = await res.text();
     if (!res.ok) throw answerError(res.status, text, path);

@@ -1,4 +1,4 @@
-import { chmod, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -75,6 +75,19 @@ describe('ensureGeneratedToken', () => {
       await chmod(made.path, 0o644);
       expect(await ensureGeneratedToken(dir)).toMatchObject({ created: false, token: made.token });
       expect((await stat(made.path)).mode & 0o777).toBe(0o600);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('gives two starts at once on a fresh data dir one token, created by one of them', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lv-token-'));
+    try {
+      const both = await Promise.all([ensureGeneratedToken(dir), ensureGeneratedToken(dir), ensureGeneratedToken(dir)]);
+      const onDisk = (await readFile(join(dir, 'api-token'), 'utf8')).trim();
+      expect(both.map((b) => b.token)).toEqual([onDisk, onDisk, onDisk]);
+      expect(both.filter((b) => b.created)).toHaveLength(1);
+      expect(await readdir(dir)).toEqual(['api-token']);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

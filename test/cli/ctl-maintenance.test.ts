@@ -118,6 +118,9 @@ describe('leviathan ctl compact / backup / restore / verify --offline', () => {
     // LEVIATHAN_RETENTION_DAYS is the default age when --before is not given.
     expect((await runWith({ LEVIATHAN_RETENTION_DAYS: '30' }, dataDir, 'compact')).code).toBe(0);
     expect(await run(dataDir, 'compact', '--before', 'yesterday-ish')).toMatchObject({ code: 2, err: expect.stringMatching(/ISO 8601/) });
+    // Date.parse would take these (and roll February 30 over to March 2); --before is strict ISO 8601.
+    expect(await run(dataDir, 'compact', '--before', 'March 1 2026')).toMatchObject({ code: 2, err: expect.stringMatching(/ISO 8601/) });
+    expect(await run(dataDir, 'compact', '--before', '2026-02-30')).toMatchObject({ code: 2, err: expect.stringMatching(/ISO 8601/) });
     expect(await run(dataDir, 'compact', '--before', '2999-01-01T00:00:00Z')).toMatchObject({ code: 2, err: expect.stringMatching(/in the future/) });
     expect(await run(dataDir, 'backup')).toMatchObject({ code: 2, err: expect.stringMatching(/Usage: leviathan ctl backup <dir>/) });
     expect(await run(dataDir, 'restore', join(dataDir, 'nope'))).toMatchObject({ code: 1, err: expect.stringMatching(/not a complete backup/) });

@@ -336,3 +336,12 @@ describe('ctl events --follow', () => {
     expect(parser.push(bytes(':42}\r\n\r\n'))).toEqual([{ id: '42', data: '{"seq":42}' }]);
   });
 });
+
+it('names why the control plane is unreachable, not just "fetch failed"', async () => {
+  const url = `http://127.0.0.1:${await freePort()}`;
+  const got = await runEnv(envSchema.parse({ LEVIATHAN_CONTROL_PLANE_URL: url, LEVIATHAN_API_TOKEN: WRITE_TOKEN, LEVIATHAN_DATA_DIR: tmpdir() }), ['status']);
+  expect(got.code).not.toBe(0);
+  expect(got.err).toContain(`Control plane unreachable at ${url}`);
+  expect(got.err).toMatch(/ECONNREFUSED/);
+  expect(got.err).not.toMatch(/fetch failed/);
+});

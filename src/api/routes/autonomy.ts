@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import { z } from 'zod';
 import {
   AutonomyRefusal,
@@ -28,8 +27,9 @@ const resumeBody = z.object({ reason: z.string().trim().max(2000).optional(), vi
  * The global operator controls of the operator document, as API routes (write scope):
  * `POST /v1/autonomy` (graceful disable / re-enable), `POST /v1/autonomy/emergency-stop` and
  * `POST /v1/autonomy/resume`. Each answers with the event it recorded and the new status, or
- * 409 when it recorded nothing: `managed_by_file` (the switch is LEVIATHAN_AUTONOMY_CONFIG's
- * file), `already_stopped` (a stop stands; its who/when/why in `emergency_stop`).
+ * 409 when it recorded nothing (an AutonomyRefusal, which errors.ts maps): `managed_by_file`
+ * (the switch is LEVIATHAN_AUTONOMY_CONFIG's file), `already_stopped` (a stop stands; its
+ * who/when/why in `emergency_stop`).
  */
 export function autonomyRoutes(router: Router, deps: ApiDeps, controls: OperatorControlOptions): void {
   const cdeps: AutonomyControlDeps = { ...controls, store: deps.store, projector: deps.projector, clock: deps.clock };
@@ -37,8 +37,7 @@ export function autonomyRoutes(router: Router, deps: ApiDeps, controls: Operator
   router.on('POST', '/v1/autonomy', async (ctx) => {
     const principal = requireScope(deps.authenticate(ctx.req), 'write');
     const b = await body(ctx, autonomyBody);
-    const result = await refusable(ctx.res, () => kube(() => setAutonomy(cdeps, b.enabled, { actor: principal.actor, reason: b.reason, via: b.via ?? 'api' })));
-    if (!result) return;
+    const result = await kube(() => setAutonomy(cdeps, b.enabled, { actor: principal.actor, reason: b.reason, via: b.via ?? 'api' }));
     deps.logger.info({ actor: principal.actor, enabled: b.enabled, source: result.event.data.source }, b.enabled ? 'Autonomy enabled' : '⚠ Autonomy disabled');
     sendJson(ctx.res, 200, { event: ref(result.event), autonomy: await autonomyStatusBody(deps, controls) });
   });
@@ -46,18 +45,17 @@ export function autonomyRoutes(router: Router, deps: ApiDeps, controls: Operator
   router.on('POST', '/v1/autonomy/emergency-stop', async (ctx) => {
     const principal = requireScope(deps.authenticate(ctx.req), 'write');
     const b = await body(ctx, stopBody);
-    const result = await refusable(
-      ctx.res,
-      () => kube(() => emergencyStop(cdeps, { actor: principal.actor, reason: b.reason, via: b.via ?? 'api', deleteRunningJobs: b.delete_running_jobs ?? false })),
-      (refusal) => {
-        const deleted = refusal.details.deleted_jobs;
+    const result = await kube(() => emergencyStop(cdeps, { actor: principal.actor, reason: b.reason, via: b.via ?? 'api', deleteRunningJobs: b.delete_running_jobs ?? false })).catch(
+      (err: unknown) => {
+        // A refusal (a stop stands) is a 409 (errors.ts); the Jobs it still deleted are logged here.
+        const deleted = err instanceof AutonomyRefusal ? err.details.deleted_jobs : undefined;
         // No stop event says so: the log has the attempts these Jobs ended; the log line the rest.
         if (Array.isArray(deleted) && deleted.length > 0) {
           deps.logger.warn({ actor: principal.actor, deleted_jobs: deleted }, 'Emergency stop: worker Jobs deleted under the standing stop');
         }
+        throw err;
       },
     );
-    if (!result) return;
     deps.logger.warn({ actor: principal.actor, deleted_jobs: result.deleted_jobs }, 'Emergency stop: scheduler suspended');
     sendJson(ctx.res, 200, {
       event: ref(result.event),
@@ -80,22 +78,6 @@ export function autonomyRoutes(router: Router, deps: ApiDeps, controls: Operator
       autonomy: await autonomyStatusBody(deps, controls),
     });
   });
-}
-
-/**
- * Runs a control; a refusal (nothing recorded) is answered here as 409 in the shape of every
- * API error, `{ error: { code, message, ...details } }`, and yields null. Answered here because
- * its codes are the global controls' own (errors.ts maps OperationError's, which these are not).
- */
-async function refusable<T>(res: ServerResponse, fn: () => Promise<T>, onRefusal?: (r: AutonomyRefusal) => void): Promise<T | null> {
-  try {
-    return await fn();
-  } catch (err) {
-    if (!(err instanceof AutonomyRefusal)) throw err;
-    onRefusal?.(err);
-    sendJson(res, 409, { error: { code: err.code, message: err.message, ...err.details } });
-    return null;
-  }
 }
 
 function ref(e: StoredEvent) {

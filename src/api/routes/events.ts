@@ -54,7 +54,7 @@ export async function parseIngestBody(req: IncomingMessage): Promise<Array<z.out
   }
   return items.map((item, i) => {
     // The items are this body's own parse: nobody else holds them, as parseNewEventFast requires.
-    const where = () => (items.length === 1 ? 'event' : `events[${i}]`);
+    const where = () => eventLabel(items.length, i);
     let input = parseNewEventFast(item);
     if (input === null) {
       const parsed = newEventSchema.safeParse(item);
@@ -74,6 +74,11 @@ export async function parseIngestBody(req: IncomingMessage): Promise<Array<z.out
     }
     return input;
   });
+}
+
+/** How an error names the event at `index` of a body of `count`: "event" alone, else "events[i]". */
+function eventLabel(count: number, index: number): string {
+  return count === 1 ? 'event' : `events[${index}]`;
 }
 
 /** Reads the shared filter parameters of /v1/graph/events and the stream. */
@@ -117,19 +122,21 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
   router.on('POST', '/v1/events', async ({ req, res }) => {
     const principal = ingestPrincipal(deps.authenticate(req));
     const inputs = await parseIngestBody(req);
-    const events = inputs.map((input) => fromInput(input, principal.actor));
     const scope = principal.worker;
-    if (scope) {
-      // All or nothing, like every other refusal of a batch. The id as sent: one the control
-      // plane gives is a fresh UUID, and can take no other event's place.
-      events.forEach((e, index) => {
-        const why = outsideScope(scope, { ...e, id: inputs[index]!.id });
-        if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}.`, { index });
-      });
-    }
-    events.forEach((e, index) => {
-      const why = forgedOperatorAction(e, inputs[index]!.actor, principal.actor);
-      if (why) throw new ApiError('forbidden', `${events.length === 1 ? 'event' : `events[${index}]`}: ${why}`, { index });
+    // All or nothing, like every other refusal of a batch.
+    const events = inputs.map((input, index) => {
+      const e = fromInput(input, principal.actor);
+      // The id as sent: one the control plane gives is a fresh UUID, and can take no other
+      // event's place. fromInput keeps a sent id, so only an event sent without one is copied.
+      const why = scope ? outsideScope(scope, input.id === undefined ? { ...e, id: undefined } : e) : null;
+      if (why) throw new ApiError('forbidden', `${eventLabel(inputs.length, index)}: ${why}.`, { index });
+      // fromInput keeps a sent actor and gives the caller's otherwise, so an actor other than the
+      // caller's is one that was sent.
+      const { type } = e;
+      if (e.actor !== principal.actor && isOperatorAction(type)) {
+        throw new ApiError('forbidden', `${eventLabel(inputs.length, index)}: ${forgedOperatorAction(type, e, principal.actor)}`, { index });
+      }
+      return e;
     });
     // Each stored event is logged by the store itself (store/append-log.ts), as every other append is.
     const result = await appendChecked(deps, events);
@@ -201,8 +208,21 @@ export function eventRoutes(router: Router, deps: ApiDeps): void {
   });
 }
 
+/** The operator action types (OPERATOR_ACTION_TYPES; a test checks the two agree). */
+type OperatorActionType =
+  | 'target.paused'
+  | 'target.resumed'
+  | 'task.triggered'
+  | 'circuit_breaker.reset'
+  | 'autonomy.enabled'
+  | 'autonomy.disabled'
+  | 'scheduler.emergency_stopped'
+  | 'scheduler.emergency_resumed'
+  | 'command.received'
+  | 'policy.change_proposed';
+
 /** Where each operator action is taken, with its checks (a pause of a paused target is a 409 there). */
-const OPERATOR_ROUTES: Record<string, (target: string) => string> = {
+export const OPERATOR_ROUTES: Readonly<Record<OperatorActionType, (target: string) => string>> = {
   'target.paused': (t) => `POST /v1/targets/${t}/pause`,
   'target.resumed': (t) => `POST /v1/targets/${t}/resume`,
   'circuit_breaker.reset': (t) => `POST /v1/targets/${t}/breaker/reset`,
@@ -215,16 +235,19 @@ const OPERATOR_ROUTES: Record<string, (target: string) => string> = {
   'command.received': () => 'a slash command on GitHub',
 };
 
+function isOperatorAction(type: string): type is OperatorActionType {
+  return OPERATOR_ACTION_TYPES.includes(type);
+}
+
 /**
  * Why an operator action may not be stored as sent: it names someone other than the caller. The
  * audit view is built on these events and names their actor as the one who acted, so a token may
  * record them only as itself (as a worker token posts only as its worker). Raw ones without an
  * actor stay accepted: imports and test fixtures seed state so, and they then name the token.
  */
-function forgedOperatorAction(e: NewEvent, sentActor: string | undefined, actor: string): string | null {
-  if (sentActor === undefined || sentActor === actor || !OPERATOR_ACTION_TYPES.includes(e.type)) return null;
-  const route = OPERATOR_ROUTES[e.type]?.(e.target ?? ':owner/:repo');
-  return `${e.type} is an operator action and is recorded as its caller, ${actor}, not as ${sentActor}${route ? `; to act, use ${route}` : ''}.`;
+function forgedOperatorAction(type: OperatorActionType, e: NewEvent, actor: string): string {
+  const route = OPERATOR_ROUTES[type](e.target ?? ':owner/:repo');
+  return `${type} is an operator action and is recorded as its caller, ${actor}, not as ${e.actor}; to act, use ${route}.`;
 }
 
 /** Who may post events: write tokens, and workers' attempt tokens (their events checked after parsing). */

@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OPERATOR_ROUTES } from '../../../src/api/routes/events.ts';
 import { mintWorkerToken } from '../../../src/api/worker-token.ts';
+import { OPERATOR_ACTION_TYPES } from '../../../src/events/types.ts';
 import { READ_TOKEN, startTestControlPlane, WRITE_TOKEN, type TestControlPlane } from '../../helpers/control-plane.ts';
 
 let cp: TestControlPlane;
@@ -242,11 +244,8 @@ describe('GET /v1/events/stream (SSE)', () => {
     const { value } = await reader.read();
     expect(new TextDecoder().decode(value)).toBe(`retry: 2000\nid: ${head}\n\n`);
     ctrl.abort();
-
-    // The server restarts; events arrive before the client is back. It resumes from the id it kept.
-    await post(JSON.stringify([{ id: 'gap-1', type: 'gap.tick' }, { id: 'gap-2', type: 'gap.tick' }]));
-    const resumed = await cp.api('/v1/events/stream?type=gap.tick', { headers: { 'last-event-id': String(head) } });
-    expect((await collect(resumed, 2)).map((m) => m.data.id)).toEqual(['gap-1', 'gap-2']);
+    // That the client then resumes from this id, seeing what came in while it was away, is resuming
+    // from a Last-Event-ID, which the tests above cover; the id line is what is new here.
   });
 
   it('starts a Last-Event-ID past the head (another store, a restore) at the head, skipping nothing', async () => {
@@ -372,4 +371,8 @@ describe("a worker's attempt token", () => {
     const old = mintWorkerToken(WRITE_TOKEN, assignment, Date.now() - (600 + 3600) * 1000);
     expect((await cp.api('/v1/events', { method: 'POST', json: { type: 'attempt.started', target: 'acme/worker-scope', data: { attempt_id: 'att-w1' } }, token: old })).status).toBe(401);
   });
+});
+
+it('names a route for exactly the operator action types', () => {
+  expect(Object.keys(OPERATOR_ROUTES).sort()).toEqual([...OPERATOR_ACTION_TYPES].sort());
 });
